@@ -1,0 +1,80 @@
+package ordersaga
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// ExpectedVersion states what the writer believes a stream's current version is. A
+// non-negative value is an exact version; NoStream (0) means the stream must not exist yet;
+// AnyVersion skips the check.
+type ExpectedVersion int64
+
+const (
+	// AnyVersion appends after whatever the stream holds.
+	AnyVersion ExpectedVersion = -1
+	// NoStream appends only if the stream has no events yet (its version is 0).
+	NoStream ExpectedVersion = 0
+)
+
+// Metadata travels with an event but is not part of its business content: it links the
+// event to what caused it and to the trace it was written in. It is stored and published
+// as a JSON object.
+type Metadata struct {
+	// CorrelationID ties together every event of one business flow (for example a saga's
+	// workflow id).
+	CorrelationID string `json:"correlation_id,omitempty"`
+	// CausationID is the id of the command or event that caused this event.
+	CausationID string `json:"causation_id,omitempty"`
+	// TraceParent and TraceState are the W3C trace context of the writer.
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty"`
+}
+
+// EventData is an event to append. ID must be chosen by the writer and kept across retries:
+// it is what makes an append idempotent.
+type EventData struct {
+	ID       uuid.UUID
+	Type     string
+	Data     json.RawMessage // a JSON object
+	Metadata Metadata
+}
+
+// RecordedEvent is an event as the store holds it.
+type RecordedEvent struct {
+	ID         uuid.UUID
+	StreamID   string
+	StreamType string
+	Version    int64 // 1..n within the stream, gap-free
+	Position   int64 // global, unique, increasing within one reader's view; not gap-free
+	Type       string
+	Data       json.RawMessage
+	Metadata   Metadata
+	RecordedAt time.Time
+}
+
+// AppendResult says where the events of one append landed, in the order they were given.
+// Duplicate is true when every event was already stored by an earlier identical append and
+// nothing new was written.
+type AppendResult struct {
+	Events    []AppendedEvent
+	Duplicate bool
+}
+
+// AppendedEvent is the version and global position assigned to one appended event.
+type AppendedEvent struct {
+	ID         uuid.UUID
+	Version    int64
+	Position   int64
+	RecordedAt time.Time
+}
+
+// LastVersion is the stream version after the append (0 for an empty result).
+func (r AppendResult) LastVersion() int64 {
+	if len(r.Events) == 0 {
+		return 0
+	}
+	return r.Events[len(r.Events)-1].Version
+}

@@ -1,0 +1,4 @@
+// Package ordersaga holds the domain words shared by every other package of the order saga
+// service: the application error type and its codes, and the event shapes that the event
+// store records and the event bus carries. It imports no infrastructure.
+package ordersaga

@@ -1,0 +1,199 @@
+// Package pglocal runs a private PostgreSQL cluster from the PostgreSQL server binaries, in a
+// directory of its own and reachable only through a Unix socket in that directory. The tests
+// use it as a throwaway database and `ordersaga dev` as its embedded one.
+//
+// PostgreSQL refuses to run as root; when this process is root the server runs as an
+// unprivileged user (default "postgres") that owns the directory.
+package pglocal
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Config describes the cluster to run.
+type Config struct {
+	// Dir holds the cluster: data in Dir/data, the socket and the server log in Dir. It is
+	// created if missing; an existing cluster in it is started again with its data.
+	Dir string
+	// BinDir is where initdb and pg_ctl live. Empty means: PATH, then the newest
+	// /usr/lib/postgresql/*/bin.
+	BinDir string
+	// Durable keeps fsync and synchronous commit on. Tests turn it off for speed: a crashed
+	// throwaway cluster is simply thrown away.
+	Durable bool
+	// RunAs is the operating-system user that runs the server when this process is root.
+	// Empty means "postgres".
+	RunAs string
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.Dir == "" {
+		return errors.New("pglocal: Dir is required")
+	}
+	// The socket path must fit sockaddr_un (107 bytes on Linux).
+	if abs, err := filepath.Abs(c.Dir); err == nil && len(abs)+len("/.s.PGSQL.5432") > 107 {
+		return fmt.Errorf("pglocal: directory path %q is too long for a Unix socket; choose a shorter one", abs)
+	}
+	return nil
+}
+
+// Cluster is a running local PostgreSQL server.
+type Cluster struct {
+	dir     string
+	dataDir string
+	pgCtl   string
+	cred    *syscall.Credential
+}
+
+// Start initialises the cluster if its directory holds none, then starts the server and
+// waits until it accepts connections. The caller must call Stop.
+func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("pglocal: %w", err)
+	}
+	binDir, err := findBinDir(cfg.BinDir)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := credential(cfg.RunAs)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("pglocal: %w", err)
+	}
+	if cred != nil {
+		if err := chownTree(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return nil, err
+		}
+	}
+	c := &Cluster{dir: dir, dataDir: filepath.Join(dir, "data"), pgCtl: filepath.Join(binDir, "pg_ctl"), cred: cred}
+
+	if _, err := os.Stat(filepath.Join(c.dataDir, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+		args := []string{"-D", c.dataDir, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C"}
+		if !cfg.Durable {
+			args = append(args, "--no-sync")
+		}
+		if err := c.run(ctx, filepath.Join(binDir, "initdb"), args...); err != nil {
+			return nil, err
+		}
+	}
+
+	opts := []string{
+		"-c listen_addresses=''",
+		"-c unix_socket_directories='" + dir + "'",
+		"-c default_transaction_isolation=serializable",
+		"-c max_connections=200",
+	}
+	if !cfg.Durable {
+		opts = append(opts, "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
+	}
+	err = c.run(ctx, c.pgCtl, "start", "-w", "-t", "60", "-D", c.dataDir,
+		"-l", filepath.Join(dir, "server.log"), "-o", strings.Join(opts, " "))
+	if err != nil {
+		return nil, fmt.Errorf("%w (server log: %s)", err, filepath.Join(dir, "server.log"))
+	}
+	return c, nil
+}
+
+// URL returns a connection string for database dbname as the superuser "postgres".
+func (c *Cluster) URL(dbname string) string {
+	return fmt.Sprintf("host=%s user=postgres dbname=%s sslmode=disable", c.dir, dbname)
+}
+
+// Stop shuts the server down (fast mode: open transactions roll back) and waits for it.
+func (c *Cluster) Stop() error {
+	return c.run(context.Background(), c.pgCtl, "stop", "-w", "-m", "fast", "-D", c.dataDir)
+}
+
+func (c *Cluster) run(ctx context.Context, bin string, args ...string) error {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Dir = c.dir
+	if c.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
+	}
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("pglocal: %s %s: %w\n%s", filepath.Base(bin), args[0], err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// findBinDir locates the directory holding initdb and pg_ctl.
+func findBinDir(configured string) (string, error) {
+	if configured != "" {
+		if _, err := os.Stat(filepath.Join(configured, "pg_ctl")); err != nil {
+			return "", fmt.Errorf("pglocal: no pg_ctl in %s: %w", configured, err)
+		}
+		return configured, nil
+	}
+	if p, err := exec.LookPath("pg_ctl"); err == nil {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(p), "initdb")); err == nil {
+			return filepath.Dir(p), nil
+		}
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
+	sort.Slice(matches, func(i, j int) bool { return majorOf(matches[i]) > majorOf(matches[j]) })
+	for _, m := range matches {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(m), "initdb")); err == nil {
+			return filepath.Dir(m), nil
+		}
+	}
+	return "", errors.New("pglocal: PostgreSQL server binaries (initdb, pg_ctl) not found on PATH " +
+		"or under /usr/lib/postgresql/*/bin; install them (Debian/Ubuntu: apt-get install postgresql) " +
+		"or point to them explicitly")
+}
+
+// majorOf extracts the major version from /usr/lib/postgresql/<major>/bin/pg_ctl.
+func majorOf(path string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(path))))
+	return n
+}
+
+// credential returns the user to run the server as, or nil when this process is not root.
+func credential(name string) (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	if name == "" {
+		name = "postgres"
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("pglocal: running as root, PostgreSQL must run as another user, and %q cannot be used: %w "+
+			"(create it, e.g. `useradd --system postgres`, or run as a non-root user)", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// chownTree hands dir and everything in it to uid:gid.
+func chownTree(dir string, uid, gid int) error {
+	return filepath.Walk(dir, func(path string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := os.Lchown(path, uid, gid); err != nil {
+			return fmt.Errorf("pglocal: %w", err)
+		}
+		return nil
+	})
+}

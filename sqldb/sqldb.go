@@ -1,0 +1,178 @@
+// Package sqldb connects to CockroachDB or PostgreSQL and runs retried SERIALIZABLE
+// transactions on either.
+//
+// Every transaction goes through cockroach-go's crdb.ExecuteInTx retry loop. On CockroachDB
+// that loop is used exactly as crdbpgxv5.ExecuteTx uses it (the SAVEPOINT cockroach_restart
+// protocol). PostgreSQL has no such protocol: there, RELEASE of that savepoint does not
+// commit, a serialization failure raised by COMMIT would be ignored, and rolling back to the
+// savepoint keeps the transaction's stale snapshot, so a retry could never succeed. On
+// PostgreSQL this package therefore translates the protocol: RELEASE commits for real (so a
+// commit-time 40001 is seen and retried) and a restart begins a fresh transaction.
+package sqldb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cockroachdb/cockroach-go/v2/crdb"
+	crdbpgx "github.com/cockroachdb/cockroach-go/v2/crdb/crdbpgxv5"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DB is a connection pool that knows which database product it talks to.
+type DB struct {
+	// Pool is the underlying pgx pool, for reads outside transactions.
+	Pool *pgxpool.Pool
+	// CockroachDB is true when the server is CockroachDB rather than PostgreSQL.
+	CockroachDB bool
+}
+
+// Config says how to connect.
+type Config struct {
+	// URL is a libpq connection string or postgres:// URL.
+	URL string
+	// MaxConns caps the pool size; 0 keeps pgx's default (max(4, number of CPUs)).
+	MaxConns int32
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.URL == "" {
+		return errors.New("sqldb: database URL is required")
+	}
+	if c.MaxConns < 0 {
+		return errors.New("sqldb: MaxConns must not be negative")
+	}
+	return nil
+}
+
+// Open connects, checks the connection and detects the product. Every session defaults to
+// SERIALIZABLE isolation, the isolation CockroachDB always uses.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	pcfg, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("sqldb: parse database URL: %w", err)
+	}
+	if cfg.MaxConns > 0 {
+		pcfg.MaxConns = cfg.MaxConns
+	}
+	pcfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "serializable"
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("sqldb: connect: %w", err)
+	}
+	var version string
+	if err := pool.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("sqldb: connect to %s: %w", pcfg.ConnConfig.Host, err)
+	}
+	return &DB{Pool: pool, CockroachDB: strings.Contains(version, "CockroachDB")}, nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() { db.Pool.Close() }
+
+// serializable are the options of every transaction this package begins.
+var serializable = pgx.TxOptions{IsoLevel: pgx.Serializable}
+
+// InTx runs fn in a SERIALIZABLE transaction and commits it, retrying the whole transaction
+// on serialization failures (SQLSTATE 40001) through crdb.ExecuteInTx. fn may run several
+// times: it must touch only the database and wrap errors with %w so that a retryable error
+// stays recognisable.
+func (db *DB) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	if db.CockroachDB {
+		return crdbpgx.ExecuteTx(ctx, db.Pool, serializable, fn)
+	}
+	tx, err := db.Pool.BeginTx(ctx, serializable)
+	if err != nil {
+		return err
+	}
+	pt := &postgresTx{begin: db.Pool.BeginTx, tx: tx}
+	return crdb.ExecuteInTx(ctx, pt, func() error { return fn(pt.tx) })
+}
+
+// postgresTx adapts crdb's SAVEPOINT cockroach_restart protocol to PostgreSQL semantics.
+type postgresTx struct {
+	begin     func(context.Context, pgx.TxOptions) (pgx.Tx, error)
+	tx        pgx.Tx
+	committed bool
+}
+
+var _ crdb.Tx = (*postgresTx)(nil)
+
+// Exec implements crdb.Tx; crdb.ExecuteInTx only sends it the savepoint statements.
+func (p *postgresTx) Exec(ctx context.Context, sql string, args ...any) error {
+	switch sql {
+	case "SAVEPOINT cockroach_restart":
+		return nil // a restart begins a new transaction instead
+	case "RELEASE SAVEPOINT cockroach_restart":
+		if err := p.tx.Commit(ctx); err != nil {
+			return err
+		}
+		p.committed = true
+		return nil
+	case "ROLLBACK TO SAVEPOINT cockroach_restart":
+		_ = p.tx.Rollback(ctx)
+		tx, err := p.begin(ctx, serializable)
+		if err != nil {
+			return err
+		}
+		p.tx = tx
+		return nil
+	}
+	_, err := p.tx.Exec(ctx, sql, args...)
+	return err
+}
+
+// Commit implements crdb.Tx. The commit already happened at RELEASE.
+func (p *postgresTx) Commit(ctx context.Context) error {
+	if p.committed {
+		return nil
+	}
+	return p.tx.Commit(ctx)
+}
+
+// Rollback implements crdb.Tx.
+func (p *postgresTx) Rollback(ctx context.Context) error {
+	if p.committed {
+		return nil
+	}
+	return p.tx.Rollback(ctx)
+}
+
+// SQLState returns the SQLSTATE code of the first PostgreSQL error in err's chain, or "".
+func SQLState(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
+}
+
+// Unreachable reports whether err means the database could not be reached or went away
+// (connection failures, server shutdown, too many connections), as opposed to a failed
+// statement.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	state := SQLState(err)
+	switch {
+	case state == "":
+		var connErr *pgconn.ConnectError
+		return errors.As(err, &connErr) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
+			errors.Is(err, pgx.ErrTxClosed) || isNetError(err)
+	case strings.HasPrefix(state, "08"), // connection exception
+		strings.HasPrefix(state, "53"),           // insufficient resources
+		state == "57P01", state == "57P02", state == "57P03": // shutdown, cannot connect now
+		return true
+	}
+	return false
+}

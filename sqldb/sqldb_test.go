@@ -1,0 +1,163 @@
+package sqldb_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/cockroachdb/cockroach-go/v2/crdb"
+	crdbpgx "github.com/cockroachdb/cockroach-go/v2/crdb/crdbpgxv5"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/sqldb"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+func openDB(t *testing.T) *sqldb.DB {
+	t.Helper()
+	db, err := sqldb.Open(context.Background(), sqldb.Config{URL: dbtest.NewDatabase(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+// TestOpenDefaultsToSerializable checks that plain statements run at SERIALIZABLE, as
+// every statement on CockroachDB does.
+func TestOpenDefaultsToSerializable(t *testing.T) {
+	db := openDB(t)
+	var level string
+	if err := db.Pool.QueryRow(context.Background(), "SHOW transaction_isolation").Scan(&level); err != nil {
+		t.Fatal(err)
+	}
+	if level != "serializable" {
+		t.Errorf("transaction_isolation = %q, want serializable", level)
+	}
+	if db.CockroachDB {
+		t.Errorf("CockroachDB = true on a PostgreSQL server")
+	}
+}
+
+// writeSkew runs cockroach-go's own conformance test for transaction retries (two
+// transactions interleaved into a write skew that one of them must retry).
+type writeSkew struct {
+	db        *sqldb.DB
+	executeTx func(ctx context.Context, fn func(pgx.Tx) error) error
+}
+
+func (w writeSkew) Init(ctx context.Context) error {
+	_, err := w.db.Pool.Exec(ctx, `CREATE TABLE t (acct INT PRIMARY KEY, balance INT);
+		INSERT INTO t (acct, balance) VALUES (1, 100), (2, 100)`)
+	return err
+}
+
+func (w writeSkew) ExecuteTx(ctx context.Context, fn func(tx any) error) error {
+	return w.executeTx(ctx, func(tx pgx.Tx) error { return fn(tx) })
+}
+
+func (w writeSkew) GetBalances(ctx context.Context, txi any) (int, int, error) {
+	var b1, b2 int
+	err := txi.(pgx.Tx).QueryRow(ctx,
+		`SELECT (SELECT balance FROM t WHERE acct = 1), (SELECT balance FROM t WHERE acct = 2)`).Scan(&b1, &b2)
+	return b1, b2, err
+}
+
+func (w writeSkew) UpdateBalance(ctx context.Context, txi any, acct, delta int) error {
+	_, err := txi.(pgx.Tx).Exec(ctx, `UPDATE t SET balance = balance + $1 WHERE acct = $2`, delta, acct)
+	return err
+}
+
+func TestInTxPassesCockroachGoRetryConformance(t *testing.T) {
+	db := openDB(t)
+	if err := crdb.ExecuteTxGenericTest(context.Background(), writeSkew{db: db, executeTx: db.InTx}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// onCallSkew is the classic write skew whose serialization failure PostgreSQL reports at
+// COMMIT: two doctors each see two doctors on call and each takes themselves off.
+// Serially, exactly one of them can leave. It returns how many are still on call and the
+// attempts each transaction made.
+func onCallSkew(t *testing.T, db *sqldb.DB, executeTx func(context.Context, func(pgx.Tx) error) error) (onCall int, attempts [2]int, errs [2]error) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE oncall (doctor INT PRIMARY KEY, on_call BOOL NOT NULL);
+		INSERT INTO oncall VALUES (1, true), (2, true)`); err != nil {
+		t.Fatal(err)
+	}
+	var read, written sync.WaitGroup
+	read.Add(2)
+	written.Add(2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			errs[i] = executeTx(ctx, func(tx pgx.Tx) error {
+				attempts[i]++
+				var n int
+				if err := tx.QueryRow(ctx, `SELECT count(*) FROM oncall WHERE on_call`).Scan(&n); err != nil {
+					return fmt.Errorf("count: %w", err)
+				}
+				if attempts[i] == 1 {
+					read.Done()
+					read.Wait()
+				}
+				if n >= 2 {
+					if _, err := tx.Exec(ctx, `UPDATE oncall SET on_call = false WHERE doctor = $1`, i+1); err != nil {
+						return fmt.Errorf("leave: %w", err)
+					}
+				}
+				if attempts[i] == 1 {
+					written.Done()
+					written.Wait()
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM oncall WHERE on_call`).Scan(&onCall); err != nil {
+		t.Fatal(err)
+	}
+	return onCall, attempts, errs
+}
+
+func TestInTxRetriesCommitTimeSerializationFailure(t *testing.T) {
+	db := openDB(t)
+	onCall, attempts, errs := onCallSkew(t, db, db.InTx)
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("transaction %d: %v", i+1, err)
+		}
+	}
+	if onCall != 1 {
+		t.Errorf("doctors on call = %d, want 1 (the serializable outcome)", onCall)
+	}
+	if attempts[0]+attempts[1] != 3 {
+		t.Errorf("attempts = %v, want one transaction retried exactly once", attempts)
+	}
+}
+
+// TestPlainCrdbpgxIsUnsafeOnPostgres documents why InTx does not call crdbpgx.ExecuteTx on
+// PostgreSQL: the CockroachDB savepoint protocol swallows a commit-time serialization
+// failure there and reports success for a transaction that rolled back. If an upgrade of
+// cockroach-go makes this test fail, InTx's PostgreSQL adapter may be retired.
+func TestPlainCrdbpgxIsUnsafeOnPostgres(t *testing.T) {
+	db := openDB(t)
+	plain := func(ctx context.Context, fn func(pgx.Tx) error) error {
+		return crdbpgx.ExecuteTx(ctx, db.Pool, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
+	}
+	onCall, attempts, errs := onCallSkew(t, db, plain)
+	if errs[0] != nil || errs[1] != nil || attempts != [2]int{1, 1} || onCall != 1 {
+		t.Logf("errors %v, attempts %v, on call %d", errs, attempts, onCall)
+	}
+	if errs[0] == nil && errs[1] == nil && attempts == [2]int{1, 1} && onCall == 1 {
+		// Both reported success with one attempt each, yet only one update survived:
+		// the other commit failed silently.
+		return
+	}
+	t.Errorf("crdbpgx.ExecuteTx on PostgreSQL no longer loses the commit-time failure: errors %v, attempts %v, on call %d", errs, attempts, onCall)
+}

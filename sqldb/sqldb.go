@@ -170,7 +170,7 @@ func Unreachable(err error) bool {
 		return errors.As(err, &connErr) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
 			errors.Is(err, pgx.ErrTxClosed) || isNetError(err)
 	case strings.HasPrefix(state, "08"), // connection exception
-		strings.HasPrefix(state, "53"),           // insufficient resources
+		strings.HasPrefix(state, "53"),                       // insufficient resources
 		state == "57P01", state == "57P02", state == "57P03": // shutdown, cannot connect now
 		return true
 	}

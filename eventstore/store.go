@@ -1,0 +1,359 @@
+// Package eventstore is the append-only event log on CockroachDB or PostgreSQL: its schema,
+// appends with optimistic concurrency and idempotency, reads by stream, by global position
+// and by type, and the transactional outbox that the relay drains onto the event bus.
+package eventstore
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/sqldb"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrate creates or upgrades the store's schema. It is idempotent and safe to run from
+// several processes at once.
+func Migrate(ctx context.Context, db *sqldb.DB) error {
+	return db.Migrate(ctx, "eventstore", migrations, "migrations")
+}
+
+// Store is the event store.
+type Store struct {
+	db *sqldb.DB
+	// beforeCommit, when set by tests, runs inside the append transaction after its writes.
+	beforeCommit func(attempt int) error
+}
+
+// New returns a store on db. The schema must have been migrated (see Migrate).
+func New(db *sqldb.DB) *Store {
+	return &Store{db: db}
+}
+
+// StreamType returns the type part of a stream name "<type>-<id>".
+func StreamType(stream string) string {
+	typ, _, _ := strings.Cut(stream, "-")
+	return typ
+}
+
+// appendSQL appends a batch in one statement: it reads the stream's version, inserts the
+// events after it only if the expectation holds ($7 < 0 means any version), and queues
+// them in the outbox. No row comes back when the expectation failed.
+const appendSQL = `
+WITH cur AS (
+    SELECT coalesce(max(version), 0) AS v FROM events WHERE stream_id = $1
+), ins AS (
+    INSERT INTO events (stream_id, version, event_id, stream_type, event_type, data, metadata)
+    SELECT $1, cur.v + e.ord, e.id, $2, e.typ, e.data::JSONB, e.meta::JSONB
+    FROM cur, unnest($3::UUID[], $4::TEXT[], $5::TEXT[], $6::TEXT[]) WITH ORDINALITY AS e (id, typ, data, meta, ord)
+    WHERE $7::INT8 < 0 OR cur.v = $7::INT8
+    RETURNING event_id, version, position, recorded_at
+), queued AS (
+    INSERT INTO event_outbox (position) SELECT position FROM ins
+)
+SELECT event_id, version, position, recorded_at FROM ins ORDER BY version`
+
+// maxAnyVersionRaces bounds how often an AnyVersion append retries after losing a race
+// for the next version to a concurrent writer.
+const maxAnyVersionRaces = 20
+
+// Append writes events to the end of stream atomically, checking expected against the
+// stream's current version. Retried appends are idempotent: if every event id is already
+// stored with the same stream, type and data, Append returns the original versions and
+// positions with Duplicate set and writes nothing.
+//
+// Errors: EINVALID (bad argument, field named; nothing written), ECONFLICT (stale expected
+// version, the message gives the actual one; or an event id already stored with different
+// content), EUNAVAILABLE (database unreachable), EINTERNAL.
+func (s *Store) Append(ctx context.Context, stream string, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error) {
+	encoded, err := validateAppend(stream, expected, events)
+	if err != nil {
+		return ordersaga.AppendResult{}, err
+	}
+	n := len(encoded)
+	ids, types, data, metas := make([]uuid.UUID, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, e := range encoded {
+		ids[i], types[i], data[i], metas[i] = e.id, e.typ, e.data, e.metadata
+	}
+	for race := 0; ; race++ {
+		var appended []ordersaga.AppendedEvent
+		attempt := 0
+		err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+			attempt++
+			rows, err := tx.Query(ctx, appendSQL, stream, StreamType(stream), ids, types, data, metas, int64(expected))
+			if err != nil {
+				return fmt.Errorf("append %s: %w", stream, err)
+			}
+			appended, err = pgx.CollectRows(rows, scanAppended)
+			if err != nil {
+				return fmt.Errorf("append %s: %w", stream, err)
+			}
+			if s.beforeCommit != nil && len(appended) == n {
+				return s.beforeCommit(attempt)
+			}
+			return nil
+		})
+		if err == nil && len(appended) == n {
+			return ordersaga.AppendResult{Events: appended}, nil
+		}
+		if err != nil && sqldb.SQLState(err) != "23505" {
+			return ordersaga.AppendResult{}, storeError("append to "+stream, err)
+		}
+		// The expectation failed, or a unique key was taken: either these events were
+		// stored before (an idempotent retry), or another writer got there first.
+		if res, found, err := s.previousAppend(ctx, stream, encoded); err != nil || found {
+			return res, err
+		}
+		if expected != ordersaga.AnyVersion || race >= maxAnyVersionRaces {
+			actual, err := s.StreamVersion(ctx, stream)
+			if err != nil {
+				return ordersaga.AppendResult{}, err
+			}
+			return ordersaga.AppendResult{}, ordersaga.Errorf(ordersaga.ECONFLICT,
+				"stream %s: expected version %s, actual version %d", stream, describeExpected(expected), actual)
+		}
+	}
+}
+
+func describeExpected(v ordersaga.ExpectedVersion) string {
+	switch v {
+	case ordersaga.AnyVersion:
+		return "any"
+	case ordersaga.NoStream:
+		return "0 (no stream)"
+	}
+	return fmt.Sprint(int64(v))
+}
+
+func scanAppended(row pgx.CollectableRow) (ordersaga.AppendedEvent, error) {
+	var a ordersaga.AppendedEvent
+	err := row.Scan(&a.ID, &a.Version, &a.Position, &a.RecordedAt)
+	return a, err
+}
+
+// previousAppendSQL finds the stored events with the given ids and whether their content
+// matches the content given now.
+const previousAppendSQL = `
+SELECT i.ord, e.event_id, e.stream_id, e.version, e.position, e.recorded_at,
+       e.event_type = i.typ AND e.data = i.data::JSONB
+FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[]) WITH ORDINALITY AS i (id, typ, data, ord)
+JOIN events e ON e.event_id = i.id
+ORDER BY i.ord`
+
+// previousAppend reports whether events were all appended to stream before with the same
+// content, and returns that append's result. Some but not all of them stored, or stored
+// with other content or in another stream, is ECONFLICT. None stored is (zero, false, nil).
+func (s *Store) previousAppend(ctx context.Context, stream string, events []encodedEvent) (ordersaga.AppendResult, bool, error) {
+	n := len(events)
+	ids, types, data := make([]uuid.UUID, n), make([]string, n), make([]string, n)
+	for i, e := range events {
+		ids[i], types[i], data[i] = e.id, e.typ, e.data
+	}
+	rows, err := s.db.Pool.Query(ctx, previousAppendSQL, ids, types, data)
+	if err != nil {
+		return ordersaga.AppendResult{}, false, storeError("look up event ids", err)
+	}
+	res := ordersaga.AppendResult{Duplicate: true}
+	for rows.Next() {
+		var (
+			ord      int
+			a        ordersaga.AppendedEvent
+			stored   string
+			sameBody bool
+		)
+		if err := rows.Scan(&ord, &a.ID, &stored, &a.Version, &a.Position, &a.RecordedAt, &sameBody); err != nil {
+			rows.Close()
+			return ordersaga.AppendResult{}, false, storeError("look up event ids", err)
+		}
+		if stored != stream || !sameBody {
+			rows.Close()
+			return ordersaga.AppendResult{}, false, &ordersaga.Error{Code: ordersaga.ECONFLICT, Field: fmt.Sprintf("events[%d].id", ord-1),
+				Message: fmt.Sprintf("events[%d].id: %s is already stored (stream %s, version %d) with different content", ord-1, a.ID, stored, a.Version)}
+		}
+		res.Events = append(res.Events, a)
+	}
+	if err := rows.Err(); err != nil {
+		return ordersaga.AppendResult{}, false, storeError("look up event ids", err)
+	}
+	switch len(res.Events) {
+	case 0:
+		return ordersaga.AppendResult{}, false, nil
+	case n:
+		return res, true, nil
+	}
+	return ordersaga.AppendResult{}, false, ordersaga.Errorf(ordersaga.ECONFLICT,
+		"%d of the %d event ids are already stored; an append is all or nothing, so retry it with exactly the events of the first attempt",
+		len(res.Events), n)
+}
+
+// StreamVersion returns the version of stream's last event, 0 if it has none.
+//
+// Errors: EINVALID, EUNAVAILABLE, EINTERNAL.
+func (s *Store) StreamVersion(ctx context.Context, stream string) (int64, error) {
+	if err := ValidateStream("stream", stream); err != nil {
+		return 0, err
+	}
+	var v int64
+	err := s.db.Pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1`, stream).Scan(&v)
+	if err != nil {
+		return 0, storeError("read version of "+stream, err)
+	}
+	return v, nil
+}
+
+const eventColumns = `event_id, stream_id, stream_type, version, position, event_type, data, metadata, recorded_at`
+
+// ReadStream returns up to limit events of stream with version >= fromVersion, in version
+// order. A stream with no events reads as empty, not as an error.
+//
+// Errors: EINVALID (bad stream, fromVersion < 1, limit outside 1..MaxReadLimit),
+// EUNAVAILABLE, EINTERNAL.
+func (s *Store) ReadStream(ctx context.Context, stream string, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error) {
+	if err := ValidateStream("stream", stream); err != nil {
+		return nil, err
+	}
+	if fromVersion < 1 {
+		return nil, ordersaga.Invalidf("from_version", "must be at least 1, got %d", fromVersion)
+	}
+	if err := validateLimit(limit); err != nil {
+		return nil, err
+	}
+	return s.query(ctx, "read "+stream, `SELECT `+eventColumns+` FROM events
+		WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`, stream, fromVersion, limit)
+}
+
+// ReadAllOptions selects events for ReadAll.
+type ReadAllOptions struct {
+	// After is the position to read after; 0 reads from the beginning.
+	After int64
+	// Types, when not empty, keeps only events of these types.
+	Types []string
+	// Limit is the most events to return, 1..MaxReadLimit.
+	Limit int
+}
+
+// ReadAll returns events with a position greater than opts.After, in position order.
+// Positions may commit out of order (see the package documentation of DESIGN.md's
+// invariant 6): a reader that needs every event must not assume that reading after the
+// last position it saw finds all later commits.
+//
+// Errors: EINVALID, EUNAVAILABLE, EINTERNAL.
+func (s *Store) ReadAll(ctx context.Context, opts ReadAllOptions) ([]ordersaga.RecordedEvent, error) {
+	if opts.After < 0 {
+		return nil, ordersaga.Invalidf("after_position", "must not be negative, got %d", opts.After)
+	}
+	if err := validateLimit(opts.Limit); err != nil {
+		return nil, err
+	}
+	for i, t := range opts.Types {
+		if err := ValidateEventType(fmt.Sprintf("types[%d]", i), t); err != nil {
+			return nil, err
+		}
+	}
+	if len(opts.Types) == 0 {
+		return s.query(ctx, "read all", `SELECT `+eventColumns+` FROM events
+			WHERE position > $1 ORDER BY position LIMIT $2`, opts.After, opts.Limit)
+	}
+	return s.query(ctx, "read all", `SELECT `+eventColumns+` FROM events
+		WHERE event_type = ANY($3::TEXT[]) AND position > $1 ORDER BY position LIMIT $2`, opts.After, opts.Limit, opts.Types)
+}
+
+func validateLimit(limit int) error {
+	if limit < 1 || limit > MaxReadLimit {
+		return ordersaga.Invalidf("limit", "must be between 1 and %d, got %d", MaxReadLimit, limit)
+	}
+	return nil
+}
+
+// Unpublished returns up to limit committed events that are still in the outbox and were
+// recorded at least olderThan ago (by the database's clock), in position order. The grace
+// period leaves fresh events to the writer's own inline publish.
+//
+// Errors: EINVALID, EUNAVAILABLE, EINTERNAL.
+func (s *Store) Unpublished(ctx context.Context, olderThan time.Duration, limit int) ([]ordersaga.RecordedEvent, error) {
+	if olderThan < 0 {
+		return nil, ordersaga.Invalidf("older_than", "must not be negative, got %s", olderThan)
+	}
+	if err := validateLimit(limit); err != nil {
+		return nil, err
+	}
+	return s.query(ctx, "read outbox", `SELECT `+prefixed("e.", eventColumns)+`
+		FROM event_outbox o JOIN events e ON e.position = o.position
+		WHERE e.recorded_at <= now() - $1::INT8 * INTERVAL '1 microsecond'
+		ORDER BY o.position LIMIT $2`, olderThan.Microseconds(), limit)
+}
+
+// MarkPublished removes the events at positions from the outbox. Positions not in the
+// outbox (already marked by another relay) are ignored.
+//
+// Errors: EUNAVAILABLE, EINTERNAL.
+func (s *Store) MarkPublished(ctx context.Context, positions []int64) error {
+	if len(positions) == 0 {
+		return nil
+	}
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM event_outbox WHERE position = ANY($1::INT8[])`, positions); err != nil {
+			return fmt.Errorf("mark published: %w", err)
+		}
+		return nil
+	})
+	return storeError("mark published", err)
+}
+
+func prefixed(prefix, columns string) string {
+	return prefix + strings.ReplaceAll(columns, ", ", ", "+prefix)
+}
+
+func (s *Store) query(ctx context.Context, op, sql string, args ...any) ([]ordersaga.RecordedEvent, error) {
+	rows, err := s.db.Pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, storeError(op, err)
+	}
+	events, err := pgx.CollectRows(rows, scanRecorded)
+	if err != nil {
+		return nil, storeError(op, err)
+	}
+	return events, nil
+}
+
+func scanRecorded(row pgx.CollectableRow) (ordersaga.RecordedEvent, error) {
+	var (
+		e    ordersaga.RecordedEvent
+		meta []byte
+	)
+	if err := row.Scan(&e.ID, &e.StreamID, &e.StreamType, &e.Version, &e.Position, &e.Type, &e.Data, &meta, &e.RecordedAt); err != nil {
+		return e, err
+	}
+	if err := json.Unmarshal(meta, &e.Metadata); err != nil {
+		return e, fmt.Errorf("event %s metadata: %w", e.ID, err)
+	}
+	return e, nil
+}
+
+// storeError turns a database error into an application error; nil stays nil and context
+// cancellation passes through unchanged so callers can tell it apart.
+func storeError(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case ordersaga.ErrorCode(err) != ordersaga.EINTERNAL:
+		return err // already an application error
+	case sqldb.SQLState(err) == "40001":
+		return &ordersaga.Error{Code: ordersaga.EUNAVAILABLE, Message: "too much contention on the event store; retry", Err: fmt.Errorf("%s: %w", op, err)}
+	case sqldb.Unreachable(err):
+		return &ordersaga.Error{Code: ordersaga.EUNAVAILABLE, Message: "the event store's database is unavailable", Err: fmt.Errorf("%s: %w", op, err)}
+	}
+	return &ordersaga.Error{Code: ordersaga.EINTERNAL, Message: "internal error", Err: fmt.Errorf("%s: %w", op, err)}
+}

@@ -78,3 +78,13 @@ func (r AppendResult) LastVersion() int64 {
 	}
 	return r.Events[len(r.Events)-1].Version
 }
+
+// ReadAllOptions selects events to read across all streams, in position order.
+type ReadAllOptions struct {
+	// After is the position to read after; 0 reads from the beginning.
+	After int64
+	// Types, when not empty, keeps only events of these types.
+	Types []string
+	// Limit is the most events to return.
+	Limit int
+}

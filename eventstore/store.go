@@ -232,23 +232,12 @@ func (s *Store) ReadStream(ctx context.Context, stream string, fromVersion int64
 		WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`, stream, fromVersion, limit)
 }
 
-// ReadAllOptions selects events for ReadAll.
-type ReadAllOptions struct {
-	// After is the position to read after; 0 reads from the beginning.
-	After int64
-	// Types, when not empty, keeps only events of these types.
-	Types []string
-	// Limit is the most events to return, 1..MaxReadLimit.
-	Limit int
-}
-
 // ReadAll returns events with a position greater than opts.After, in position order.
-// Positions may commit out of order (see the package documentation of DESIGN.md's
-// invariant 6): a reader that needs every event must not assume that reading after the
+// Positions may commit out of order (DESIGN.md, invariant 6): a reader that needs every event must not assume that reading after the
 // last position it saw finds all later commits.
 //
 // Errors: EINVALID, EUNAVAILABLE, EINTERNAL.
-func (s *Store) ReadAll(ctx context.Context, opts ReadAllOptions) ([]ordersaga.RecordedEvent, error) {
+func (s *Store) ReadAll(ctx context.Context, opts ordersaga.ReadAllOptions) ([]ordersaga.RecordedEvent, error) {
 	if opts.After < 0 {
 		return nil, ordersaga.Invalidf("after_position", "must not be negative, got %d", opts.After)
 	}

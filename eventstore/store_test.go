@@ -435,7 +435,7 @@ func TestReadAllFiltersByTypeAndPages(t *testing.T) {
 		var all []ordersaga.RecordedEvent
 		after := int64(0)
 		for {
-			page, err := f.store.ReadAll(ctx, eventstore.ReadAllOptions{After: after, Types: filter, Limit: 4})
+			page, err := f.store.ReadAll(ctx, ordersaga.ReadAllOptions{After: after, Types: filter, Limit: 4})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -464,7 +464,7 @@ func TestReadAllFiltersByTypeAndPages(t *testing.T) {
 			t.Errorf("filtered read returned %s", e.Type)
 		}
 	}
-	if _, err := f.store.ReadAll(ctx, eventstore.ReadAllOptions{Types: []string{"bad type"}, Limit: 1}); ordersaga.ErrorCode(err) != ordersaga.EINVALID {
+	if _, err := f.store.ReadAll(ctx, ordersaga.ReadAllOptions{Types: []string{"bad type"}, Limit: 1}); ordersaga.ErrorCode(err) != ordersaga.EINVALID {
 		t.Errorf("bad type filter: error %v, want invalid", err)
 	}
 }

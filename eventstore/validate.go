@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -22,27 +23,25 @@ const (
 	MaxAppendBytes = 1 << 20
 	// MaxReadLimit is the most events one read returns.
 	MaxReadLimit = 10000
-	// maxNameLength bounds stream names and event types.
-	maxNameLength = 200
+	// maxTypeLength bounds event types.
+	maxTypeLength = 200
 )
 
 var (
 	// eventTypePattern: letters, digits, '_' and '-', dot-separated; usable as a NATS
 	// Streaming channel and a JetStream subject token (no spaces, wildcards or empty tokens).
 	eventTypePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$`)
-	// streamPattern: "<type>-<id>", the type lowercase without dashes.
-	streamPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*-[A-Za-z0-9_.:@-]+$`)
 )
 
-// ValidateStream returns an EINVALID error naming field if stream is not "<type>-<id>".
+// ValidateStream returns an EINVALID error naming field if stream is not "<type>-<id>" as
+// ordersaga.StreamFor makes it.
 func ValidateStream(field, stream string) error {
 	if stream == "" {
 		return ordersaga.Invalidf(field, "required")
 	}
-	if len(stream) > maxNameLength || !streamPattern.MatchString(stream) {
-		return ordersaga.Invalidf(field, "%q is not a stream name of the form <type>-<id> "+
-			"(type: lowercase letters, digits, '_'; id: letters, digits, '_', '.', ':', '@', '-'; at most %d characters)",
-			stream, maxNameLength)
+	typ, id, _ := strings.Cut(stream, "-")
+	if _, err := ordersaga.StreamFor(typ, id); err != nil {
+		return ordersaga.Invalidf(field, "%q is not a stream name of the form <type>-<id> (%s)", stream, ordersaga.ErrorMessage(err))
 	}
 	return nil
 }
@@ -52,9 +51,9 @@ func ValidateEventType(field, typ string) error {
 	if typ == "" {
 		return ordersaga.Invalidf(field, "required")
 	}
-	if len(typ) > maxNameLength || !eventTypePattern.MatchString(typ) {
+	if len(typ) > maxTypeLength || !eventTypePattern.MatchString(typ) {
 		return ordersaga.Invalidf(field, "%q is not an event type (letters, digits, '_', '-', "+
-			"dot-separated, starting with a letter, at most %d characters)", typ, maxNameLength)
+			"dot-separated, starting with a letter, at most %d characters)", typ, maxTypeLength)
 	}
 	return nil
 }

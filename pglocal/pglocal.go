@@ -79,6 +79,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("pglocal: %w", err)
 	}
 	if cred != nil {
+		if err := traversable(filepath.Dir(dir), cred, cfg.RunAs); err != nil {
+			return nil, err
+		}
 		if err := chownTree(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			return nil, err
 		}
@@ -183,6 +186,39 @@ func credential(name string) (*syscall.Credential, error) {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// traversable checks that the server's user can reach dir: every directory from the root
+// down must grant it search (x) permission.
+func traversable(dir string, cred *syscall.Credential, name string) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		info, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("pglocal: %w", err)
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		mode := info.Mode().Perm()
+		if ok {
+			switch {
+			case st.Uid == cred.Uid:
+				ok = mode&0o100 != 0
+			case st.Gid == cred.Gid:
+				ok = mode&0o010 != 0
+			default:
+				ok = mode&0o001 != 0
+			}
+		}
+		if !ok {
+			if name == "" {
+				name = "postgres"
+			}
+			return fmt.Errorf("pglocal: the server runs as user %q, which cannot enter %s (mode %v); "+
+				"choose a directory it can reach, or `chmod o+x %s`", name, d, mode, d)
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }
 
 // chownTree hands dir and everything in it to uid:gid.

@@ -1,0 +1,120 @@
+// Package api serves ordersaga over gRPC: the EventStoreService (the classic demo's event
+// store contract, plus batched appends and paged reads), the standard health service and
+// server reflection. Handlers return application errors; one interceptor turns them into
+// gRPC statuses (see Status).
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
+)
+
+// Config configures the gRPC server.
+type Config struct {
+	// Store backs EventStoreService. Required.
+	Store EventStore
+	// Logger receives one line per failed call; nil discards.
+	Logger *slog.Logger
+	// DefaultTimeout bounds calls that arrive without a deadline. Default 30s.
+	DefaultTimeout time.Duration
+	// MaxMessageBytes bounds request and response messages. Default 4 MiB, enough for the
+	// largest append the store accepts.
+	MaxMessageBytes int
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.Store == nil {
+		return errors.New("api: Store is required")
+	}
+	if c.DefaultTimeout < 0 || c.MaxMessageBytes < 0 {
+		return errors.New("api: DefaultTimeout and MaxMessageBytes must not be negative")
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.DefaultTimeout == 0 {
+		c.DefaultTimeout = 30 * time.Second
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = 4 << 20
+	}
+	return c
+}
+
+// Server is the gRPC server with every ordersaga service registered.
+type Server struct {
+	grpc   *grpc.Server
+	health *health.Server
+}
+
+// NewServer builds the server; call Serve to accept connections.
+func NewServer(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	g := grpc.NewServer(
+		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
+		grpc.MaxSendMsgSize(cfg.MaxMessageBytes),
+		grpc.ChainUnaryInterceptor(unaryErrors(cfg.Logger, cfg.DefaultTimeout)),
+	)
+	ordersagav1.RegisterEventStoreServiceServer(g, &eventStoreServer{store: cfg.Store})
+	h := health.NewServer()
+	healthpb.RegisterHealthServer(g, h)
+	h.SetServingStatus(ordersagav1.EventStoreService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	reflection.Register(g)
+	return &Server{grpc: g, health: h}, nil
+}
+
+// Serve accepts connections on lis until Stop; it returns nil after a graceful stop.
+func (s *Server) Serve(lis net.Listener) error {
+	err := s.grpc.Serve(lis)
+	if errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return err
+}
+
+// Stop reports NOT_SERVING to health checks, lets calls in flight finish until ctx ends,
+// then closes every connection.
+func (s *Server) Stop(ctx context.Context) {
+	s.health.Shutdown()
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.grpc.Stop()
+	}
+}
+
+// unaryErrors gives every call a deadline and converts its error with Status.
+func unaryErrors(logger *slog.Logger, timeout time.Duration) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+		resp, err := handler(ctx, req)
+		return resp, Status(logger, info.FullMethod, err)
+	}
+}

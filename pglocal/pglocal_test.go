@@ -1,0 +1,76 @@
+package pglocal_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ordersaga/ordersaga/pglocal"
+)
+
+func tempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "pglocal-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o711); err != nil { // let the server's user pass through
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestRestartKeepsData(t *testing.T) {
+	ctx := context.Background()
+	cfg := pglocal.Config{Dir: filepath.Join(tempDir(t), "pg"), Durable: true}
+	query := func(sql string) int {
+		t.Helper()
+		c, err := pglocal.Start(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := c.Stop(); err != nil {
+				t.Error(err)
+			}
+		}()
+		conn, err := pgx.Connect(ctx, c.URL("postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var n int
+		if err := conn.QueryRow(ctx, sql).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	query(`CREATE TABLE kept (n INT); INSERT INTO kept VALUES (7); SELECT 0`)
+	if got := query(`SELECT n FROM kept`); got != 7 {
+		t.Errorf("after a restart the row holds %d, want 7", got)
+	}
+}
+
+func TestMissingBinariesIsAClearError(t *testing.T) {
+	_, err := pglocal.Start(context.Background(), pglocal.Config{Dir: tempDir(t), BinDir: tempDir(t)})
+	if err == nil || !strings.Contains(err.Error(), "no pg_ctl in") {
+		t.Errorf("error = %v, want one saying pg_ctl is missing", err)
+	}
+}
+
+func TestUnreachableDirectoryIsAClearError(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Log("not root: the server runs as this user, so every directory it can create it can reach")
+		return
+	}
+	// t.TempDir's parent is private to root (mode 0700).
+	_, err := pglocal.Start(context.Background(), pglocal.Config{Dir: filepath.Join(t.TempDir(), "pg")})
+	if err == nil || !strings.Contains(err.Error(), "cannot enter") {
+		t.Errorf("error = %v, want one naming the directory the server's user cannot enter", err)
+	}
+}

@@ -1,0 +1,33 @@
+package ordersaga
+
+import (
+	"regexp"
+)
+
+// MaxStreamLength is the longest a stream name may be.
+const MaxStreamLength = 200
+
+var (
+	aggregateTypePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	aggregateIDPattern   = regexp.MustCompile(`^[A-Za-z0-9_.:@-]+$`)
+)
+
+// StreamFor returns the name of an aggregate's event stream, "<aggregateType>-<aggregateID>"
+// (for example "order-42"). aggregateType is lowercase letters, digits and '_', starting
+// with a letter; aggregateID is letters, digits, '_', '.', ':', '@' and '-'. A violation is
+// an EINVALID error naming the field "aggregate_type" or "aggregate_id".
+func StreamFor(aggregateType, aggregateID string) (string, error) {
+	switch {
+	case aggregateType == "":
+		return "", Invalidf("aggregate_type", "required")
+	case !aggregateTypePattern.MatchString(aggregateType):
+		return "", Invalidf("aggregate_type", "%q must be lowercase letters, digits and '_', starting with a letter", aggregateType)
+	case aggregateID == "":
+		return "", Invalidf("aggregate_id", "required")
+	case !aggregateIDPattern.MatchString(aggregateID):
+		return "", Invalidf("aggregate_id", "%q may hold only letters, digits, '_', '.', ':', '@' and '-'", aggregateID)
+	case len(aggregateType)+1+len(aggregateID) > MaxStreamLength:
+		return "", Invalidf("aggregate_id", "too long: the stream name may have at most %d characters", MaxStreamLength)
+	}
+	return aggregateType + "-" + aggregateID, nil
+}

@@ -28,7 +28,8 @@ func tempDir(t *testing.T) string {
 func TestRestartKeepsData(t *testing.T) {
 	ctx := context.Background()
 	cfg := pglocal.Config{Dir: filepath.Join(tempDir(t), "pg"), Durable: true}
-	query := func(sql string) int {
+	// session starts the cluster, runs fn on a connection, and stops the cluster.
+	session := func(fn func(*pgx.Conn) error) {
 		t.Helper()
 		c, err := pglocal.Start(ctx, cfg)
 		if err != nil {
@@ -44,14 +45,17 @@ func TestRestartKeepsData(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close(ctx)
-		var n int
-		if err := conn.QueryRow(ctx, sql).Scan(&n); err != nil {
+		if err := fn(conn); err != nil {
 			t.Fatal(err)
 		}
-		return n
 	}
-	query(`CREATE TABLE kept (n INT); INSERT INTO kept VALUES (7); SELECT 0`)
-	if got := query(`SELECT n FROM kept`); got != 7 {
+	session(func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx, `CREATE TABLE kept (n INT); INSERT INTO kept VALUES (7)`)
+		return err
+	})
+	var got int
+	session(func(c *pgx.Conn) error { return c.QueryRow(ctx, `SELECT n FROM kept`).Scan(&got) })
+	if got != 7 {
 		t.Errorf("after a restart the row holds %d, want 7", got)
 	}
 }

@@ -1,0 +1,40 @@
+// Command ordersaga is the order saga service's one binary. Each role is a subcommand:
+//
+//	ordersaga dev       everything that exists so far in one process, on a throwaway PostgreSQL
+//	ordersaga api       the gRPC API against an existing database
+//	ordersaga migrate   create or upgrade the database schema, then exit
+//
+// This package is the only one that reads flags and environment variables and wires the
+// other packages together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := NewMain()
+	if err := m.ParseFlags(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "ordersaga:", err)
+		os.Exit(2)
+	}
+	err := m.Run(ctx)
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ordersaga:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
+	"github.com/ordersaga/ordersaga/internal/dbtest"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	return lis.Addr().String()
+}
+
+// start runs the program with args until the returned stop function is called.
+func start(t *testing.T, env map[string]string, args ...string) (stop func() error, output *syncBuffer) {
+	t.Helper()
+	output = &syncBuffer{}
+	m := &Main{Stdout: output, Stderr: output, Getenv: func(k string) string { return env[k] }}
+	if err := m.ParseFlags(args); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	return func() error {
+		cancel()
+		err := <-done
+		if cerr := m.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}, output
+}
+
+// dial waits until the API at addr reports SERVING and returns a client.
+func dial(t *testing.T, addr string, output *syncBuffer) ordersagav1.EventStoreServiceClient {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		res, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if err == nil && res.Status == healthpb.HealthCheckResponse_SERVING {
+			return ordersagav1.NewEventStoreServiceClient(conn)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("API at %s never became healthy: %v\noutput:\n%s", addr, err, output)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestDevKeepsDataAcrossRestartsAndResetWipesIt(t *testing.T) {
+	base, err := os.MkdirTemp("", "ordersaga-dev-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	if err := os.Chmod(base, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(base, "data")
+	addr := freeAddr(t)
+	ctx := context.Background()
+	event := &ordersagav1.Event{EventId: uuid.NewString(), EventType: "order-created", AggregateType: "order", AggregateId: "dev-1", EventData: `{"n": 1}`}
+	count := func(client ordersagav1.EventStoreServiceClient) int {
+		res, err := client.GetEvents(ctx, &ordersagav1.GetEventsRequest{AggregateType: "order", AggregateId: "dev-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(res.Events)
+	}
+
+	stop, out := start(t, nil, "dev", "--data-dir", dataDir, "--grpc-addr", addr)
+	client := dial(t, addr, out)
+	if _, err := client.CreateEvent(ctx, &ordersagav1.CreateEventRequest{Event: event}); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("dev did not stop cleanly: %v\n%s", err, out)
+	}
+
+	stop, out = start(t, nil, "dev", "--data-dir", dataDir, "--grpc-addr", addr)
+	if n := count(dial(t, addr, out)); n != 1 {
+		t.Errorf("after a restart the stream holds %d events, want 1", n)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("dev did not stop cleanly: %v\n%s", err, out)
+	}
+
+	stop, out = start(t, nil, "dev", "--data-dir", dataDir, "--grpc-addr", addr, "--reset")
+	if n := count(dial(t, addr, out)); n != 0 {
+		t.Errorf("after --reset the stream holds %d events, want 0", n)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("dev did not stop cleanly: %v\n%s", err, out)
+	}
+}
+
+func TestAPIRoleServesAnExistingDatabase(t *testing.T) {
+	env := map[string]string{"DATABASE_URL": dbtest.NewDatabase(t)}
+	out := &syncBuffer{}
+	m := &Main{Stdout: out, Stderr: out, Getenv: func(k string) string { return env[k] }}
+	if err := m.ParseFlags([]string{"migrate"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	if !strings.Contains(out.String(), "schema is up to date") {
+		t.Errorf("migrate printed %q", out)
+	}
+	addr := freeAddr(t)
+	env["ORDERSAGA_GRPC_ADDR"] = addr
+	stop, out := start(t, env, "api")
+	client := dial(t, addr, out)
+	if _, err := client.CreateEvent(context.Background(), &ordersagav1.CreateEventRequest{Event: &ordersagav1.Event{
+		EventId: uuid.NewString(), EventType: "order-created", AggregateType: "order", AggregateId: "a", EventData: `{}`}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("api did not stop cleanly: %v\n%s", err, out)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "no command given"},
+		{[]string{"fly"}, `unknown command "fly"`},
+		{[]string{"api", "--no-such-flag"}, "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		out := &syncBuffer{}
+		m := &Main{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }}
+		err := m.ParseFlags(tt.args)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ParseFlags(%q) = %v, want an error containing %q", tt.args, err, tt.want)
+		}
+	}
+	m := &Main{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Getenv: func(string) string { return "" }}
+	if err := m.ParseFlags([]string{"migrate"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
+		t.Errorf("migrate without a database: %v, want an error naming DATABASE_URL", err)
+	}
+}
+
+func TestPortInUseIsNamed(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	env := map[string]string{"DATABASE_URL": dbtest.NewDatabase(t)}
+	out := &syncBuffer{}
+	m := &Main{Stdout: out, Stderr: out, Getenv: func(k string) string { return env[k] }}
+	if err := m.ParseFlags([]string{"api", "--grpc-addr", lis.Addr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	err = m.Run(context.Background())
+	m.Close()
+	if err == nil || !strings.Contains(err.Error(), lis.Addr().String()) || !strings.Contains(err.Error(), "--grpc-addr") {
+		t.Errorf("error = %v, want one naming %s and --grpc-addr", err, lis.Addr())
+	}
+}

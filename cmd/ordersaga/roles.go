@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/pglocal"
+	"github.com/ordersaga/ordersaga/sqldb"
+)
+
+// databaseFlags are the settings of every role that uses the database.
+type databaseFlags struct {
+	url      string
+	maxConns int
+	logLevel string
+}
+
+func (d *databaseFlags) register(fs *flag.FlagSet, env func(string) string) {
+	fs.StringVar(&d.url, "database-url", env("DATABASE_URL"),
+		"CockroachDB or PostgreSQL connection string, e.g. postgresql://root@localhost:26257/ordersaga?sslmode=disable (env DATABASE_URL)")
+	fs.IntVar(&d.maxConns, "db-max-conns", 0, "database pool size (0: max(4, CPUs))")
+	fs.StringVar(&d.logLevel, "log-level", envOr(env, "ORDERSAGA_LOG_LEVEL", "info"), "debug, info, warn or error (env ORDERSAGA_LOG_LEVEL)")
+}
+
+// open connects and migrates: every role applies the schema at start.
+func (d *databaseFlags) open(ctx context.Context, url string) (*sqldb.DB, error) {
+	if url == "" {
+		return nil, errors.New("no database: pass --database-url or set DATABASE_URL")
+	}
+	db, err := sqldb.Open(ctx, sqldb.Config{URL: url, MaxConns: int32(d.maxConns)})
+	if err != nil {
+		return nil, err
+	}
+	if err := eventstore.Migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// migrateRole applies the schema and exits.
+type migrateRole struct {
+	db databaseFlags
+}
+
+func (r *migrateRole) flags(fs *flag.FlagSet, env func(string) string) { r.db.register(fs, env) }
+
+func (r *migrateRole) run(ctx context.Context, m *Main) error {
+	db, err := r.db.open(ctx, r.db.url)
+	if err != nil {
+		return err
+	}
+	db.Close()
+	fmt.Fprintln(m.Stdout, "schema is up to date")
+	return nil
+}
+
+func (r *migrateRole) close() error { return nil }
+
+// apiRole serves the gRPC API.
+type apiRole struct {
+	db       databaseFlags
+	grpcAddr string
+	pool     *sqldb.DB
+}
+
+func (r *apiRole) flags(fs *flag.FlagSet, env func(string) string) {
+	r.db.register(fs, env)
+	fs.StringVar(&r.grpcAddr, "grpc-addr", envOr(env, "ORDERSAGA_GRPC_ADDR", ":50051"), "gRPC listen address (env ORDERSAGA_GRPC_ADDR)")
+}
+
+func (r *apiRole) run(ctx context.Context, m *Main) error {
+	logger := m.logger(false, r.db.logLevel)
+	var err error
+	if r.pool, err = r.db.open(ctx, r.db.url); err != nil {
+		return err
+	}
+	return serveAPI(ctx, logger, r.pool, r.grpcAddr)
+}
+
+func (r *apiRole) close() error {
+	if r.pool != nil {
+		r.pool.Close()
+	}
+	return nil
+}
+
+// serveAPI serves the gRPC API on addr until ctx ends, then stops gracefully.
+func serveAPI(ctx context.Context, logger *slog.Logger, db *sqldb.DB, addr string) error {
+	srv, err := api.NewServer(api.Config{Store: eventstore.New(db), Logger: logger})
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("gRPC API cannot listen on %s (is the port in use? choose another with --grpc-addr): %w", addr, err)
+	}
+	logger.Info("gRPC API listening", "addr", lis.Addr().String())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down the gRPC API")
+	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	srv.Stop(stopCtx)
+	return <-served
+}
+
+// devRole runs everything that exists so far in one process: a PostgreSQL cluster in the
+// data directory (unless --database-url is given), the schema, and the gRPC API.
+type devRole struct {
+	db       databaseFlags
+	dataDir  string
+	grpcAddr string
+	reset    bool
+	cluster  *pglocal.Cluster
+	pool     *sqldb.DB
+}
+
+func (r *devRole) flags(fs *flag.FlagSet, env func(string) string) {
+	r.db.register(fs, env)
+	fs.StringVar(&r.dataDir, "data-dir", envOr(env, "ORDERSAGA_DATA_DIR", ".ordersaga"), "where dev keeps its data between runs (env ORDERSAGA_DATA_DIR)")
+	fs.StringVar(&r.grpcAddr, "grpc-addr", envOr(env, "ORDERSAGA_GRPC_ADDR", "127.0.0.1:50051"), "gRPC listen address (env ORDERSAGA_GRPC_ADDR)")
+	fs.BoolVar(&r.reset, "reset", false, "delete the data directory first")
+}
+
+func (r *devRole) run(ctx context.Context, m *Main) error {
+	logger := m.logger(true, r.db.logLevel)
+	if r.reset {
+		logger.Info("deleting the data directory", "dir", r.dataDir)
+		if err := os.RemoveAll(r.dataDir); err != nil {
+			return err
+		}
+	}
+	url := r.db.url
+	if url == "" {
+		// 0711: PostgreSQL runs as its own user when we are root and must pass through.
+		if err := os.MkdirAll(r.dataDir, 0o711); err != nil {
+			return err
+		}
+		dir := filepath.Join(r.dataDir, "postgres")
+		logger.Info("starting PostgreSQL", "dir", dir)
+		startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		var err error
+		r.cluster, err = pglocal.Start(startCtx, pglocal.Config{Dir: dir, Durable: true})
+		cancel()
+		if err != nil {
+			return err
+		}
+		url = r.cluster.URL("postgres")
+	}
+	var err error
+	if r.pool, err = r.db.open(ctx, url); err != nil {
+		return err
+	}
+	logger.Info("schema is up to date")
+	return serveAPI(ctx, logger, r.pool, r.grpcAddr)
+}
+
+func (r *devRole) close() error {
+	if r.pool != nil {
+		r.pool.Close()
+	}
+	if r.cluster != nil {
+		return r.cluster.Stop()
+	}
+	return nil
+}

@@ -46,22 +46,53 @@ func StreamType(stream string) string {
 	return typ
 }
 
-// appendSQL appends a batch in one statement: it reads the stream's version, inserts the
-// events after it only if the expectation holds ($7 < 0 means any version), and queues
-// them in the outbox. No row comes back when the expectation failed.
-const appendSQL = `
-WITH cur AS (
-    SELECT coalesce(max(version), 0) AS v FROM events WHERE stream_id = $1
-), ins AS (
+// appendSQL returns the statement that appends n events in one round trip. It reads the
+// stream's version, inserts the events after it only if the expectation holds ($2 < 0
+// means any version), and queues them in the outbox; no row comes back when the
+// expectation failed. Parameters: $1 stream, $2 expected version, $3 stream type, then id,
+// type, data and metadata of each event.
+//
+// Appends to a new stream (NoStream, how every saga starts) read nothing: they insert
+// versions 1..n, and the unique (stream, version) key rejects them if the stream exists.
+// Avoiding the read matters on PostgreSQL, whose serializable isolation locks index reads
+// per page and so would make new streams with neighbouring names abort each other.
+func appendSQL(n int, expected ordersaga.ExpectedVersion) string {
+	if expected == ordersaga.NoStream {
+		return appendToNewStream[n]
+	}
+	return appendAfterVersion[n]
+}
+
+var appendAfterVersion, appendToNewStream = buildAppendStatements()
+
+func buildAppendStatements() (afterVersion, newStream [MaxEventsPerAppend + 1]string) {
+	for n := 1; n <= MaxEventsPerAppend; n++ {
+		var rows strings.Builder
+		for i := range n {
+			if i > 0 {
+				rows.WriteString(", ")
+			}
+			p := 4 + 4*i
+			fmt.Fprintf(&rows, "($%d::UUID, $%d::TEXT, $%d::JSONB, $%d::JSONB, %d)", p, p+1, p+2, p+3, i+1)
+		}
+		insert := func(from, version, where string) string {
+			return `WITH ins AS (
     INSERT INTO events (stream_id, version, event_id, stream_type, event_type, data, metadata)
-    SELECT $1, cur.v + e.ord, e.id, $2, e.typ, e.data::JSONB, e.meta::JSONB
-    FROM cur, unnest($3::UUID[], $4::TEXT[], $5::TEXT[], $6::TEXT[]) WITH ORDINALITY AS e (id, typ, data, meta, ord)
-    WHERE $7::INT8 < 0 OR cur.v = $7::INT8
+    SELECT $1, ` + version + `, e.id, $3, e.typ, e.data, e.meta
+    FROM ` + from + `(VALUES ` + rows.String() + `) AS e (id, typ, data, meta, ord)
+    WHERE ` + where + `
     RETURNING event_id, version, position, recorded_at
 ), queued AS (
     INSERT INTO event_outbox (position) SELECT position FROM ins
 )
 SELECT event_id, version, position, recorded_at FROM ins ORDER BY version`
+		}
+		afterVersion[n] = `WITH cur AS (SELECT coalesce(max(version), 0) AS v FROM events WHERE stream_id = $1), ` +
+			strings.TrimPrefix(insert("cur, ", "cur.v + e.ord", "$2::INT8 < 0 OR cur.v = $2::INT8"), "WITH ")
+		newStream[n] = insert("", "e.ord", "$2::INT8 = 0")
+	}
+	return afterVersion, newStream
+}
 
 // maxAnyVersionRaces bounds how often an AnyVersion append retries after losing a race
 // for the next version to a concurrent writer.
@@ -81,16 +112,17 @@ func (s *Store) Append(ctx context.Context, stream string, expected ordersaga.Ex
 		return ordersaga.AppendResult{}, err
 	}
 	n := len(encoded)
-	ids, types, data, metas := make([]uuid.UUID, n), make([]string, n), make([]string, n), make([]string, n)
-	for i, e := range encoded {
-		ids[i], types[i], data[i], metas[i] = e.id, e.typ, e.data, e.metadata
+	args := make([]any, 0, 3+4*n)
+	args = append(args, stream, int64(expected), StreamType(stream))
+	for _, e := range encoded {
+		args = append(args, e.id, e.typ, e.data, e.metadata)
 	}
 	for race := 0; ; race++ {
 		var appended []ordersaga.AppendedEvent
 		attempt := 0
 		err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 			attempt++
-			rows, err := tx.Query(ctx, appendSQL, stream, StreamType(stream), ids, types, data, metas, int64(expected))
+			rows, err := tx.Query(ctx, appendSQL(n, expected), args...)
 			if err != nil {
 				return fmt.Errorf("append %s: %w", stream, err)
 			}

@@ -14,7 +14,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
 	crdbpgx "github.com/cockroachdb/cockroach-go/v2/crdb/crdbpgxv5"
@@ -29,7 +32,13 @@ type DB struct {
 	Pool *pgxpool.Pool
 	// CockroachDB is true when the server is CockroachDB rather than PostgreSQL.
 	CockroachDB bool
+
+	retries atomic.Int64
 }
+
+// Retries returns how many transaction attempts InTx has repeated since Open, a measure of
+// contention.
+func (db *DB) Retries() int64 { return db.retries.Load() }
 
 // Config says how to connect.
 type Config struct {
@@ -87,22 +96,43 @@ var serializable = pgx.TxOptions{IsoLevel: pgx.Serializable}
 // times: it must touch only the database and wrap errors with %w so that a retryable error
 // stays recognisable.
 func (db *DB) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	attempts := 0
+	counted := func(tx pgx.Tx) error {
+		if attempts++; attempts > 1 {
+			db.retries.Add(1)
+		}
+		return fn(tx)
+	}
 	if db.CockroachDB {
-		return crdbpgx.ExecuteTx(ctx, db.Pool, serializable, fn)
+		return crdbpgx.ExecuteTx(ctx, db.Pool, serializable, counted)
 	}
 	tx, err := db.Pool.BeginTx(ctx, serializable)
 	if err != nil {
 		return err
 	}
 	pt := &postgresTx{begin: db.Pool.BeginTx, tx: tx}
-	return crdb.ExecuteInTx(ctx, pt, func() error { return fn(pt.tx) })
+	return crdb.ExecuteInTx(ctx, pt, func() error { return counted(pt.tx) })
 }
 
 // postgresTx adapts crdb's SAVEPOINT cockroach_restart protocol to PostgreSQL semantics.
+//
+// Before a restart it waits a short, growing, jittered time. PostgreSQL's SSI tracks reads
+// of B-tree indexes per page, so transactions touching neighbouring keys can abort each
+// other although they never conflict logically; retrying at once lets the same
+// transactions collide again and again, while spreading the retries out resolves it.
 type postgresTx struct {
 	begin     func(context.Context, pgx.TxOptions) (pgx.Tx, error)
 	tx        pgx.Tx
 	committed bool
+	restarts  int
+}
+
+// restartBackoff returns how long to wait before restart n (1, 2, ...): from 0.5–1.5 ms,
+// doubling, up to 50–150 ms.
+func restartBackoff(n int) time.Duration {
+	base := time.Millisecond << min(n-1, 7)
+	base = min(base, 100*time.Millisecond)
+	return base/2 + rand.N(base)
 }
 
 var _ crdb.Tx = (*postgresTx)(nil)
@@ -120,6 +150,12 @@ func (p *postgresTx) Exec(ctx context.Context, sql string, args ...any) error {
 		return nil
 	case "ROLLBACK TO SAVEPOINT cockroach_restart":
 		_ = p.tx.Rollback(ctx)
+		p.restarts++
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(restartBackoff(p.restarts)):
+		}
 		tx, err := p.begin(ctx, serializable)
 		if err != nil {
 			return err

@@ -26,6 +26,10 @@ import (
 // EnvURL names the environment variable that points the tests at an existing server.
 const EnvURL = "ORDERSAGA_TEST_DATABASE_URL"
 
+// EnvDurable, set to 1, keeps fsync and synchronous commit on in the throwaway cluster
+// (they are off by default for speed), for benchmarks that should pay for durability.
+const EnvDurable = "ORDERSAGA_TEST_PG_DURABLE"
+
 var (
 	mu       sync.Mutex
 	adminURL string // where CREATE DATABASE runs
@@ -50,7 +54,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	cluster, err := pglocal.Start(ctx, pglocal.Config{Dir: dir})
+	cluster, err := pglocal.Start(ctx, pglocal.Config{Dir: dir, Durable: os.Getenv(EnvDurable) == "1"})
 	cancel()
 	if err != nil {
 		startErr = fmt.Errorf("start throwaway PostgreSQL (or set %s): %w", EnvURL, err)

@@ -146,22 +146,24 @@ func (s *Store) Append(ctx context.Context, stream string, expected ordersaga.Ex
 		if res, found, err := s.previousAppend(ctx, stream, encoded); err != nil || found {
 			return res, err
 		}
-		if expected != ordersaga.AnyVersion || race >= maxAnyVersionRaces {
-			actual, err := s.StreamVersion(ctx, stream)
-			if err != nil {
-				return ordersaga.AppendResult{}, err
-			}
-			return ordersaga.AppendResult{}, ordersaga.Errorf(ordersaga.ECONFLICT,
-				"stream %s: expected version %s, actual version %d", stream, describeExpected(expected), actual)
+		if expected == ordersaga.AnyVersion && race < maxAnyVersionRaces {
+			continue // another writer took the next version; append after it
 		}
+		actual, err := s.StreamVersion(ctx, stream)
+		if err != nil {
+			return ordersaga.AppendResult{}, err
+		}
+		if expected == ordersaga.AnyVersion {
+			return ordersaga.AppendResult{}, ordersaga.Errorf(ordersaga.ECONFLICT,
+				"stream %s: lost the race for the next version %d times (now at version %d); retry", stream, maxAnyVersionRaces+1, actual)
+		}
+		return ordersaga.AppendResult{}, ordersaga.Errorf(ordersaga.ECONFLICT,
+			"stream %s: expected version %s, actual version %d", stream, describeExpected(expected), actual)
 	}
 }
 
 func describeExpected(v ordersaga.ExpectedVersion) string {
-	switch v {
-	case ordersaga.AnyVersion:
-		return "any"
-	case ordersaga.NoStream:
+	if v == ordersaga.NoStream {
 		return "0 (no stream)"
 	}
 	return fmt.Sprint(int64(v))

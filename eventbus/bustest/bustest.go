@@ -1,0 +1,381 @@
+// Package bustest is the contract every eventbus adapter must honour, as a test suite that
+// each adapter's tests run against real servers.
+package bustest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/eventbus"
+)
+
+// Harness gives the suite fresh connections and control over the server.
+type Harness struct {
+	// Connect opens a connection as a process named name; the same name is the same
+	// process after a restart.
+	Connect func(t *testing.T, name string) eventbus.Bus
+	// RestartServer stops the server and starts it again on the same store and port.
+	RestartServer func(t *testing.T)
+	// DropsDuplicatePublishes is true for adapters that de-duplicate by event id.
+	DropsDuplicatePublishes bool
+}
+
+// Run runs the contract suite.
+func Run(t *testing.T, h Harness) {
+	t.Run("publish and receive the envelope intact", func(t *testing.T) { testEnvelope(t, h) })
+	t.Run("queue members split the messages", func(t *testing.T) { testQueueSplit(t, h) })
+	t.Run("a member that was away receives what it missed", func(t *testing.T) { testDurable(t, h) })
+	t.Run("a server restart loses nothing", func(t *testing.T) { testServerRestart(t, h) })
+	t.Run("a member stays subscribed across a server restart", func(t *testing.T) { testSubscribedAcrossRestart(t, h) })
+	t.Run("a handler error causes redelivery", func(t *testing.T) { testRedelivery(t, h) })
+	t.Run("a poison message is dead-lettered while the rest flows", func(t *testing.T) { testPoison(t, h) })
+	if h.DropsDuplicatePublishes {
+		t.Run("a duplicate publish is dropped", func(t *testing.T) { testDuplicatePublish(t, h) })
+	}
+}
+
+// NewEvent returns a distinct event of type typ.
+func NewEvent(typ string, n int) ordersaga.RecordedEvent {
+	return ordersaga.RecordedEvent{
+		ID: uuid.New(), StreamID: fmt.Sprintf("order-%d", n), StreamType: "order", Version: int64(n%5 + 1),
+		Position: int64(1000 + n), Type: typ, Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, n)),
+		Metadata:   ordersaga.Metadata{CorrelationID: "saga-" + fmt.Sprint(n), TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+		RecordedAt: time.Date(2026, 11, 27, 10, 0, n%60, 0, time.UTC),
+	}
+}
+
+// collector records what a member handled.
+type collector struct {
+	mu       sync.Mutex
+	byID     map[uuid.UUID]int // handled (acked) count per event id
+	messages []eventbus.Message
+	dead     []eventbus.Message
+	notify   chan struct{}
+}
+
+func newCollector() *collector {
+	return &collector{byID: map[uuid.UUID]int{}, notify: make(chan struct{}, 1)}
+}
+
+func (c *collector) handler(fail func(eventbus.Message) error) eventbus.Handler {
+	return func(_ context.Context, m eventbus.Message) error {
+		if fail != nil {
+			if err := fail(m); err != nil {
+				return err
+			}
+		}
+		c.mu.Lock()
+		c.byID[m.Event.ID]++
+		c.messages = append(c.messages, m)
+		c.mu.Unlock()
+		c.poke()
+		return nil
+	}
+}
+
+func (c *collector) deadLetter(_ context.Context, m eventbus.Message, _ error) error {
+	c.mu.Lock()
+	c.dead = append(c.dead, m)
+	c.mu.Unlock()
+	c.poke()
+	return nil
+}
+
+func (c *collector) poke() {
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (c *collector) handled() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.messages)
+}
+
+// waitFor waits until cond holds over all collectors, failing after timeout.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func subscribe(t *testing.T, bus eventbus.Bus, opts eventbus.SubscribeOptions) eventbus.Subscription {
+	t.Helper()
+	sub, err := bus.Subscribe(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
+func publish(t *testing.T, bus eventbus.Bus, events ...ordersaga.RecordedEvent) {
+	t.Helper()
+	for _, e := range events {
+		if err := bus.Publish(context.Background(), e); err != nil {
+			t.Fatalf("publish %s: %v", e.ID, err)
+		}
+	}
+}
+
+func newGroup() string {
+	return fmt.Sprintf("g-%s", uuid.NewString()[:8])
+}
+
+func uniqueType(base string) string {
+	return fmt.Sprintf("%s-%s", base, uuid.NewString()[:8])
+}
+
+func testEnvelope(t *testing.T, h Harness) {
+	bus := h.Connect(t, "envelope")
+	typ := uniqueType("order-created")
+	c := newCollector()
+	subscribe(t, bus, eventbus.SubscribeOptions{Group: newGroup(), Types: []string{typ}, Handler: c.handler(nil), DeadLetter: c.deadLetter})
+	sent := NewEvent(typ, 7)
+	publish(t, bus, sent)
+	waitFor(t, 10*time.Second, "the event", func() bool { return c.handled() == 1 })
+	got := c.messages[0]
+	var gotData, wantData any
+	_ = json.Unmarshal(got.Event.Data, &gotData)
+	_ = json.Unmarshal(sent.Data, &wantData)
+	if got.Event.ID != sent.ID || got.Event.StreamID != sent.StreamID || got.Event.StreamType != sent.StreamType ||
+		got.Event.Version != sent.Version || got.Event.Position != sent.Position || got.Event.Type != sent.Type ||
+		fmt.Sprint(gotData) != fmt.Sprint(wantData) || got.Event.Metadata != sent.Metadata || !got.Event.RecordedAt.Equal(sent.RecordedAt) {
+		t.Errorf("received %+v, sent %+v", got.Event, sent)
+	}
+	if got.Deliveries != 1 {
+		t.Errorf("deliveries = %d, want 1", got.Deliveries)
+	}
+}
+
+func testQueueSplit(t *testing.T, h Harness) {
+	const n = 60
+	types := []string{uniqueType("order-created"), uniqueType("order-approved")}
+	g := newGroup()
+	members := []*collector{newCollector(), newCollector()}
+	slow := func(eventbus.Message) error { time.Sleep(5 * time.Millisecond); return nil }
+	for i, c := range members {
+		bus := h.Connect(t, fmt.Sprintf("member-%d", i))
+		subscribe(t, bus, eventbus.SubscribeOptions{Group: g, Types: types, Handler: c.handler(slow), DeadLetter: c.deadLetter, MaxInFlight: 1})
+	}
+	pub := h.Connect(t, "publisher")
+	var sent []ordersaga.RecordedEvent
+	for i := range n {
+		sent = append(sent, NewEvent(types[i%2], i))
+	}
+	publish(t, pub, sent...)
+	waitFor(t, 30*time.Second, "every message", func() bool { return members[0].handled()+members[1].handled() >= n })
+	time.Sleep(300 * time.Millisecond) // let any extra delivery show up
+	seen := map[uuid.UUID]int{}
+	for _, c := range members {
+		c.mu.Lock()
+		for id, k := range c.byID {
+			seen[id] += k
+		}
+		c.mu.Unlock()
+	}
+	for _, e := range sent {
+		if seen[e.ID] != 1 {
+			t.Errorf("event %s reached the group %d times, want exactly once", e.ID, seen[e.ID])
+		}
+	}
+	if members[0].handled() == 0 || members[1].handled() == 0 {
+		t.Errorf("members handled %d and %d messages; both should share the work", members[0].handled(), members[1].handled())
+	}
+}
+
+func testDurable(t *testing.T, h Harness) {
+	typ := uniqueType("order-approved")
+	g := newGroup()
+	first := newCollector()
+	bus := h.Connect(t, "durable-member")
+	sub := subscribe(t, bus, eventbus.SubscribeOptions{Group: g, Types: []string{typ}, Handler: first.handler(nil), DeadLetter: first.deadLetter})
+	pub := h.Connect(t, "durable-publisher")
+	publish(t, pub, NewEvent(typ, 0))
+	waitFor(t, 10*time.Second, "the first event", func() bool { return first.handled() == 1 })
+	if err := sub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var missed []ordersaga.RecordedEvent
+	for i := 1; i <= 20; i++ {
+		missed = append(missed, NewEvent(typ, i))
+	}
+	publish(t, pub, missed...)
+	again := newCollector()
+	subscribe(t, h.Connect(t, "durable-member"), eventbus.SubscribeOptions{Group: g, Types: []string{typ}, Handler: again.handler(nil), DeadLetter: again.deadLetter})
+	waitFor(t, 20*time.Second, "the 20 missed events", func() bool { return again.handled() >= 20 })
+	time.Sleep(200 * time.Millisecond)
+	for _, e := range missed {
+		if again.byID[e.ID] != 1 {
+			t.Errorf("missed event %s received %d times after the member returned, want once", e.ID, again.byID[e.ID])
+		}
+	}
+	if again.handled() != 20 {
+		t.Errorf("the returning member handled %d messages, want the 20 it missed", again.handled())
+	}
+}
+
+func testServerRestart(t *testing.T, h Harness) {
+	typ := uniqueType("order-rejected")
+	g := newGroup()
+	pub := h.Connect(t, "restart-publisher")
+	var sent []ordersaga.RecordedEvent
+	for i := range 15 {
+		sent = append(sent, NewEvent(typ, i))
+	}
+	// Create the group, then publish while no member is connected.
+	c := newCollector()
+	member := h.Connect(t, "restart-member")
+	sub := subscribe(t, member, eventbus.SubscribeOptions{Group: g, Types: []string{typ}, Handler: c.handler(nil), DeadLetter: c.deadLetter})
+	_ = sub.Close()
+	_ = member.Close()
+	publish(t, pub, sent[:10]...)
+
+	h.RestartServer(t)
+
+	pub = h.Connect(t, "restart-publisher")
+	waitFor(t, 30*time.Second, "publishing after the restart", func() bool {
+		return pub.Publish(context.Background(), sent[10]) == nil
+	})
+	publish(t, pub, sent[11:]...)
+	subscribe(t, h.Connect(t, "restart-member"), eventbus.SubscribeOptions{Group: g, Types: []string{typ}, Handler: c.handler(nil), DeadLetter: c.deadLetter})
+	waitFor(t, 30*time.Second, "all 15 events", func() bool { return c.handled() >= 15 })
+	time.Sleep(200 * time.Millisecond)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range sent {
+		if c.byID[e.ID] < 1 {
+			t.Errorf("event %s was lost", e.ID)
+		}
+	}
+}
+
+func testSubscribedAcrossRestart(t *testing.T, h Harness) {
+	typ := uniqueType("order-approved")
+	c := newCollector()
+	bus := h.Connect(t, "steady-member")
+	subscribe(t, bus, eventbus.SubscribeOptions{Group: newGroup(), Types: []string{typ}, Handler: c.handler(nil), DeadLetter: c.deadLetter})
+	before := NewEvent(typ, 1)
+	publish(t, bus, before)
+	waitFor(t, 10*time.Second, "the event before the restart", func() bool { return c.handled() == 1 })
+	h.RestartServer(t)
+	after := NewEvent(typ, 2)
+	waitFor(t, 60*time.Second, "publishing after the restart", func() bool {
+		return bus.Publish(context.Background(), after) == nil
+	})
+	waitFor(t, 60*time.Second, "the event after the restart to reach the same member", func() bool { return c.handled() >= 2 })
+}
+
+func testRedelivery(t *testing.T, h Harness) {
+	typ := uniqueType("order-created")
+	c := newCollector()
+	var mu sync.Mutex
+	failures := map[uuid.UUID]int{}
+	failOnce := func(m eventbus.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if failures[m.Event.ID] == 0 {
+			failures[m.Event.ID]++
+			return errors.New("transient failure")
+		}
+		return nil
+	}
+	bus := h.Connect(t, "redelivery")
+	subscribe(t, bus, eventbus.SubscribeOptions{Group: newGroup(), Types: []string{typ}, Handler: c.handler(failOnce),
+		DeadLetter: c.deadLetter, AckWait: time.Second})
+	sent := []ordersaga.RecordedEvent{NewEvent(typ, 1), NewEvent(typ, 2), NewEvent(typ, 3)}
+	publish(t, bus, sent...)
+	waitFor(t, 20*time.Second, "the redelivered events", func() bool { return c.handled() == 3 })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.messages {
+		if m.Deliveries != 2 {
+			t.Errorf("event %s handled on delivery %d, want 2 (failed once, then redelivered)", m.Event.ID, m.Deliveries)
+		}
+	}
+	if len(c.dead) != 0 {
+		t.Errorf("%d messages dead-lettered, want none", len(c.dead))
+	}
+}
+
+func testPoison(t *testing.T, h Harness) {
+	typ := uniqueType("order-cancelled")
+	c := newCollector()
+	poison := NewEvent(typ, 0)
+	var mu sync.Mutex
+	attempts := 0
+	failPoison := func(m eventbus.Message) error {
+		if m.Event.ID != poison.ID {
+			return nil
+		}
+		mu.Lock()
+		attempts++
+		mu.Unlock()
+		return errors.New("cannot be applied")
+	}
+	bus := h.Connect(t, "poison")
+	subscribe(t, bus, eventbus.SubscribeOptions{Group: newGroup(), Types: []string{typ}, Handler: c.handler(failPoison),
+		DeadLetter: c.deadLetter, MaxDeliveries: 3, AckWait: time.Second, MaxInFlight: 4})
+	publish(t, bus, poison)
+	var rest []ordersaga.RecordedEvent
+	for i := 1; i <= 10; i++ {
+		rest = append(rest, NewEvent(typ, i))
+	}
+	publish(t, bus, rest...)
+	waitFor(t, 10*time.Second, "the messages after the poison one", func() bool { return c.handled() == 10 })
+	waitFor(t, 30*time.Second, "the dead letter", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.dead) == 1
+	})
+	time.Sleep(2500 * time.Millisecond) // longer than AckWait: a wrongly unacked poison would come back
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(c.dead) != 1 || c.dead[0].Event.ID != poison.ID || c.dead[0].Deliveries != 3 {
+		t.Errorf("dead letters = %+v, want the poison message once, on delivery 3", c.dead)
+	}
+	if attempts != 3 {
+		t.Errorf("the poison message was tried %d times, want 3", attempts)
+	}
+}
+
+func testDuplicatePublish(t *testing.T, h Harness) {
+	typ := uniqueType("order-created")
+	c := newCollector()
+	bus := h.Connect(t, "duplicates")
+	subscribe(t, bus, eventbus.SubscribeOptions{Group: newGroup(), Types: []string{typ}, Handler: c.handler(nil), DeadLetter: c.deadLetter})
+	e := NewEvent(typ, 1)
+	publish(t, bus, e, e, e)
+	marker := NewEvent(typ, 2)
+	publish(t, bus, marker)
+	waitFor(t, 10*time.Second, "the marker event", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.byID[marker.ID] == 1
+	})
+	time.Sleep(200 * time.Millisecond)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byID[e.ID] != 1 {
+		t.Errorf("an event published 3 times was received %d times, want once", c.byID[e.ID])
+	}
+}

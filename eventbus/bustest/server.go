@@ -1,0 +1,75 @@
+package bustest
+
+import (
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/ordersaga/ordersaga/natsembed"
+)
+
+// Server is an embedded NATS (JetStream + Streaming) server for adapter tests.
+type Server struct {
+	mu  sync.Mutex
+	cfg natsembed.Config
+	s   *natsembed.Servers
+}
+
+// StartServer starts embedded servers with file stores in a temporary directory and stops
+// them when t ends.
+func StartServer(t *testing.T) *Server {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ordersaga-nats-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := natsembed.Start(natsembed.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{cfg: natsembed.Config{Dir: dir, Port: s.Port(), MonitorPort: s.MonitorPort()}, s: s}
+	t.Cleanup(func() {
+		srv.current().Shutdown()
+		os.RemoveAll(dir)
+	})
+	return srv
+}
+
+func (s *Server) current() *natsembed.Servers {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.s
+}
+
+// URL is the NATS client URL.
+func (s *Server) URL() string { return s.current().ClientURL() }
+
+// MonitorURL is the HTTP monitoring URL.
+func (s *Server) MonitorURL() string { return s.current().MonitorURL() }
+
+// ClusterID is the NATS Streaming cluster id.
+func (s *Server) ClusterID() string { return s.current().ClusterID() }
+
+// Stop shuts the servers down, keeping their stores.
+func (s *Server) Stop(t *testing.T) {
+	s.current().Shutdown()
+}
+
+// Start starts the servers again on the same stores and ports.
+func (s *Server) Start(t *testing.T) {
+	t.Helper()
+	started, err := natsembed.Start(s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.s = started
+	s.mu.Unlock()
+}
+
+// Restart stops and starts the servers.
+func (s *Server) Restart(t *testing.T) {
+	t.Helper()
+	s.Stop(t)
+	s.Start(t)
+}

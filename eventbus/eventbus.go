@@ -1,0 +1,192 @@
+// Package eventbus is the port through which committed events travel from the event store
+// to their consumers: publish with a server acknowledgement, and durable queue-group
+// subscriptions with explicit acks, redelivery and a dead letter for messages that keep
+// failing. Its adapters are natsstreaming (stan.go, what the design names) and jetstream
+// (NATS JetStream, the supported successor).
+//
+// Delivery is at least once: consumers must be idempotent (the projections are, by stream
+// version). Events of one type travel on one channel, named after the type.
+package eventbus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ordersaga/ordersaga"
+)
+
+// Publisher sends events to the bus.
+type Publisher interface {
+	// Publish sends event on the channel named after its type and returns once the server
+	// has acknowledged (persisted) it. Errors: EUNAVAILABLE when the bus cannot be reached
+	// or does not acknowledge in time; context errors.
+	Publish(ctx context.Context, event ordersaga.RecordedEvent) error
+}
+
+// Subscriber joins durable queue groups.
+type Subscriber interface {
+	// Subscribe joins the durable queue group opts.Group on the channels of opts.Types:
+	// each message goes to one member of the group; a member that was away gets what was
+	// published meanwhile when it returns. Errors: EINVALID for bad options, EUNAVAILABLE.
+	Subscribe(ctx context.Context, opts SubscribeOptions) (Subscription, error)
+}
+
+// Bus is a connection to a message bus.
+type Bus interface {
+	Publisher
+	Subscriber
+	// Close ends every subscription of this connection (keeping their durable state on the
+	// server) and disconnects.
+	Close() error
+}
+
+// Subscription is one member's membership of a queue group.
+type Subscription interface {
+	// Close stops delivery to this member; the group's durable state stays on the server.
+	Close() error
+}
+
+// Message is one delivery of an event.
+type Message struct {
+	// Event is the decoded envelope; zero when the payload could not be decoded.
+	Event ordersaga.RecordedEvent
+	// Raw is the payload as received, for dead letters.
+	Raw []byte
+	// Channel is where the message arrived.
+	Channel string
+	// Deliveries counts deliveries of this message to the group, 1 the first time.
+	Deliveries int
+}
+
+// Handler processes a message. Returning nil acks it; an error leaves it for redelivery.
+type Handler func(ctx context.Context, msg Message) error
+
+// DeadLetterHandler receives a message that failed MaxDeliveries times (or could not be
+// decoded), with the last error. Returning nil acks the message so the rest flows; an error
+// leaves it for redelivery.
+type DeadLetterHandler func(ctx context.Context, msg Message, cause error) error
+
+// SubscribeOptions configure a subscription.
+type SubscribeOptions struct {
+	// Group names the durable queue group (and its durable state). Required.
+	Group string
+	// Types are the event types to receive. Required.
+	Types []string
+	// Handler processes each message. Required.
+	Handler Handler
+	// DeadLetter receives poison messages. Required: without one a poison message would be
+	// either lost or redelivered forever.
+	DeadLetter DeadLetterHandler
+	// MaxDeliveries is how often a message is tried before it is dead-lettered; default 5.
+	MaxDeliveries int
+	// AckWait is how long the server waits for an ack before redelivering; default 30s.
+	AckWait time.Duration
+	// MaxInFlight bounds unacknowledged messages per member; default 64.
+	MaxInFlight int
+}
+
+// WithDefaults validates o and fills in its defaults.
+func (o SubscribeOptions) WithDefaults() (SubscribeOptions, error) {
+	switch {
+	case o.Group == "":
+		return o, ordersaga.Invalidf("group", "required")
+	case len(o.Types) == 0:
+		return o, ordersaga.Invalidf("types", "at least one event type is required")
+	case o.Handler == nil:
+		return o, ordersaga.Invalidf("handler", "required")
+	case o.DeadLetter == nil:
+		return o, ordersaga.Invalidf("dead_letter", "required")
+	case o.MaxDeliveries < 0 || o.AckWait < 0 || o.MaxInFlight < 0:
+		return o, ordersaga.Invalidf("max_deliveries", "limits must not be negative")
+	}
+	if o.MaxDeliveries == 0 {
+		o.MaxDeliveries = 5
+	}
+	if o.AckWait == 0 {
+		o.AckWait = 30 * time.Second
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = 64
+	}
+	return o, nil
+}
+
+// Dispatch runs the handler for msg and decides what the adapter does with it: ack is
+// true when the message is done (handled, or dead-lettered) and false when it must be
+// redelivered. Adapters call it for every delivery so that all share one behaviour.
+func Dispatch(ctx context.Context, opts SubscribeOptions, msg Message) (ack bool) {
+	err := decodeError(msg)
+	if err == nil {
+		if err = opts.Handler(ctx, msg); err == nil {
+			return true
+		}
+		if msg.Deliveries < opts.MaxDeliveries {
+			return false
+		}
+	}
+	return opts.DeadLetter(ctx, msg, err) == nil
+}
+
+func decodeError(msg Message) error {
+	if msg.Event.ID == uuid.Nil {
+		return errors.New("payload is not an event envelope")
+	}
+	return nil
+}
+
+// envelope is the wire form of an event: self-describing, so that consumers get ids and
+// versions, not just the payload.
+type envelope struct {
+	EventID    uuid.UUID          `json:"event_id"`
+	Stream     string             `json:"stream"`
+	StreamType string             `json:"stream_type"`
+	Version    int64              `json:"version"`
+	Type       string             `json:"type"`
+	Position   int64              `json:"position"`
+	Data       json.RawMessage    `json:"data"`
+	Metadata   ordersaga.Metadata `json:"metadata"`
+	RecordedAt time.Time          `json:"recorded_at"`
+}
+
+// Encode returns the wire form of event.
+func Encode(event ordersaga.RecordedEvent) ([]byte, error) {
+	return json.Marshal(envelope{
+		EventID: event.ID, Stream: event.StreamID, StreamType: event.StreamType, Version: event.Version,
+		Type: event.Type, Position: event.Position, Data: event.Data, Metadata: event.Metadata, RecordedAt: event.RecordedAt,
+	})
+}
+
+// Decode parses the wire form; it fails on anything that is not a complete envelope.
+func Decode(raw []byte) (ordersaga.RecordedEvent, error) {
+	var e envelope
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return ordersaga.RecordedEvent{}, fmt.Errorf("decode event envelope: %w", err)
+	}
+	if e.EventID == uuid.Nil || e.Stream == "" || e.Type == "" || e.Version < 1 {
+		return ordersaga.RecordedEvent{}, errors.New("decode event envelope: event_id, stream, type and version are required")
+	}
+	return ordersaga.RecordedEvent{
+		ID: e.EventID, StreamID: e.Stream, StreamType: e.StreamType, Version: e.Version, Position: e.Position,
+		Type: e.Type, Data: e.Data, Metadata: e.Metadata, RecordedAt: e.RecordedAt,
+	}, nil
+}
+
+// NewMessage decodes raw into a Message; an undecodable payload yields a Message with a
+// zero Event, which Dispatch dead-letters.
+func NewMessage(channel string, raw []byte, deliveries int) Message {
+	event, _ := Decode(raw)
+	return Message{Event: event, Raw: raw, Channel: channel, Deliveries: deliveries}
+}
+
+// Unavailable wraps a bus failure as an EUNAVAILABLE application error.
+func Unavailable(op string, err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &ordersaga.Error{Code: ordersaga.EUNAVAILABLE, Message: "the event bus is unavailable", Err: fmt.Errorf("%s: %w", op, err)}
+}

@@ -1,0 +1,226 @@
+// Package jetstream is the event bus on NATS JetStream, the supported successor of NATS
+// Streaming: one file-backed stream captures every event subject; Publish sets Nats-Msg-Id
+// to the event id so the server drops duplicates inside its de-duplication window; each
+// queue group is a durable pull consumer shared by its members, with explicit acks.
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/eventbus"
+)
+
+// Config configures the adapter.
+type Config struct {
+	// URL of the NATS servers, e.g. nats://127.0.0.1:4222. Required.
+	URL string
+	// ClientName identifies this process in the server's monitoring.
+	ClientName string
+	// Stream is the JetStream stream holding the events; default "ORDERSAGA_EVENTS".
+	Stream string
+	// SubjectPrefix is put before each event type to make its subject; default
+	// "ordersaga.events.". The stream captures SubjectPrefix + ">".
+	SubjectPrefix string
+	// DuplicateWindow is how long the server remembers event ids to drop duplicates;
+	// default 2 minutes.
+	DuplicateWindow time.Duration
+	// PublishTimeout bounds the wait for the server's acknowledgement; default 5s.
+	PublishTimeout time.Duration
+	// Logger receives connection and consumer problems; nil discards them.
+	Logger *slog.Logger
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.URL == "" {
+		return errors.New("jetstream: URL is required")
+	}
+	if c.SubjectPrefix != "" && !strings.HasSuffix(c.SubjectPrefix, ".") {
+		return fmt.Errorf("jetstream: SubjectPrefix %q must end with a dot", c.SubjectPrefix)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Stream == "" {
+		c.Stream = "ORDERSAGA_EVENTS"
+	}
+	if c.SubjectPrefix == "" {
+		c.SubjectPrefix = "ordersaga.events."
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = 2 * time.Minute
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Bus is a connection to JetStream.
+type Bus struct {
+	cfg Config
+	nc  *nats.Conn
+	js  jetstream.JetStream
+
+	mu   sync.Mutex
+	subs []*subscription
+}
+
+var _ eventbus.Bus = (*Bus)(nil)
+
+// Connect connects and creates the events stream, or checks and updates it.
+func Connect(ctx context.Context, cfg Config) (*Bus, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	log := cfg.Logger
+	nc, err := nats.Connect(cfg.URL,
+		nats.Name(cfg.ClientName),
+		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(false),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("NATS disconnected", "err", err) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "url", nc.ConnectedUrl()) }),
+	)
+	if err != nil {
+		return nil, eventbus.Unavailable("connect to "+cfg.URL, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        cfg.Stream,
+		Description: "ordersaga events, one subject per event type",
+		Subjects:    []string{cfg.SubjectPrefix + ">"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Duplicates:  cfg.DuplicateWindow,
+	})
+	if err != nil {
+		nc.Close()
+		return nil, eventbus.Unavailable("create stream "+cfg.Stream, err)
+	}
+	return &Bus{cfg: cfg, nc: nc, js: js}, nil
+}
+
+// Subject returns the subject of an event type.
+func (b *Bus) Subject(eventType string) string { return b.cfg.SubjectPrefix + eventType }
+
+// Publish implements eventbus.Publisher. A duplicate inside the de-duplication window is
+// acknowledged by the server without being stored again.
+func (b *Bus) Publish(ctx context.Context, event ordersaga.RecordedEvent) error {
+	payload, err := eventbus.Encode(event)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
+	defer cancel()
+	_, err = b.js.PublishMsg(ctx, &nats.Msg{Subject: b.Subject(event.Type), Data: payload},
+		jetstream.WithMsgID(event.ID.String()), jetstream.WithExpectStream(b.cfg.Stream))
+	return eventbus.Unavailable("publish "+event.ID.String(), err)
+}
+
+// Subscribe implements eventbus.Subscriber: the group is a durable consumer filtered to
+// the types' subjects; every member consumes from it.
+func (b *Bus) Subscribe(ctx context.Context, opts eventbus.SubscribeOptions) (eventbus.Subscription, error) {
+	opts, err := opts.WithDefaults()
+	if err != nil {
+		return nil, err
+	}
+	subjects := make([]string, len(opts.Types))
+	for i, t := range opts.Types {
+		subjects[i] = b.Subject(t)
+	}
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, b.cfg.Stream, jetstream.ConsumerConfig{
+		Durable:        opts.Group,
+		Description:    "ordersaga queue group " + opts.Group,
+		FilterSubjects: subjects,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        opts.AckWait,
+		MaxDeliver:     -1, // dead letters are ours: after MaxDeliveries the handler acks
+		MaxAckPending:  opts.MaxInFlight * 16,
+	})
+	if err != nil {
+		return nil, eventbus.Unavailable("create consumer "+opts.Group, err)
+	}
+	sub := &subscription{bus: b}
+	handle := func(m jetstream.Msg) {
+		deliveries := 1
+		if md, err := m.Metadata(); err == nil {
+			deliveries = int(md.NumDelivered)
+		}
+		msg := eventbus.NewMessage(m.Subject(), m.Data(), deliveries)
+		if eventbus.Dispatch(context.Background(), opts, msg) {
+			if err := m.DoubleAck(context.Background()); err != nil {
+				b.cfg.Logger.Warn("ack failed; the message will be redelivered", "subject", m.Subject(), "err", err)
+			}
+			return
+		}
+		_ = m.NakWithDelay(redeliveryDelay(deliveries, opts.AckWait))
+	}
+	sub.cc, err = cons.Consume(handle,
+		jetstream.PullMaxMessages(opts.MaxInFlight),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			b.cfg.Logger.Warn("JetStream consumer", "group", opts.Group, "err", err)
+		}))
+	if err != nil {
+		return nil, eventbus.Unavailable("consume "+opts.Group, err)
+	}
+	b.mu.Lock()
+	b.subs = append(b.subs, sub)
+	b.mu.Unlock()
+	return sub, nil
+}
+
+// redeliveryDelay backs off a failing message: 100 ms, doubling, at most AckWait.
+func redeliveryDelay(deliveries int, ackWait time.Duration) time.Duration {
+	return min(100*time.Millisecond<<min(deliveries-1, 10), ackWait)
+}
+
+// Close implements eventbus.Bus.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	subs := b.subs
+	b.subs = nil
+	b.mu.Unlock()
+	for _, s := range subs {
+		s.stop()
+	}
+	return b.nc.Drain()
+}
+
+type subscription struct {
+	bus  *Bus
+	cc   jetstream.ConsumeContext
+	once sync.Once
+}
+
+func (s *subscription) stop() {
+	s.once.Do(func() {
+		s.cc.Drain()
+		<-s.cc.Closed()
+	})
+}
+
+// Close implements eventbus.Subscription; the durable consumer stays on the server.
+func (s *subscription) Close() error {
+	s.stop()
+	return nil
+}

@@ -1,0 +1,362 @@
+// Package natsstreaming is the event bus on NATS Streaming (stan.go), the bus the design
+// names. It is written for file-store servers: a stable client id per process that
+// survives restarts, durable queue groups with manual acks, AckWait and MaxInflight from
+// the subscription options, publishes that wait for the server's ack, and reconnection with
+// resubscription when the connection is lost.
+//
+// NATS Streaming reached end of life in 2023; the jetstream package implements the same
+// port on its successor.
+package natsstreaming
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/stan.go"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/eventbus"
+)
+
+// Config configures the adapter.
+type Config struct {
+	// URL of the NATS server the streaming server listens through. Required.
+	URL string
+	// ClusterID of the NATS Streaming server. Required.
+	ClusterID string
+	// ClientID must be stable for a process across restarts and unique among live
+	// processes (e.g. "worker-<hostname>"). Required.
+	ClientID string
+	// ChannelPrefix is put before each event type to name its channel; default none (the
+	// channel is the event type, as in the classic demo).
+	ChannelPrefix string
+	// PublishTimeout bounds the wait for the server's ack; default 5s.
+	PublishTimeout time.Duration
+	// ConnectTimeout bounds Connect, including waiting for the server to drop a previous
+	// connection with the same client id after a crash; default 1 minute.
+	ConnectTimeout time.Duration
+	// MonitorURL is the server's HTTP monitoring address (e.g. http://127.0.0.1:8222),
+	// used to check its store type.
+	MonitorURL string
+	// AllowMemoryStore accepts a server with a memory store, which loses every message on
+	// restart. Without it Connect refuses such a server, and refuses to start when the
+	// store type cannot be checked (no MonitorURL).
+	AllowMemoryStore bool
+	// PingInterval (seconds) and PingMaxOut decide when the connection counts as lost:
+	// after PingInterval×PingMaxOut seconds without the server; defaults 5 and 6.
+	PingInterval, PingMaxOut int
+	// Logger receives connection events; nil discards them.
+	Logger *slog.Logger
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.URL == "":
+		return errors.New("natsstreaming: URL is required")
+	case c.ClusterID == "":
+		return errors.New("natsstreaming: ClusterID is required")
+	case c.ClientID == "":
+		return errors.New("natsstreaming: ClientID is required (stable across restarts of this process)")
+	case !c.AllowMemoryStore && c.MonitorURL == "":
+		return errors.New("natsstreaming: MonitorURL is required to check that the server stores messages on disk (or set AllowMemoryStore)")
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = 5 * time.Second
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = time.Minute
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = 5
+	}
+	if c.PingMaxOut == 0 {
+		c.PingMaxOut = 6
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Bus is a connection to NATS Streaming that reconnects by itself.
+type Bus struct {
+	cfg Config
+
+	mu     sync.Mutex
+	sc     stan.Conn
+	subs   []*subscription
+	closed bool
+}
+
+var _ eventbus.Bus = (*Bus)(nil)
+
+// Connect checks the server's store type and connects, retrying while the server still
+// holds a previous connection with the same client id.
+func Connect(ctx context.Context, cfg Config) (*Bus, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if !cfg.AllowMemoryStore {
+		if err := checkStore(ctx, cfg.MonitorURL); err != nil {
+			return nil, err
+		}
+	}
+	b := &Bus{cfg: cfg}
+	sc, err := b.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.sc = sc
+	return b, nil
+}
+
+// checkStore refuses a server whose store is in memory.
+func checkStore(ctx context.Context, monitorURL string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(monitorURL, "/")+"/streaming/storez", nil)
+	if err != nil {
+		return fmt.Errorf("natsstreaming: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return eventbus.Unavailable("check the NATS Streaming store at "+monitorURL, err)
+	}
+	defer resp.Body.Close()
+	var storez struct {
+		Type string `json:"type"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&storez); err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("natsstreaming: %s/streaming/storez did not describe a store (HTTP %d): %v", monitorURL, resp.StatusCode, err)
+	}
+	if storez.Type == "MEMORY" {
+		return errors.New("natsstreaming: refusing a server with a MEMORY store: it loses every message on restart; " +
+			"run it with a file store (-store file -dir ...) or set AllowMemoryStore")
+	}
+	return nil
+}
+
+// connect opens a stan connection, retrying "client ID already registered" (a previous
+// incarnation of this process that the server has not noticed is gone) until
+// ConnectTimeout.
+func (b *Bus) connect(ctx context.Context) (stan.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.ConnectTimeout)
+	defer cancel()
+	log := b.cfg.Logger
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		sc, err := stan.Connect(b.cfg.ClusterID, b.cfg.ClientID,
+			stan.NatsURL(b.cfg.URL),
+			stan.NatsOptions(nats.Name(b.cfg.ClientID), nats.MaxReconnects(-1)),
+			stan.PubAckWait(b.cfg.PublishTimeout),
+			stan.Pings(b.cfg.PingInterval, b.cfg.PingMaxOut),
+			stan.SetConnectionLostHandler(b.connectionLost),
+		)
+		if err == nil {
+			return sc, nil
+		}
+		if !strings.Contains(err.Error(), "already registered") {
+			return nil, eventbus.Unavailable("connect to NATS Streaming "+b.cfg.ClusterID+" at "+b.cfg.URL, err)
+		}
+		log.Info("NATS Streaming still holds this client id from a previous connection; retrying", "client_id", b.cfg.ClientID)
+		select {
+		case <-ctx.Done():
+			return nil, eventbus.Unavailable("connect to NATS Streaming as "+b.cfg.ClientID, fmt.Errorf("%w: %w", err, ctx.Err()))
+		case <-time.After(wait):
+		}
+	}
+}
+
+// connectionLost reconnects in the background and resubscribes every subscription.
+func (b *Bus) connectionLost(_ stan.Conn, reason error) {
+	log := b.cfg.Logger
+	log.Warn("NATS Streaming connection lost; reconnecting", "err", reason)
+	go func() {
+		for {
+			b.mu.Lock()
+			closed := b.closed
+			b.mu.Unlock()
+			if closed {
+				return
+			}
+			sc, err := b.connect(context.Background())
+			if err != nil {
+				log.Warn("NATS Streaming reconnect failed; retrying", "err", err)
+				time.Sleep(time.Second)
+				continue
+			}
+			b.mu.Lock()
+			if b.closed {
+				b.mu.Unlock()
+				_ = sc.Close()
+				return
+			}
+			b.sc = sc
+			subs := append([]*subscription(nil), b.subs...)
+			b.mu.Unlock()
+			for _, s := range subs {
+				if err := s.subscribe(sc); err != nil {
+					log.Error("resubscribe failed", "group", s.opts.Group, "err", err)
+				}
+			}
+			log.Info("NATS Streaming reconnected", "subscriptions", len(subs))
+			return
+		}
+	}()
+}
+
+func (b *Bus) conn() (stan.Conn, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, stan.ErrConnectionClosed
+	}
+	return b.sc, nil
+}
+
+// Channel returns the channel of an event type.
+func (b *Bus) Channel(eventType string) string { return b.cfg.ChannelPrefix + eventType }
+
+// Publish implements eventbus.Publisher.
+func (b *Bus) Publish(ctx context.Context, event ordersaga.RecordedEvent) error {
+	payload, err := eventbus.Encode(event)
+	if err != nil {
+		return err
+	}
+	sc, err := b.conn()
+	if err != nil {
+		return eventbus.Unavailable("publish", err)
+	}
+	acked := make(chan error, 1)
+	if _, err := sc.PublishAsync(b.Channel(event.Type), payload, func(_ string, err error) { acked <- err }); err != nil {
+		return eventbus.Unavailable("publish "+event.ID.String(), err)
+	}
+	select {
+	case err := <-acked:
+		return eventbus.Unavailable("publish "+event.ID.String(), err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Subscribe implements eventbus.Subscriber: one durable queue subscription per channel,
+// the group name serving as queue group and durable name.
+func (b *Bus) Subscribe(ctx context.Context, opts eventbus.SubscribeOptions) (eventbus.Subscription, error) {
+	opts, err := opts.WithDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if opts.AckWait < time.Second {
+		return nil, ordersaga.Invalidf("ack_wait", "NATS Streaming needs at least 1s, got %s", opts.AckWait)
+	}
+	sc, err := b.conn()
+	if err != nil {
+		return nil, eventbus.Unavailable("subscribe", err)
+	}
+	s := &subscription{bus: b, opts: opts}
+	if err := s.subscribe(sc); err != nil {
+		s.closeAll()
+		return nil, eventbus.Unavailable("subscribe "+opts.Group, err)
+	}
+	b.mu.Lock()
+	b.subs = append(b.subs, s)
+	b.mu.Unlock()
+	return s, nil
+}
+
+// Close implements eventbus.Bus: subscriptions close (their durable state stays) and the
+// connection ends.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	subs, sc := b.subs, b.sc
+	b.subs = nil
+	b.mu.Unlock()
+	for _, s := range subs {
+		s.closeAll()
+	}
+	return sc.Close()
+}
+
+type subscription struct {
+	bus  *Bus
+	opts eventbus.SubscribeOptions
+
+	mu   sync.Mutex
+	subs []stan.Subscription
+}
+
+// subscribe (re)creates the channel subscriptions on sc.
+func (s *subscription) subscribe(sc stan.Conn) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.subs = s.subs[:0]
+	for _, t := range s.opts.Types {
+		channel := s.bus.Channel(t)
+		sub, err := sc.QueueSubscribe(channel, s.opts.Group, s.handle,
+			stan.DurableName(s.opts.Group),
+			stan.SetManualAckMode(),
+			stan.AckWait(s.opts.AckWait),
+			stan.MaxInflight(s.opts.MaxInFlight),
+			stan.DeliverAllAvailable(),
+		)
+		if err != nil {
+			return fmt.Errorf("queue-subscribe %s to %s: %w", s.opts.Group, channel, err)
+		}
+		s.subs = append(s.subs, sub)
+	}
+	return nil
+}
+
+func (s *subscription) handle(m *stan.Msg) {
+	deliveries := int(m.RedeliveryCount) + 1
+	if m.Redelivered && m.RedeliveryCount == 0 {
+		deliveries = 2 // a server too old to count redeliveries
+	}
+	msg := eventbus.NewMessage(m.Subject, m.Data, deliveries)
+	if eventbus.Dispatch(context.Background(), s.opts, msg) {
+		if err := m.Ack(); err != nil {
+			s.bus.cfg.Logger.Warn("ack failed; the message will be redelivered", "channel", m.Subject, "err", err)
+		}
+	}
+	// Otherwise no ack: the server redelivers after AckWait.
+}
+
+// closeAll closes the channel subscriptions, keeping the durable queue group.
+func (s *subscription) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sub := range s.subs {
+		_ = sub.Close()
+	}
+	s.subs = nil
+}
+
+// Close implements eventbus.Subscription.
+func (s *subscription) Close() error {
+	s.closeAll()
+	s.bus.mu.Lock()
+	defer s.bus.mu.Unlock()
+	for i, other := range s.bus.subs {
+		if other == s {
+			s.bus.subs = append(s.bus.subs[:i], s.bus.subs[i+1:]...)
+			break
+		}
+	}
+	return nil
+}

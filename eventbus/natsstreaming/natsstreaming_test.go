@@ -1,0 +1,149 @@
+package natsstreaming_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	stand "github.com/nats-io/nats-streaming-server/server"
+	"github.com/nats-io/nats-streaming-server/stores"
+	"github.com/nats-io/stan.go"
+
+	"github.com/ordersaga/ordersaga/eventbus"
+	"github.com/ordersaga/ordersaga/eventbus/bustest"
+	"github.com/ordersaga/ordersaga/eventbus/natsstreaming"
+)
+
+func TestContract(t *testing.T) {
+	srv := bustest.StartServer(t)
+	bustest.Run(t, bustest.Harness{
+		Connect: func(t *testing.T, name string) eventbus.Bus {
+			t.Helper()
+			bus, err := natsstreaming.Connect(context.Background(), natsstreaming.Config{
+				URL: srv.URL(), ClusterID: srv.ClusterID(), ClientID: name, MonitorURL: srv.MonitorURL()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { bus.Close() })
+			return bus
+		},
+		RestartServer: srv.Restart,
+	})
+}
+
+func TestRefusesUncheckableStore(t *testing.T) {
+	_, err := natsstreaming.Connect(context.Background(), natsstreaming.Config{URL: "nats://127.0.0.1:1", ClusterID: "c", ClientID: "x"})
+	if err == nil || !strings.Contains(err.Error(), "MonitorURL") {
+		t.Errorf("error = %v, want one asking for MonitorURL", err)
+	}
+}
+
+func TestRefusesMemoryStore(t *testing.T) {
+	nopts := stand.NewNATSOptions()
+	nopts.Host, nopts.Port, nopts.HTTPHost, nopts.HTTPPort = "127.0.0.1", -1, "127.0.0.1", freePort(t)
+	sopts := stand.GetDefaultOptions()
+	sopts.ID, sopts.StoreType = "mem", stores.TypeMemory
+	s, err := stand.RunServerWithOpts(sopts, nopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	_, err = natsstreaming.Connect(context.Background(), natsstreaming.Config{URL: s.ClientURL(), ClusterID: "mem", ClientID: "x",
+		MonitorURL: fmt.Sprintf("http://127.0.0.1:%d", nopts.HTTPPort)})
+	if err == nil || !strings.Contains(err.Error(), "MEMORY store") {
+		t.Errorf("error = %v, want a refusal naming the MEMORY store", err)
+	}
+	bus, err := natsstreaming.Connect(context.Background(), natsstreaming.Config{URL: s.ClientURL(), ClusterID: "mem", ClientID: "x", AllowMemoryStore: true})
+	if err != nil {
+		t.Fatalf("with AllowMemoryStore: %v", err)
+	}
+	bus.Close()
+}
+
+func freePort(t *testing.T) int {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	return lis.Addr().(*net.TCPAddr).Port
+}
+
+// TestReconnectsAfterACrashWithTheSameClientID kills a connection without closing it, as a
+// crashed process leaves it, and connects again with the same client id.
+func TestReconnectsAfterACrashWithTheSameClientID(t *testing.T) {
+	srv := bustest.StartServer(t)
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stan.Connect(srv.ClusterID(), "crashy", stan.NatsConn(nc)); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close() // the server still holds client "crashy"
+	start := time.Now()
+	bus, err := natsstreaming.Connect(context.Background(), natsstreaming.Config{
+		URL: srv.URL(), ClusterID: srv.ClusterID(), ClientID: "crashy", MonitorURL: srv.MonitorURL()})
+	if err != nil {
+		t.Fatalf("reconnect with the crashed process's client id: %v", err)
+	}
+	t.Logf("reconnected after %s", time.Since(start).Round(time.Millisecond))
+	bus.Close()
+}
+
+// TestResubscribesAfterLosingTheConnection keeps the server down longer than the ping
+// allowance, so the connection is declared lost and the adapter must reconnect and
+// resubscribe by itself.
+func TestResubscribesAfterLosingTheConnection(t *testing.T) {
+	srv := bustest.StartServer(t)
+	bus, err := natsstreaming.Connect(context.Background(), natsstreaming.Config{
+		URL: srv.URL(), ClusterID: srv.ClusterID(), ClientID: "pinger", MonitorURL: srv.MonitorURL(),
+		PingInterval: 1, PingMaxOut: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	var mu sync.Mutex
+	got := 0
+	_, err = bus.Subscribe(context.Background(), eventbus.SubscribeOptions{Group: "lost", Types: []string{"order-lost"},
+		Handler: func(context.Context, eventbus.Message) error {
+			mu.Lock()
+			got++
+			mu.Unlock()
+			return nil
+		},
+		DeadLetter: func(context.Context, eventbus.Message, error) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop(t)
+	time.Sleep(4 * time.Second) // > PingInterval × PingMaxOut
+	srv.Start(t)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if err := bus.Publish(context.Background(), bustest.NewEvent("order-lost", 1)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("could not publish after the server came back")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for {
+		mu.Lock()
+		n := got
+		mu.Unlock()
+		if n >= 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the subscription did not receive after the connection was lost and re-established")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

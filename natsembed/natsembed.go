@@ -1,0 +1,155 @@
+// Package natsembed runs, inside this process, a NATS server with JetStream and a NATS
+// Streaming server on top of it, both with file stores in one directory. `ordersaga dev`
+// and the tests use it; deployments run real servers instead.
+package natsembed
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	stand "github.com/nats-io/nats-streaming-server/server"
+	"github.com/nats-io/nats-streaming-server/stores"
+)
+
+// DefaultClusterID is the NATS Streaming cluster id used when Config.ClusterID is empty.
+const DefaultClusterID = "ordersaga"
+
+// Config describes the servers to run.
+type Config struct {
+	// Dir holds the file stores: Dir/jetstream and Dir/streaming. Required; reusing it
+	// after a restart keeps every message.
+	Dir string
+	// Host to listen on; default 127.0.0.1.
+	Host string
+	// Port for NATS clients; 0 picks a free port.
+	Port int
+	// MonitorPort serves the HTTP monitoring endpoints (/varz, /streaming/storez, ...);
+	// 0 picks a free port.
+	MonitorPort int
+	// ClusterID of the NATS Streaming server; default DefaultClusterID.
+	ClusterID string
+	// Logger receives the servers' warnings and errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.Dir == "" {
+		return errors.New("natsembed: Dir is required")
+	}
+	if c.Port < 0 || c.MonitorPort < 0 {
+		return errors.New("natsembed: ports must not be negative")
+	}
+	return nil
+}
+
+// Servers is a running NATS server with JetStream and NATS Streaming.
+type Servers struct {
+	stan        *stand.StanServer
+	host        string
+	port        int
+	monitorPort int
+	clusterID   string
+}
+
+// Start starts the servers and waits until they accept clients.
+func Start(cfg Config) (*Servers, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.ClusterID == "" {
+		cfg.ClusterID = DefaultClusterID
+	}
+	var err error
+	if cfg.Port == 0 {
+		if cfg.Port, err = freePort(cfg.Host); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.MonitorPort == 0 {
+		if cfg.MonitorPort, err = freePort(cfg.Host); err != nil {
+			return nil, err
+		}
+	}
+	for _, sub := range []string{"jetstream", "streaming"} {
+		if err := os.MkdirAll(filepath.Join(cfg.Dir, sub), 0o700); err != nil {
+			return nil, fmt.Errorf("natsembed: %w", err)
+		}
+	}
+	nopts := stand.NewNATSOptions()
+	nopts.Host, nopts.Port = cfg.Host, cfg.Port
+	nopts.HTTPHost, nopts.HTTPPort = cfg.Host, cfg.MonitorPort
+	nopts.JetStream = true
+	nopts.StoreDir = filepath.Join(cfg.Dir, "jetstream")
+	nopts.NoSigs = true
+	nopts.NoLog = cfg.Logger == nil
+	nopts.DisableJetStreamBanner = true
+
+	sopts := stand.GetDefaultOptions()
+	sopts.ID = cfg.ClusterID
+	sopts.StoreType = stores.TypeFile
+	sopts.FilestoreDir = filepath.Join(cfg.Dir, "streaming")
+	sopts.HandleSignals = false
+	// No channel drops old messages: a projector that was down must find them all.
+	sopts.StoreLimits.MaxChannels = 1000
+	sopts.StoreLimits.MaxMsgs = 0
+	sopts.StoreLimits.MaxBytes = 0
+	if cfg.Logger != nil {
+		sopts.EnableLogging = true
+		sopts.CustomLogger = slogAdapter{cfg.Logger.With("component", "nats")}
+	}
+	s, err := stand.RunServerWithOpts(sopts, nopts)
+	if err != nil {
+		return nil, fmt.Errorf("natsembed: start NATS on %s:%d (is the port in use?): %w", cfg.Host, cfg.Port, err)
+	}
+	return &Servers{stan: s, host: cfg.Host, port: cfg.Port, monitorPort: cfg.MonitorPort, clusterID: cfg.ClusterID}, nil
+}
+
+// ClientURL is the nats:// URL clients connect to.
+func (s *Servers) ClientURL() string {
+	return "nats://" + net.JoinHostPort(s.host, strconv.Itoa(s.port))
+}
+
+// MonitorURL is the base URL of the HTTP monitoring endpoints.
+func (s *Servers) MonitorURL() string {
+	return "http://" + net.JoinHostPort(s.host, strconv.Itoa(s.monitorPort))
+}
+
+// ClusterID is the NATS Streaming cluster id.
+func (s *Servers) ClusterID() string { return s.clusterID }
+
+// Port is the NATS client port; start again on it to keep clients' URLs valid.
+func (s *Servers) Port() int { return s.port }
+
+// MonitorPort is the HTTP monitoring port.
+func (s *Servers) MonitorPort() int { return s.monitorPort }
+
+// Shutdown stops both servers; their stores stay on disk.
+func (s *Servers) Shutdown() { s.stan.Shutdown() }
+
+func freePort(host string) (int, error) {
+	lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("natsembed: find a free port: %w", err)
+	}
+	defer lis.Close()
+	return lis.Addr().(*net.TCPAddr).Port, nil
+}
+
+// slogAdapter hands the servers' log lines to slog.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Noticef(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Debugf(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Tracef(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Warnf(format string, v ...any)   { a.l.Warn(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Errorf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Fatalf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }

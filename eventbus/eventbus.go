@@ -26,6 +26,10 @@ type Publisher interface {
 	// has acknowledged (persisted) it. Errors: EUNAVAILABLE when the bus cannot be reached
 	// or does not acknowledge in time; context errors.
 	Publish(ctx context.Context, event ordersaga.RecordedEvent) error
+	// PublishBatch sends events in order without waiting for each acknowledgement in turn,
+	// then waits for all; it returns how many of them, from the first, were acknowledged.
+	// Errors: as Publish.
+	PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent) (int, error)
 }
 
 // Subscriber joins durable queue groups.
@@ -181,6 +185,17 @@ func Decode(raw []byte) (ordersaga.RecordedEvent, error) {
 func NewMessage(channel string, raw []byte, deliveries int) Message {
 	event, _ := Decode(raw)
 	return Message{Event: event, Raw: raw, Channel: channel, Deliveries: deliveries}
+}
+
+// AcknowledgedPrefix returns how many results, from the first, are nil, and the first
+// error. Adapters use it to report PublishBatch results.
+func AcknowledgedPrefix(results []error) (int, error) {
+	for i, err := range results {
+		if err != nil {
+			return i, err
+		}
+	}
+	return len(results), nil
 }
 
 // Unavailable wraps a bus failure as an EUNAVAILABLE application error.

@@ -99,7 +99,7 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 	if err != nil {
 		return nil, eventbus.Unavailable("connect to "+cfg.URL, err)
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(cfg.PublishTimeout), jetstream.WithPublishAsyncMaxPending(4096))
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -125,15 +125,40 @@ func (b *Bus) Subject(eventType string) string { return b.cfg.SubjectPrefix + ev
 // Publish implements eventbus.Publisher. A duplicate inside the de-duplication window is
 // acknowledged by the server without being stored again.
 func (b *Bus) Publish(ctx context.Context, event ordersaga.RecordedEvent) error {
-	payload, err := eventbus.Encode(event)
-	if err != nil {
-		return err
-	}
+	_, err := b.PublishBatch(ctx, []ordersaga.RecordedEvent{event})
+	return err
+}
+
+// PublishBatch implements eventbus.Publisher with asynchronous publishes.
+func (b *Bus) PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
-	_, err = b.js.PublishMsg(ctx, &nats.Msg{Subject: b.Subject(event.Type), Data: payload},
-		jetstream.WithMsgID(event.ID.String()), jetstream.WithExpectStream(b.cfg.Stream))
-	return eventbus.Unavailable("publish "+event.ID.String(), err)
+	futures := make([]jetstream.PubAckFuture, 0, len(events))
+	results := make([]error, len(events))
+	for i, event := range events {
+		payload, err := eventbus.Encode(event)
+		var f jetstream.PubAckFuture
+		if err == nil {
+			f, err = b.js.PublishMsgAsync(&nats.Msg{Subject: b.Subject(event.Type), Data: payload},
+				jetstream.WithMsgID(event.ID.String()), jetstream.WithExpectStream(b.cfg.Stream))
+		}
+		if err != nil {
+			results[i] = err // the events after it are not sent
+			break
+		}
+		futures = append(futures, f)
+	}
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			results[i] = err
+		case <-ctx.Done():
+			results[i] = ctx.Err()
+		}
+	}
+	n, err := eventbus.AcknowledgedPrefix(results)
+	return n, eventbus.Unavailable("publish", err)
 }
 
 // Subscribe implements eventbus.Subscriber: the group is a durable consumer filtered to

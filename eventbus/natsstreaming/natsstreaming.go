@@ -230,24 +230,39 @@ func (b *Bus) Channel(eventType string) string { return b.cfg.ChannelPrefix + ev
 
 // Publish implements eventbus.Publisher.
 func (b *Bus) Publish(ctx context.Context, event ordersaga.RecordedEvent) error {
-	payload, err := eventbus.Encode(event)
-	if err != nil {
-		return err
-	}
+	_, err := b.PublishBatch(ctx, []ordersaga.RecordedEvent{event})
+	return err
+}
+
+// PublishBatch implements eventbus.Publisher with asynchronous publishes.
+func (b *Bus) PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent) (int, error) {
 	sc, err := b.conn()
 	if err != nil {
-		return eventbus.Unavailable("publish", err)
+		return 0, eventbus.Unavailable("publish", err)
 	}
-	acked := make(chan error, 1)
-	if _, err := sc.PublishAsync(b.Channel(event.Type), payload, func(_ string, err error) { acked <- err }); err != nil {
-		return eventbus.Unavailable("publish "+event.ID.String(), err)
+	results := make([]error, len(events))
+	acks := make([]chan error, 0, len(events))
+	for i, event := range events {
+		payload, err := eventbus.Encode(event)
+		acked := make(chan error, 1)
+		if err == nil {
+			_, err = sc.PublishAsync(b.Channel(event.Type), payload, func(_ string, err error) { acked <- err })
+		}
+		if err != nil {
+			results[i] = err // the events after it are not sent
+			break
+		}
+		acks = append(acks, acked)
 	}
-	select {
-	case err := <-acked:
-		return eventbus.Unavailable("publish "+event.ID.String(), err)
-	case <-ctx.Done():
-		return ctx.Err()
+	for i, acked := range acks {
+		select {
+		case results[i] = <-acked:
+		case <-ctx.Done():
+			results[i] = ctx.Err()
+		}
 	}
+	n, err := eventbus.AcknowledgedPrefix(results)
+	return n, eventbus.Unavailable("publish", err)
 }
 
 // Subscribe implements eventbus.Subscriber: one durable queue subscription per channel,

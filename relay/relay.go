@@ -1,0 +1,146 @@
+// Package relay drains the event store's outbox onto the event bus: the slow path of
+// "publish at least once" (DESIGN.md, invariant 3). Writers publish inline after their
+// commit; whatever they did not (the process died, the bus was down) stays in the outbox
+// and the relay publishes it, in position order, and marks it published in batches.
+//
+// Several relays may run at once: they may publish an event twice, never zero times.
+package relay
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/ordersaga/ordersaga"
+)
+
+// Outbox is what the relay needs from the event store.
+type Outbox interface {
+	// Unpublished: EINVALID, EUNAVAILABLE, EINTERNAL.
+	Unpublished(ctx context.Context, olderThan time.Duration, limit int) ([]ordersaga.RecordedEvent, error)
+	// MarkPublished: EUNAVAILABLE, EINTERNAL.
+	MarkPublished(ctx context.Context, positions []int64) error
+}
+
+// Publisher is what the relay needs from the event bus.
+type Publisher interface {
+	// PublishBatch publishes events in order and returns how many of them, from the first,
+	// the server acknowledged. Errors: EUNAVAILABLE.
+	PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent) (int, error)
+}
+
+// Config configures a relay.
+type Config struct {
+	Outbox    Outbox    // required
+	Publisher Publisher // required
+	// BatchSize is how many events one round reads, publishes and marks; default 200.
+	BatchSize int
+	// GracePeriod leaves events younger than this to the writer's inline publish; default 2s.
+	GracePeriod time.Duration
+	// PollInterval is the pause when the outbox is empty; default 500ms.
+	PollInterval time.Duration
+	// MaxBackoff caps the pause after failures (doubling from PollInterval); default 30s.
+	MaxBackoff time.Duration
+	// Logger receives failures and progress; nil discards them.
+	Logger *slog.Logger
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.Outbox == nil || c.Publisher == nil {
+		return errors.New("relay: Outbox and Publisher are required")
+	}
+	if c.BatchSize < 0 || c.GracePeriod < 0 || c.PollInterval < 0 || c.MaxBackoff < 0 {
+		return errors.New("relay: sizes and durations must not be negative")
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.BatchSize == 0 {
+		c.BatchSize = 200
+	}
+	if c.GracePeriod == 0 {
+		c.GracePeriod = 2 * time.Second
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 500 * time.Millisecond
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Relay moves events from the outbox to the bus.
+type Relay struct {
+	cfg Config
+}
+
+// New returns a relay.
+func New(cfg Config) (*Relay, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Relay{cfg: cfg.withDefaults()}, nil
+}
+
+// Run relays until ctx ends, backing off while the store or the bus fails and draining
+// without pause while full batches keep coming. It returns nil when ctx ends.
+func (r *Relay) Run(ctx context.Context) error {
+	log := r.cfg.Logger
+	pause := r.cfg.PollInterval
+	failing := false
+	for {
+		n, err := r.Once(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			if !failing {
+				log.Warn("outbox relay failing; backing off", "err", err)
+			}
+			failing = true
+			pause = min(2*pause, r.cfg.MaxBackoff)
+		default:
+			if failing {
+				log.Info("outbox relay recovered")
+			}
+			failing = false
+			pause = r.cfg.PollInterval
+			if n == r.cfg.BatchSize {
+				continue // more is waiting: drain
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(pause):
+		}
+	}
+}
+
+// Once relays one batch and returns how many events it published and marked.
+func (r *Relay) Once(ctx context.Context) (int, error) {
+	events, err := r.cfg.Outbox.Unpublished(ctx, r.cfg.GracePeriod, r.cfg.BatchSize)
+	if err != nil || len(events) == 0 {
+		return 0, err
+	}
+	published, pubErr := r.cfg.Publisher.PublishBatch(ctx, events)
+	if published > 0 {
+		positions := make([]int64, published)
+		for i, e := range events[:published] {
+			positions[i] = e.Position
+		}
+		// If this fails the events stay in the outbox and are published again later:
+		// a duplicate, never a loss.
+		if err := r.cfg.Outbox.MarkPublished(ctx, positions); err != nil {
+			return 0, err
+		}
+	}
+	return published, pubErr
+}

@@ -1,0 +1,265 @@
+package relay_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/eventbus"
+	"github.com/ordersaga/ordersaga/eventbus/bustest"
+	"github.com/ordersaga/ordersaga/eventbus/jetstream"
+	"github.com/ordersaga/ordersaga/eventbus/natsstreaming"
+	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/relay"
+	"github.com/ordersaga/ordersaga/sqldb"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// adapters connect each bus implementation to srv.
+var adapters = map[string]func(t *testing.T, srv *bustest.Server, name string) eventbus.Bus{
+	"natsstreaming": func(t *testing.T, srv *bustest.Server, name string) eventbus.Bus {
+		bus, err := natsstreaming.Connect(context.Background(), natsstreaming.Config{URL: srv.URL(), ClusterID: srv.ClusterID(),
+			ClientID: name, MonitorURL: srv.MonitorURL(), PublishTimeout: time.Second, PingInterval: 1, PingMaxOut: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { bus.Close() })
+		return bus
+	},
+	"jetstream": func(t *testing.T, srv *bustest.Server, name string) eventbus.Bus {
+		bus, err := jetstream.Connect(context.Background(), jetstream.Config{URL: srv.URL(), ClientName: name, PublishTimeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { bus.Close() })
+		return bus
+	},
+}
+
+func newStore(t *testing.T) (*eventstore.Store, *sqldb.DB) {
+	t.Helper()
+	db, err := sqldb.Open(context.Background(), sqldb.Config{URL: dbtest.NewDatabase(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if err := eventstore.Migrate(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	return eventstore.New(db), db
+}
+
+// appendEvents appends n events over a few streams and returns their ids.
+func appendEvents(t *testing.T, store *eventstore.Store, typ string, n int) []uuid.UUID {
+	t.Helper()
+	var ids []uuid.UUID
+	for i := range n {
+		e := ordersaga.EventData{ID: uuid.New(), Type: typ, Data: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))}
+		if _, err := store.Append(context.Background(), fmt.Sprintf("order-r%d", i%7), ordersaga.AnyVersion, []ordersaga.EventData{e}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+// receiver counts deliveries per event id in its own queue group.
+type receiver struct {
+	mu     sync.Mutex
+	counts map[uuid.UUID]int
+}
+
+func receive(t *testing.T, bus eventbus.Bus, typ string) *receiver {
+	t.Helper()
+	r := &receiver{counts: map[uuid.UUID]int{}}
+	_, err := bus.Subscribe(context.Background(), eventbus.SubscribeOptions{Group: "relay-test", Types: []string{typ},
+		Handler: func(_ context.Context, m eventbus.Message) error {
+			r.mu.Lock()
+			r.counts[m.Event.ID]++
+			r.mu.Unlock()
+			return nil
+		},
+		DeadLetter: func(context.Context, eventbus.Message, error) error { return errors.New("unexpected dead letter") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// waitAll waits until every id arrived at least once and returns the total deliveries.
+func (r *receiver) waitAll(t *testing.T, ids []uuid.UUID) int {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r.mu.Lock()
+		missing, total := 0, 0
+		for _, id := range ids {
+			if r.counts[id] == 0 {
+				missing++
+			}
+		}
+		for _, c := range r.counts {
+			total += c
+		}
+		r.mu.Unlock()
+		if missing == 0 {
+			return total
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events never arrived", missing, len(ids))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func outboxSize(t *testing.T, db *sqldb.DB) int {
+	t.Helper()
+	var n int
+	if err := db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM event_outbox`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func runRelay(t *testing.T, cfg relay.Config) (stop func()) {
+	t.Helper()
+	r, err := relay.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = r.Run(ctx)
+	}()
+	return func() { cancel(); <-done }
+}
+
+func TestRelayDrainsWhatWasAppendedWhileTheBusWasDown(t *testing.T) {
+	for name, connect := range adapters {
+		t.Run(name, func(t *testing.T) {
+			srv := bustest.StartServer(t)
+			store, db := newStore(t)
+			typ := "order-created"
+			receiver := receive(t, connect(t, srv, "receiver-"+name), typ)
+			bus := connect(t, srv, "relay-"+name)
+
+			srv.Stop(t)
+			ids := appendEvents(t, store, typ, 250)
+			stop := runRelay(t, relay.Config{Outbox: store, Publisher: bus, BatchSize: 40, GracePeriod: time.Nanosecond,
+				PollInterval: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
+			defer stop()
+			time.Sleep(1500 * time.Millisecond) // the relay fails and backs off meanwhile
+			if n := outboxSize(t, db); n != 250 {
+				t.Fatalf("with the bus down the outbox holds %d events, want all 250 still there", n)
+			}
+			srv.Start(t)
+			total := receiver.waitAll(t, ids)
+			deadline := time.Now().Add(30 * time.Second)
+			for outboxSize(t, db) != 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("outbox still holds %d events", outboxSize(t, db))
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			t.Logf("250 events delivered %d times in all", total)
+		})
+	}
+}
+
+// crashingOutbox is the real store whose first MarkPublished "crashes" the relay: it
+// cancels the relay's context and fails, as if the process died between publish and mark.
+type crashingOutbox struct {
+	*eventstore.Store
+	crash   context.CancelFunc
+	crashed bool
+}
+
+func (c *crashingOutbox) MarkPublished(ctx context.Context, positions []int64) error {
+	if !c.crashed {
+		c.crashed = true
+		c.crash()
+		return errors.New("killed between publish and mark")
+	}
+	return c.Store.MarkPublished(ctx, positions)
+}
+
+func TestRelayKilledBetweenPublishAndMarkRepublishes(t *testing.T) {
+	for name, connect := range adapters {
+		t.Run(name, func(t *testing.T) {
+			srv := bustest.StartServer(t)
+			store, db := newStore(t)
+			typ := "order-approved"
+			receiver := receive(t, connect(t, srv, "receiver-"+name), typ)
+			bus := connect(t, srv, "relay-"+name)
+			ids := appendEvents(t, store, typ, 30)
+
+			ctx, crash := context.WithCancel(context.Background())
+			first, err := relay.New(relay.Config{Outbox: &crashingOutbox{Store: store, crash: crash}, Publisher: bus,
+				BatchSize: 30, GracePeriod: time.Nanosecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := first.Run(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if n := outboxSize(t, db); n != 30 {
+				t.Fatalf("after the crash the outbox holds %d events, want all 30 (published, not marked)", n)
+			}
+			stop := runRelay(t, relay.Config{Outbox: store, Publisher: bus, GracePeriod: time.Nanosecond, PollInterval: 50 * time.Millisecond})
+			defer stop()
+			deadline := time.Now().Add(30 * time.Second)
+			for outboxSize(t, db) != 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("outbox still holds %d events", outboxSize(t, db))
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			total := receiver.waitAll(t, ids)
+			if name == "natsstreaming" && total < 60 {
+				// Without de-duplication every event arrives twice: once per relay.
+				time.Sleep(500 * time.Millisecond)
+				total = receiver.waitAll(t, ids)
+			}
+			t.Logf("30 events delivered %d times in all", total)
+			if name == "natsstreaming" && total != 60 {
+				t.Errorf("NATS Streaming delivered %d messages, want 60: each event once per relay", total)
+			}
+			if name == "jetstream" && total != 30 {
+				t.Errorf("JetStream delivered %d messages, want 30: the republish falls in the de-duplication window", total)
+			}
+		})
+	}
+}
+
+func TestSeveralRelaysLoseNothing(t *testing.T) {
+	srv := bustest.StartServer(t)
+	store, db := newStore(t)
+	typ := "order-rejected"
+	receiver := receive(t, adapters["natsstreaming"](t, srv, "receiver"), typ)
+	ids := appendEvents(t, store, typ, 300)
+	for i := range 3 {
+		bus := adapters["natsstreaming"](t, srv, fmt.Sprintf("relay-%d", i))
+		stop := runRelay(t, relay.Config{Outbox: store, Publisher: bus, BatchSize: 25, GracePeriod: time.Nanosecond, PollInterval: 20 * time.Millisecond})
+		defer stop()
+	}
+	total := receiver.waitAll(t, ids)
+	deadline := time.Now().Add(30 * time.Second)
+	for outboxSize(t, db) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox still holds %d events", outboxSize(t, db))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("3 relays delivered 300 events %d times in all", total)
+}

@@ -2,6 +2,7 @@
 //
 //	ordersaga dev       everything that exists so far in one process, on a throwaway PostgreSQL
 //	ordersaga api       the gRPC API against an existing database
+//	ordersaga relay     publish what is still in the outbox onto the event bus
 //	ordersaga migrate   create or upgrade the database schema, then exit
 //
 // This package is the only one that reads flags and environment variables and wires the

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,8 +17,15 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/eventbus"
+	"github.com/ordersaga/ordersaga/eventbus/bustest"
+	"github.com/ordersaga/ordersaga/eventbus/jetstream"
+	"github.com/ordersaga/ordersaga/eventbus/natsstreaming"
+	"github.com/ordersaga/ordersaga/eventstore"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/sqldb"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -38,6 +46,16 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	return lis.Addr().(*net.TCPAddr).Port
 }
 
 func freeAddr(t *testing.T) string {
@@ -105,6 +123,11 @@ func TestDevKeepsDataAcrossRestartsAndResetWipesIt(t *testing.T) {
 	}
 	dataDir := filepath.Join(base, "data")
 	addr := freeAddr(t)
+	natsPort, monitorPort := freePort(t), freePort(t)
+	devArgs := func(extra ...string) []string {
+		return append([]string{"dev", "--data-dir", dataDir, "--grpc-addr", addr,
+			"--nats-port", fmt.Sprint(natsPort), "--nats-monitor-port", fmt.Sprint(monitorPort)}, extra...)
+	}
 	ctx := context.Background()
 	event := &ordersagav1.Event{EventId: uuid.NewString(), EventType: "order-created", AggregateType: "order", AggregateId: "dev-1", EventData: `{"n": 1}`}
 	count := func(client ordersagav1.EventStoreServiceClient) int {
@@ -115,16 +138,37 @@ func TestDevKeepsDataAcrossRestartsAndResetWipesIt(t *testing.T) {
 		return len(res.Events)
 	}
 
-	stop, out := start(t, nil, "dev", "--data-dir", dataDir, "--grpc-addr", addr)
+	stop, out := start(t, nil, devArgs()...)
 	client := dial(t, addr, out)
+	received := make(chan eventbus.Message, 10)
+	bus, err := natsstreaming.Connect(ctx, natsstreaming.Config{URL: fmt.Sprintf("nats://127.0.0.1:%d", natsPort), ClusterID: "ordersaga",
+		ClientID: "dev-test", MonitorURL: fmt.Sprintf("http://127.0.0.1:%d", monitorPort)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: "dev-test", Types: []string{"order-created"},
+		Handler:    func(_ context.Context, m eventbus.Message) error { received <- m; return nil },
+		DeadLetter: func(context.Context, eventbus.Message, error) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := client.CreateEvent(ctx, &ordersagav1.CreateEventRequest{Event: event}); err != nil {
 		t.Fatal(err)
 	}
+	select {
+	case m := <-received:
+		if m.Event.ID.String() != event.EventId {
+			t.Errorf("the bus carried event %s, want %s", m.Event.ID, event.EventId)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the relay never published the event on NATS Streaming\n%s", out)
+	}
+	bus.Close()
 	if err := stop(); err != nil {
 		t.Fatalf("dev did not stop cleanly: %v\n%s", err, out)
 	}
 
-	stop, out = start(t, nil, "dev", "--data-dir", dataDir, "--grpc-addr", addr)
+	stop, out = start(t, nil, devArgs()...)
 	if n := count(dial(t, addr, out)); n != 1 {
 		t.Errorf("after a restart the stream holds %d events, want 1", n)
 	}
@@ -132,7 +176,7 @@ func TestDevKeepsDataAcrossRestartsAndResetWipesIt(t *testing.T) {
 		t.Fatalf("dev did not stop cleanly: %v\n%s", err, out)
 	}
 
-	stop, out = start(t, nil, "dev", "--data-dir", dataDir, "--grpc-addr", addr, "--reset")
+	stop, out = start(t, nil, devArgs("--reset")...)
 	if n := count(dial(t, addr, out)); n != 0 {
 		t.Errorf("after --reset the stream holds %d events, want 0", n)
 	}
@@ -209,5 +253,51 @@ func TestPortInUseIsNamed(t *testing.T) {
 	m.Close()
 	if err == nil || !strings.Contains(err.Error(), lis.Addr().String()) || !strings.Contains(err.Error(), "--grpc-addr") {
 		t.Errorf("error = %v, want one naming %s and --grpc-addr", err, lis.Addr())
+	}
+}
+
+func TestRelayRolePublishesTheOutbox(t *testing.T) {
+	srv := bustest.StartServer(t)
+	env := map[string]string{"DATABASE_URL": dbtest.NewDatabase(t), "NATS_URL": srv.URL(), "NATS_MONITOR_URL": srv.MonitorURL(),
+		"ORDERSAGA_BUS": "jetstream"}
+	stop, out := start(t, env, "relay")
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("relay did not stop cleanly: %v\n%s", err, out)
+		}
+	}()
+	ctx := context.Background()
+	bus, err := jetstream.Connect(ctx, jetstream.Config{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	received := make(chan eventbus.Message, 1)
+	if _, err := bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: "relay-role-test", Types: []string{"order-created"},
+		Handler:    func(_ context.Context, m eventbus.Message) error { received <- m; return nil },
+		DeadLetter: func(context.Context, eventbus.Message, error) error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqldb.Open(ctx, sqldb.Config{URL: env["DATABASE_URL"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The relay role migrates at start; wait for the schema rather than race it.
+	store := eventstore.New(db)
+	if err := eventstore.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.New()
+	if _, err := store.Append(ctx, "order-relayed", ordersaga.NoStream, []ordersaga.EventData{{ID: id, Type: "order-created", Data: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-received:
+		if m.Event.ID != id {
+			t.Errorf("relayed event %s, want %s", m.Event.ID, id)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the relay role never published the appended event\n%s", out)
 	}
 }

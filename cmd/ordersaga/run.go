@@ -41,6 +41,7 @@ var roles = map[string]struct {
 }{
 	"dev":     {"run everything that exists so far in one process on a throwaway PostgreSQL", func() role { return &devRole{} }},
 	"api":     {"serve the gRPC API against an existing database", func() role { return &apiRole{} }},
+	"relay":   {"publish committed events that are still in the outbox, until stopped", func() role { return &relayRole{} }},
 	"migrate": {"create or upgrade the database schema, then exit", func() role { return &migrateRole{} }},
 }
 
@@ -67,7 +68,7 @@ func (m *Main) ParseFlags(args []string) error {
 
 func (m *Main) usage() {
 	fmt.Fprintln(m.Stderr, "usage: ordersaga <command> [flags]\n\ncommands:")
-	for _, name := range []string{"dev", "api", "migrate"} {
+	for _, name := range []string{"dev", "api", "relay", "migrate"} {
 		fmt.Fprintf(m.Stderr, "  %-8s %s\n", name, roles[name].summary)
 	}
 	fmt.Fprintln(m.Stderr, "\nRun 'ordersaga <command> -h' for its flags.")

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -157,12 +158,72 @@ type envelope struct {
 	RecordedAt time.Time          `json:"recorded_at"`
 }
 
-// Encode returns the wire form of event.
+// Encode returns the wire form of event, the JSON of envelope. It is written by hand
+// because encoding/json re-validates the data, which the store already holds as valid
+// JSON; that was a tenth of the CPU of a publish. event.Data must be valid JSON (an empty
+// one is encoded as null).
 func Encode(event ordersaga.RecordedEvent) ([]byte, error) {
-	return json.Marshal(envelope{
-		EventID: event.ID, Stream: event.StreamID, StreamType: event.StreamType, Version: event.Version,
-		Type: event.Type, Position: event.Position, Data: event.Data, Metadata: event.Metadata, RecordedAt: event.RecordedAt,
-	})
+	b := make([]byte, 0, 320+len(event.Data))
+	b = append(b, `{"event_id":"`...)
+	b = append(b, event.ID.String()...) // hex and dashes: nothing to escape
+	b = append(b, '"')
+	b = appendField(b, "stream", event.StreamID)
+	b = appendField(b, "stream_type", event.StreamType)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, event.Version, 10)
+	b = appendField(b, "type", event.Type)
+	b = append(b, `,"position":`...)
+	b = strconv.AppendInt(b, event.Position, 10)
+	b = append(b, `,"data":`...)
+	if len(event.Data) == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, event.Data...)
+	}
+	m := event.Metadata
+	b = append(b, `,"metadata":{`...)
+	first := true
+	for _, kv := range [...][2]string{{"correlation_id", m.CorrelationID}, {"causation_id", m.CausationID},
+		{"traceparent", m.TraceParent}, {"tracestate", m.TraceState}} {
+		if kv[1] == "" {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendString(b, kv[0])
+		b = append(b, ':')
+		b = appendString(b, kv[1])
+	}
+	b = append(b, `},"recorded_at":"`...)
+	b = event.RecordedAt.AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...), nil
+}
+
+// appendField appends ,"name":"value".
+func appendField(b []byte, name, value string) []byte {
+	b = append(b, ',')
+	b = appendString(b, name)
+	b = append(b, ':')
+	return appendString(b, value)
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 // Decode parses the wire form; it fails on anything that is not a complete envelope.

@@ -79,6 +79,11 @@ func Start(cfg Config) (*Servers, error) {
 			return nil, err
 		}
 	}
+	for name, port := range map[string]int{"NATS": cfg.Port, "NATS monitoring": cfg.MonitorPort} {
+		if err := portFree(cfg.Host, port); err != nil {
+			return nil, fmt.Errorf("natsembed: %s port %d is in use: %w", name, port, err)
+		}
+	}
 	for _, sub := range []string{"jetstream", "streaming"} {
 		if err := os.MkdirAll(filepath.Join(cfg.Dir, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("natsembed: %w", err)
@@ -134,6 +139,16 @@ func (s *Servers) MonitorPort() int { return s.monitorPort }
 
 // Shutdown stops both servers; their stores stay on disk.
 func (s *Servers) Shutdown() { s.stan.Shutdown() }
+
+// portFree checks that port can be listened on now (the server would otherwise wait 10s
+// before failing).
+func portFree(host string, port int) error {
+	lis, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	return lis.Close()
+}
 
 func freePort(host string) (int, error) {
 	lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))

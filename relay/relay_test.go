@@ -25,8 +25,8 @@ import (
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
 // adapters connect each bus implementation to srv.
-var adapters = map[string]func(t *testing.T, srv *bustest.Server, name string) eventbus.Bus{
-	"natsstreaming": func(t *testing.T, srv *bustest.Server, name string) eventbus.Bus {
+var adapters = map[string]func(t testing.TB, srv *bustest.Server, name string) eventbus.Bus{
+	"natsstreaming": func(t testing.TB, srv *bustest.Server, name string) eventbus.Bus {
 		bus, err := natsstreaming.Connect(context.Background(), natsstreaming.Config{URL: srv.URL(), ClusterID: srv.ClusterID(),
 			ClientID: name, MonitorURL: srv.MonitorURL(), PublishTimeout: time.Second, PingInterval: 1, PingMaxOut: 3})
 		if err != nil {
@@ -35,7 +35,7 @@ var adapters = map[string]func(t *testing.T, srv *bustest.Server, name string) e
 		t.Cleanup(func() { bus.Close() })
 		return bus
 	},
-	"jetstream": func(t *testing.T, srv *bustest.Server, name string) eventbus.Bus {
+	"jetstream": func(t testing.TB, srv *bustest.Server, name string) eventbus.Bus {
 		bus, err := jetstream.Connect(context.Background(), jetstream.Config{URL: srv.URL(), ClientName: name, PublishTimeout: time.Second})
 		if err != nil {
 			t.Fatal(err)
@@ -45,7 +45,7 @@ var adapters = map[string]func(t *testing.T, srv *bustest.Server, name string) e
 	},
 }
 
-func newStore(t *testing.T) (*eventstore.Store, *sqldb.DB) {
+func newStore(t testing.TB) (*eventstore.Store, *sqldb.DB) {
 	t.Helper()
 	db, err := sqldb.Open(context.Background(), sqldb.Config{URL: dbtest.NewDatabase(t)})
 	if err != nil {

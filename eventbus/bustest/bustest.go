@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ type Harness struct {
 	// process after a restart.
 	Connect func(t *testing.T, name string) eventbus.Bus
 	// RestartServer stops the server and starts it again on the same store and port.
-	RestartServer func(t *testing.T)
+	RestartServer func(t testing.TB)
 	// DropsDuplicatePublishes is true for adapters that de-duplicate by event id.
 	DropsDuplicatePublishes bool
 }
@@ -378,4 +379,12 @@ func testDuplicatePublish(t *testing.T, h Harness) {
 	if c.byID[e.ID] != 1 {
 		t.Errorf("an event published 3 times was received %d times, want once", c.byID[e.ID])
 	}
+}
+
+// BenchEvent returns an event whose data is about size bytes of JSON, for benchmarks.
+func BenchEvent(typ string, size int) ordersaga.RecordedEvent {
+	e := NewEvent(typ, 1)
+	filler := strings.Repeat("x", max(size-16, 0))
+	e.Data = json.RawMessage(`{"filler":"` + filler + `"}`)
+	return e
 }

@@ -17,7 +17,7 @@ type Server struct {
 
 // StartServer starts embedded servers with file stores in a temporary directory and stops
 // them when t ends.
-func StartServer(t *testing.T) *Server {
+func StartServer(t testing.TB) *Server {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "ordersaga-nats-")
 	if err != nil {
@@ -51,12 +51,12 @@ func (s *Server) MonitorURL() string { return s.current().MonitorURL() }
 func (s *Server) ClusterID() string { return s.current().ClusterID() }
 
 // Stop shuts the servers down, keeping their stores.
-func (s *Server) Stop(t *testing.T) {
+func (s *Server) Stop(t testing.TB) {
 	s.current().Shutdown()
 }
 
 // Start starts the servers again on the same stores and ports.
-func (s *Server) Start(t *testing.T) {
+func (s *Server) Start(t testing.TB) {
 	t.Helper()
 	started, err := natsembed.Start(s.cfg)
 	if err != nil {
@@ -68,7 +68,7 @@ func (s *Server) Start(t *testing.T) {
 }
 
 // Restart stops and starts the servers.
-func (s *Server) Restart(t *testing.T) {
+func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop(t)
 	s.Start(t)

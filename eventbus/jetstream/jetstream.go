@@ -125,8 +125,24 @@ func (b *Bus) Subject(eventType string) string { return b.cfg.SubjectPrefix + ev
 // Publish implements eventbus.Publisher. A duplicate inside the de-duplication window is
 // acknowledged by the server without being stored again.
 func (b *Bus) Publish(ctx context.Context, event ordersaga.RecordedEvent) error {
-	_, err := b.PublishBatch(ctx, []ordersaga.RecordedEvent{event})
-	return err
+	payload, err := eventbus.Encode(event)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
+	defer cancel()
+	_, err = b.js.PublishMsg(ctx, b.message(event, payload), b.publishOpts(event)...)
+	return eventbus.Unavailable("publish "+event.ID.String(), err)
+}
+
+// message is the NATS message carrying an event.
+func (b *Bus) message(event ordersaga.RecordedEvent, payload []byte) *nats.Msg {
+	return &nats.Msg{Subject: b.Subject(event.Type), Data: payload}
+}
+
+// publishOpts make the server drop a duplicate of the event and check the stream.
+func (b *Bus) publishOpts(event ordersaga.RecordedEvent) []jetstream.PublishOpt {
+	return []jetstream.PublishOpt{jetstream.WithMsgID(event.ID.String()), jetstream.WithExpectStream(b.cfg.Stream)}
 }
 
 // PublishBatch implements eventbus.Publisher with asynchronous publishes.
@@ -139,8 +155,7 @@ func (b *Bus) PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent
 		payload, err := eventbus.Encode(event)
 		var f jetstream.PubAckFuture
 		if err == nil {
-			f, err = b.js.PublishMsgAsync(&nats.Msg{Subject: b.Subject(event.Type), Data: payload},
-				jetstream.WithMsgID(event.ID.String()), jetstream.WithExpectStream(b.cfg.Stream))
+			f, err = b.js.PublishMsgAsync(b.message(event, payload), b.publishOpts(event)...)
 		}
 		if err != nil {
 			results[i] = err // the events after it are not sent

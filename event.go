@@ -2,6 +2,7 @@ package ordersaga
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -87,4 +88,22 @@ type ReadAllOptions struct {
 	Types []string
 	// Limit is the most events to return.
 	Limit int
+}
+
+// StreamTypeOf returns the type part of a stream name "<type>-<id>".
+func StreamTypeOf(stream string) string {
+	typ, _, _ := strings.Cut(stream, "-")
+	return typ
+}
+
+// Recorded returns the events of an append as the store recorded them, for publishing.
+// events are the events given to Append, in the same order as r.Events.
+func (r AppendResult) Recorded(stream string, events []EventData) []RecordedEvent {
+	out := make([]RecordedEvent, len(r.Events))
+	for i, a := range r.Events {
+		e := events[i]
+		out[i] = RecordedEvent{ID: a.ID, StreamID: stream, StreamType: StreamTypeOf(stream), Version: a.Version,
+			Position: a.Position, Type: e.Type, Data: e.Data, Metadata: e.Metadata, RecordedAt: a.RecordedAt}
+	}
+	return out
 }

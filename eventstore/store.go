@@ -40,12 +40,6 @@ func New(db *sqldb.DB) *Store {
 	return &Store{db: db}
 }
 
-// StreamType returns the type part of a stream name "<type>-<id>".
-func StreamType(stream string) string {
-	typ, _, _ := strings.Cut(stream, "-")
-	return typ
-}
-
 // appendSQL returns the statement that appends n events in one round trip. It reads the
 // stream's version, inserts the events after it only if the expectation holds ($2 < 0
 // means any version), and queues them in the outbox; no row comes back when the
@@ -113,7 +107,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected ordersaga.Ex
 	}
 	n := len(encoded)
 	args := make([]any, 0, 3+4*n)
-	args = append(args, stream, int64(expected), StreamType(stream))
+	args = append(args, stream, int64(expected), ordersaga.StreamTypeOf(stream))
 	for _, e := range encoded {
 		args = append(args, e.id, e.typ, e.data, e.metadata)
 	}

@@ -1,0 +1,325 @@
+// Package activities holds the order saga's side effects: each activity appends events to
+// the event store and publishes them, or compensates an earlier step. Every event id is
+// derived from the workflow id and the step, so an activity that Temporal retries appends
+// nothing new; publishing after a retry may repeat a message, which consumers tolerate.
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/payments"
+)
+
+// Store is what the activities need from the event store.
+type Store interface {
+	// Append: EINVALID, ECONFLICT, EUNAVAILABLE, EINTERNAL.
+	Append(ctx context.Context, stream string, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error)
+	// ReadStream: EINVALID, EUNAVAILABLE, EINTERNAL.
+	ReadStream(ctx context.Context, stream string, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
+}
+
+// Publisher is what the activities need from the event bus.
+type Publisher interface {
+	// PublishBatch: EUNAVAILABLE.
+	PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent) (int, error)
+}
+
+// Error types of the non-retryable failures the activities raise. The workflow lists them
+// in its retry policies and maps them to rejection reasons.
+const (
+	ErrInsufficientFunds = "InsufficientFunds"
+	ErrCurrencyMismatch  = "CurrencyMismatch"
+	ErrInvalidInput      = "InvalidInput"
+	ErrOrderConflict     = "OrderConflict"
+)
+
+// Activities are the saga's activities, with their dependencies.
+type Activities struct {
+	Store Store
+	Bus   Publisher
+}
+
+// eventNamespace scopes the name-based UUIDs of saga events.
+var eventNamespace = uuid.MustParse("6f1c0d7e-5a3b-4c9a-9d2e-0b8f3e1a7c55")
+
+// EventID is the id of the event that step appends for an order in a workflow: the same
+// on every retry of the activity.
+func EventID(workflowID, orderID, step string) uuid.UUID {
+	return uuid.NewSHA1(eventNamespace, []byte(workflowID+"/"+orderID+"/"+step))
+}
+
+// stepContext is what every activity derives from its Temporal context and its order.
+type stepContext struct {
+	workflowID string
+	orderID    string
+	metadata   ordersaga.Metadata
+}
+
+func newStepContext(ctx context.Context, orderID string) stepContext {
+	info := activity.GetInfo(ctx)
+	return stepContext{
+		workflowID: info.WorkflowExecution.ID,
+		orderID:    orderID,
+		metadata: ordersaga.Metadata{
+			CorrelationID: info.WorkflowExecution.ID,
+			CausationID:   info.WorkflowExecution.RunID + "/" + info.ActivityType.Name,
+		},
+	}
+}
+
+// event builds the event that step appends.
+func (s stepContext) event(step, typ string, payload any) (ordersaga.EventData, error) {
+	data, err := json.Marshal(payload)
+	if err != nil {
+		return ordersaga.EventData{}, err
+	}
+	return ordersaga.EventData{ID: s.eventID(step), Type: typ, Data: data, Metadata: s.metadata}, nil
+}
+
+func (s stepContext) eventID(step string) uuid.UUID {
+	return EventID(s.workflowID, s.orderID, step)
+}
+
+// appendAndPublish appends events to stream and publishes them; a publish failure fails
+// the activity so Temporal retries it (the append is then a no-op) — and if the process
+// dies first, the outbox relay publishes them.
+func (a *Activities) appendAndPublish(ctx context.Context, stream string, expected ordersaga.ExpectedVersion, events ...ordersaga.EventData) (ordersaga.AppendResult, error) {
+	res, err := a.Store.Append(ctx, stream, expected, events)
+	if err != nil {
+		return res, asActivityError(err)
+	}
+	recorded := res.Recorded(stream, events)
+	if n, err := a.Bus.PublishBatch(ctx, recorded); err != nil {
+		return res, fmt.Errorf("published %d of %d events of %s: %w", n, len(recorded), stream, err)
+	}
+	return res, nil
+}
+
+// asActivityError makes invalid input and content conflicts non-retryable; everything else
+// (unavailable, internal, version races) is retried by Temporal.
+func asActivityError(err error) error {
+	switch ordersaga.ErrorCode(err) {
+	case ordersaga.EINVALID:
+		return temporal.NewNonRetryableApplicationError(ordersaga.ErrorMessage(err), ErrInvalidInput, err)
+	case ordersaga.ECONFLICT:
+		return temporal.NewApplicationError(ordersaga.ErrorMessage(err), errConflict, err)
+	}
+	return err
+}
+
+// errConflict is the (retryable) error type of a lost race or a content conflict.
+const errConflict = "Conflict"
+
+func isConflict(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == errConflict
+}
+
+// StepResult reports where a step's event landed.
+type StepResult struct {
+	Version   int64 `json:"version"`
+	Duplicate bool  `json:"duplicate"`
+}
+
+func stepResult(res ordersaga.AppendResult) StepResult {
+	return StepResult{Version: res.LastVersion(), Duplicate: res.Duplicate}
+}
+
+// CreateOrder appends order-created, with the amount computed from the items.
+func (a *Activities) CreateOrder(ctx context.Context, in ordersaga.OrderInput) (StepResult, error) {
+	if err := in.Validate(); err != nil {
+		return StepResult{}, temporal.NewNonRetryableApplicationError(ordersaga.ErrorMessage(err), ErrInvalidInput, err)
+	}
+	amount, _ := in.Amount()
+	s := newStepContext(ctx, in.OrderID)
+	e, err := s.event("create-order", ordersaga.EventOrderCreated, ordersaga.OrderCreated{
+		OrderID: in.OrderID, CustomerID: in.CustomerID, RestaurantID: in.RestaurantID,
+		Items: in.Items, Amount: amount, Currency: in.Currency,
+	})
+	if err != nil {
+		return StepResult{}, err
+	}
+	res, err := a.appendAndPublish(ctx, ordersaga.OrderStream(in.OrderID), ordersaga.NoStream, e)
+	if isConflict(err) {
+		return StepResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("order %s already exists with other content", in.OrderID), ErrOrderConflict, err)
+	}
+	return stepResult(res), err
+}
+
+// PaymentInput identifies the payment of an order.
+type PaymentInput struct {
+	OrderID    string `json:"order_id"`
+	CustomerID string `json:"customer_id"`
+	Amount     int64  `json:"amount"`
+	Currency   string `json:"currency"`
+}
+
+// PaymentID is the id of an order's payment.
+func PaymentID(orderID string) string { return "pay-" + orderID }
+
+// maxDebitRaces bounds how often DebitPayment re-reads the account after a concurrent
+// change to it before letting Temporal retry the activity.
+const maxDebitRaces = 20
+
+// DebitPayment debits the customer's account and appends order-payment-debited. The debit
+// is appended at the account's folded version, so two concurrent orders can never both
+// spend the same balance; a lost race re-reads and decides again. Insufficient funds is a
+// non-retryable ErrInsufficientFunds.
+func (a *Activities) DebitPayment(ctx context.Context, in PaymentInput) (StepResult, error) {
+	s := newStepContext(ctx, in.OrderID)
+	stream := ordersaga.CustomerStream(in.CustomerID)
+	debit, err := s.event("debit-account", ordersaga.EventAccountDebited, ordersaga.AccountEntry{
+		CustomerID: in.CustomerID, Amount: in.Amount, Currency: in.Currency, OrderID: in.OrderID, PaymentID: PaymentID(in.OrderID),
+	})
+	if err != nil {
+		return StepResult{}, err
+	}
+	for race := 0; ; race++ {
+		account, err := a.account(ctx, in.CustomerID)
+		if err != nil {
+			return StepResult{}, err
+		}
+		if account.Contains(debit.ID) {
+			// Debited by an earlier attempt; make sure it was published, then go on.
+			if _, err := a.appendAndPublish(ctx, stream, ordersaga.AnyVersion, debit); err != nil {
+				return StepResult{}, err
+			}
+			break
+		}
+		if account.Currency != "" && account.Currency != in.Currency {
+			return StepResult{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("account of %s is in %s, the order in %s", in.CustomerID, account.Currency, in.Currency), ErrCurrencyMismatch, nil)
+		}
+		if account.Balance < in.Amount {
+			return StepResult{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("customer %s has %d %s, the order costs %d", in.CustomerID, account.Balance, in.Currency, in.Amount), ErrInsufficientFunds, nil)
+		}
+		_, err = a.appendAndPublish(ctx, stream, ordersaga.ExpectedVersion(account.Version), debit)
+		if err == nil {
+			break
+		}
+		if !isConflict(err) || race >= maxDebitRaces {
+			return StepResult{}, err
+		}
+		activity.RecordHeartbeat(ctx, race)
+	}
+	e, err := s.event("payment-debited", ordersaga.EventPaymentDebited, ordersaga.PaymentDebited{
+		OrderID: in.OrderID, PaymentID: PaymentID(in.OrderID), CustomerID: in.CustomerID, Amount: in.Amount, Currency: in.Currency,
+	})
+	if err != nil {
+		return StepResult{}, err
+	}
+	res, err := a.appendAndPublish(ctx, ordersaga.OrderStream(in.OrderID), ordersaga.AnyVersion, e)
+	return stepResult(res), err
+}
+
+// account folds a customer's account from its stream.
+func (a *Activities) account(ctx context.Context, customerID string) (ordersaga.Account, error) {
+	account, err := payments.Accounts{Store: a.Store}.Get(ctx, customerID)
+	return account, asActivityError(err)
+}
+
+// RefundResult says whether a refund happened.
+type RefundResult struct {
+	// Refunded is false when the order had never been debited: nothing to give back.
+	Refunded bool `json:"refunded"`
+}
+
+// RefundPayment gives back the order's debit, if there was one: it appends
+// account-refunded and order-payment-refunded. Refunding an order that was never debited
+// is a no-op; refunding twice refunds once.
+func (a *Activities) RefundPayment(ctx context.Context, in PaymentInput) (RefundResult, error) {
+	s := newStepContext(ctx, in.OrderID)
+	account, err := a.account(ctx, in.CustomerID)
+	if err != nil {
+		return RefundResult{}, err
+	}
+	if !account.Contains(s.eventID("debit-account")) {
+		return RefundResult{Refunded: false}, nil
+	}
+	refund, err := s.event("refund-account", ordersaga.EventAccountRefunded, ordersaga.AccountEntry{
+		CustomerID: in.CustomerID, Amount: in.Amount, Currency: in.Currency, OrderID: in.OrderID, PaymentID: PaymentID(in.OrderID),
+	})
+	if err != nil {
+		return RefundResult{}, err
+	}
+	// A refund only adds to the balance: no version check needed.
+	if _, err := a.appendAndPublish(ctx, ordersaga.CustomerStream(in.CustomerID), ordersaga.AnyVersion, refund); err != nil {
+		return RefundResult{}, err
+	}
+	e, err := s.event("payment-refunded", ordersaga.EventPaymentRefunded, ordersaga.PaymentRefunded{
+		OrderID: in.OrderID, PaymentID: PaymentID(in.OrderID), Amount: in.Amount, Currency: in.Currency,
+	})
+	if err != nil {
+		return RefundResult{}, err
+	}
+	if _, err := a.appendAndPublish(ctx, ordersaga.OrderStream(in.OrderID), ordersaga.AnyVersion, e); err != nil {
+		return RefundResult{}, err
+	}
+	return RefundResult{Refunded: true}, nil
+}
+
+// DecisionInput names an order and its restaurant.
+type DecisionInput struct {
+	OrderID      string `json:"order_id"`
+	RestaurantID string `json:"restaurant_id"`
+}
+
+// ApproveOrder appends order-approved.
+func (a *Activities) ApproveOrder(ctx context.Context, in DecisionInput) (StepResult, error) {
+	s := newStepContext(ctx, in.OrderID)
+	e, err := s.event("approve-order", ordersaga.EventOrderApproved, ordersaga.OrderApproved{OrderID: in.OrderID, RestaurantID: in.RestaurantID})
+	if err != nil {
+		return StepResult{}, err
+	}
+	res, err := a.appendAndPublish(ctx, ordersaga.OrderStream(in.OrderID), ordersaga.AnyVersion, e)
+	return stepResult(res), err
+}
+
+// CloseInput ends an order that will not be fulfilled.
+type CloseInput struct {
+	OrderID string `json:"order_id"`
+	Reason  string `json:"reason"`
+	By      string `json:"by,omitempty"`
+}
+
+// RejectOrder appends order-rejected with the reason. It is a compensation: it does
+// nothing for an order that was never created.
+func (a *Activities) RejectOrder(ctx context.Context, in CloseInput) (StepResult, error) {
+	return a.closeOrder(ctx, "reject-order", ordersaga.EventOrderRejected, in.OrderID,
+		ordersaga.OrderRejected{OrderID: in.OrderID, Reason: in.Reason})
+}
+
+// CancelOrder appends order-cancelled with the reason and who cancelled. It is a
+// compensation: it does nothing for an order that was never created.
+func (a *Activities) CancelOrder(ctx context.Context, in CloseInput) (StepResult, error) {
+	return a.closeOrder(ctx, "cancel-order", ordersaga.EventOrderCancelled, in.OrderID,
+		ordersaga.OrderCancelled{OrderID: in.OrderID, Reason: in.Reason, By: in.By})
+}
+
+func (a *Activities) closeOrder(ctx context.Context, step, typ, orderID string, payload any) (StepResult, error) {
+	s := newStepContext(ctx, orderID)
+	stream := ordersaga.OrderStream(orderID)
+	created, err := a.Store.ReadStream(ctx, stream, 1, 1)
+	if err != nil {
+		return StepResult{}, asActivityError(err)
+	}
+	if len(created) == 0 || created[0].ID != s.eventID("create-order") {
+		return StepResult{}, nil // this saga never created the order: nothing to close
+	}
+	e, err := s.event(step, typ, payload)
+	if err != nil {
+		return StepResult{}, err
+	}
+	res, err := a.appendAndPublish(ctx, stream, ordersaga.AnyVersion, e)
+	return stepResult(res), err
+}

@@ -1,0 +1,276 @@
+package activities_test
+
+import (
+	"context"
+	"log/slog"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/eventbus"
+	"github.com/ordersaga/ordersaga/eventbus/bustest"
+	"github.com/ordersaga/ordersaga/eventbus/jetstream"
+	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/payments"
+	"github.com/ordersaga/ordersaga/sqldb"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+type fixture struct {
+	store    *eventstore.Store
+	acts     *activities.Activities
+	accounts payments.Accounts
+	bus      eventbus.Bus
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbtest.NewDatabase(t), MaxConns: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if err := eventstore.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	srv := bustest.StartServer(t)
+	bus, err := jetstream.Connect(ctx, jetstream.Config{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bus.Close() })
+	store := eventstore.New(db)
+	return fixture{store: store, acts: &activities.Activities{Store: store, Bus: bus}, accounts: payments.Accounts{Store: store}, bus: bus}
+}
+
+// run executes one activity in a fresh test activity environment.
+func (f fixture) run(activity any, input any, result any) error {
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(f.acts)
+	v, err := env.ExecuteActivity(activity, input)
+	if err != nil || result == nil {
+		return err
+	}
+	return v.Get(result)
+}
+
+func (f fixture) stream(t *testing.T, stream string) []ordersaga.RecordedEvent {
+	t.Helper()
+	events, err := f.store.ReadStream(context.Background(), stream, 1, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
+func types(events []ordersaga.RecordedEvent) []string {
+	out := make([]string, len(events))
+	for i, e := range events {
+		out[i] = e.Type
+	}
+	return out
+}
+
+func order(id string) ordersaga.OrderInput {
+	return ordersaga.OrderInput{OrderID: id, CustomerID: "c-" + id, RestaurantID: "r-1", Currency: "EUR",
+		Items: []ordersaga.Item{{ID: "pizza", Name: "Margherita", UnitPrice: 1000, Quantity: 2}}}
+}
+
+func TestEveryActivityRunTwiceAppendsOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	in := order("twice")
+	if _, err := f.accounts.Credit(ctx, in.CustomerID, 5000, "EUR", "funding-1"); err != nil {
+		t.Fatal(err)
+	}
+	// Everything the activities publish, by event id.
+	var mu sync.Mutex
+	published := map[uuid.UUID]int{}
+	_, err := f.bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: "test", Types: []string{
+		ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited, ordersaga.EventOrderApproved, ordersaga.EventPaymentRefunded,
+		ordersaga.EventOrderRejected, ordersaga.EventAccountDebited, ordersaga.EventAccountRefunded},
+		Handler: func(_ context.Context, m eventbus.Message) error {
+			mu.Lock()
+			published[m.Event.ID]++
+			mu.Unlock()
+			return nil
+		},
+		DeadLetter: func(context.Context, eventbus.Message, error) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payment := activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 2000, Currency: "EUR"}
+	closing := activities.CloseInput{OrderID: in.OrderID, Reason: ordersaga.ReasonRestaurantRejected}
+	steps := []struct {
+		name     string
+		activity any
+		input    any
+	}{
+		{"CreateOrder", f.acts.CreateOrder, in},
+		{"DebitPayment", f.acts.DebitPayment, payment},
+		{"ApproveOrder", f.acts.ApproveOrder, activities.DecisionInput{OrderID: in.OrderID, RestaurantID: in.RestaurantID}},
+		{"RefundPayment", f.acts.RefundPayment, payment},
+		{"RejectOrder", f.acts.RejectOrder, closing},
+	}
+	for _, s := range steps {
+		for attempt := 1; attempt <= 2; attempt++ {
+			if err := f.run(s.activity, s.input, nil); err != nil {
+				t.Fatalf("%s attempt %d: %v", s.name, attempt, err)
+			}
+		}
+	}
+	orderEvents := f.stream(t, ordersaga.OrderStream(in.OrderID))
+	want := "[order-created order-payment-debited order-approved order-payment-refunded order-rejected]"
+	if fmt.Sprint(types(orderEvents)) != want {
+		t.Errorf("order stream = %v, want %s", types(orderEvents), want)
+	}
+	accountEvents := f.stream(t, ordersaga.CustomerStream(in.CustomerID))
+	if fmt.Sprint(types(accountEvents)) != "[account-credited account-debited account-refunded]" {
+		t.Errorf("account stream = %v, want credit, debit, refund once each", types(accountEvents))
+	}
+	var created ordersaga.OrderCreated
+	if err := json.Unmarshal(orderEvents[0].Data, &created); err != nil || created.Amount != 2000 {
+		t.Errorf("order-created amount = %d (%v), want 2000 computed from the items", created.Amount, err)
+	}
+	account, err := f.accounts.Get(ctx, in.CustomerID)
+	if err != nil || account.Balance != 5000 {
+		t.Errorf("balance after debit and refund = %d (%v), want 5000", account.Balance, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(published)
+		mu.Unlock()
+		if n == 7 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d distinct events published, want the 7 the activities appended", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestConcurrentDebitsNeverOverdraw(t *testing.T) {
+	const orders, affordable, price = 20, 5, 1500
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.accounts.Credit(ctx, "shared", affordable*price, "EUR", "funding"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, orders)
+	for i := range orders {
+		wg.Go(func() {
+			errs[i] = f.run(f.acts.DebitPayment, activities.PaymentInput{OrderID: fmt.Sprintf("o-%d", i), CustomerID: "shared",
+				Amount: price, Currency: "EUR"}, nil)
+		})
+	}
+	wg.Wait()
+	succeeded, declined := 0, 0
+	for _, err := range errs {
+		var appErr *temporal.ApplicationError
+		switch {
+		case err == nil:
+			succeeded++
+		case errors.As(err, &appErr) && appErr.Type() == activities.ErrInsufficientFunds && appErr.NonRetryable():
+			declined++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if succeeded != affordable || declined != orders-affordable {
+		t.Errorf("%d debits succeeded and %d were declined, want %d and %d", succeeded, declined, affordable, orders-affordable)
+	}
+	// The balance never went below zero at any version.
+	balance := int64(0)
+	for _, e := range f.stream(t, ordersaga.CustomerStream("shared")) {
+		var entry ordersaga.AccountEntry
+		_ = json.Unmarshal(e.Data, &entry)
+		if e.Type == ordersaga.EventAccountDebited {
+			balance -= entry.Amount
+		} else {
+			balance += entry.Amount
+		}
+		if balance < 0 {
+			t.Fatalf("balance %d at version %d", balance, e.Version)
+		}
+	}
+	if balance != 0 {
+		t.Errorf("final balance %d, want 0", balance)
+	}
+}
+
+func TestCompensationsOfStepsThatNeverHappenedDoNothing(t *testing.T) {
+	f := newFixture(t)
+	in := order("never")
+	var refund activities.RefundResult
+	if err := f.run(f.acts.RefundPayment, activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 2000, Currency: "EUR"}, &refund); err != nil {
+		t.Fatal(err)
+	}
+	if refund.Refunded {
+		t.Error("refunded an order that was never debited")
+	}
+	for _, close := range []any{f.acts.RejectOrder, f.acts.CancelOrder} {
+		if err := f.run(close, activities.CloseInput{OrderID: in.OrderID, Reason: ordersaga.ReasonFailed}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(f.stream(t, ordersaga.OrderStream(in.OrderID))) + len(f.stream(t, ordersaga.CustomerStream(in.CustomerID))); n != 0 {
+		t.Errorf("compensating nothing appended %d events", n)
+	}
+}
+
+func TestBusinessFailuresAreNotRetryable(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	in := order("biz")
+	if err := f.run(f.acts.CreateOrder, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	other := in
+	other.Items = []ordersaga.Item{{ID: "salad", Name: "Salad", UnitPrice: 900, Quantity: 1}}
+	if _, err := f.accounts.Credit(ctx, in.CustomerID, 100, "USD", "funding"); err != nil {
+		t.Fatal(err)
+	}
+	bad := in
+	bad.Currency = "eur"
+	tests := []struct {
+		name     string
+		activity any
+		input    any
+		wantType string
+	}{
+		{"the same order id with other items", f.acts.CreateOrder, other, activities.ErrOrderConflict},
+		{"invalid order", f.acts.CreateOrder, bad, activities.ErrInvalidInput},
+		{"insufficient funds", f.acts.DebitPayment, activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 5000, Currency: "USD"}, activities.ErrInsufficientFunds},
+		{"other currency", f.acts.DebitPayment, activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 50, Currency: "EUR"}, activities.ErrCurrencyMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := f.run(tt.activity, tt.input, nil)
+			var appErr *temporal.ApplicationError
+			if !errors.As(err, &appErr) || appErr.Type() != tt.wantType || !appErr.NonRetryable() {
+				t.Errorf("error = %v, want a non-retryable %s", err, tt.wantType)
+			}
+		})
+	}
+	if n := len(f.stream(t, ordersaga.OrderStream(in.OrderID))); n != 1 {
+		t.Errorf("order stream holds %d events after the refused steps, want 1", n)
+	}
+}

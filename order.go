@@ -1,0 +1,231 @@
+package ordersaga
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Event types of the order saga. Each is also the name of the bus channel it travels on.
+const (
+	EventOrderCreated    = "order-created"
+	EventPaymentDebited  = "order-payment-debited"
+	EventOrderApproved   = "order-approved"
+	EventPaymentRefunded = "order-payment-refunded"
+	EventOrderRejected   = "order-rejected"
+	EventOrderCancelled  = "order-cancelled"
+
+	EventAccountCredited = "account-credited"
+	EventAccountDebited  = "account-debited"
+	EventAccountRefunded = "account-refunded"
+)
+
+// Reasons an order is rejected or cancelled.
+const (
+	ReasonPaymentDeclined    = "payment_declined"
+	ReasonRestaurantRejected = "restaurant_rejected"
+	ReasonRestaurantTimeout  = "restaurant_timeout"
+	ReasonCancelled          = "cancelled"
+	ReasonFailed             = "failed"
+)
+
+// Order statuses, as the saga and the read models report them.
+const (
+	StatusPending          = "pending"
+	StatusCreated          = "created"
+	StatusPaid             = "paid"
+	StatusAwaitingDecision = "awaiting_decision"
+	StatusApproved         = "approved"
+	StatusCompensating     = "compensating"
+	StatusRejected         = "rejected"
+	StatusCancelled        = "cancelled"
+)
+
+// Limits of an order.
+const (
+	MaxItems    = 100
+	MaxQuantity = 1000
+)
+
+// Item is one line of an order. UnitPrice is in minor units (cents) of the order's currency.
+type Item struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	UnitPrice int64  `json:"unit_price"`
+	Quantity  int64  `json:"quantity"`
+}
+
+// OrderInput is what starts an order saga. It is plain JSON so that
+// `temporal workflow start --input '{...}'` can start one.
+type OrderInput struct {
+	OrderID      string `json:"order_id"`
+	CustomerID   string `json:"customer_id"`
+	RestaurantID string `json:"restaurant_id"`
+	Items        []Item `json:"items"`
+	Currency     string `json:"currency"`
+	// DecisionTimeout is how long the restaurant has to decide, as a Go duration ("90s",
+	// "5m"); empty means DefaultDecisionTimeout.
+	DecisionTimeout string `json:"decision_timeout,omitempty"`
+}
+
+// DefaultDecisionTimeout is how long a restaurant has to approve or reject an order.
+const DefaultDecisionTimeout = 5 * time.Minute
+
+var (
+	idPattern       = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,100}$`)
+	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
+)
+
+// ValidateID returns an EINVALID error naming field unless value can identify an order,
+// a customer or a restaurant.
+func ValidateID(field, value string) error {
+	if value == "" {
+		return Invalidf(field, "required")
+	}
+	if !idPattern.MatchString(value) {
+		return Invalidf(field, "%q: use 1 to 100 letters, digits, '_', '.', ':', '@' or '-'", value)
+	}
+	return nil
+}
+
+// ValidateCurrency returns an EINVALID error naming field unless value is a currency code.
+func ValidateCurrency(field, value string) error {
+	if !currencyPattern.MatchString(value) {
+		return Invalidf(field, "%q is not an ISO 4217 code such as EUR or USD", value)
+	}
+	return nil
+}
+
+// Validate returns an EINVALID error naming the first field that is wrong.
+func (o OrderInput) Validate() error {
+	for _, f := range []struct{ name, value string }{
+		{"order_id", o.OrderID}, {"customer_id", o.CustomerID}, {"restaurant_id", o.RestaurantID},
+	} {
+		if err := ValidateID(f.name, f.value); err != nil {
+			return err
+		}
+	}
+	if err := ValidateCurrency("currency", o.Currency); err != nil {
+		return err
+	}
+	switch {
+	case len(o.Items) == 0:
+		return Invalidf("items", "at least one item is required")
+	case len(o.Items) > MaxItems:
+		return Invalidf("items", "%d items; the limit is %d", len(o.Items), MaxItems)
+	}
+	for i, it := range o.Items {
+		field := fmt.Sprintf("items[%d]", i)
+		switch {
+		case it.ID == "":
+			return Invalidf(field+".id", "required")
+		case strings.TrimSpace(it.Name) == "":
+			return Invalidf(field+".name", "required")
+		case it.UnitPrice <= 0:
+			return Invalidf(field+".unit_price", "must be a positive amount in minor units (cents), got %d", it.UnitPrice)
+		case it.Quantity <= 0 || it.Quantity > MaxQuantity:
+			return Invalidf(field+".quantity", "must be between 1 and %d, got %d", MaxQuantity, it.Quantity)
+		}
+	}
+	if _, err := o.Amount(); err != nil {
+		return err
+	}
+	if _, err := o.Timeout(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Amount is the order's total in minor units, computed from its items; the client never
+// sends it. Overflow is an EINVALID error.
+func (o OrderInput) Amount() (int64, error) {
+	var total int64
+	for i, it := range o.Items {
+		if it.UnitPrice > 0 && it.Quantity > math.MaxInt64/it.UnitPrice {
+			return 0, Invalidf(fmt.Sprintf("items[%d]", i), "line total overflows")
+		}
+		line := it.UnitPrice * it.Quantity
+		if total > math.MaxInt64-line {
+			return 0, Invalidf("items", "order total overflows")
+		}
+		total += line
+	}
+	return total, nil
+}
+
+// Timeout returns the restaurant's decision timeout.
+func (o OrderInput) Timeout() (time.Duration, error) {
+	if o.DecisionTimeout == "" {
+		return DefaultDecisionTimeout, nil
+	}
+	d, err := time.ParseDuration(o.DecisionTimeout)
+	if err != nil || d <= 0 || d > 7*24*time.Hour {
+		return 0, Invalidf("decision_timeout", "%q is not a duration between 1s and 168h (for example \"90s\" or \"5m\")", o.DecisionTimeout)
+	}
+	return d, nil
+}
+
+// OrderStream is the event stream of an order.
+func OrderStream(orderID string) string { return "order-" + orderID }
+
+// CustomerStream is the event stream of a customer's account.
+func CustomerStream(customerID string) string { return "customer-" + customerID }
+
+// OrderCreated is the payload of EventOrderCreated.
+type OrderCreated struct {
+	OrderID      string `json:"order_id"`
+	CustomerID   string `json:"customer_id"`
+	RestaurantID string `json:"restaurant_id"`
+	Items        []Item `json:"items"`
+	Amount       int64  `json:"amount"`
+	Currency     string `json:"currency"`
+}
+
+// PaymentDebited is the payload of EventPaymentDebited.
+type PaymentDebited struct {
+	OrderID    string `json:"order_id"`
+	PaymentID  string `json:"payment_id"`
+	CustomerID string `json:"customer_id"`
+	Amount     int64  `json:"amount"`
+	Currency   string `json:"currency"`
+}
+
+// OrderApproved is the payload of EventOrderApproved.
+type OrderApproved struct {
+	OrderID      string `json:"order_id"`
+	RestaurantID string `json:"restaurant_id"`
+}
+
+// PaymentRefunded is the payload of EventPaymentRefunded.
+type PaymentRefunded struct {
+	OrderID   string `json:"order_id"`
+	PaymentID string `json:"payment_id"`
+	Amount    int64  `json:"amount"`
+	Currency  string `json:"currency"`
+}
+
+// OrderRejected is the payload of EventOrderRejected.
+type OrderRejected struct {
+	OrderID string `json:"order_id"`
+	Reason  string `json:"reason"`
+}
+
+// OrderCancelled is the payload of EventOrderCancelled.
+type OrderCancelled struct {
+	OrderID string `json:"order_id"`
+	Reason  string `json:"reason"`
+	By      string `json:"by"`
+}
+
+// AccountEntry is the payload of the account events: a credit (funding), a debit for an
+// order, or the refund of that debit.
+type AccountEntry struct {
+	CustomerID string `json:"customer_id"`
+	Amount     int64  `json:"amount"`
+	Currency   string `json:"currency"`
+	OrderID    string `json:"order_id,omitempty"`
+	PaymentID  string `json:"payment_id,omitempty"`
+	Reference  string `json:"reference,omitempty"`
+}

@@ -1,0 +1,305 @@
+// Package workflows holds the OrderSaga workflow: create the order, debit the payment,
+// wait for the restaurant's decision, approve — and on any failure, rejection, timeout or
+// cancellation, run the registered compensations last-in first-out. Deterministic code
+// only: time, timers, goroutines and logging all go through the workflow package.
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/activities"
+)
+
+// Names by which clients reach the saga.
+const (
+	// TaskQueue is where the worker polls for order sagas.
+	TaskQueue = "orders"
+	// WorkflowName is the workflow type to start: `temporal workflow start --type OrderSaga`.
+	WorkflowName = "OrderSaga"
+	// QueryStatus returns the live State.
+	QueryStatus = "status"
+	// SignalDecision delivers the restaurant's Decision (fire and forget).
+	SignalDecision = "decision"
+	// UpdateDecision delivers the restaurant's Decision and says whether it was accepted;
+	// it is rejected with an error when the order is not awaiting a decision.
+	UpdateDecision = "decide"
+	// ErrInvalidOrder is the error type of a saga started with invalid input.
+	ErrInvalidOrder = "InvalidOrder"
+)
+
+// Search attributes the saga keeps up to date, so Temporal Web can find orders. Both are
+// Keyword attributes that must be registered on the namespace (see the README).
+var (
+	OrderStatusAttribute = temporal.NewSearchAttributeKeyKeyword("OrderStatus")
+	CustomerIDAttribute  = temporal.NewSearchAttributeKeyKeyword("CustomerId")
+)
+
+// WorkflowID is the id of an order's saga. Starting a second saga for the same order is
+// refused by Temporal (workflow id conflict and reuse policies, see the worker).
+func WorkflowID(orderID string) string { return "order-" + orderID }
+
+// Decision is the restaurant's answer.
+type Decision struct {
+	Approved bool   `json:"approved"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// DecisionResult answers UpdateDecision.
+type DecisionResult struct {
+	Accepted bool   `json:"accepted"`
+	Status   string `json:"status"`
+}
+
+// State is the saga's live state, as QueryStatus returns it.
+type State struct {
+	OrderID        string   `json:"order_id"`
+	Status         string   `json:"status"`
+	Reason         string   `json:"reason,omitempty"`
+	Amount         int64    `json:"amount"`
+	Currency       string   `json:"currency"`
+	CompletedSteps []string `json:"completed_steps"`
+	PendingStep    string   `json:"pending_step,omitempty"`
+	Compensated    []string `json:"compensated,omitempty"`
+	LastError      string   `json:"last_error,omitempty"`
+	// OrderVersion is the version of the order's stream after the saga's last write.
+	OrderVersion int64 `json:"order_version"`
+}
+
+// Result is how the saga ended.
+type Result struct {
+	OrderID     string   `json:"order_id"`
+	Status      string   `json:"status"`
+	Reason      string   `json:"reason,omitempty"`
+	Amount      int64    `json:"amount"`
+	Compensated []string `json:"compensated,omitempty"`
+}
+
+// Activity options. Forward steps give up after 10 attempts (then the saga compensates);
+// compensations retry until they succeed. A cancelled saga waits for a running forward
+// step to finish before compensating, so a debit that is still being written cannot slip
+// past its refund.
+var (
+	forwardOptions = workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		WaitForCancellation: true,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 10,
+			NonRetryableErrorTypes: []string{activities.ErrInsufficientFunds, activities.ErrCurrencyMismatch,
+				activities.ErrInvalidInput, activities.ErrOrderConflict},
+		},
+	}
+	compensationOptions = workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 0,
+		},
+	}
+)
+
+// saga is one run's working state.
+type saga struct {
+	in            ordersaga.OrderInput
+	state         State
+	decision      *Decision
+	compensations []compensation
+}
+
+// compensation undoes one step; reason is why the saga is compensating.
+type compensation struct {
+	name string
+	run  func(ctx workflow.Context, reason string, cancelled bool) error
+}
+
+// OrderSaga runs one order. Its input is plain JSON (ordersaga.OrderInput).
+func OrderSaga(ctx workflow.Context, in ordersaga.OrderInput) (Result, error) {
+	if err := in.Validate(); err != nil {
+		return Result{}, temporal.NewNonRetryableApplicationError(ordersaga.ErrorMessage(err), ErrInvalidOrder, nil)
+	}
+	amount, _ := in.Amount()
+	timeout, _ := in.Timeout()
+	s := &saga{in: in, state: State{OrderID: in.OrderID, Status: ordersaga.StatusPending, Amount: amount,
+		Currency: in.Currency, CompletedSteps: []string{}}}
+	if err := s.registerHandlers(ctx); err != nil {
+		return Result{}, err
+	}
+	s.setStatus(ctx, ordersaga.StatusPending)
+
+	reason, err := s.run(ctx, amount, timeout)
+	if err == nil {
+		return s.result(), nil
+	}
+	return s.compensate(ctx, reason, err)
+}
+
+// run executes the forward steps. On failure it returns the rejection reason and the error.
+func (s *saga) run(ctx workflow.Context, amount int64, timeout time.Duration) (string, error) {
+	var a *activities.Activities
+	ctx = workflow.WithActivityOptions(ctx, forwardOptions)
+	order := activities.DecisionInput{OrderID: s.in.OrderID, RestaurantID: s.in.RestaurantID}
+	payment := activities.PaymentInput{OrderID: s.in.OrderID, CustomerID: s.in.CustomerID, Amount: amount, Currency: s.in.Currency}
+
+	s.push("close-order", func(ctx workflow.Context, reason string, cancelled bool) error {
+		in := activities.CloseInput{OrderID: s.in.OrderID, Reason: reason}
+		var res activities.StepResult
+		var err error
+		if cancelled {
+			in.By = "customer"
+			err = workflow.ExecuteActivity(ctx, a.CancelOrder, in).Get(ctx, &res)
+		} else {
+			err = workflow.ExecuteActivity(ctx, a.RejectOrder, in).Get(ctx, &res)
+		}
+		s.noteVersion(res)
+		return err
+	})
+	if err := s.step(ctx, "create-order", a.CreateOrder, s.in, ordersaga.StatusCreated); err != nil {
+		return ordersaga.ReasonFailed, err
+	}
+
+	s.push("refund-payment", func(ctx workflow.Context, _ string, _ bool) error {
+		return workflow.ExecuteActivity(ctx, a.RefundPayment, payment).Get(ctx, nil)
+	})
+	if err := s.step(ctx, "debit-payment", a.DebitPayment, payment, ordersaga.StatusPaid); err != nil {
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && (appErr.Type() == activities.ErrInsufficientFunds || appErr.Type() == activities.ErrCurrencyMismatch) {
+			return ordersaga.ReasonPaymentDeclined, err
+		}
+		return ordersaga.ReasonFailed, err
+	}
+
+	s.state.PendingStep = "restaurant-decision"
+	s.setStatus(ctx, ordersaga.StatusAwaitingDecision)
+	decided, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool { return s.decision != nil })
+	switch {
+	case err != nil:
+		return ordersaga.ReasonCancelled, err
+	case !decided:
+		return ordersaga.ReasonRestaurantTimeout, fmt.Errorf("the restaurant did not decide within %s", timeout)
+	case !s.decision.Approved:
+		return ordersaga.ReasonRestaurantRejected, fmt.Errorf("the restaurant rejected the order: %s", s.decision.Reason)
+	}
+	s.state.CompletedSteps = append(s.state.CompletedSteps, "restaurant-decision")
+	if err := s.step(ctx, "approve-order", a.ApproveOrder, order, ordersaga.StatusApproved); err != nil {
+		return ordersaga.ReasonFailed, err
+	}
+	s.compensations = nil // approved: nothing to undo any more
+	s.state.PendingStep = ""
+	return "", nil
+}
+
+// step runs one forward activity and records its progress.
+func (s *saga) step(ctx workflow.Context, name string, activity, input any, statusAfter string) error {
+	s.state.PendingStep = name
+	var res activities.StepResult
+	if err := workflow.ExecuteActivity(ctx, activity, input).Get(ctx, &res); err != nil {
+		s.state.LastError = err.Error()
+		return err
+	}
+	s.noteVersion(res)
+	s.state.CompletedSteps = append(s.state.CompletedSteps, name)
+	s.state.PendingStep = ""
+	s.setStatus(ctx, statusAfter)
+	return nil
+}
+
+func (s *saga) noteVersion(res activities.StepResult) {
+	if res.Version > 0 {
+		s.state.OrderVersion = res.Version
+	}
+}
+
+func (s *saga) push(name string, run func(ctx workflow.Context, reason string, cancelled bool) error) {
+	s.compensations = append(s.compensations, compensation{name: name, run: run})
+}
+
+// compensate runs the registered compensations last-in first-out on a context that the
+// workflow's cancellation does not reach, and ends the saga as rejected or cancelled.
+func (s *saga) compensate(ctx workflow.Context, reason string, cause error) (Result, error) {
+	cancelled := errors.Is(ctx.Err(), workflow.ErrCanceled) || temporal.IsCanceledError(cause)
+	if cancelled {
+		reason = ordersaga.ReasonCancelled
+	}
+	s.state.Reason = reason
+	if s.state.LastError == "" {
+		s.state.LastError = cause.Error()
+	}
+	logger := workflow.GetLogger(ctx)
+	logger.Info("compensating", "reason", reason, "cause", cause)
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	dctx = workflow.WithActivityOptions(dctx, compensationOptions)
+	s.setStatus(dctx, ordersaga.StatusCompensating)
+	for i := len(s.compensations) - 1; i >= 0; i-- {
+		c := s.compensations[i]
+		s.state.PendingStep = c.name
+		if err := c.run(dctx, reason, cancelled); err != nil {
+			// Retried without limit; only a non-retryable failure ends up here.
+			s.state.LastError = err.Error()
+			logger.Error("compensation failed", "compensation", c.name, "error", err)
+			return s.result(), err
+		}
+		s.state.Compensated = append(s.state.Compensated, c.name)
+	}
+	s.state.PendingStep = ""
+	if cancelled {
+		s.setStatus(dctx, ordersaga.StatusCancelled)
+	} else {
+		s.setStatus(dctx, ordersaga.StatusRejected)
+	}
+	return s.result(), nil
+}
+
+func (s *saga) result() Result {
+	return Result{OrderID: s.state.OrderID, Status: s.state.Status, Reason: s.state.Reason,
+		Amount: s.state.Amount, Compensated: s.state.Compensated}
+}
+
+// setStatus records the status and publishes it as a search attribute.
+func (s *saga) setStatus(ctx workflow.Context, status string) {
+	s.state.Status = status
+	err := workflow.UpsertTypedSearchAttributes(ctx,
+		OrderStatusAttribute.ValueSet(status), CustomerIDAttribute.ValueSet(s.in.CustomerID))
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("search attributes not updated", "error", err)
+	}
+}
+
+// registerHandlers installs the status query, the decision signal and the decision update.
+func (s *saga) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (State, error) { return s.state, nil }); err != nil {
+		return err
+	}
+	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDecision,
+		func(ctx workflow.Context, d Decision) (DecisionResult, error) {
+			s.decision = &d
+			return DecisionResult{Accepted: true, Status: s.state.Status}, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, d Decision) error {
+			if s.state.Status != ordersaga.StatusAwaitingDecision || s.decision != nil {
+				return fmt.Errorf("order %s is not awaiting a decision (status %s)", s.in.OrderID, s.state.Status)
+			}
+			return nil
+		}})
+	if err != nil {
+		return err
+	}
+	signals := workflow.GetSignalChannel(ctx, SignalDecision)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var d Decision
+			if more := signals.Receive(ctx, &d); !more {
+				return
+			}
+			if s.state.Status != ordersaga.StatusAwaitingDecision || s.decision != nil {
+				workflow.GetLogger(ctx).Warn("decision ignored: the order is not awaiting one", "status", s.state.Status, "approved", d.Approved)
+				continue
+			}
+			s.decision = &d
+		}
+	})
+	return nil
+}

@@ -1,0 +1,302 @@
+package workflows_test
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+func order() ordersaga.OrderInput {
+	return ordersaga.OrderInput{OrderID: "o-1", CustomerID: "c-1", RestaurantID: "r-1", Currency: "EUR",
+		Items: []ordersaga.Item{{ID: "pizza", Name: "Margherita", UnitPrice: 1150, Quantity: 2}, {ID: "tiramisu", Name: "Tiramisu", UnitPrice: 650, Quantity: 1}}}
+}
+
+// fixture is a test workflow environment whose activities are mocks that record calls.
+type fixture struct {
+	env   *testsuite.TestWorkflowEnvironment
+	acts  *activities.Activities
+	mu    sync.Mutex
+	calls []string
+}
+
+func newFixture(t *testing.T) *fixture {
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	f := &fixture{env: suite.NewTestWorkflowEnvironment(), acts: &activities.Activities{}}
+	f.env.RegisterWorkflowWithOptions(workflows.OrderSaga, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	f.env.RegisterActivity(f.acts)
+	t.Cleanup(func() { f.env.AssertExpectations(t) })
+	return f
+}
+
+func (f *fixture) record(name string) func(mock.Arguments) {
+	return func(mock.Arguments) {
+		f.mu.Lock()
+		f.calls = append(f.calls, name)
+		f.mu.Unlock()
+	}
+}
+
+// forward mocks the forward steps to succeed, each once.
+func (f *fixture) forward(steps ...string) {
+	for _, step := range steps {
+		switch step {
+		case "CreateOrder":
+			f.env.OnActivity(f.acts.CreateOrder, mock.Anything, mock.Anything).Return(activities.StepResult{Version: 1}, nil).Once().Run(f.record(step))
+		case "DebitPayment":
+			f.env.OnActivity(f.acts.DebitPayment, mock.Anything, mock.Anything).Return(activities.StepResult{Version: 2}, nil).Once().Run(f.record(step))
+		case "ApproveOrder":
+			f.env.OnActivity(f.acts.ApproveOrder, mock.Anything, mock.Anything).Return(activities.StepResult{Version: 3}, nil).Once().Run(f.record(step))
+		}
+	}
+}
+
+// compensations mocks refund and reject/cancel to succeed once, checking the reason.
+func (f *fixture) compensations(t *testing.T, close string, wantReason string) {
+	f.env.OnActivity(f.acts.RefundPayment, mock.Anything, mock.Anything).Return(activities.RefundResult{Refunded: true}, nil).Once().Run(f.record("RefundPayment"))
+	check := func(args mock.Arguments) {
+		in := args.Get(1).(activities.CloseInput)
+		if in.Reason != wantReason {
+			t.Errorf("%s reason = %q, want %q", close, in.Reason, wantReason)
+		}
+		f.record(close)(args)
+	}
+	switch close {
+	case "RejectOrder":
+		f.env.OnActivity(f.acts.RejectOrder, mock.Anything, mock.Anything).Return(activities.StepResult{Version: 4}, nil).Once().Run(check)
+	case "CancelOrder":
+		f.env.OnActivity(f.acts.CancelOrder, mock.Anything, mock.Anything).Return(activities.StepResult{Version: 4}, nil).Once().Run(check)
+	}
+}
+
+func (f *fixture) decide(after time.Duration, d workflows.Decision) {
+	f.env.RegisterDelayedCallback(func() { f.env.SignalWorkflow(workflows.SignalDecision, d) }, after)
+}
+
+func (f *fixture) result(t *testing.T) workflows.Result {
+	t.Helper()
+	if !f.env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete")
+	}
+	if err := f.env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow failed: %v", err)
+	}
+	var r workflows.Result
+	if err := f.env.GetWorkflowResult(&r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (f *fixture) wantCalls(t *testing.T, want ...string) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if strings.Join(f.calls, ",") != strings.Join(want, ",") {
+		t.Errorf("activities ran as %v, want %v", f.calls, want)
+	}
+}
+
+func TestHappyPath(t *testing.T) {
+	f := newFixture(t)
+	f.forward("CreateOrder", "DebitPayment", "ApproveOrder")
+	f.decide(time.Minute, workflows.Decision{Approved: true})
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	r := f.result(t)
+	if r.Status != ordersaga.StatusApproved || r.Reason != "" || r.Amount != 2950 || len(r.Compensated) != 0 {
+		t.Errorf("result = %+v, want approved, amount 2950, nothing compensated", r)
+	}
+	f.wantCalls(t, "CreateOrder", "DebitPayment", "ApproveOrder")
+}
+
+func TestPaymentDeclinedCompensates(t *testing.T) {
+	f := newFixture(t)
+	f.forward("CreateOrder")
+	f.env.OnActivity(f.acts.DebitPayment, mock.Anything, mock.Anything).Return(activities.StepResult{},
+		temporal.NewNonRetryableApplicationError("customer c-1 has 100 EUR", activities.ErrInsufficientFunds, nil)).Once().Run(f.record("DebitPayment"))
+	f.compensations(t, "RejectOrder", ordersaga.ReasonPaymentDeclined)
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	r := f.result(t)
+	if r.Status != ordersaga.StatusRejected || r.Reason != ordersaga.ReasonPaymentDeclined {
+		t.Errorf("result = %+v, want rejected for payment_declined", r)
+	}
+	f.wantCalls(t, "CreateOrder", "DebitPayment", "RefundPayment", "RejectOrder")
+}
+
+func TestRestaurantRejects(t *testing.T) {
+	f := newFixture(t)
+	f.forward("CreateOrder", "DebitPayment")
+	f.compensations(t, "RejectOrder", ordersaga.ReasonRestaurantRejected)
+	f.decide(time.Minute, workflows.Decision{Approved: false, Reason: "out of basil"})
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	r := f.result(t)
+	if r.Status != ordersaga.StatusRejected || r.Reason != ordersaga.ReasonRestaurantRejected ||
+		strings.Join(r.Compensated, ",") != "refund-payment,close-order" {
+		t.Errorf("result = %+v, want rejected for restaurant_rejected after refund-payment, close-order", r)
+	}
+	f.wantCalls(t, "CreateOrder", "DebitPayment", "RefundPayment", "RejectOrder")
+}
+
+func TestRestaurantTimeout(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		timeout string
+		wait    time.Duration
+	}{{"default deadline", "", ordersaga.DefaultDecisionTimeout}, {"deadline from the input", "90s", 90 * time.Second}} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.forward("CreateOrder", "DebitPayment")
+			f.compensations(t, "RejectOrder", ordersaga.ReasonRestaurantTimeout)
+			// A decision just after the deadline is too late.
+			f.decide(tt.wait+time.Second, workflows.Decision{Approved: true})
+			in := order()
+			in.DecisionTimeout = tt.timeout
+			start := f.env.Now()
+			f.env.ExecuteWorkflow(workflows.WorkflowName, in)
+			r := f.result(t)
+			if r.Status != ordersaga.StatusRejected || r.Reason != ordersaga.ReasonRestaurantTimeout {
+				t.Errorf("result = %+v, want rejected for restaurant_timeout", r)
+			}
+			if elapsed := f.env.Now().Sub(start); elapsed < tt.wait || elapsed > tt.wait+time.Second {
+				t.Errorf("the saga timed out after %s of workflow time, want %s", elapsed, tt.wait)
+			}
+			f.wantCalls(t, "CreateOrder", "DebitPayment", "RefundPayment", "RejectOrder")
+		})
+	}
+}
+
+func TestCancellationWhileAwaitingTheDecision(t *testing.T) {
+	f := newFixture(t)
+	f.forward("CreateOrder", "DebitPayment")
+	f.compensations(t, "CancelOrder", ordersaga.ReasonCancelled)
+	f.env.RegisterDelayedCallback(f.env.CancelWorkflow, time.Minute)
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	r := f.result(t)
+	if r.Status != ordersaga.StatusCancelled || r.Reason != ordersaga.ReasonCancelled {
+		t.Errorf("result = %+v, want cancelled", r)
+	}
+	f.wantCalls(t, "CreateOrder", "DebitPayment", "RefundPayment", "CancelOrder")
+}
+
+func TestACompensationThatFailsTwiceIsRetried(t *testing.T) {
+	f := newFixture(t)
+	f.forward("CreateOrder", "DebitPayment")
+	f.env.OnActivity(f.acts.RefundPayment, mock.Anything, mock.Anything).
+		Return(activities.RefundResult{}, errors.New("database unavailable")).Twice().Run(f.record("RefundPayment"))
+	f.env.OnActivity(f.acts.RefundPayment, mock.Anything, mock.Anything).
+		Return(activities.RefundResult{Refunded: true}, nil).Once().Run(f.record("RefundPayment"))
+	f.env.OnActivity(f.acts.RejectOrder, mock.Anything, mock.Anything).Return(activities.StepResult{Version: 4}, nil).Once().Run(f.record("RejectOrder"))
+	f.decide(time.Minute, workflows.Decision{Approved: false})
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	r := f.result(t)
+	if r.Status != ordersaga.StatusRejected || strings.Join(r.Compensated, ",") != "refund-payment,close-order" {
+		t.Errorf("result = %+v, want rejected after refund-payment, close-order", r)
+	}
+	f.wantCalls(t, "CreateOrder", "DebitPayment", "RefundPayment", "RefundPayment", "RefundPayment", "RejectOrder")
+}
+
+func TestADuplicateDecisionIsIgnored(t *testing.T) {
+	f := newFixture(t)
+	f.forward("CreateOrder", "DebitPayment", "ApproveOrder")
+	f.decide(time.Minute, workflows.Decision{Approved: true})
+	f.decide(time.Minute+time.Second, workflows.Decision{Approved: false, Reason: "changed our mind"})
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	if r := f.result(t); r.Status != ordersaga.StatusApproved {
+		t.Errorf("result = %+v, want approved (the first decision counts)", r)
+	}
+	f.wantCalls(t, "CreateOrder", "DebitPayment", "ApproveOrder")
+}
+
+func TestDecisionUpdate(t *testing.T) {
+	f := newFixture(t)
+	f.forward("CreateOrder", "DebitPayment", "ApproveOrder")
+	var early, accepted, late error
+	var acceptedResult workflows.DecisionResult
+	// Before the order awaits a decision the update is refused.
+	f.env.RegisterDelayedCallback(func() {
+		f.env.UpdateWorkflow(workflows.UpdateDecision, "early", &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { early = err },
+			OnAccept:   func() {},
+			OnComplete: func(any, error) {},
+		}, workflows.Decision{Approved: true})
+	}, 0)
+	f.env.RegisterDelayedCallback(func() {
+		f.env.UpdateWorkflow(workflows.UpdateDecision, "decide", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { accepted = err },
+			OnAccept: func() {},
+			OnComplete: func(r any, err error) {
+				if err == nil {
+					acceptedResult = r.(workflows.DecisionResult)
+				}
+			},
+		}, workflows.Decision{Approved: true})
+		f.env.UpdateWorkflow(workflows.UpdateDecision, "again", &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { late = err },
+			OnAccept:   func() {},
+			OnComplete: func(any, error) {},
+		}, workflows.Decision{Approved: false})
+	}, time.Minute)
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	if r := f.result(t); r.Status != ordersaga.StatusApproved {
+		t.Errorf("result = %+v, want approved", r)
+	}
+	if early == nil || !strings.Contains(early.Error(), "not awaiting a decision") {
+		t.Errorf("an update before the order awaits a decision: %v, want a refusal", early)
+	}
+	if accepted != nil || !acceptedResult.Accepted {
+		t.Errorf("the decision update: %v, %+v; want accepted", accepted, acceptedResult)
+	}
+	if late == nil {
+		t.Error("a second decision update was accepted")
+	}
+}
+
+func TestInvalidInputFailsAtOnceAndWritesNothing(t *testing.T) {
+	f := newFixture(t)
+	in := order()
+	in.Items[1].Quantity = 0
+	f.env.ExecuteWorkflow(workflows.WorkflowName, in)
+	err := f.env.GetWorkflowError()
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != workflows.ErrInvalidOrder || appErr.NonRetryable() == false ||
+		!strings.Contains(appErr.Error(), "items[1].quantity") {
+		t.Errorf("error = %v, want a non-retryable InvalidOrder naming items[1].quantity", err)
+	}
+	f.wantCalls(t)
+}
+
+func TestStatusQuery(t *testing.T) {
+	f := newFixture(t)
+	f.forward("CreateOrder", "DebitPayment", "ApproveOrder")
+	var during workflows.State
+	f.env.RegisterDelayedCallback(func() {
+		v, err := f.env.QueryWorkflow(workflows.QueryStatus)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if err := v.Get(&during); err != nil {
+			t.Error(err)
+		}
+		f.env.SignalWorkflow(workflows.SignalDecision, workflows.Decision{Approved: true})
+	}, time.Minute)
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	f.result(t)
+	if during.Status != ordersaga.StatusAwaitingDecision || during.PendingStep != "restaurant-decision" ||
+		strings.Join(during.CompletedSteps, ",") != "create-order,debit-payment" || during.OrderVersion != 2 || during.Amount != 2950 {
+		t.Errorf("status while awaiting the decision = %+v", during)
+	}
+}

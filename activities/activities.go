@@ -39,6 +39,9 @@ const (
 	ErrCurrencyMismatch  = "CurrencyMismatch"
 	ErrInvalidInput      = "InvalidInput"
 	ErrOrderConflict     = "OrderConflict"
+	// ErrAlreadyStarted: another run of the saga created this order; this run must not
+	// touch it (not even to compensate).
+	ErrAlreadyStarted = "AlreadyStarted"
 )
 
 // Activities are the saga's activities, with their dependencies.
@@ -147,10 +150,22 @@ func (a *Activities) CreateOrder(ctx context.Context, in ordersaga.OrderInput) (
 	if err != nil {
 		return StepResult{}, err
 	}
-	res, err := a.appendAndPublish(ctx, ordersaga.OrderStream(in.OrderID), ordersaga.NoStream, e)
+	stream := ordersaga.OrderStream(in.OrderID)
+	res, err := a.appendAndPublish(ctx, stream, ordersaga.NoStream, e)
 	if isConflict(err) {
 		return StepResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("order %s already exists with other content", in.OrderID), ErrOrderConflict, err)
+	}
+	if err == nil && res.Duplicate {
+		// A retry of this activity, or a second run of the saga for the same order?
+		first, err := a.Store.ReadStream(ctx, stream, 1, 1)
+		if err != nil {
+			return StepResult{}, asActivityError(err)
+		}
+		if len(first) == 1 && first[0].Metadata.CausationID != s.metadata.CausationID {
+			return StepResult{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("order %s was created by another run of its saga (%s)", in.OrderID, first[0].Metadata.CausationID), ErrAlreadyStarted, nil)
+		}
 	}
 	return stepResult(res), err
 }

@@ -91,7 +91,7 @@ var (
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 10,
 			NonRetryableErrorTypes: []string{activities.ErrInsufficientFunds, activities.ErrCurrencyMismatch,
-				activities.ErrInvalidInput, activities.ErrOrderConflict},
+				activities.ErrInvalidInput, activities.ErrOrderConflict, activities.ErrAlreadyStarted},
 		},
 	}
 	compensationOptions = workflow.ActivityOptions{
@@ -131,8 +131,12 @@ func OrderSaga(ctx workflow.Context, in ordersaga.OrderInput) (Result, error) {
 	s.setStatus(ctx, ordersaga.StatusPending)
 
 	reason, err := s.run(ctx, amount, timeout)
-	if err == nil {
+	switch {
+	case err == nil:
 		return s.result(), nil
+	case len(s.compensations) == 0 && s.state.Status == ordersaga.StatusPending:
+		// Nothing was done and nothing is to be undone: the order belongs to another saga.
+		return Result{}, err
 	}
 	return s.compensate(ctx, reason, err)
 }
@@ -158,6 +162,10 @@ func (s *saga) run(ctx workflow.Context, amount int64, timeout time.Duration) (s
 		return err
 	})
 	if err := s.step(ctx, "create-order", a.CreateOrder, s.in, ordersaga.StatusCreated); err != nil {
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && (appErr.Type() == activities.ErrAlreadyStarted || appErr.Type() == activities.ErrOrderConflict) {
+			s.compensations = nil // the order is not this saga's to close
+		}
 		return ordersaga.ReasonFailed, err
 	}
 

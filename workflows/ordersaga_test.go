@@ -300,3 +300,15 @@ func TestStatusQuery(t *testing.T) {
 		t.Errorf("status while awaiting the decision = %+v", during)
 	}
 }
+
+func TestASecondSagaForTheSameOrderTouchesNothing(t *testing.T) {
+	f := newFixture(t)
+	f.env.OnActivity(f.acts.CreateOrder, mock.Anything, mock.Anything).Return(activities.StepResult{},
+		temporal.NewNonRetryableApplicationError("created by another run", activities.ErrAlreadyStarted, nil)).Once().Run(f.record("CreateOrder"))
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	var appErr *temporal.ApplicationError
+	if err := f.env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != activities.ErrAlreadyStarted {
+		t.Errorf("error = %v, want the saga to fail with AlreadyStarted", err)
+	}
+	f.wantCalls(t, "CreateOrder") // no compensation of an order that is not its own
+}

@@ -1,0 +1,242 @@
+// Package temporaldev runs the Temporal development server (`temporal server start-dev`,
+// with its Web UI) as a child process, for `ordersaga dev` and the integration tests. The
+// `temporal` CLI is pinned in tools/temporal/go.mod and is not linked into ordersaga: its
+// server packages pin an older go.temporal.io/api than the SDK needs.
+package temporaldev
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+)
+
+// CLIVersion is the version of the temporal CLI that tools/temporal/go.mod pins.
+const CLIVersion = "v1.5.1"
+
+// EnvBinary names the environment variable that points at a temporal binary to use.
+const EnvBinary = "ORDERSAGA_TEMPORAL_BIN"
+
+// SearchAttributes are registered on the dev server at start: the saga's Keyword attributes.
+var SearchAttributes = []string{"OrderStatus=Keyword", "CustomerId=Keyword"}
+
+// Binary returns the temporal CLI to run: $ORDERSAGA_TEMPORAL_BIN, else `temporal` on PATH,
+// else one built once from tools/temporal into the user's cache directory (about six
+// minutes on a 2-core machine; progress goes to logger). repoRoot is the ordersaga source
+// tree, needed only for that build.
+func Binary(ctx context.Context, repoRoot string, logger *slog.Logger) (string, error) {
+	if bin := os.Getenv(EnvBinary); bin != "" {
+		if _, err := os.Stat(bin); err != nil {
+			return "", fmt.Errorf("temporaldev: %s=%s: %w", EnvBinary, bin, err)
+		}
+		return bin, nil
+	}
+	if bin, err := exec.LookPath("temporal"); err == nil {
+		return bin, nil
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("temporaldev: no temporal on PATH, %s unset, and no cache directory: %w", EnvBinary, err)
+	}
+	bin := filepath.Join(cache, "ordersaga", "temporal-cli-"+CLIVersion, "temporal")
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	return bin, build(ctx, repoRoot, bin, logger)
+}
+
+// build compiles the pinned CLI into bin, holding a lock so that concurrent callers (test
+// packages run in parallel) build it once.
+func build(ctx context.Context, repoRoot, bin string, logger *slog.Logger) error {
+	toolsDir := filepath.Join(repoRoot, "tools", "temporal")
+	if _, err := os.Stat(filepath.Join(toolsDir, "go.mod")); err != nil {
+		return fmt.Errorf("temporaldev: no temporal CLI found (set %s or put temporal on PATH), and cannot build one: %w", EnvBinary, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		return err
+	}
+	lock, err := os.OpenFile(bin+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if _, err := os.Stat(bin); err == nil {
+		return nil // built by another process while we waited
+	}
+	logger.Info("building the temporal CLI "+CLIVersion+" once (takes a few minutes)", "into", bin)
+	start := time.Now()
+	tmp := bin + ".tmp"
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp, "github.com/temporalio/cli/cmd/temporal")
+	cmd.Dir = toolsDir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("temporaldev: build the temporal CLI: %w\n%s", err, out)
+	}
+	logger.Info("built the temporal CLI", "took", time.Since(start).Round(time.Second))
+	return os.Rename(tmp, bin)
+}
+
+// Config describes the dev server to run.
+type Config struct {
+	// Binary is the temporal CLI (see Binary). Required.
+	Binary string
+	// IP to listen on; default 127.0.0.1.
+	IP string
+	// Port of the gRPC frontend (default 7233 when 0; -1 picks a free port).
+	Port int
+	// UIPort of the Web UI (default Port+1000 when 0; -1 picks a free port).
+	UIPort int
+	// Headless disables the Web UI.
+	Headless bool
+	// DBFile persists workflows in SQLite (WAL journal); empty keeps them in memory.
+	DBFile string
+	// Output receives the server's own log; nil discards it.
+	Output io.Writer
+	// Logger receives progress lines; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is a running dev server.
+type Server struct {
+	cmd    *exec.Cmd
+	done   chan error
+	addr   string
+	uiAddr string
+}
+
+// Start starts the server with the saga's search attributes registered and waits until it
+// answers health checks.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Binary == "" {
+		return nil, errors.New("temporaldev: Binary is required")
+	}
+	if cfg.IP == "" {
+		cfg.IP = "127.0.0.1"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	switch cfg.Port {
+	case 0:
+		cfg.Port = 7233
+	case -1:
+		if cfg.Port, err = freePort(cfg.IP); err != nil {
+			return nil, err
+		}
+	}
+	switch cfg.UIPort {
+	case 0:
+		cfg.UIPort = cfg.Port + 1000
+	case -1:
+		if cfg.UIPort, err = freePort(cfg.IP); err != nil {
+			return nil, err
+		}
+	}
+	for name, port := range map[string]int{"Temporal": cfg.Port, "Temporal Web": cfg.UIPort} {
+		if name == "Temporal Web" && cfg.Headless {
+			continue
+		}
+		if lis, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(port))); err != nil {
+			return nil, fmt.Errorf("temporaldev: %s port %d is in use: %w", name, port, err)
+		} else {
+			lis.Close()
+		}
+	}
+	args := []string{"server", "start-dev", "--ip", cfg.IP, "--port", strconv.Itoa(cfg.Port),
+		"--ui-port", strconv.Itoa(cfg.UIPort), "--log-level", "warn"}
+	for _, sa := range SearchAttributes {
+		args = append(args, "--search-attribute", sa)
+	}
+	if cfg.Headless {
+		args = append(args, "--headless")
+	}
+	if cfg.DBFile != "" {
+		args = append(args, "--db-filename", cfg.DBFile,
+			"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal")
+	}
+	cmd := exec.Command(cfg.Binary, args...)
+	cmd.Stdout, cmd.Stderr = cfg.Output, cfg.Output
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM} // never outlive us
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("temporaldev: start %s: %w", cfg.Binary, err)
+	}
+	s := &Server{cmd: cmd, done: make(chan error, 1), addr: net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)),
+		uiAddr: net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.UIPort))}
+	go func() { s.done <- cmd.Wait() }()
+	if err := s.waitReady(ctx, cfg.Logger); err != nil {
+		_ = s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// waitReady waits until the frontend answers a health check.
+func (s *Server) waitReady(ctx context.Context, logger *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		c, err := client.DialContext(ctx, client.Options{HostPort: s.addr, Logger: quietLogger})
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case err := <-s.done:
+			s.done <- err
+			return fmt.Errorf("temporaldev: the dev server exited: %v", err)
+		case <-ctx.Done():
+			return fmt.Errorf("temporaldev: the dev server at %s never became ready: %w", s.addr, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		logger.Debug("waiting for the Temporal dev server", "addr", s.addr)
+	}
+}
+
+// HostPort is the gRPC address clients dial.
+func (s *Server) HostPort() string { return s.addr }
+
+// UIURL is the Web UI's address.
+func (s *Server) UIURL() string { return "http://" + s.uiAddr }
+
+// Stop asks the server to shut down and waits for it, killing it after 20 seconds.
+func (s *Server) Stop() error {
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+		return nil
+	case <-time.After(20 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+		return errors.New("temporaldev: the dev server did not stop in 20s and was killed")
+	}
+}
+
+// Kill ends the server at once, as a crash would.
+func (s *Server) Kill() {
+	_ = s.cmd.Process.Kill()
+	<-s.done
+}
+
+func freePort(ip string) (int, error) {
+	lis, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer lis.Close()
+	return lis.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,9 +1,11 @@
 // Command ordersaga is the order saga service's one binary. Each role is a subcommand:
 //
 //	ordersaga dev       everything that exists so far in one process, on a throwaway PostgreSQL
+//	ordersaga worker    the OrderSaga worker and the outbox relay
 //	ordersaga api       the gRPC API against an existing database
 //	ordersaga relay     publish what is still in the outbox onto the event bus
 //	ordersaga migrate   create or upgrade the database schema, then exit
+//	ordersaga account   credit or show a customer's account
 //
 // This package is the only one that reads flags and environment variables and wires the
 // other packages together.

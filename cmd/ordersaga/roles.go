@@ -7,17 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
-	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/ordersaga/ordersaga/api"
 	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/eventstore"
-	"github.com/ordersaga/ordersaga/natsembed"
-	"github.com/ordersaga/ordersaga/pglocal"
 	"github.com/ordersaga/ordersaga/relay"
 	"github.com/ordersaga/ordersaga/sqldb"
 )
@@ -168,97 +161,4 @@ func runRelay(ctx context.Context, logger *slog.Logger, db *sqldb.DB, bus eventb
 	}
 	logger.Info("outbox relay running")
 	return r.Run(ctx)
-}
-
-// devRole runs everything that exists so far in one process: a PostgreSQL cluster in the
-// data directory (unless --database-url is given), the schema, embedded NATS Streaming and
-// JetStream with file stores, the outbox relay and the gRPC API.
-type devRole struct {
-	db          databaseFlags
-	bus         busFlags
-	dataDir     string
-	grpcAddr    string
-	natsPort    int
-	monitorPort int
-	reset       bool
-
-	cluster *pglocal.Cluster
-	pool    *sqldb.DB
-	nats    *natsembed.Servers
-	conn    eventbus.Bus
-}
-
-func (r *devRole) flags(fs *flag.FlagSet, env func(string) string) {
-	r.db.register(fs, env)
-	r.bus.register(fs, env, "dev")
-	fs.StringVar(&r.dataDir, "data-dir", envOr(env, "ORDERSAGA_DATA_DIR", ".ordersaga"), "where dev keeps its data between runs (env ORDERSAGA_DATA_DIR)")
-	fs.StringVar(&r.grpcAddr, "grpc-addr", envOr(env, "ORDERSAGA_GRPC_ADDR", "127.0.0.1:50051"), "gRPC listen address (env ORDERSAGA_GRPC_ADDR)")
-	fs.IntVar(&r.natsPort, "nats-port", 4222, "port of the embedded NATS server")
-	fs.IntVar(&r.monitorPort, "nats-monitor-port", 8222, "HTTP monitoring port of the embedded NATS server")
-	fs.BoolVar(&r.reset, "reset", false, "delete the data directory first")
-}
-
-func (r *devRole) run(ctx context.Context, m *Main) error {
-	logger := m.logger(true, r.db.logLevel)
-	if r.reset {
-		logger.Info("deleting the data directory", "dir", r.dataDir)
-		if err := os.RemoveAll(r.dataDir); err != nil {
-			return err
-		}
-	}
-	// 0711: PostgreSQL runs as its own user when we are root and must pass through.
-	if err := os.MkdirAll(r.dataDir, 0o711); err != nil {
-		return err
-	}
-	url := r.db.url
-	if url == "" {
-		dir := filepath.Join(r.dataDir, "postgres")
-		logger.Info("starting PostgreSQL", "dir", dir)
-		startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		var err error
-		r.cluster, err = pglocal.Start(startCtx, pglocal.Config{Dir: dir, Durable: true})
-		cancel()
-		if err != nil {
-			return err
-		}
-		url = r.cluster.URL("postgres")
-	}
-	var err error
-	if r.pool, err = r.db.open(ctx, url); err != nil {
-		return err
-	}
-	logger.Info("schema is up to date")
-
-	r.nats, err = natsembed.Start(natsembed.Config{Dir: filepath.Join(r.dataDir, "nats"), Port: r.natsPort, MonitorPort: r.monitorPort,
-		ClusterID: r.bus.clusterID, Logger: logger})
-	if err != nil {
-		return fmt.Errorf("%w (choose other ports with --nats-port and --nats-monitor-port)", err)
-	}
-	r.bus.url, r.bus.monitorURL = r.nats.ClientURL(), r.nats.MonitorURL()
-	logger.Info("NATS Streaming and JetStream running", "url", r.bus.url, "monitor", r.bus.monitorURL, "bus", r.bus.kind)
-	if r.conn, err = r.bus.open(ctx, logger); err != nil {
-		return err
-	}
-
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return runRelay(ctx, logger, r.pool, r.conn) })
-	g.Go(func() error { return serveAPI(ctx, logger, r.pool, r.grpcAddr) })
-	return g.Wait()
-}
-
-func (r *devRole) close() error {
-	var errs []error
-	if r.conn != nil {
-		errs = append(errs, r.conn.Close())
-	}
-	if r.nats != nil {
-		r.nats.Shutdown()
-	}
-	if r.pool != nil {
-		r.pool.Close()
-	}
-	if r.cluster != nil {
-		errs = append(errs, r.cluster.Stop())
-	}
-	return errors.Join(errs...)
 }

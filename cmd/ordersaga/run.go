@@ -41,7 +41,9 @@ var roles = map[string]struct {
 }{
 	"dev":     {"run everything that exists so far in one process on a throwaway PostgreSQL", func() role { return &devRole{} }},
 	"api":     {"serve the gRPC API against an existing database", func() role { return &apiRole{} }},
+	"worker":  {"run the OrderSaga worker (and the outbox relay) against Temporal", func() role { return &workerRole{} }},
 	"relay":   {"publish committed events that are still in the outbox, until stopped", func() role { return &relayRole{} }},
+	"account": {"credit (--amount) or show a customer's account, directly in the event store", func() role { return &accountRole{} }},
 	"migrate": {"create or upgrade the database schema, then exit", func() role { return &migrateRole{} }},
 }
 
@@ -68,7 +70,7 @@ func (m *Main) ParseFlags(args []string) error {
 
 func (m *Main) usage() {
 	fmt.Fprintln(m.Stderr, "usage: ordersaga <command> [flags]\n\ncommands:")
-	for _, name := range []string{"dev", "api", "relay", "migrate"} {
+	for _, name := range []string{"dev", "worker", "api", "relay", "migrate", "account"} {
 		fmt.Fprintf(m.Stderr, "  %-8s %s\n", name, roles[name].summary)
 	}
 	fmt.Fprintln(m.Stderr, "\nRun 'ordersaga <command> -h' for its flags.")

@@ -37,12 +37,14 @@ var (
 	counter  atomic.Int64
 )
 
-// Main runs a test binary's tests with a database server available; call it from TestMain.
+// Main runs a test binary's tests with a database server available and exits; call it
+// from TestMain.
 func Main(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(Run(m))
 }
 
-func run(m *testing.M) int {
+// Run is Main without the exit, for a TestMain that has more to tear down.
+func Run(m *testing.M) int {
 	if u := os.Getenv(EnvURL); u != "" {
 		adminURL = u
 		return m.Run()

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ordersaga/ordersaga/eventbus"
+	"github.com/ordersaga/ordersaga/natsembed"
+	"github.com/ordersaga/ordersaga/pglocal"
+	"github.com/ordersaga/ordersaga/sqldb"
+	"github.com/ordersaga/ordersaga/temporaldev"
+)
+
+// devRole runs everything that exists so far in one process: a PostgreSQL cluster in the
+// data directory (unless --database-url is given), the schema, embedded NATS Streaming and
+// JetStream with file stores, the Temporal dev server with its Web UI, the saga worker, the
+// outbox relay and the gRPC API.
+type devRole struct {
+	db          databaseFlags
+	bus         busFlags
+	temporal    temporalFlags
+	dataDir     string
+	grpcAddr    string
+	natsPort    int
+	monitorPort int
+	uiPort      int
+	reset       bool
+
+	cluster *pglocal.Cluster
+	pool    *sqldb.DB
+	nats    *natsembed.Servers
+	conn    eventbus.Bus
+	server  *temporaldev.Server
+}
+
+func (r *devRole) flags(fs *flag.FlagSet, env func(string) string) {
+	r.db.register(fs, env)
+	r.bus.register(fs, env, "dev")
+	r.temporal.register(fs, env)
+	fs.StringVar(&r.dataDir, "data-dir", envOr(env, "ORDERSAGA_DATA_DIR", ".ordersaga"), "where dev keeps its data between runs (env ORDERSAGA_DATA_DIR)")
+	fs.StringVar(&r.grpcAddr, "grpc-addr", envOr(env, "ORDERSAGA_GRPC_ADDR", "127.0.0.1:50051"), "gRPC listen address (env ORDERSAGA_GRPC_ADDR)")
+	fs.IntVar(&r.natsPort, "nats-port", 4222, "port of the embedded NATS server")
+	fs.IntVar(&r.monitorPort, "nats-monitor-port", 8222, "HTTP monitoring port of the embedded NATS server")
+	fs.IntVar(&r.uiPort, "temporal-ui-port", 8233, "port of Temporal Web (the dev server's gRPC port is --temporal-address's)")
+	fs.BoolVar(&r.reset, "reset", false, "delete the data directory first")
+}
+
+func (r *devRole) run(ctx context.Context, m *Main) error {
+	logger := m.logger(true, r.db.logLevel)
+	if r.reset {
+		logger.Info("deleting the data directory", "dir", r.dataDir)
+		if err := os.RemoveAll(r.dataDir); err != nil {
+			return err
+		}
+	}
+	// 0711: PostgreSQL runs as its own user when we are root and must pass through.
+	if err := os.MkdirAll(r.dataDir, 0o711); err != nil {
+		return err
+	}
+	url := r.db.url
+	if url == "" {
+		dir := filepath.Join(r.dataDir, "postgres")
+		logger.Info("starting PostgreSQL", "dir", dir)
+		startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		var err error
+		r.cluster, err = pglocal.Start(startCtx, pglocal.Config{Dir: dir, Durable: true})
+		cancel()
+		if err != nil {
+			return err
+		}
+		url = r.cluster.URL("postgres")
+	}
+	var err error
+	if r.pool, err = r.db.open(ctx, url); err != nil {
+		return err
+	}
+	logger.Info("schema is up to date", "database", url)
+
+	r.nats, err = natsembed.Start(natsembed.Config{Dir: filepath.Join(r.dataDir, "nats"), Port: r.natsPort, MonitorPort: r.monitorPort,
+		ClusterID: r.bus.clusterID, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("%w (choose other ports with --nats-port and --nats-monitor-port)", err)
+	}
+	r.bus.url, r.bus.monitorURL = r.nats.ClientURL(), r.nats.MonitorURL()
+	logger.Info("NATS Streaming and JetStream running", "url", r.bus.url, "monitor", r.bus.monitorURL, "bus", r.bus.kind)
+	if r.conn, err = r.bus.open(ctx, logger); err != nil {
+		return err
+	}
+
+	if err := r.startTemporal(ctx, m); err != nil {
+		return err
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return runWorker(ctx, logger, r.temporal, r.pool, r.conn) })
+	g.Go(func() error { return serveAPI(ctx, logger, r.pool, r.grpcAddr) })
+	return g.Wait()
+}
+
+// startTemporal runs the Temporal dev server, persisted in the data directory.
+func (r *devRole) startTemporal(ctx context.Context, m *Main) error {
+	logger := m.logger(true, r.db.logLevel)
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	bin, err := temporaldev.Binary(ctx, root, logger)
+	if err != nil {
+		return err
+	}
+	host, port, err := splitHostPort(r.temporal.address)
+	if err != nil {
+		return fmt.Errorf("--temporal-address: %w", err)
+	}
+	logger.Info("starting the Temporal dev server", "binary", bin)
+	r.server, err = temporaldev.Start(ctx, temporaldev.Config{Binary: bin, IP: host, Port: port, UIPort: r.uiPort,
+		DBFile: filepath.Join(r.dataDir, "temporal.db"), Output: m.Stderr, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("%w (choose other ports with --temporal-address and --temporal-ui-port)", err)
+	}
+	logger.Info("Temporal running", "address", r.server.HostPort(), "web", r.server.UIURL())
+	return nil
+}
+
+func (r *devRole) close() error {
+	var errs []error
+	if r.server != nil {
+		errs = append(errs, r.server.Stop())
+	}
+	if r.conn != nil {
+		errs = append(errs, r.conn.Close())
+	}
+	if r.nats != nil {
+		r.nats.Shutdown()
+	}
+	if r.pool != nil {
+		r.pool.Close()
+	}
+	if r.cluster != nil {
+		errs = append(errs, r.cluster.Stop())
+	}
+	return errors.Join(errs...)
+}

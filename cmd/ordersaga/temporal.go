@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/eventbus"
+	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/sqldb"
+	"github.com/ordersaga/ordersaga/worker"
+)
+
+// temporalFlags say where Temporal is.
+type temporalFlags struct {
+	address, namespace          string
+	tlsCert, tlsKey, tlsCA, sni string
+}
+
+func (f *temporalFlags) register(fs *flag.FlagSet, env func(string) string) {
+	fs.StringVar(&f.address, "temporal-address", envOr(env, "TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend host:port (env TEMPORAL_ADDRESS)")
+	fs.StringVar(&f.namespace, "temporal-namespace", envOr(env, "TEMPORAL_NAMESPACE", "default"), "Temporal namespace (env TEMPORAL_NAMESPACE)")
+	fs.StringVar(&f.tlsCert, "temporal-tls-cert", env("TEMPORAL_TLS_CERT"), "client certificate for mTLS (env TEMPORAL_TLS_CERT)")
+	fs.StringVar(&f.tlsKey, "temporal-tls-key", env("TEMPORAL_TLS_KEY"), "client key for mTLS (env TEMPORAL_TLS_KEY)")
+	fs.StringVar(&f.tlsCA, "temporal-tls-ca", env("TEMPORAL_TLS_CA"), "CA certificate to verify the server with (env TEMPORAL_TLS_CA)")
+	fs.StringVar(&f.sni, "temporal-tls-server-name", env("TEMPORAL_TLS_SERVER_NAME"), "server name to verify (env TEMPORAL_TLS_SERVER_NAME)")
+}
+
+// config builds the worker configuration, with TLS when any TLS flag is set.
+func (f *temporalFlags) config(logger *slog.Logger) (worker.Config, error) {
+	cfg := worker.Config{HostPort: f.address, Namespace: f.namespace, Logger: logger}
+	if f.tlsCert == "" && f.tlsKey == "" && f.tlsCA == "" && f.sni == "" {
+		return cfg, nil
+	}
+	t := &tls.Config{ServerName: f.sni, MinVersion: tls.VersionTLS12}
+	if f.tlsCert != "" || f.tlsKey != "" {
+		pair, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return cfg, fmt.Errorf("--temporal-tls-cert/--temporal-tls-key: %w", err)
+		}
+		t.Certificates = []tls.Certificate{pair}
+	}
+	if f.tlsCA != "" {
+		pem, err := os.ReadFile(f.tlsCA)
+		if err != nil {
+			return cfg, fmt.Errorf("--temporal-tls-ca: %w", err)
+		}
+		t.RootCAs = x509.NewCertPool()
+		if !t.RootCAs.AppendCertsFromPEM(pem) {
+			return cfg, errors.New("--temporal-tls-ca: no certificate found")
+		}
+	}
+	cfg.TLS = t
+	return cfg, nil
+}
+
+// workerRole runs the saga worker and the outbox relay.
+type workerRole struct {
+	db       databaseFlags
+	bus      busFlags
+	temporal temporalFlags
+	pool     *sqldb.DB
+	conn     eventbus.Bus
+}
+
+func (r *workerRole) flags(fs *flag.FlagSet, env func(string) string) {
+	r.db.register(fs, env)
+	r.bus.register(fs, env, "worker")
+	r.temporal.register(fs, env)
+}
+
+func (r *workerRole) run(ctx context.Context, m *Main) error {
+	logger := m.logger(false, r.db.logLevel)
+	var err error
+	if r.pool, err = r.db.open(ctx, r.db.url); err != nil {
+		return err
+	}
+	if r.conn, err = r.bus.open(ctx, logger); err != nil {
+		return err
+	}
+	return runWorker(ctx, logger, r.temporal, r.pool, r.conn)
+}
+
+func (r *workerRole) close() error {
+	var err error
+	if r.conn != nil {
+		err = r.conn.Close()
+	}
+	if r.pool != nil {
+		r.pool.Close()
+	}
+	return err
+}
+
+// runWorker connects to Temporal and runs the worker and the relay until ctx ends.
+func runWorker(ctx context.Context, logger *slog.Logger, tf temporalFlags, db *sqldb.DB, bus eventbus.Bus) error {
+	cfg, err := tf.config(logger.With("component", "temporal"))
+	if err != nil {
+		return err
+	}
+	c, err := worker.Dial(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	acts := &activities.Activities{Store: eventstore.New(db), Bus: bus}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return worker.Run(ctx, c, acts, logger) })
+	g.Go(func() error { return runRelay(ctx, logger, db, bus) })
+	return g.Wait()
+}
+
+// splitHostPort splits "host:port" into its parts.
+func splitHostPort(addr string) (string, int, error) {
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port <= 0 {
+		return "", 0, fmt.Errorf("bad port in %q", addr)
+	}
+	return host, port, nil
+}

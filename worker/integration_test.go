@@ -1,0 +1,352 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/eventbus"
+	"github.com/ordersaga/ordersaga/eventbus/bustest"
+	"github.com/ordersaga/ordersaga/eventbus/natsstreaming"
+	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/payments"
+	"github.com/ordersaga/ordersaga/sqldb"
+	"github.com/ordersaga/ordersaga/temporaldev"
+	"github.com/ordersaga/ordersaga/worker"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// EnvRecord, set to 1, makes the integration tests write the histories of the paths they
+// run into workflows/testdata, for the replay tests.
+const EnvRecord = "ORDERSAGA_RECORD_HISTORIES"
+
+var (
+	temporalBin  string
+	temporalAddr string
+)
+
+// TestMain starts one Temporal dev server for the package's tests.
+func TestMain(m *testing.M) {
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	root, _ := filepath.Abs("..")
+	bin, err := temporaldev.Binary(ctx, root, logger)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	srv, err := temporaldev.Start(ctx, temporaldev.Config{Binary: bin, Port: -1, Headless: true, Logger: logger})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	temporalBin, temporalAddr = bin, srv.HostPort()
+	code := dbtest.Run(m)
+	if err := srv.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
+}
+
+// stack is one test's running system: PostgreSQL, NATS Streaming, a worker.
+type stack struct {
+	client   client.Client
+	store    *eventstore.Store
+	accounts payments.Accounts
+	bus      eventbus.Bus
+	mu       sync.Mutex
+	seen     map[uuid.UUID]bool // event ids that reached the bus
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbtest.NewDatabase(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if err := eventstore.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	srv := bustest.StartServer(t)
+	bus, err := natsstreaming.Connect(ctx, natsstreaming.Config{URL: srv.URL(), ClusterID: srv.ClusterID(), ClientID: "worker-test", MonitorURL: srv.MonitorURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bus.Close() })
+	c, err := worker.Dial(ctx, worker.Config{HostPort: temporalAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	store := eventstore.New(db)
+	s := &stack{client: c, store: store, accounts: payments.Accounts{Store: store}, bus: bus, seen: map[uuid.UUID]bool{}}
+	_, err = bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: "observer", Types: []string{
+		ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited, ordersaga.EventOrderApproved, ordersaga.EventPaymentRefunded,
+		ordersaga.EventOrderRejected, ordersaga.EventOrderCancelled, ordersaga.EventAccountDebited, ordersaga.EventAccountRefunded},
+		Handler: func(_ context.Context, m eventbus.Message) error {
+			s.mu.Lock()
+			s.seen[m.Event.ID] = true
+			s.mu.Unlock()
+			return nil
+		},
+		DeadLetter: func(context.Context, eventbus.Message, error) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- worker.Run(wctx, c, &activities.Activities{Store: store, Bus: bus}, nil) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	})
+	return s
+}
+
+func newOrder(customer string) ordersaga.OrderInput {
+	return ordersaga.OrderInput{OrderID: uuid.NewString()[:13], CustomerID: customer, RestaurantID: "r-1", Currency: "EUR",
+		Items: []ordersaga.Item{{ID: "pizza", Name: "Margherita", UnitPrice: 1150, Quantity: 2}}}
+}
+
+func (s *stack) start(t *testing.T, in ordersaga.OrderInput) client.WorkflowRun {
+	t.Helper()
+	run, err := s.client.ExecuteWorkflow(context.Background(), workflows.StartOptions(in.OrderID), workflows.WorkflowName, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// awaitStatus polls the saga's status query until it reports status.
+func (s *stack) awaitStatus(t *testing.T, run client.WorkflowRun, status string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, err := s.client.QueryWorkflow(context.Background(), run.GetID(), run.GetRunID(), workflows.QueryStatus)
+		var st workflows.State
+		if err == nil && v.Get(&st) == nil && st.Status == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("saga %s never reached status %s (last: %+v, %v)", run.GetID(), status, st, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (s *stack) result(t *testing.T, run client.WorkflowRun) workflows.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var r workflows.Result
+	if err := run.Get(ctx, &r); err != nil {
+		t.Fatalf("saga %s: %v", run.GetID(), err)
+	}
+	return r
+}
+
+// assertStream checks the event types of a stream and that each of them reached the bus.
+func (s *stack) assertStream(t *testing.T, stream string, want ...string) {
+	t.Helper()
+	events, err := s.store.ReadStream(context.Background(), stream, 1, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range events {
+		got = append(got, e.Type)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("%s = %v, want %v", stream, got, want)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, e := range events {
+		if e.Type == ordersaga.EventAccountCredited {
+			continue // funding is not part of the saga
+		}
+		for {
+			s.mu.Lock()
+			ok := s.seen[e.ID]
+			s.mu.Unlock()
+			if ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s version %d (%s) was never published", stream, e.Version, e.Type)
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// record writes the saga's history, as `temporal workflow show --output json` prints it,
+// to workflows/testdata/name.json when EnvRecord is set.
+func record(t *testing.T, run client.WorkflowRun, name string) {
+	if os.Getenv(EnvRecord) != "1" {
+		return
+	}
+	out, err := exec.Command(temporalBin, "workflow", "show", "--address", temporalAddr,
+		"--workflow-id", run.GetID(), "--run-id", run.GetRunID(), "--output", "json").Output()
+	if err != nil {
+		t.Fatalf("temporal workflow show: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join("..", "workflows", "testdata", name+".json"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *stack) fund(t *testing.T, customer string, amount int64) {
+	t.Helper()
+	if _, err := s.accounts.Credit(context.Background(), customer, amount, "EUR", "funding-"+customer); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *stack) decide(t *testing.T, run client.WorkflowRun, d workflows.Decision) {
+	t.Helper()
+	handle, err := s.client.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{
+		WorkflowID: run.GetID(), RunID: run.GetRunID(), UpdateName: workflows.UpdateDecision, Args: []any{d},
+		WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res workflows.DecisionResult
+	if err := handle.Get(context.Background(), &res); err != nil || !res.Accepted {
+		t.Fatalf("decision update: %+v, %v", res, err)
+	}
+}
+
+func TestHappyPath(t *testing.T) {
+	s := newStack(t)
+	in := newOrder("happy-" + uuid.NewString()[:8])
+	s.fund(t, in.CustomerID, 5000)
+	run := s.start(t, in)
+	s.awaitStatus(t, run, ordersaga.StatusAwaitingDecision)
+	s.decide(t, run, workflows.Decision{Approved: true})
+	if r := s.result(t, run); r.Status != ordersaga.StatusApproved || r.Amount != 2300 {
+		t.Errorf("result = %+v, want approved for 2300", r)
+	}
+	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited, ordersaga.EventOrderApproved)
+	s.assertStream(t, ordersaga.CustomerStream(in.CustomerID), ordersaga.EventAccountCredited, ordersaga.EventAccountDebited)
+	if a, _ := s.accounts.Get(context.Background(), in.CustomerID); a.Balance != 2700 {
+		t.Errorf("balance = %d, want 2700", a.Balance)
+	}
+	record(t, run, "happy")
+
+	// Starting the same order again is a no-op that hands back the first saga.
+	again, err := s.client.ExecuteWorkflow(context.Background(), workflows.StartOptions(in.OrderID), workflows.WorkflowName, in)
+	if err != nil || again.GetRunID() != run.GetRunID() {
+		t.Errorf("a second start of order %s: run %v, %v; want the first run %s", in.OrderID, again, err, run.GetRunID())
+	}
+	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited, ordersaga.EventOrderApproved)
+}
+
+func TestPaymentDeclined(t *testing.T) {
+	s := newStack(t)
+	in := newOrder("poor-" + uuid.NewString()[:8])
+	s.fund(t, in.CustomerID, 1000)
+	run := s.start(t, in)
+	r := s.result(t, run)
+	if r.Status != ordersaga.StatusRejected || r.Reason != ordersaga.ReasonPaymentDeclined {
+		t.Errorf("result = %+v, want rejected for payment_declined", r)
+	}
+	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventOrderRejected)
+	s.assertStream(t, ordersaga.CustomerStream(in.CustomerID), ordersaga.EventAccountCredited)
+	record(t, run, "declined")
+}
+
+func TestRestaurantRejects(t *testing.T) {
+	s := newStack(t)
+	in := newOrder("rej-" + uuid.NewString()[:8])
+	s.fund(t, in.CustomerID, 5000)
+	run := s.start(t, in)
+	s.awaitStatus(t, run, ordersaga.StatusAwaitingDecision)
+	if err := s.client.SignalWorkflow(context.Background(), run.GetID(), run.GetRunID(), workflows.SignalDecision,
+		workflows.Decision{Approved: false, Reason: "out of basil"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.result(t, run); r.Status != ordersaga.StatusRejected || r.Reason != ordersaga.ReasonRestaurantRejected {
+		t.Errorf("result = %+v, want rejected for restaurant_rejected", r)
+	}
+	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited,
+		ordersaga.EventPaymentRefunded, ordersaga.EventOrderRejected)
+	s.assertStream(t, ordersaga.CustomerStream(in.CustomerID), ordersaga.EventAccountCredited, ordersaga.EventAccountDebited, ordersaga.EventAccountRefunded)
+	record(t, run, "restaurant-rejected")
+}
+
+func TestRestaurantTimeout(t *testing.T) {
+	s := newStack(t)
+	in := newOrder("slow-" + uuid.NewString()[:8])
+	in.DecisionTimeout = "2s"
+	s.fund(t, in.CustomerID, 5000)
+	run := s.start(t, in)
+	if r := s.result(t, run); r.Status != ordersaga.StatusRejected || r.Reason != ordersaga.ReasonRestaurantTimeout {
+		t.Errorf("result = %+v, want rejected for restaurant_timeout", r)
+	}
+	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited,
+		ordersaga.EventPaymentRefunded, ordersaga.EventOrderRejected)
+	record(t, run, "restaurant-timeout")
+}
+
+func TestCancelledMidSaga(t *testing.T) {
+	s := newStack(t)
+	in := newOrder("cancel-" + uuid.NewString()[:8])
+	s.fund(t, in.CustomerID, 5000)
+	run := s.start(t, in)
+	s.awaitStatus(t, run, ordersaga.StatusAwaitingDecision)
+	if err := s.client.CancelWorkflow(context.Background(), run.GetID(), run.GetRunID()); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.result(t, run); r.Status != ordersaga.StatusCancelled || r.Reason != ordersaga.ReasonCancelled {
+		t.Errorf("result = %+v, want cancelled", r)
+	}
+	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited,
+		ordersaga.EventPaymentRefunded, ordersaga.EventOrderCancelled)
+	if a, _ := s.accounts.Get(context.Background(), in.CustomerID); a.Balance != 5000 {
+		t.Errorf("balance after the refund = %d, want 5000", a.Balance)
+	}
+	record(t, run, "cancelled")
+}
+
+func TestARestartedSagaForAFinishedOrderTouchesNothing(t *testing.T) {
+	s := newStack(t)
+	in := newOrder("again-" + uuid.NewString()[:8])
+	s.fund(t, in.CustomerID, 1000)
+	first := s.start(t, in)
+	s.result(t, first) // declined
+	// The temporal CLI's defaults allow a new run with the same workflow id once the
+	// first closed; the saga itself must refuse to touch the order.
+	opts := workflows.StartOptions(in.OrderID)
+	opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+	second, err := s.client.ExecuteWorkflow(context.Background(), opts, workflows.WorkflowName, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = second.Get(context.Background(), nil)
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrAlreadyStarted {
+		t.Errorf("second run: %v, want AlreadyStarted", err)
+	}
+	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventOrderRejected)
+}

@@ -1,0 +1,36 @@
+package workflows_test
+
+import (
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// TestReplayRecordedHistories replays histories recorded from a real Temporal dev server
+// (ORDERSAGA_RECORD_HISTORIES=1 go test ./worker) against the current workflow code: a
+// change that is not deterministic with respect to them fails here.
+func TestReplayRecordedHistories(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"cancelled", "declined", "happy", "restaurant-rejected", "restaurant-timeout"}
+	if len(files) != len(want) {
+		t.Fatalf("found histories %v, want one per path: %v", files, want)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			replayer := worker.NewWorkflowReplayer()
+			replayer.RegisterWorkflowWithOptions(workflows.OrderSaga, workflow.RegisterOptions{Name: workflows.WorkflowName})
+			if err := replayer.ReplayWorkflowHistoryFromJSONFile(log.NewStructuredLogger(slog.New(slog.DiscardHandler)), file); err != nil {
+				t.Errorf("replay %s: %v", file, err)
+			}
+		})
+	}
+}

@@ -158,7 +158,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	args := []string{"server", "start-dev", "--ip", cfg.IP, "--port", strconv.Itoa(cfg.Port),
-		"--ui-port", strconv.Itoa(cfg.UIPort), "--log-level", "warn"}
+		"--ui-port", strconv.Itoa(cfg.UIPort), "--log-level", "error"}
 	for _, sa := range SearchAttributes {
 		args = append(args, "--search-attribute", sa)
 	}

@@ -107,3 +107,9 @@ func (r AppendResult) Recorded(stream string, events []EventData) []RecordedEven
 	}
 	return out
 }
+
+// StreamVersion is a stream and its current version.
+type StreamVersion struct {
+	Stream  string
+	Version int64
+}

@@ -239,6 +239,28 @@ func (s *Store) StreamVersion(ctx context.Context, stream string) (int64, error)
 	return v, nil
 }
 
+// StreamVersions returns, in stream order, up to limit streams of streamType whose ids
+// sort after afterStream, each with its current version: the index of what exists, for
+// reconciliation and verification.
+//
+// Errors: EINVALID, EUNAVAILABLE, EINTERNAL.
+func (s *Store) StreamVersions(ctx context.Context, streamType, afterStream string, limit int) ([]ordersaga.StreamVersion, error) {
+	if err := validateLimit(limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Pool.Query(ctx, `SELECT stream_id, max(version) FROM events
+		WHERE stream_type = $1 AND stream_id > $2 GROUP BY stream_id ORDER BY stream_id LIMIT $3`, streamType, afterStream, limit)
+	if err != nil {
+		return nil, storeError("list streams", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ordersaga.StreamVersion, error) {
+		var v ordersaga.StreamVersion
+		err := row.Scan(&v.Stream, &v.Version)
+		return v, err
+	})
+	return out, storeError("list streams", err)
+}
+
 const eventColumns = `event_id, stream_id, stream_type, version, position, event_type, data, metadata, recorded_at`
 
 // ReadStream returns up to limit events of stream with version >= fromVersion, in version

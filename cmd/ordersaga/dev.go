@@ -21,7 +21,7 @@ import (
 // devRole runs everything that exists so far in one process: a PostgreSQL cluster in the
 // data directory (unless --database-url is given), the schema, embedded NATS Streaming and
 // JetStream with file stores, the Temporal dev server with its Web UI, the saga worker, the
-// outbox relay and the gRPC API.
+// outbox relay, two projector members and the gRPC API.
 type devRole struct {
 	db          databaseFlags
 	bus         busFlags
@@ -100,6 +100,7 @@ func (r *devRole) run(ctx context.Context, m *Main) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runWorker(ctx, logger, r.temporal, r.pool, r.conn) })
+	g.Go(func() error { return runProjector(ctx, logger, r.pool, r.conn, 2, 30*time.Second) })
 	g.Go(func() error { return serveAPI(ctx, logger, r.pool, r.grpcAddr) })
 	return g.Wait()
 }

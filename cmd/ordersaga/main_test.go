@@ -26,6 +26,7 @@ import (
 	"github.com/ordersaga/ordersaga/eventstore"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/projections"
 	"github.com/ordersaga/ordersaga/sqldb"
 	"github.com/ordersaga/ordersaga/worker"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -363,5 +364,23 @@ func runSaga(t *testing.T, dataDir, temporalAddr string) {
 	var r workflows.Result
 	if err := run.Get(ctx, &r); err != nil || r.Status != ordersaga.StatusApproved {
 		t.Errorf("saga result = %+v, %v; want approved", r, err)
+	}
+	// The projectors bring the read model to the same state.
+	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	read := projections.New(db, eventstore.New(db), nil)
+	for {
+		o, err := read.Order(ctx, in.OrderID)
+		b, berr := read.Balance(ctx, "dev-c1")
+		if err == nil && o.Status == ordersaga.StatusApproved && o.Version == 3 && o.Amount == 2300 && berr == nil && b.Balance == 2700 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("read models: order %s = %+v, %v; balance %+v, %v; want approved at version 3 and 2700 left", in.OrderID, o, err, b, berr)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

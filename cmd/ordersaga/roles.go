@@ -11,6 +11,7 @@ import (
 	"github.com/ordersaga/ordersaga/api"
 	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/projections"
 	"github.com/ordersaga/ordersaga/relay"
 	"github.com/ordersaga/ordersaga/sqldb"
 )
@@ -38,9 +39,11 @@ func (d *databaseFlags) open(ctx context.Context, url string) (*sqldb.DB, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := eventstore.Migrate(ctx, db); err != nil {
-		db.Close()
-		return nil, err
+	for _, migrate := range []func(context.Context, *sqldb.DB) error{eventstore.Migrate, projections.Migrate} {
+		if err := migrate(ctx, db); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	return db, nil
 }

@@ -1,0 +1,304 @@
+// Package projections builds the CQRS read models — orders and customer balances — from
+// the events the bus delivers, correctly under duplicates, redelivery, reordering and lost
+// messages (DESIGN.md, invariant 4):
+//
+//   - version v of a stream is applied only after v-1, and a version already applied is
+//     skipped;
+//   - a gap (a message overtaken or lost) is filled by reading the missing events from the
+//     event store;
+//   - the read-model row and the version it reflects commit in one transaction;
+//   - an event that cannot be applied is recorded in projection_dead_letters with its
+//     payload and counted, and its stream moves past it, so it blocks nothing;
+//   - Reconcile catches up streams whose last messages never arrived.
+package projections
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/sqldb"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrate creates or upgrades the read models' tables.
+func Migrate(ctx context.Context, db *sqldb.DB) error {
+	return db.Migrate(ctx, "projections", migrations, "migrations")
+}
+
+// Store is what the projector reads from the event store to fill gaps.
+type Store interface {
+	// ReadStream: EINVALID, EUNAVAILABLE, EINTERNAL.
+	ReadStream(ctx context.Context, stream string, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
+	// StreamVersions: EINVALID, EUNAVAILABLE, EINTERNAL.
+	StreamVersions(ctx context.Context, streamType, afterStream string, limit int) ([]ordersaga.StreamVersion, error)
+}
+
+// Projector applies events to the read models.
+type Projector struct {
+	db     *sqldb.DB
+	store  Store
+	logger *slog.Logger
+	dead   atomic.Int64
+}
+
+// New returns a projector; the tables must be migrated (see Migrate).
+func New(db *sqldb.DB, store Store, logger *slog.Logger) *Projector {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Projector{db: db, store: store, logger: logger}
+}
+
+// DeadLetters is how many events this projector has dead-lettered since it started.
+func (p *Projector) DeadLetters() int64 { return p.dead.Load() }
+
+// Types are the event types the read models use: what a projector subscribes to.
+var Types = []string{
+	ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited, ordersaga.EventOrderApproved,
+	ordersaga.EventPaymentRefunded, ordersaga.EventOrderRejected, ordersaga.EventOrderCancelled,
+	ordersaga.EventAccountCredited, ordersaga.EventAccountDebited, ordersaga.EventAccountRefunded,
+}
+
+// model is one read model: how to load, change and save the row of a stream.
+type model interface {
+	version() int64
+	apply(e ordersaga.RecordedEvent) error
+	save(ctx context.Context, tx pgx.Tx) error
+}
+
+// modelFor returns the read model of a stream, or nil for streams no model reads.
+func modelFor(stream string) (string, func(ctx context.Context, tx pgx.Tx, id string) (model, error)) {
+	typ, id, _ := strings.Cut(stream, "-")
+	switch typ {
+	case "order":
+		return id, loadOrder
+	case "customer":
+		return id, loadBalance
+	}
+	return "", nil
+}
+
+// Apply applies event e and, first, any earlier events of its stream that are missing.
+// It returns nil for events already applied. An error means "not applied, deliver again".
+func (p *Projector) Apply(ctx context.Context, e ordersaga.RecordedEvent) error {
+	id, load := modelFor(e.StreamID)
+	if load == nil {
+		return nil // not a stream the read models follow
+	}
+	current, err := p.appliedVersion(ctx, e.StreamID, id, load)
+	if err != nil || e.Version <= current {
+		return err
+	}
+	events := []ordersaga.RecordedEvent{e}
+	if e.Version > current+1 {
+		// A gap: earlier events were overtaken or lost. Read them from the store.
+		events, err = p.store.ReadStream(ctx, e.StreamID, current+1, int(e.Version-current))
+		if err != nil {
+			return fmt.Errorf("fill gap of %s: %w", e.StreamID, err)
+		}
+		if len(events) == 0 || events[len(events)-1].Version < e.Version {
+			return fmt.Errorf("fill gap of %s: the store has not got version %d yet", e.StreamID, e.Version)
+		}
+	}
+	return p.applyAll(ctx, e.StreamID, id, load, events)
+}
+
+func (p *Projector) appliedVersion(ctx context.Context, stream, id string, load func(context.Context, pgx.Tx, string) (model, error)) (int64, error) {
+	var v int64
+	err := p.db.InTx(ctx, func(tx pgx.Tx) error {
+		m, err := load(ctx, tx, id)
+		if err != nil {
+			return fmt.Errorf("load %s: %w", stream, err)
+		}
+		v = m.version()
+		return nil
+	})
+	return v, err
+}
+
+// applyAll applies the events in version order to the stream's row in one transaction,
+// skipping those already applied, and records malformed ones as dead letters.
+func (p *Projector) applyAll(ctx context.Context, stream, id string, load func(context.Context, pgx.Tx, string) (model, error), events []ordersaga.RecordedEvent) error {
+	var deadLettered int64
+	err := p.db.InTx(ctx, func(tx pgx.Tx) error {
+		deadLettered = 0
+		m, err := load(ctx, tx, id)
+		if err != nil {
+			return fmt.Errorf("load %s: %w", stream, err)
+		}
+		changed := false
+		for _, e := range events {
+			if e.Version <= m.version() {
+				continue // applied already, perhaps by the other member
+			}
+			if e.Version > m.version()+1 {
+				return fmt.Errorf("apply %s: version %d after %d: %w", stream, e.Version, m.version(), errGap)
+			}
+			err := m.apply(e)
+			var bad malformed
+			switch {
+			case errors.As(err, &bad):
+				if err := insertDeadLetter(ctx, tx, e, e.Data, err); err != nil {
+					return err
+				}
+				deadLettered++
+			case err != nil:
+				return err
+			}
+			changed = true
+		}
+		if !changed {
+			return nil
+		}
+		return m.save(ctx, tx)
+	})
+	if err != nil {
+		return err
+	}
+	if deadLettered > 0 {
+		p.dead.Add(deadLettered)
+		p.logger.Warn("events dead-lettered", "stream", stream, "count", deadLettered)
+	}
+	return nil
+}
+
+var errGap = errors.New("a gap the store should have filled")
+
+// DeadLetter records a message that failed to apply repeatedly (or could not be decoded)
+// so that it stops being redelivered; e may be zero when the payload was not an event.
+func (p *Projector) DeadLetter(ctx context.Context, e ordersaga.RecordedEvent, raw []byte, cause error) error {
+	err := p.db.InTx(ctx, func(tx pgx.Tx) error { return insertDeadLetter(ctx, tx, e, raw, cause) })
+	if err == nil {
+		p.dead.Add(1)
+		p.logger.Warn("message dead-lettered", "event_id", e.ID, "stream", e.StreamID, "version", e.Version, "err", cause)
+	}
+	return err
+}
+
+func insertDeadLetter(ctx context.Context, tx pgx.Tx, e ordersaga.RecordedEvent, payload []byte, cause error) error {
+	_, err := tx.Exec(ctx, `INSERT INTO projection_dead_letters (event_id, stream_id, version, event_type, payload, error)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING`,
+		e.ID, e.StreamID, e.Version, e.Type, string(payload), fmt.Sprint(cause))
+	if err != nil {
+		return fmt.Errorf("dead-letter %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// Reconcile brings every order and customer stream whose read model lags the store up to
+// date, reading the missing events from the store. It returns how many streams it caught
+// up. Run it periodically: it is what repairs a stream whose last message was lost.
+func (p *Projector) Reconcile(ctx context.Context) (int, error) {
+	caught := 0
+	for _, streamType := range []string{"order", "customer"} {
+		for after := ""; ; {
+			page, err := p.store.StreamVersions(ctx, streamType, after, 1000)
+			if err != nil {
+				return caught, err
+			}
+			for _, sv := range page {
+				id, load := modelFor(sv.Stream)
+				current, err := p.appliedVersion(ctx, sv.Stream, id, load)
+				if err != nil {
+					return caught, err
+				}
+				if current >= sv.Version {
+					continue
+				}
+				events, err := p.store.ReadStream(ctx, sv.Stream, current+1, int(sv.Version-current))
+				if err != nil {
+					return caught, err
+				}
+				if err := p.applyAll(ctx, sv.Stream, id, load, events); err != nil {
+					return caught, err
+				}
+				caught++
+			}
+			if len(page) < 1000 {
+				break
+			}
+			after = page[len(page)-1].Stream
+		}
+	}
+	return caught, nil
+}
+
+// orderRow adapts Order to model.
+type orderRow struct{ Order }
+
+func loadOrder(ctx context.Context, tx pgx.Tx, id string) (model, error) {
+	r := &orderRow{Order{OrderID: id}}
+	var items []byte
+	err := tx.QueryRow(ctx, `SELECT customer_id, restaurant_id, status, items, amount, currency, reason, version, created_at, updated_at
+		FROM orders_view WHERE order_id = $1`, id).Scan(&r.CustomerID, &r.RestaurantID, &r.Status, &items, &r.Amount,
+		&r.Currency, &r.Reason, &r.Version, &r.CreatedAt, &r.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, json.Unmarshal(items, &r.Items)
+}
+
+func (r *orderRow) version() int64                        { return r.Version }
+func (r *orderRow) apply(e ordersaga.RecordedEvent) error { return applyOrder(&r.Order, e) }
+
+func (r *orderRow) save(ctx context.Context, tx pgx.Tx) error {
+	items, err := json.Marshal(r.Items)
+	if err != nil {
+		return err
+	}
+	if r.Items == nil {
+		items = []byte("[]")
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO orders_view (order_id, customer_id, restaurant_id, status, items, amount, currency, reason, version, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (order_id) DO UPDATE SET customer_id = excluded.customer_id, restaurant_id = excluded.restaurant_id,
+			status = excluded.status, items = excluded.items, amount = excluded.amount, currency = excluded.currency,
+			reason = excluded.reason, version = excluded.version, created_at = excluded.created_at, updated_at = excluded.updated_at`,
+		r.OrderID, r.CustomerID, r.RestaurantID, r.Status, string(items), r.Amount, r.Currency, r.Reason, r.Version, r.CreatedAt, r.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("save order %s: %w", r.OrderID, err)
+	}
+	return nil
+}
+
+// balanceRow adapts Balance to model.
+type balanceRow struct{ Balance }
+
+func loadBalance(ctx context.Context, tx pgx.Tx, id string) (model, error) {
+	r := &balanceRow{Balance{CustomerID: id}}
+	err := tx.QueryRow(ctx, `SELECT balance, currency, version, updated_at FROM customer_balances WHERE customer_id = $1`, id).
+		Scan(&r.Balance.Balance, &r.Currency, &r.Version, &r.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, nil
+	}
+	return r, err
+}
+
+func (r *balanceRow) version() int64                        { return r.Version }
+func (r *balanceRow) apply(e ordersaga.RecordedEvent) error { return applyBalance(&r.Balance, e) }
+
+func (r *balanceRow) save(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `INSERT INTO customer_balances (customer_id, balance, currency, version, updated_at)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (customer_id) DO UPDATE SET balance = excluded.balance, currency = excluded.currency,
+			version = excluded.version, updated_at = excluded.updated_at`,
+		r.CustomerID, r.Balance.Balance, r.Currency, r.Version, r.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("save balance %s: %w", r.CustomerID, err)
+	}
+	return nil
+}

@@ -1,0 +1,257 @@
+package projections_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/projections"
+	"github.com/ordersaga/ordersaga/sqldb"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+type fixture struct {
+	store     *eventstore.Store
+	projector *projections.Projector
+	db        *sqldb.DB
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbtest.NewDatabase(t), MaxConns: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if err := eventstore.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if err := projections.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	store := eventstore.New(db)
+	return fixture{store: store, projector: projections.New(db, store, nil), db: db}
+}
+
+// history appends random order and account histories and returns every recorded event and
+// how many of them are malformed.
+func history(t *testing.T, f fixture, rng *rand.Rand, orders int) (events []ordersaga.RecordedEvent, malformed int) {
+	t.Helper()
+	ctx := context.Background()
+	add := func(stream, typ string, payload any) {
+		data, _ := json.Marshal(payload)
+		e := ordersaga.EventData{ID: uuid.New(), Type: typ, Data: data}
+		res, err := f.store.Append(ctx, stream, ordersaga.AnyVersion, []ordersaga.EventData{e})
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, res.Recorded(stream, []ordersaga.EventData{e})...)
+	}
+	for i := range orders {
+		id := fmt.Sprintf("p%d", i)
+		customer := fmt.Sprintf("c%d", i%5)
+		stream := ordersaga.OrderStream(id)
+		amount := int64(100 * (1 + rng.IntN(20)))
+		if rng.IntN(15) == 0 {
+			add(stream, ordersaga.EventOrderApproved, map[string]any{"order_id": id}) // a stream that starts wrong
+			malformed++
+		}
+		add(stream, ordersaga.EventOrderCreated, ordersaga.OrderCreated{OrderID: id, CustomerID: customer, RestaurantID: "r1",
+			Items: []ordersaga.Item{{ID: "x", Name: "X", UnitPrice: amount, Quantity: 1}}, Amount: amount, Currency: "EUR"})
+		if rng.IntN(4) == 0 {
+			add(ordersaga.CustomerStream(customer), ordersaga.EventAccountCredited, ordersaga.AccountEntry{CustomerID: customer, Amount: 5000, Currency: "EUR"})
+		}
+		if rng.IntN(10) == 0 {
+			add(stream, "order-noted", map[string]any{"note": "an event type the read models do not know"})
+		}
+		switch rng.IntN(4) {
+		case 0: // declined
+			add(stream, ordersaga.EventOrderRejected, ordersaga.OrderRejected{OrderID: id, Reason: ordersaga.ReasonPaymentDeclined})
+			continue
+		case 1: // still open
+			continue
+		}
+		add(ordersaga.CustomerStream(customer), ordersaga.EventAccountDebited, ordersaga.AccountEntry{CustomerID: customer, Amount: amount, Currency: "EUR", OrderID: id})
+		add(stream, ordersaga.EventPaymentDebited, ordersaga.PaymentDebited{OrderID: id, CustomerID: customer, Amount: amount, Currency: "EUR"})
+		switch rng.IntN(4) {
+		case 0:
+			add(stream, ordersaga.EventOrderApproved, ordersaga.OrderApproved{OrderID: id, RestaurantID: "r1"})
+		case 1:
+			add(ordersaga.CustomerStream(customer), ordersaga.EventAccountRefunded, ordersaga.AccountEntry{CustomerID: customer, Amount: amount, Currency: "EUR", OrderID: id})
+			add(stream, ordersaga.EventPaymentRefunded, ordersaga.PaymentRefunded{OrderID: id, Amount: amount, Currency: "EUR"})
+			add(stream, ordersaga.EventOrderCancelled, ordersaga.OrderCancelled{OrderID: id, Reason: ordersaga.ReasonCancelled, By: "customer"})
+		case 2:
+			add(stream, ordersaga.EventOrderRejected, map[string]any{"order_id": id, "reason": 42}) // malformed payload
+			malformed++
+		}
+	}
+	return events, malformed
+}
+
+// deliver hands deliveries to two concurrent members; a failed Apply is redelivered.
+func deliver(t *testing.T, p *projections.Projector, deliveries []ordersaga.RecordedEvent) {
+	t.Helper()
+	queue := make(chan ordersaga.RecordedEvent, len(deliveries)*2)
+	for _, e := range deliveries {
+		queue <- e
+	}
+	var pending sync.WaitGroup
+	pending.Add(len(deliveries))
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case e, ok := <-queue:
+					if !ok {
+						return
+					}
+					if err := p.Apply(context.Background(), e); err != nil {
+						t.Logf("redelivering %s v%d after: %v", e.StreamID, e.Version, err)
+						queue <- e
+						continue
+					}
+					pending.Done()
+				case <-time.After(2 * time.Second):
+					return
+				}
+			}
+		})
+	}
+	pending.Wait()
+	close(queue)
+	wg.Wait()
+}
+
+func TestReadModelsEqualTheFoldOfTheStoreWhateverTheDelivery(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
+			f := newFixture(t)
+			rng := rand.New(rand.NewPCG(seed, 2026))
+			events, malformed := history(t, f, rng, 40)
+			// Shuffle, duplicate a third, drop a fifth.
+			var deliveries []ordersaga.RecordedEvent
+			for _, e := range events {
+				if rng.IntN(5) == 0 {
+					continue
+				}
+				deliveries = append(deliveries, e)
+				if rng.IntN(3) == 0 {
+					deliveries = append(deliveries, e)
+				}
+			}
+			rng.Shuffle(len(deliveries), func(i, j int) { deliveries[i], deliveries[j] = deliveries[j], deliveries[i] })
+			deliver(t, f.projector, deliveries)
+			// Every stream whose last event was delivered is complete already: the members
+			// filled every gap before it from the store.
+			last := map[string]ordersaga.RecordedEvent{}
+			for _, e := range events {
+				last[e.StreamID] = e
+			}
+			delivered := map[uuid.UUID]bool{}
+			for _, e := range deliveries {
+				delivered[e.ID] = true
+			}
+			var complete []ordersaga.RecordedEvent
+			lagging := 0
+			for _, e := range events {
+				if delivered[e.ID] && last[e.StreamID].ID == e.ID {
+					complete = append(complete, e)
+				}
+			}
+			for _, e := range last {
+				if !delivered[e.ID] {
+					lagging++
+				}
+			}
+			assertFold(t, f, complete)
+			caught, err := f.projector.Reconcile(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d events, %d deliveries, %d streams caught up by reconciliation, %d dead letters",
+				len(events), len(deliveries), caught, f.projector.DeadLetters())
+			if caught != lagging {
+				t.Errorf("reconciliation caught up %d streams, want the %d whose last event was lost", caught, lagging)
+			}
+			assertFold(t, f, events)
+			var dead int
+			if err := f.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM projection_dead_letters`).Scan(&dead); err != nil {
+				t.Fatal(err)
+			}
+			if dead != malformed {
+				t.Errorf("%d dead letters, want the %d malformed events", dead, malformed)
+			}
+		})
+	}
+}
+
+// assertFold compares every read-model row with the fold of its stream in the store.
+func assertFold(t *testing.T, f fixture, events []ordersaga.RecordedEvent) {
+	t.Helper()
+	ctx := context.Background()
+	streams := map[string]bool{}
+	for _, e := range events {
+		streams[e.StreamID] = true
+	}
+	for stream := range streams {
+		all, err := f.store.ReadStream(ctx, stream, 1, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		typ, id, _ := cut(stream)
+		switch typ {
+		case "order":
+			want := projections.FoldOrder(all)
+			want.OrderID = id
+			got, err := f.projector.Order(ctx, id)
+			if err != nil {
+				t.Fatalf("order %s: %v", id, err)
+			}
+			if !sameOrder(got, want) {
+				t.Errorf("order %s:\nread model %+v\nfold       %+v", id, got, want)
+			}
+		case "customer":
+			want := projections.FoldBalance(id, all)
+			got, err := f.projector.Balance(ctx, id)
+			if err != nil {
+				t.Fatalf("balance %s: %v", id, err)
+			}
+			if got.Balance != want.Balance || got.Version != want.Version || got.Currency != want.Currency || !got.UpdatedAt.Equal(want.UpdatedAt) {
+				t.Errorf("balance %s: read model %+v, fold %+v", id, got, want)
+			}
+		}
+	}
+}
+
+func cut(stream string) (string, string, bool) {
+	for i := range stream {
+		if stream[i] == '-' {
+			return stream[:i], stream[i+1:], true
+		}
+	}
+	return stream, "", false
+}
+
+func sameOrder(a, b projections.Order) bool {
+	if !a.CreatedAt.Equal(b.CreatedAt) || !a.UpdatedAt.Equal(b.UpdatedAt) {
+		return false
+	}
+	a.CreatedAt, b.CreatedAt, a.UpdatedAt, b.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if len(a.Items) == 0 && len(b.Items) == 0 {
+		a.Items, b.Items = nil, nil
+	}
+	return reflect.DeepEqual(a, b)
+}

@@ -261,6 +261,20 @@ func (s *Store) StreamVersions(ctx context.Context, streamType, afterStream stri
 	return out, storeError("list streams", err)
 }
 
+// VersionGaps returns up to limit streams whose versions are not exactly 1..n. The schema
+// and Append make that impossible; `ordersaga verify` checks it anyway.
+//
+// Errors: EUNAVAILABLE, EINTERNAL.
+func (s *Store) VersionGaps(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT stream_id FROM events GROUP BY stream_id
+		HAVING count(*) <> max(version) OR min(version) <> 1 ORDER BY stream_id LIMIT $1`, limit)
+	if err != nil {
+		return nil, storeError("check versions", err)
+	}
+	gaps, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return gaps, storeError("check versions", err)
+}
+
 const eventColumns = `event_id, stream_id, stream_type, version, position, event_type, data, metadata, recorded_at`
 
 // ReadStream returns up to limit events of stream with version >= fromVersion, in version

@@ -255,3 +255,45 @@ func sameOrder(a, b projections.Order) bool {
 	}
 	return reflect.DeepEqual(a, b)
 }
+
+func TestVerifyFindsTamperingAndUnpublishedEvents(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(7, 7))
+	events, _ := history(t, f, rng, 10)
+	for _, e := range events {
+		if err := f.projector.Apply(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Everything published: empty the outbox as the relay would.
+	var positions []int64
+	for _, e := range events {
+		positions = append(positions, e.Position)
+	}
+	if err := f.store.MarkPublished(ctx, positions); err != nil {
+		t.Fatal(err)
+	}
+	report, err := f.projector.Verify(ctx, f.store, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !report.OK() || report.StreamsChecked == 0 {
+		t.Fatalf("a consistent system: %+v, want no problems", report)
+	}
+	// Tamper with one row and leave one event unpublished.
+	if _, err := f.db.Pool.Exec(ctx, `UPDATE orders_view SET status = 'approved', amount = amount + 1 WHERE order_id = 'p3'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.Pool.Exec(ctx, `INSERT INTO event_outbox (position) VALUES ($1)`, events[5].Position); err != nil {
+		t.Fatal(err)
+	}
+	report, err = f.projector.Verify(ctx, f.store, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(report.Problems) != 2 {
+		t.Fatalf("problems = %q, want the tampered order and the unpublished event", report.Problems)
+	}
+	t.Logf("verify reported:\n%s\n%s", report.Problems[0], report.Problems[1])
+}

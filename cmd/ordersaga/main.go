@@ -6,6 +6,7 @@
 //	ordersaga api       the gRPC API against an existing database
 //	ordersaga relay     publish what is still in the outbox onto the event bus
 //	ordersaga migrate   create or upgrade the database schema, then exit
+//	ordersaga verify    prove that nothing was lost: read models = fold of the store
 //	ordersaga account   credit or show a customer's account
 //
 // This package is the only one that reads flags and environment variables and wires the

@@ -383,4 +383,21 @@ func runSaga(t *testing.T, dataDir, temporalAddr string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// And verify finds nothing wrong once the relay had its grace period.
+	for {
+		out := &syncBuffer{}
+		v := &Main{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }}
+		if err := v.ParseFlags([]string{"verify", "--database-url", dbURL, "--grace", "3s"}); err != nil {
+			t.Fatal(err)
+		}
+		err := v.Run(ctx)
+		v.Close()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("verify: %v\n%s", err, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }

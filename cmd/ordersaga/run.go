@@ -46,6 +46,7 @@ var roles = map[string]struct {
 	"projector": {"build the read models from the bus (queue group order-projectors)", func() role { return &projectorRole{} }},
 	"account":   {"credit (--amount) or show a customer's account, directly in the event store", func() role { return &accountRole{} }},
 	"migrate":   {"create or upgrade the database schema, then exit", func() role { return &migrateRole{} }},
+	"verify":    {"check read models against the store, version gaps and unpublished events; exit 1 on any problem", func() role { return &verifyRole{} }},
 }
 
 // ParseFlags selects the role named by args[0] and parses its flags.
@@ -71,7 +72,7 @@ func (m *Main) ParseFlags(args []string) error {
 
 func (m *Main) usage() {
 	fmt.Fprintln(m.Stderr, "usage: ordersaga <command> [flags]\n\ncommands:")
-	for _, name := range []string{"dev", "worker", "projector", "api", "relay", "migrate", "account"} {
+	for _, name := range []string{"dev", "worker", "projector", "api", "relay", "migrate", "verify", "account"} {
 		fmt.Fprintf(m.Stderr, "  %-10s %s\n", name, roles[name].summary)
 	}
 	fmt.Fprintln(m.Stderr, "\nRun 'ordersaga <command> -h' for its flags.")

@@ -15,6 +15,9 @@ const (
 	// ECONFLICT means the request lost a race or contradicts what is stored: a stale expected
 	// version, or an event id reused with different content.
 	ECONFLICT = "conflict"
+	// EPRECONDITION means the thing is not in a state that allows the request (for example
+	// a decision for an order that is not awaiting one); retrying it as is fails again.
+	EPRECONDITION = "failed_precondition"
 	// EUNAVAILABLE means a dependency (database, bus) cannot be reached now; retrying later may work.
 	EUNAVAILABLE = "unavailable"
 	// EINTERNAL means a bug or an unexpected failure; details are logged, not returned.

@@ -229,3 +229,40 @@ type AccountEntry struct {
 	PaymentID  string `json:"payment_id,omitempty"`
 	Reference  string `json:"reference,omitempty"`
 }
+
+// OrderView is an order as the read models hold it: one row per order stream, reflecting
+// the stream up to Version.
+type OrderView struct {
+	OrderID      string    `json:"order_id"`
+	CustomerID   string    `json:"customer_id"`
+	RestaurantID string    `json:"restaurant_id"`
+	Status       string    `json:"status"`
+	Items        []Item    `json:"items"`
+	Amount       int64     `json:"amount"`
+	Currency     string    `json:"currency"`
+	Reason       string    `json:"reason,omitempty"`
+	Version      int64     `json:"version"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Terminal reports whether the order will not change any more.
+func (o OrderView) Terminal() bool {
+	return o.Status == StatusApproved || o.Status == StatusRejected || o.Status == StatusCancelled
+}
+
+// BalanceView is a customer's balance as the read models hold it.
+type BalanceView struct {
+	CustomerID string    `json:"customer_id"`
+	Balance    int64     `json:"balance"`
+	Currency   string    `json:"currency"`
+	Version    int64     `json:"version"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// OrderFilter selects orders to list; empty fields match everything.
+type OrderFilter struct {
+	CustomerID   string
+	RestaurantID string
+	Status       string
+}

@@ -23,6 +23,11 @@ import (
 type Config struct {
 	// Store backs EventStoreService. Required.
 	Store EventStore
+	// Sagas, ReadModels and Accounts back OrderService, which is served when all three
+	// are set.
+	Sagas      Sagas
+	ReadModels ReadModels
+	Accounts   Accounts
 	// Logger receives one line per failed call; nil discards.
 	Logger *slog.Logger
 	// DefaultTimeout bounds calls that arrive without a deadline. Default 30s.
@@ -72,11 +77,16 @@ func NewServer(cfg Config) (*Server, error) {
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(cfg.MaxMessageBytes),
 		grpc.ChainUnaryInterceptor(unaryErrors(cfg.Logger, cfg.DefaultTimeout)),
+		grpc.ChainStreamInterceptor(streamErrors(cfg.Logger)),
 	)
 	ordersagav1.RegisterEventStoreServiceServer(g, &eventStoreServer{store: cfg.Store})
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(g, h)
 	h.SetServingStatus(ordersagav1.EventStoreService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	if cfg.Sagas != nil && cfg.ReadModels != nil && cfg.Accounts != nil {
+		ordersagav1.RegisterOrderServiceServer(g, &orderServer{sagas: cfg.Sagas, reads: cfg.ReadModels, accounts: cfg.Accounts, store: cfg.Store})
+		h.SetServingStatus(ordersagav1.OrderService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	}
 	reflection.Register(g)
 	return &Server{grpc: g, health: h}, nil
 }
@@ -103,6 +113,13 @@ func (s *Server) Stop(ctx context.Context) {
 	case <-done:
 	case <-ctx.Done():
 		s.grpc.Stop()
+	}
+}
+
+// streamErrors converts a streaming call's error with Status.
+func streamErrors(logger *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return Status(logger, info.FullMethod, handler(srv, ss))
 	}
 }
 

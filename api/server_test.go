@@ -26,11 +26,12 @@ import (
 	"github.com/ordersaga/ordersaga/eventstore"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/internal/stacktest"
 	"github.com/ordersaga/ordersaga/pglocal"
 	"github.com/ordersaga/ordersaga/sqldb"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+func TestMain(m *testing.M) { stacktest.Main(m) }
 
 // serve starts the API on a real TCP listener over a store on databaseURL and returns a
 // connected client connection.

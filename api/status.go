@@ -18,6 +18,7 @@ import (
 //	invalid     → InvalidArgument (with a google.rpc.BadRequest naming the field)
 //	not_found   → NotFound
 //	conflict    → Aborted (a concurrency conflict: re-read, then decide again)
+//	failed_precondition → FailedPrecondition (not in a state that allows it)
 //	unavailable → Unavailable (retry the same call later)
 //	internal    → Internal, with a generic message; the cause is logged, not returned
 //
@@ -50,6 +51,8 @@ func Status(logger *slog.Logger, method string, err error) error {
 		return status.Error(codes.NotFound, msg)
 	case ordersaga.ECONFLICT:
 		return status.Error(codes.Aborted, msg)
+	case ordersaga.EPRECONDITION:
+		return status.Error(codes.FailedPrecondition, msg)
 	case ordersaga.EUNAVAILABLE:
 		logger.Warn("dependency unavailable", "method", method, "err", err)
 		return status.Error(codes.Unavailable, msg)

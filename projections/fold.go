@@ -3,34 +3,15 @@ package projections
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/ordersaga/ordersaga"
 )
 
-// Order is the orders read model: one row per order stream.
-type Order struct {
-	OrderID      string           `json:"order_id"`
-	CustomerID   string           `json:"customer_id"`
-	RestaurantID string           `json:"restaurant_id"`
-	Status       string           `json:"status"`
-	Items        []ordersaga.Item `json:"items"`
-	Amount       int64            `json:"amount"`
-	Currency     string           `json:"currency"`
-	Reason       string           `json:"reason,omitempty"`
-	Version      int64            `json:"version"`
-	CreatedAt    time.Time        `json:"created_at"`
-	UpdatedAt    time.Time        `json:"updated_at"`
-}
+// Order is the orders read model (see ordersaga.OrderView).
+type Order = ordersaga.OrderView
 
-// Balance is the customer balances read model: one row per customer stream.
-type Balance struct {
-	CustomerID string    `json:"customer_id"`
-	Balance    int64     `json:"balance"`
-	Currency   string    `json:"currency"`
-	Version    int64     `json:"version"`
-	UpdatedAt  time.Time `json:"updated_at"`
-}
+// Balance is the customer balances read model (see ordersaga.BalanceView).
+type Balance = ordersaga.BalanceView
 
 // StatusRefunded is the read model's status between a refund and the rejection or
 // cancellation that follows it.

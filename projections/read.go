@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	"github.com/jackc/pgx/v5"
@@ -56,4 +57,31 @@ func readError(err error) error {
 		return err
 	}
 	return &ordersaga.Error{Code: ordersaga.EUNAVAILABLE, Message: "the read models are unavailable", Err: err}
+}
+
+// ListOrders returns up to limit orders matching f whose ids sort after afterOrderID, in
+// order id order.
+//
+// Errors: EUNAVAILABLE, EINTERNAL.
+func (p *Projector) ListOrders(ctx context.Context, f ordersaga.OrderFilter, afterOrderID string, limit int) ([]Order, error) {
+	rows, err := p.db.Pool.Query(ctx, `SELECT order_id, customer_id, restaurant_id, status, items, amount, currency, reason, version, created_at, updated_at
+		FROM orders_view
+		WHERE ($1 = '' OR customer_id = $1) AND ($2 = '' OR restaurant_id = $2) AND ($3 = '' OR status = $3) AND order_id > $4
+		ORDER BY order_id LIMIT $5`, f.CustomerID, f.RestaurantID, f.Status, afterOrderID, limit)
+	if err != nil {
+		return nil, readError(err)
+	}
+	orders, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Order, error) {
+		var o Order
+		var items []byte
+		err := row.Scan(&o.OrderID, &o.CustomerID, &o.RestaurantID, &o.Status, &items, &o.Amount, &o.Currency, &o.Reason, &o.Version, &o.CreatedAt, &o.UpdatedAt)
+		if err == nil {
+			err = json.Unmarshal(items, &o.Items)
+		}
+		return o, err
+	})
+	if err != nil {
+		return nil, readError(err)
+	}
+	return orders, nil
 }

@@ -31,6 +31,8 @@ const (
 	UpdateDecision = "decide"
 	// ErrInvalidOrder is the error type of a saga started with invalid input.
 	ErrInvalidOrder = "InvalidOrder"
+	// ErrNotAwaitingDecision is the error type of a refused decision update.
+	ErrNotAwaitingDecision = "NotAwaitingDecision"
 )
 
 // Search attributes the saga keeps up to date, so Temporal Web can find orders. Both are
@@ -288,7 +290,7 @@ func (s *saga) registerHandlers(ctx workflow.Context) error {
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, d Decision) error {
 			if s.state.Status != ordersaga.StatusAwaitingDecision || s.decision != nil {
-				return fmt.Errorf("order %s is not awaiting a decision (status %s)", s.in.OrderID, s.state.Status)
+				return temporal.NewApplicationError(fmt.Sprintf("order %s is not awaiting a decision (status %s)", s.in.OrderID, s.state.Status), ErrNotAwaitingDecision)
 			}
 			return nil
 		}})

@@ -98,10 +98,15 @@ func (r *devRole) run(ctx context.Context, m *Main) error {
 		return err
 	}
 
+	c, err := r.temporal.dial(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return runWorker(ctx, logger, r.temporal, r.pool, r.conn) })
+	g.Go(func() error { return runWorker(ctx, logger, c, r.pool, r.conn) })
 	g.Go(func() error { return runProjector(ctx, logger, r.pool, r.conn, 2, 30*time.Second) })
-	g.Go(func() error { return serveAPI(ctx, logger, r.pool, r.grpcAddr) })
+	g.Go(func() error { return serveAPI(ctx, logger, apiConfig(logger, r.pool, c), r.grpcAddr) })
 	return g.Wait()
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -28,6 +29,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/dbtest"
 	"github.com/ordersaga/ordersaga/projections"
 	"github.com/ordersaga/ordersaga/sqldb"
+	"github.com/ordersaga/ordersaga/temporaldev"
 	"github.com/ordersaga/ordersaga/worker"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -194,8 +196,24 @@ func TestDevKeepsDataAcrossRestartsAndResetWipesIt(t *testing.T) {
 	}
 }
 
+// startTemporal starts a headless Temporal dev server for t and returns its address.
+func startTemporal(t *testing.T) string {
+	t.Helper()
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	bin, err := temporaldev.Binary(context.Background(), root, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := temporaldev.Start(context.Background(), temporaldev.Config{Binary: bin, Port: -1, Headless: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	return srv.HostPort()
+}
+
 func TestAPIRoleServesAnExistingDatabase(t *testing.T) {
-	env := map[string]string{"DATABASE_URL": dbtest.NewDatabase(t)}
+	env := map[string]string{"DATABASE_URL": dbtest.NewDatabase(t), "TEMPORAL_ADDRESS": startTemporal(t)}
 	out := &syncBuffer{}
 	m := &Main{Stdout: out, Stderr: out, Getenv: func(k string) string { return env[k] }}
 	if err := m.ParseFlags([]string{"migrate"}); err != nil {
@@ -252,7 +270,7 @@ func TestPortInUseIsNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lis.Close()
-	env := map[string]string{"DATABASE_URL": dbtest.NewDatabase(t)}
+	env := map[string]string{"DATABASE_URL": dbtest.NewDatabase(t), "TEMPORAL_ADDRESS": startTemporal(t)}
 	out := &syncBuffer{}
 	m := &Main{Stdout: out, Stderr: out, Getenv: func(k string) string { return env[k] }}
 	if err := m.ParseFlags([]string{"api", "--grpc-addr", lis.Addr().String()}); err != nil {

@@ -8,12 +8,16 @@ import (
 	"log/slog"
 	"net"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/ordersaga/ordersaga/api"
 	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/payments"
 	"github.com/ordersaga/ordersaga/projections"
 	"github.com/ordersaga/ordersaga/relay"
 	"github.com/ordersaga/ordersaga/sqldb"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // databaseFlags are the settings of every role that uses the database.
@@ -70,12 +74,14 @@ func (r *migrateRole) close() error { return nil }
 // apiRole serves the gRPC API.
 type apiRole struct {
 	db       databaseFlags
+	temporal temporalFlags
 	grpcAddr string
 	pool     *sqldb.DB
 }
 
 func (r *apiRole) flags(fs *flag.FlagSet, env func(string) string) {
 	r.db.register(fs, env)
+	r.temporal.register(fs, env)
 	fs.StringVar(&r.grpcAddr, "grpc-addr", envOr(env, "ORDERSAGA_GRPC_ADDR", ":50051"), "gRPC listen address (env ORDERSAGA_GRPC_ADDR)")
 }
 
@@ -85,7 +91,12 @@ func (r *apiRole) run(ctx context.Context, m *Main) error {
 	if r.pool, err = r.db.open(ctx, r.db.url); err != nil {
 		return err
 	}
-	return serveAPI(ctx, logger, r.pool, r.grpcAddr)
+	c, err := r.temporal.dial(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return serveAPI(ctx, logger, apiConfig(logger, r.pool, c), r.grpcAddr)
 }
 
 func (r *apiRole) close() error {
@@ -95,9 +106,20 @@ func (r *apiRole) close() error {
 	return nil
 }
 
+// apiConfig wires the API's dependencies.
+func apiConfig(logger *slog.Logger, db *sqldb.DB, c client.Client) api.Config {
+	store := eventstore.New(db)
+	return api.Config{
+		Store: store, Logger: logger,
+		Sagas:      workflows.Client{Temporal: c},
+		ReadModels: projections.New(db, store, logger),
+		Accounts:   payments.Accounts{Store: store},
+	}
+}
+
 // serveAPI serves the gRPC API on addr until ctx ends, then stops gracefully.
-func serveAPI(ctx context.Context, logger *slog.Logger, db *sqldb.DB, addr string) error {
-	srv, err := api.NewServer(api.Config{Store: eventstore.New(db), Logger: logger})
+func serveAPI(ctx context.Context, logger *slog.Logger, cfg api.Config, addr string) error {
+	srv, err := api.NewServer(cfg)
 	if err != nil {
 		return err
 	}

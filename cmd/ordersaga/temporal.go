@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 
+	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ordersaga/ordersaga/activities"
@@ -88,7 +89,12 @@ func (r *workerRole) run(ctx context.Context, m *Main) error {
 	if r.conn, err = r.bus.open(ctx, logger); err != nil {
 		return err
 	}
-	return runWorker(ctx, logger, r.temporal, r.pool, r.conn)
+	c, err := r.temporal.dial(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return runWorker(ctx, logger, c, r.pool, r.conn)
 }
 
 func (r *workerRole) close() error {
@@ -102,17 +108,17 @@ func (r *workerRole) close() error {
 	return err
 }
 
-// runWorker connects to Temporal and runs the worker and the relay until ctx ends.
-func runWorker(ctx context.Context, logger *slog.Logger, tf temporalFlags, db *sqldb.DB, bus eventbus.Bus) error {
-	cfg, err := tf.config(logger.With("component", "temporal"))
+// dial connects to Temporal, waiting for it.
+func (f *temporalFlags) dial(ctx context.Context, logger *slog.Logger) (client.Client, error) {
+	cfg, err := f.config(logger.With("component", "temporal"))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	c, err := worker.Dial(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+	return worker.Dial(ctx, cfg)
+}
+
+// runWorker runs the worker and the relay until ctx ends.
+func runWorker(ctx context.Context, logger *slog.Logger, c client.Client, db *sqldb.DB, bus eventbus.Bus) error {
 	acts := &activities.Activities{Store: eventstore.New(db), Bus: bus}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return worker.Run(ctx, c, acts, logger) })

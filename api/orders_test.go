@@ -1,0 +1,235 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/api"
+	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
+	"github.com/ordersaga/ordersaga/internal/stacktest"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// orderClient serves the full API over a real listener on a running stack.
+func orderClient(t *testing.T) ordersagav1.OrderServiceClient {
+	t.Helper()
+	s := stacktest.Start(t)
+	srv, err := api.NewServer(api.Config{Store: s.Store, Sagas: workflows.Client{Temporal: s.Temporal}, ReadModels: s.Projector,
+		Accounts: s.Accounts, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Stop(ctx)
+	})
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return ordersagav1.NewOrderServiceClient(conn)
+}
+
+func placeRequest(orderID, customer string, quantity int64) *ordersagav1.PlaceOrderRequest {
+	return &ordersagav1.PlaceOrderRequest{OrderId: orderID, CustomerId: customer, RestaurantId: "r-1", Currency: "EUR",
+		Items: []*ordersagav1.Item{{Id: "pizza", Name: "Margherita", UnitPrice: 1000, Quantity: quantity}}}
+}
+
+// decide retries a decision until the saga awaits it.
+func decide(t *testing.T, c ordersagav1.OrderServiceClient, orderID string, approve bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var err error
+		if approve {
+			_, err = c.ApproveOrder(context.Background(), &ordersagav1.ApproveOrderRequest{OrderId: orderID})
+		} else {
+			_, err = c.RejectOrder(context.Background(), &ordersagav1.RejectOrderRequest{OrderId: orderID, Reason: "closed"})
+		}
+		if err == nil {
+			return
+		}
+		if status.Code(err) != codes.FailedPrecondition || time.Now().After(deadline) {
+			t.Fatalf("decision for %s: %v", orderID, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestOrderLifecycleOverGRPC(t *testing.T) {
+	c := orderClient(t)
+	ctx := context.Background()
+	customer := "c-" + uuid.NewString()[:8]
+	acct, err := c.CreditAccount(ctx, &ordersagav1.CreditAccountRequest{CustomerId: customer, Amount: 10000, Currency: "EUR", Reference: "t1"})
+	if err != nil || acct.Account.Balance != 10000 {
+		t.Fatalf("CreditAccount = %v, %v", acct, err)
+	}
+	orderID := "o-" + uuid.NewString()[:8]
+	placed, err := c.PlaceOrder(ctx, placeRequest(orderID, customer, 3))
+	if err != nil || placed.AlreadyPlaced || placed.WorkflowId != "order-"+orderID {
+		t.Fatalf("PlaceOrder = %v, %v", placed, err)
+	}
+	again, err := c.PlaceOrder(ctx, placeRequest(orderID, customer, 3))
+	if err != nil || !again.AlreadyPlaced || again.RunId != placed.RunId {
+		t.Errorf("placing the same order again = %v, %v; want the first saga, already placed", again, err)
+	}
+
+	watch, err := c.WatchOrder(ctx, &ordersagav1.WatchOrderRequest{OrderId: orderID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	decide(t, c, orderID, true)
+	var seen []string
+	for {
+		m, err := watch.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("WatchOrder: %v", err)
+		}
+		seen = append(seen, m.Order.Status)
+	}
+	if len(seen) == 0 || seen[len(seen)-1] != ordersaga.StatusApproved {
+		t.Errorf("WatchOrder saw %v, want it to end at approved", seen)
+	}
+
+	got, err := c.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: orderID, MinVersion: 3})
+	if err != nil || got.Order.Status != ordersaga.StatusApproved || got.Order.Amount != 3000 || got.Order.Version != 3 {
+		t.Errorf("GetOrder at version 3 = %v, %v; want approved, 3000", got, err)
+	}
+	history, err := c.GetOrderHistory(ctx, &ordersagav1.GetOrderHistoryRequest{OrderId: orderID})
+	if err != nil || len(history.Events) != 3 || history.Events[2].EventType != ordersaga.EventOrderApproved {
+		t.Errorf("GetOrderHistory = %v, %v; want created, debited, approved", history, err)
+	}
+	account, err := c.GetAccount(ctx, &ordersagav1.GetAccountRequest{CustomerId: customer})
+	if err != nil || account.Account.Balance != 7000 {
+		t.Errorf("GetAccount = %v, %v; want 7000 left", account, err)
+	}
+	_, err = c.ApproveOrder(ctx, &ordersagav1.ApproveOrderRequest{OrderId: orderID})
+	wantStatus(t, err, codes.FailedPrecondition, "")
+}
+
+func TestRejectCancelAndListOverGRPC(t *testing.T) {
+	c := orderClient(t)
+	ctx := context.Background()
+	customer := "c-" + uuid.NewString()[:8]
+	if _, err := c.CreditAccount(ctx, &ordersagav1.CreditAccountRequest{CustomerId: customer, Amount: 100000, Currency: "EUR", Reference: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 5 {
+		id := fmt.Sprintf("list-%s-%d", customer, i)
+		ids = append(ids, id)
+		if _, err := c.PlaceOrder(ctx, placeRequest(id, customer, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decide(t, c, ids[0], false)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := c.CancelOrder(ctx, &ordersagav1.CancelOrderRequest{OrderId: ids[1]})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	want := map[string]string{ids[0]: ordersaga.StatusRejected, ids[1]: ordersaga.StatusCancelled}
+	for id, st := range want {
+		for {
+			o, err := c.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: id, MinVersion: 4})
+			if err == nil && o.Order.Status == st {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("order %s = %v, %v; want %s", id, o, err, st)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// All five appear, two per page, in order id order.
+	var listed []string
+	req := &ordersagav1.ListOrdersRequest{CustomerId: customer, PageSize: 2}
+	for {
+		for {
+			page, err := c.ListOrders(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page.NextPageToken == "" && len(listed)+len(page.Orders) < 5 && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Millisecond) // projectors still catching up
+				continue
+			}
+			for _, o := range page.Orders {
+				listed = append(listed, o.OrderId)
+			}
+			req.PageToken = page.NextPageToken
+			break
+		}
+		if req.PageToken == "" {
+			break
+		}
+	}
+	if fmt.Sprint(listed) != fmt.Sprint(ids) {
+		t.Errorf("listed %v, want %v", listed, ids)
+	}
+	rejected, err := c.ListOrders(ctx, &ordersagav1.ListOrdersRequest{CustomerId: customer, Status: ordersaga.StatusRejected})
+	if err != nil || len(rejected.Orders) != 1 || rejected.Orders[0].OrderId != ids[0] {
+		t.Errorf("rejected orders = %v, %v; want %s", rejected, err, ids[0])
+	}
+}
+
+func TestOrderServiceErrors(t *testing.T) {
+	c := orderClient(t)
+	ctx := context.Background()
+	bad := placeRequest("bad-1", "c-1", 0)
+	_, err := c.PlaceOrder(ctx, bad)
+	wantStatus(t, err, codes.InvalidArgument, "items[0].quantity")
+	_, err = c.PlaceOrder(ctx, &ordersagav1.PlaceOrderRequest{OrderId: "x"})
+	wantStatus(t, err, codes.InvalidArgument, "customer_id")
+	_, err = c.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: "nope"})
+	wantStatus(t, err, codes.NotFound, "")
+	_, err = c.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: "has space"})
+	wantStatus(t, err, codes.InvalidArgument, "order_id")
+	_, err = c.GetOrderHistory(ctx, &ordersagav1.GetOrderHistoryRequest{OrderId: "nope"})
+	wantStatus(t, err, codes.NotFound, "")
+	_, err = c.ApproveOrder(ctx, &ordersagav1.ApproveOrderRequest{OrderId: "nope"})
+	wantStatus(t, err, codes.NotFound, "")
+	_, err = c.CancelOrder(ctx, &ordersagav1.CancelOrderRequest{OrderId: "nope"})
+	wantStatus(t, err, codes.NotFound, "")
+	_, err = c.ListOrders(ctx, &ordersagav1.ListOrdersRequest{PageSize: 501})
+	wantStatus(t, err, codes.InvalidArgument, "page_size")
+	_, err = c.ListOrders(ctx, &ordersagav1.ListOrdersRequest{PageToken: "???"})
+	wantStatus(t, err, codes.InvalidArgument, "page_token")
+	_, err = c.CreditAccount(ctx, &ordersagav1.CreditAccountRequest{CustomerId: "c-1", Amount: -1, Currency: "EUR", Reference: "r"})
+	wantStatus(t, err, codes.InvalidArgument, "amount")
+	_, err = c.GetAccount(ctx, &ordersagav1.GetAccountRequest{CustomerId: "nobody"})
+	wantStatus(t, err, codes.NotFound, "")
+	watch, err := c.WatchOrder(ctx, &ordersagav1.WatchOrderRequest{OrderId: "bad id"})
+	if err == nil {
+		_, err = watch.Recv()
+	}
+	wantStatus(t, err, codes.InvalidArgument, "order_id")
+}

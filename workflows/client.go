@@ -1,0 +1,92 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ordersaga/ordersaga"
+)
+
+// Client drives order sagas from outside Temporal (the gRPC API, the restaurant). Its
+// errors are application errors: EINVALID, ENOTFOUND, EPRECONDITION, EUNAVAILABLE.
+type Client struct {
+	Temporal client.Client
+}
+
+// Placed identifies an order's saga.
+type Placed struct {
+	WorkflowID, RunID string
+	// AlreadyPlaced is true when the order had a saga already.
+	AlreadyPlaced bool
+}
+
+// Place validates the order and starts its saga; placing an order again returns its saga.
+func (c Client) Place(ctx context.Context, in ordersaga.OrderInput) (Placed, error) {
+	if err := in.Validate(); err != nil {
+		return Placed{}, err
+	}
+	opts := StartOptions(in.OrderID)
+	// Report a repeat as such instead of handing back the existing run silently.
+	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
+	opts.WorkflowExecutionErrorWhenAlreadyStarted = true
+	run, err := c.Temporal.ExecuteWorkflow(ctx, opts, WorkflowName, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	switch {
+	case err == nil:
+		return Placed{WorkflowID: run.GetID(), RunID: run.GetRunID()}, nil
+	case errors.As(err, &started):
+		return Placed{WorkflowID: opts.ID, RunID: started.RunId, AlreadyPlaced: true}, nil
+	}
+	return Placed{}, temporalError("place order "+in.OrderID, err)
+}
+
+// Decide hands the restaurant's decision to the saga and waits until it is accepted.
+func (c Client) Decide(ctx context.Context, orderID string, d Decision) (DecisionResult, error) {
+	if err := ordersaga.ValidateID("order_id", orderID); err != nil {
+		return DecisionResult{}, err
+	}
+	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: WorkflowID(orderID), UpdateName: UpdateDecision, Args: []any{d},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var res DecisionResult
+	if err == nil {
+		err = handle.Get(ctx, &res)
+	}
+	return res, temporalError("decide order "+orderID, err)
+}
+
+// Cancel asks the order's saga to cancel.
+func (c Client) Cancel(ctx context.Context, orderID string) error {
+	if err := ordersaga.ValidateID("order_id", orderID); err != nil {
+		return err
+	}
+	return temporalError("cancel order "+orderID, c.Temporal.CancelWorkflow(ctx, WorkflowID(orderID), ""))
+}
+
+// temporalError maps Temporal's errors to application errors.
+func temporalError(op string, err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var (
+		notFound *serviceerror.NotFound
+		appErr   *temporal.ApplicationError
+	)
+	switch {
+	case errors.As(err, &appErr) && appErr.Type() == ErrNotAwaitingDecision:
+		return &ordersaga.Error{Code: ordersaga.EPRECONDITION, Message: appErr.Message(), Err: err}
+	case errors.As(err, &notFound) && strings.Contains(notFound.Message, "already completed"):
+		return &ordersaga.Error{Code: ordersaga.EPRECONDITION, Message: "the order's saga has already ended", Err: err}
+	case errors.As(err, &notFound):
+		return &ordersaga.Error{Code: ordersaga.ENOTFOUND, Message: "no such order (or its saga has been deleted)", Err: err}
+	}
+	return &ordersaga.Error{Code: ordersaga.EUNAVAILABLE, Message: "Temporal is unavailable", Err: fmt.Errorf("%s: %w", op, err)}
+}

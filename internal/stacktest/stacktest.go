@@ -92,9 +92,11 @@ func Start(t *testing.T) *Stack {
 	s := &Stack{DB: db, Store: store, Accounts: payments.Accounts{Store: store}, Projector: projections.New(db, store, nil), Bus: bus, Temporal: c}
 	for range 2 {
 		_, err := bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: "order-projectors", Types: projections.Types,
-			Handler:    func(ctx context.Context, m eventbus.Message) error { return s.Projector.Apply(ctx, m.Event) },
-			DeadLetter: func(ctx context.Context, m eventbus.Message, cause error) error { return s.Projector.DeadLetter(ctx, m.Event, m.Raw, cause) },
-			AckWait:    2 * time.Second})
+			Handler: func(ctx context.Context, m eventbus.Message) error { return s.Projector.Apply(ctx, m.Event) },
+			DeadLetter: func(ctx context.Context, m eventbus.Message, cause error) error {
+				return s.Projector.DeadLetter(ctx, m.Event, m.Raw, cause)
+			},
+			AckWait: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

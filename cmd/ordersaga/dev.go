@@ -21,11 +21,12 @@ import (
 // devRole runs everything that exists so far in one process: a PostgreSQL cluster in the
 // data directory (unless --database-url is given), the schema, embedded NATS Streaming and
 // JetStream with file stores, the Temporal dev server with its Web UI, the saga worker, the
-// outbox relay, two projector members and the gRPC API.
+// outbox relay, two projector members, the restaurant simulator and the gRPC API.
 type devRole struct {
 	db          databaseFlags
 	bus         busFlags
 	temporal    temporalFlags
+	rule        restaurantFlags
 	dataDir     string
 	grpcAddr    string
 	natsPort    int
@@ -44,6 +45,7 @@ func (r *devRole) flags(fs *flag.FlagSet, env func(string) string) {
 	r.db.register(fs, env)
 	r.bus.register(fs, env, "dev")
 	r.temporal.register(fs, env)
+	r.rule.register(fs)
 	fs.StringVar(&r.dataDir, "data-dir", envOr(env, "ORDERSAGA_DATA_DIR", ".ordersaga"), "where dev keeps its data between runs (env ORDERSAGA_DATA_DIR)")
 	fs.StringVar(&r.grpcAddr, "grpc-addr", envOr(env, "ORDERSAGA_GRPC_ADDR", "127.0.0.1:50051"), "gRPC listen address (env ORDERSAGA_GRPC_ADDR)")
 	fs.IntVar(&r.natsPort, "nats-port", 4222, "port of the embedded NATS server")
@@ -106,6 +108,7 @@ func (r *devRole) run(ctx context.Context, m *Main) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runWorker(ctx, logger, c, r.pool, r.conn) })
 	g.Go(func() error { return runProjector(ctx, logger, r.pool, r.conn, 2, 30*time.Second) })
+	g.Go(func() error { return runRestaurant(ctx, logger, c, r.pool, r.conn, r.rule) })
 	g.Go(func() error { return serveAPI(ctx, logger, apiConfig(logger, r.pool, c), r.grpcAddr) })
 	return g.Wait()
 }

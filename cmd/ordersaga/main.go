@@ -3,6 +3,7 @@
 //	ordersaga dev       everything that exists so far in one process, on a throwaway PostgreSQL
 //	ordersaga worker    the OrderSaga worker and the outbox relay
 //	ordersaga projector projector members building the read models
+//	ordersaga restaurant the restaurant simulator
 //	ordersaga api       the gRPC API against an existing database
 //	ordersaga relay     publish what is still in the outbox onto the event bus
 //	ordersaga migrate   create or upgrade the database schema, then exit

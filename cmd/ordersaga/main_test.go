@@ -353,7 +353,7 @@ func runSaga(t *testing.T, dataDir, temporalAddr string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	in := ordersaga.OrderInput{OrderID: "dev-saga-1", CustomerID: "dev-c1", RestaurantID: "r-1", Currency: "EUR",
+	in := ordersaga.OrderInput{OrderID: "dev-saga-1", CustomerID: "dev-c1", RestaurantID: "manual", Currency: "EUR",
 		Items: []ordersaga.Item{{ID: "pizza", Name: "Margherita", UnitPrice: 1150, Quantity: 2}}}
 	run, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(in.OrderID), workflows.WorkflowName, in)
 	if err != nil {

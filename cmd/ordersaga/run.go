@@ -39,14 +39,15 @@ var roles = map[string]struct {
 	summary string
 	make    func() role
 }{
-	"dev":       {"run everything that exists so far in one process on a throwaway PostgreSQL", func() role { return &devRole{} }},
-	"api":       {"serve the gRPC API against an existing database", func() role { return &apiRole{} }},
-	"worker":    {"run the OrderSaga worker (and the outbox relay) against Temporal", func() role { return &workerRole{} }},
-	"relay":     {"publish committed events that are still in the outbox, until stopped", func() role { return &relayRole{} }},
-	"projector": {"build the read models from the bus (queue group order-projectors)", func() role { return &projectorRole{} }},
-	"account":   {"credit (--amount) or show a customer's account, directly in the event store", func() role { return &accountRole{} }},
-	"migrate":   {"create or upgrade the database schema, then exit", func() role { return &migrateRole{} }},
-	"verify":    {"check read models against the store, version gaps and unpublished events; exit 1 on any problem", func() role { return &verifyRole{} }},
+	"dev":        {"run everything that exists so far in one process on a throwaway PostgreSQL", func() role { return &devRole{} }},
+	"api":        {"serve the gRPC API against an existing database", func() role { return &apiRole{} }},
+	"worker":     {"run the OrderSaga worker (and the outbox relay) against Temporal", func() role { return &workerRole{} }},
+	"relay":      {"publish committed events that are still in the outbox, until stopped", func() role { return &relayRole{} }},
+	"projector":  {"build the read models from the bus (queue group order-projectors)", func() role { return &projectorRole{} }},
+	"restaurant": {"simulate restaurants: decide orders after their payment (see --help)", func() role { return &restaurantRole{} }},
+	"account":    {"credit (--amount) or show a customer's account, directly in the event store", func() role { return &accountRole{} }},
+	"migrate":    {"create or upgrade the database schema, then exit", func() role { return &migrateRole{} }},
+	"verify":     {"check read models against the store, version gaps and unpublished events; exit 1 on any problem", func() role { return &verifyRole{} }},
 }
 
 // ParseFlags selects the role named by args[0] and parses its flags.
@@ -72,8 +73,8 @@ func (m *Main) ParseFlags(args []string) error {
 
 func (m *Main) usage() {
 	fmt.Fprintln(m.Stderr, "usage: ordersaga <command> [flags]\n\ncommands:")
-	for _, name := range []string{"dev", "worker", "projector", "api", "relay", "migrate", "verify", "account"} {
-		fmt.Fprintf(m.Stderr, "  %-10s %s\n", name, roles[name].summary)
+	for _, name := range []string{"dev", "worker", "projector", "restaurant", "api", "relay", "migrate", "verify", "account"} {
+		fmt.Fprintf(m.Stderr, "  %-11s %s\n", name, roles[name].summary)
 	}
 	fmt.Fprintln(m.Stderr, "\nRun 'ordersaga <command> -h' for its flags.")
 }

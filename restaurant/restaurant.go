@@ -1,0 +1,121 @@
+// Package restaurant simulates restaurants, like the classic demo's restaurant service: it
+// receives order-payment-debited (as its own queue group) and sends each order's saga a
+// decision by a documented rule:
+//
+//   - orders of restaurant "manual" (Config.ManualRestaurant) are left to a human;
+//   - an order containing an item the restaurant marks unavailable is rejected;
+//   - every other order is approved after Config.Delay (the kitchen thinking).
+package restaurant
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// Group is the queue group the simulator's instances share.
+const Group = "restaurants"
+
+// Deciders hand decisions to sagas (workflows.Client).
+type Deciders interface {
+	// Decide: EINVALID, ENOTFOUND, EPRECONDITION, EUNAVAILABLE.
+	Decide(ctx context.Context, orderID string, d workflows.Decision) (workflows.DecisionResult, error)
+}
+
+// Store reads an order's events.
+type Store interface {
+	// ReadStream: EINVALID, EUNAVAILABLE, EINTERNAL.
+	ReadStream(ctx context.Context, stream string, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
+}
+
+// Config is the rule.
+type Config struct {
+	Sagas Deciders // required
+	Store Store    // required
+	// Delay before approving; default 3s.
+	Delay time.Duration
+	// Unavailable item ids: an order containing one is rejected.
+	Unavailable []string
+	// ManualRestaurant is left alone; default "manual".
+	ManualRestaurant string
+	Logger           *slog.Logger
+}
+
+// Simulator decides orders.
+type Simulator struct{ cfg Config }
+
+// New returns a simulator.
+func New(cfg Config) *Simulator {
+	if cfg.Delay == 0 {
+		cfg.Delay = 3 * time.Second
+	}
+	if cfg.ManualRestaurant == "" {
+		cfg.ManualRestaurant = "manual"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Simulator{cfg: cfg}
+}
+
+// Handle decides the order of an order-payment-debited event. An error asks for redelivery.
+func (s *Simulator) Handle(ctx context.Context, e ordersaga.RecordedEvent) error {
+	if e.Type != ordersaga.EventPaymentDebited {
+		return nil
+	}
+	var debited ordersaga.PaymentDebited
+	if err := json.Unmarshal(e.Data, &debited); err != nil {
+		return fmt.Errorf("decode %s: %w", e.ID, err)
+	}
+	first, err := s.cfg.Store.ReadStream(ctx, ordersaga.OrderStream(debited.OrderID), 1, 1)
+	if err != nil {
+		return err
+	}
+	var created ordersaga.OrderCreated
+	if len(first) == 0 || json.Unmarshal(first[0].Data, &created) != nil {
+		return fmt.Errorf("order %s has no readable order-created event", debited.OrderID)
+	}
+	if created.RestaurantID == s.cfg.ManualRestaurant {
+		return nil
+	}
+	d := workflows.Decision{Approved: true}
+	for _, it := range created.Items {
+		if slices.Contains(s.cfg.Unavailable, it.ID) {
+			d = workflows.Decision{Approved: false, Reason: fmt.Sprintf("%s is not available", it.Name)}
+			break
+		}
+	}
+	if d.Approved {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(s.cfg.Delay):
+		}
+	}
+	// The event is published before the saga starts waiting; give it a moment.
+	for attempt := 0; ; attempt++ {
+		_, err := s.cfg.Sagas.Decide(ctx, debited.OrderID, d)
+		switch {
+		case err == nil:
+			s.cfg.Logger.Info("restaurant decided", "order", debited.OrderID, "approved", d.Approved, "reason", d.Reason)
+			return nil
+		case ordersaga.ErrorCode(err) == ordersaga.EPRECONDITION && attempt < 40:
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(250 * time.Millisecond):
+			}
+		case ordersaga.ErrorCode(err) == ordersaga.EPRECONDITION, ordersaga.ErrorCode(err) == ordersaga.ENOTFOUND:
+			s.cfg.Logger.Info("restaurant decision not needed", "order", debited.OrderID, "why", ordersaga.ErrorMessage(err))
+			return nil // decided already, cancelled, or timed out
+		default:
+			return err
+		}
+	}
+}

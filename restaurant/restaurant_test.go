@@ -1,0 +1,63 @@
+package restaurant_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/eventbus"
+	"github.com/ordersaga/ordersaga/internal/stacktest"
+	"github.com/ordersaga/ordersaga/restaurant"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+func TestMain(m *testing.M) { stacktest.Main(m) }
+
+func TestSimulatorDecidesByItsRule(t *testing.T) {
+	s := stacktest.Start(t)
+	ctx := context.Background()
+	sagas := workflows.Client{Temporal: s.Temporal}
+	sim := restaurant.New(restaurant.Config{Sagas: sagas, Store: s.Store, Delay: 100 * time.Millisecond, Unavailable: []string{"truffle"}})
+	if _, err := s.Bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: restaurant.Group, Types: []string{ordersaga.EventPaymentDebited},
+		Handler:    func(ctx context.Context, m eventbus.Message) error { return sim.Handle(ctx, m.Event) },
+		DeadLetter: func(context.Context, eventbus.Message, error) error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	customer := "c-" + uuid.NewString()[:8]
+	if _, err := s.Accounts.Credit(ctx, customer, 100000, "EUR", "funding"); err != nil {
+		t.Fatal(err)
+	}
+	place := func(restaurantID, item string) string {
+		in := ordersaga.OrderInput{OrderID: uuid.NewString()[:12], CustomerID: customer, RestaurantID: restaurantID, Currency: "EUR",
+			Items: []ordersaga.Item{{ID: item, Name: item, UnitPrice: 1000, Quantity: 1}}}
+		if _, err := sagas.Place(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		return in.OrderID
+	}
+	approved, rejected, manual := place("r-1", "pizza"), place("r-1", "truffle"), place("manual", "pizza")
+	result := func(orderID string) workflows.Result {
+		var r workflows.Result
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := s.Temporal.GetWorkflow(ctx, workflows.WorkflowID(orderID), "").Get(ctx, &r); err != nil {
+			t.Fatalf("saga of %s: %v", orderID, err)
+		}
+		return r
+	}
+	if r := result(approved); r.Status != ordersaga.StatusApproved {
+		t.Errorf("order with available items: %+v, want approved", r)
+	}
+	if r := result(rejected); r.Status != ordersaga.StatusRejected || r.Reason != ordersaga.ReasonRestaurantRejected {
+		t.Errorf("order with an unavailable item: %+v, want rejected by the restaurant", r)
+	}
+	time.Sleep(time.Second)
+	v, err := s.Temporal.QueryWorkflow(ctx, workflows.WorkflowID(manual), "", workflows.QueryStatus)
+	var st workflows.State
+	if err != nil || v.Get(&st) != nil || st.Status != ordersaga.StatusAwaitingDecision {
+		t.Errorf("order of the manual restaurant: %+v, %v; want still awaiting a decision", st, err)
+	}
+}

@@ -8,7 +8,8 @@
 //	ordersaga relay     publish what is still in the outbox onto the event bus
 //	ordersaga migrate   create or upgrade the database schema, then exit
 //	ordersaga verify    prove that nothing was lost: read models = fold of the store
-//	ordersaga account   credit or show a customer's account
+//	ordersaga order     place|get|list|history|watch|approve|reject|cancel (through the API)
+//	ordersaga account   credit|get (through the API)
 //
 // This package is the only one that reads flags and environment variables and wires the
 // other packages together.

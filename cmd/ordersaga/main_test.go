@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,7 +15,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	sdkclient "go.temporal.io/sdk/client"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -27,11 +27,8 @@ import (
 	"github.com/ordersaga/ordersaga/eventstore"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
-	"github.com/ordersaga/ordersaga/projections"
 	"github.com/ordersaga/ordersaga/sqldb"
 	"github.com/ordersaga/ordersaga/temporaldev"
-	"github.com/ordersaga/ordersaga/worker"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -163,7 +160,7 @@ func TestDevKeepsDataAcrossRestartsAndResetWipesIt(t *testing.T) {
 	if _, err := client.CreateEvent(ctx, &ordersagav1.CreateEventRequest{Event: event}); err != nil {
 		t.Fatal(err)
 	}
-	runSaga(t, dataDir, temporalAddr)
+	runSaga(t, dataDir, addr)
 	// The saga's events arrive too; wait for the one appended through the API.
 	relayed := time.After(30 * time.Second)
 	for found := false; !found; {
@@ -246,6 +243,11 @@ func TestUsageErrors(t *testing.T) {
 		{nil, "no command given"},
 		{[]string{"fly"}, `unknown command "fly"`},
 		{[]string{"api", "--no-such-flag"}, "flag provided but not defined"},
+		{[]string{"order"}, "needs a verb"},
+		{[]string{"order", "frob"}, `unknown verb "frob"`},
+		{[]string{"order", "get"}, "exactly one order id"},
+		{[]string{"order", "place", "o1", "--item", "pizza:2"}, "id:name:unit_price:quantity"},
+		{[]string{"migrate", "extra"}, "takes no arguments"},
 	}
 	for _, tt := range tests {
 		out := &syncBuffer{}
@@ -329,87 +331,71 @@ func TestRelayRolePublishesTheOutbox(t *testing.T) {
 	}
 }
 
-// runSaga funds a customer with the account command and runs an order through the dev
-// stack's Temporal and worker to approval.
-func runSaga(t *testing.T, dataDir, temporalAddr string) {
+// cli runs one ordersaga command and returns what it printed.
+func cli(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	ctx := context.Background()
-	dir, _ := filepath.Abs(filepath.Join(dataDir, "postgres"))
-	dbURL := fmt.Sprintf("host=%s user=postgres dbname=postgres sslmode=disable", dir)
 	out := &syncBuffer{}
 	m := &Main{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }}
-	if err := m.ParseFlags([]string{"account", "--database-url", dbURL, "--customer", "dev-c1", "--amount", "5000", "--currency", "EUR"}); err != nil {
-		t.Fatal(err)
+	if err := m.ParseFlags(args); err != nil {
+		return out.String(), err
 	}
-	if err := m.Run(ctx); err != nil {
-		t.Fatalf("account credit: %v\n%s", err, out)
-	}
+	err := m.Run(context.Background())
 	m.Close()
-	if !strings.Contains(out.String(), "balance 5000 EUR") {
+	return out.String(), err
+}
+
+// runSaga drives an order through the dev stack with the CLI: fund the customer, place the
+// order, approve it, watch it, read it, list it, see its history, and verify the system.
+func runSaga(t *testing.T, dataDir, apiAddr string) {
+	t.Helper()
+	mustCLI := func(args ...string) string {
+		t.Helper()
+		out, err := cli(t, append(args, "--api", apiAddr)...)
+		if err != nil {
+			t.Fatalf("ordersaga %v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	if out := mustCLI("account", "credit", "--customer", "dev-c1", "--amount", "5000", "--currency", "EUR"); !strings.Contains(out, "50.00") {
 		t.Errorf("account credit printed %q", out)
 	}
-	c, err := worker.Dial(ctx, worker.Config{HostPort: temporalAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	in := ordersaga.OrderInput{OrderID: "dev-saga-1", CustomerID: "dev-c1", RestaurantID: "manual", Currency: "EUR",
-		Items: []ordersaga.Item{{ID: "pizza", Name: "Margherita", UnitPrice: 1150, Quantity: 2}}}
-	run, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(in.OrderID), workflows.WorkflowName, in)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mustCLI("order", "place", "dev-saga-1", "--customer", "dev-c1", "--restaurant", "manual", "--item", "pizza:Margherita:1150:2")
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		h, err := c.UpdateWorkflow(ctx, sdkclient.UpdateWorkflowOptions{WorkflowID: run.GetID(), UpdateName: workflows.UpdateDecision,
-			Args: []any{workflows.Decision{Approved: true}}, WaitForStage: sdkclient.WorkflowUpdateStageCompleted})
-		var accepted workflows.DecisionResult
+		out, err := cli(t, "order", "approve", "dev-saga-1", "--api", apiAddr)
 		if err == nil {
-			if err = h.Get(ctx, &accepted); err == nil && accepted.Accepted {
-				break
-			}
+			break
 		}
-		if strings.Contains(fmt.Sprint(err), "already completed") {
-			var r workflows.Result
-			gerr := run.Get(ctx, &r)
-			t.Fatalf("the saga ended before the decision: %+v, %v", r, gerr)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the saga never accepted the decision: %v", err)
+		if !strings.Contains(out+err.Error(), "not awaiting") || time.Now().After(deadline) {
+			t.Fatalf("order approve: %v\n%s", err, out)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	var r workflows.Result
-	if err := run.Get(ctx, &r); err != nil || r.Status != ordersaga.StatusApproved {
-		t.Errorf("saga result = %+v, %v; want approved", r, err)
+	if out := mustCLI("order", "watch", "dev-saga-1"); !strings.Contains(out, "approved") {
+		t.Errorf("order watch printed %q, want it to end at approved", out)
 	}
-	// The projectors bring the read model to the same state.
-	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbURL})
-	if err != nil {
-		t.Fatal(err)
+	got := mustCLI("order", "get", "dev-saga-1", "--min-version", "3", "--json")
+	var o struct {
+		Status  string `json:"status"`
+		Amount  string `json:"amount"`
+		Version string `json:"version"`
 	}
-	defer db.Close()
-	read := projections.New(db, eventstore.New(db), nil)
+	if err := json.Unmarshal([]byte(got), &o); err != nil || o.Status != "approved" || o.Amount != "2300" || o.Version != "3" {
+		t.Errorf("order get --json = %s (%v), want approved, 2300, version 3", got, err)
+	}
+	if out := mustCLI("order", "history", "dev-saga-1"); strings.Count(out, "order-") != 3 {
+		t.Errorf("order history printed %q, want three events", out)
+	}
+	if out := mustCLI("order", "list", "--customer", "dev-c1"); !strings.Contains(out, "dev-saga-1") {
+		t.Errorf("order list printed %q", out)
+	}
+	if out := mustCLI("account", "get", "--customer", "dev-c1"); !strings.Contains(out, "27.00") {
+		t.Errorf("account get printed %q, want 27.00 left", out)
+	}
+	dir, _ := filepath.Abs(filepath.Join(dataDir, "postgres"))
+	dbURL := fmt.Sprintf("host=%s user=postgres dbname=postgres sslmode=disable", dir)
 	for {
-		o, err := read.Order(ctx, in.OrderID)
-		b, berr := read.Balance(ctx, "dev-c1")
-		if err == nil && o.Status == ordersaga.StatusApproved && o.Version == 3 && o.Amount == 2300 && berr == nil && b.Balance == 2700 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("read models: order %s = %+v, %v; balance %+v, %v; want approved at version 3 and 2700 left", in.OrderID, o, err, b, berr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	// And verify finds nothing wrong once the relay had its grace period.
-	for {
-		out := &syncBuffer{}
-		v := &Main{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }}
-		if err := v.ParseFlags([]string{"verify", "--database-url", dbURL, "--grace", "3s"}); err != nil {
-			t.Fatal(err)
-		}
-		err := v.Run(ctx)
-		v.Close()
+		out, err := cli(t, "verify", "--database-url", dbURL, "--grace", "3s")
 		if err == nil {
 			break
 		}

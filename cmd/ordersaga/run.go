@@ -45,7 +45,8 @@ var roles = map[string]struct {
 	"relay":      {"publish committed events that are still in the outbox, until stopped", func() role { return &relayRole{} }},
 	"projector":  {"build the read models from the bus (queue group order-projectors)", func() role { return &projectorRole{} }},
 	"restaurant": {"simulate restaurants: decide orders after their payment (see --help)", func() role { return &restaurantRole{} }},
-	"account":    {"credit (--amount) or show a customer's account, directly in the event store", func() role { return &accountRole{} }},
+	"order":      {"place|get|list|history|watch|approve|reject|cancel orders through the API", func() role { return &clientRole{noun: "order"} }},
+	"account":    {"credit|get customer accounts through the API", func() role { return &clientRole{noun: "account"} }},
 	"migrate":    {"create or upgrade the database schema, then exit", func() role { return &migrateRole{} }},
 	"verify":     {"check read models against the store, version gaps and unpublished events; exit 1 on any problem", func() role { return &verifyRole{} }},
 }
@@ -68,12 +69,29 @@ func (m *Main) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("ordersaga "+args[0], flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	m.role.flags(fs, m.Getenv)
-	return fs.Parse(args[1:])
+	// Flags may come before, between or after positional arguments.
+	var positional []string
+	for rest := args[1:]; ; {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if rest = fs.Args(); len(rest) == 0 {
+			break
+		}
+		positional, rest = append(positional, rest[0]), rest[1:]
+	}
+	if p, ok := m.role.(interface{ setArgs([]string) error }); ok {
+		return p.setArgs(positional)
+	}
+	if len(positional) > 0 {
+		return fmt.Errorf("ordersaga %s takes no arguments, got %q", args[0], positional)
+	}
+	return nil
 }
 
 func (m *Main) usage() {
 	fmt.Fprintln(m.Stderr, "usage: ordersaga <command> [flags]\n\ncommands:")
-	for _, name := range []string{"dev", "worker", "projector", "restaurant", "api", "relay", "migrate", "verify", "account"} {
+	for _, name := range []string{"dev", "worker", "projector", "restaurant", "api", "relay", "migrate", "verify", "order", "account"} {
 		fmt.Fprintf(m.Stderr, "  %-11s %s\n", name, roles[name].summary)
 	}
 	fmt.Fprintln(m.Stderr, "\nRun 'ordersaga <command> -h' for its flags.")

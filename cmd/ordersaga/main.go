@@ -23,6 +23,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"google.golang.org/grpc/status"
 )
 
 func main() {
@@ -41,7 +43,11 @@ func main() {
 		err = cerr
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "ordersaga:", err)
+		if st, ok := status.FromError(err); ok {
+			fmt.Fprintf(os.Stderr, "ordersaga: %s: %s\n", st.Code(), st.Message())
+		} else {
+			fmt.Fprintln(os.Stderr, "ordersaga:", err)
+		}
 		os.Exit(1)
 	}
 }

@@ -75,6 +75,8 @@ type model interface {
 	version() int64
 	apply(e ordersaga.RecordedEvent) error
 	save(ctx context.Context, tx pgx.Tx) error
+	// saveTo saves into the table whose name has suffix (a rebuild's "_next").
+	saveTo(ctx context.Context, tx pgx.Tx, suffix string) error
 }
 
 // modelFor returns the read model of a stream, or nil for streams no model reads.
@@ -255,7 +257,9 @@ func loadOrder(ctx context.Context, tx pgx.Tx, id string) (model, error) {
 func (r *orderRow) version() int64                        { return r.Version }
 func (r *orderRow) apply(e ordersaga.RecordedEvent) error { return applyOrder(&r.Order, e) }
 
-func (r *orderRow) save(ctx context.Context, tx pgx.Tx) error {
+func (r *orderRow) save(ctx context.Context, tx pgx.Tx) error { return r.saveTo(ctx, tx, "") }
+
+func (r *orderRow) saveTo(ctx context.Context, tx pgx.Tx, suffix string) error {
 	items, err := json.Marshal(r.Items)
 	if err != nil {
 		return err
@@ -263,7 +267,7 @@ func (r *orderRow) save(ctx context.Context, tx pgx.Tx) error {
 	if r.Items == nil {
 		items = []byte("[]")
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO orders_view (order_id, customer_id, restaurant_id, status, items, amount, currency, reason, version, created_at, updated_at)
+	_, err = tx.Exec(ctx, `INSERT INTO orders_view`+suffix+` (order_id, customer_id, restaurant_id, status, items, amount, currency, reason, version, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (order_id) DO UPDATE SET customer_id = excluded.customer_id, restaurant_id = excluded.restaurant_id,
 			status = excluded.status, items = excluded.items, amount = excluded.amount, currency = excluded.currency,
@@ -291,8 +295,10 @@ func loadBalance(ctx context.Context, tx pgx.Tx, id string) (model, error) {
 func (r *balanceRow) version() int64                        { return r.Version }
 func (r *balanceRow) apply(e ordersaga.RecordedEvent) error { return applyBalance(&r.Balance, e) }
 
-func (r *balanceRow) save(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, `INSERT INTO customer_balances (customer_id, balance, currency, version, updated_at)
+func (r *balanceRow) save(ctx context.Context, tx pgx.Tx) error { return r.saveTo(ctx, tx, "") }
+
+func (r *balanceRow) saveTo(ctx context.Context, tx pgx.Tx, suffix string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO customer_balances`+suffix+` (customer_id, balance, currency, version, updated_at)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (customer_id) DO UPDATE SET balance = excluded.balance, currency = excluded.currency,
 			version = excluded.version, updated_at = excluded.updated_at`,

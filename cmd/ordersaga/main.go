@@ -8,6 +8,7 @@
 //	ordersaga relay     publish what is still in the outbox onto the event bus
 //	ordersaga migrate   create or upgrade the database schema, then exit
 //	ordersaga verify    prove that nothing was lost: read models = fold of the store
+//	ordersaga rebuild   rebuild the read models from the store (resumable)
 //	ordersaga order     place|get|list|history|watch|approve|reject|cancel (through the API)
 //	ordersaga account   credit|get (through the API)
 //

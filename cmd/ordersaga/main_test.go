@@ -394,6 +394,9 @@ func runSaga(t *testing.T, dataDir, apiAddr string) {
 	}
 	dir, _ := filepath.Abs(filepath.Join(dataDir, "postgres"))
 	dbURL := fmt.Sprintf("host=%s user=postgres dbname=postgres sslmode=disable", dir)
+	if out, err := cli(t, "rebuild", "--database-url", dbURL); err != nil || !strings.Contains(out, "rebuilt") {
+		t.Fatalf("rebuild: %v\n%s", err, out)
+	}
 	for {
 		out, err := cli(t, "verify", "--database-url", dbURL, "--grace", "3s")
 		if err == nil {

@@ -49,6 +49,7 @@ var roles = map[string]struct {
 	"account":    {"credit|get customer accounts through the API", func() role { return &clientRole{noun: "account"} }},
 	"migrate":    {"create or upgrade the database schema, then exit", func() role { return &migrateRole{} }},
 	"verify":     {"check read models against the store, version gaps and unpublished events; exit 1 on any problem", func() role { return &verifyRole{} }},
+	"rebuild":    {"rebuild the read models from the event store into fresh tables and swap them in (resumable)", func() role { return &rebuildRole{} }},
 }
 
 // ParseFlags selects the role named by args[0] and parses its flags.
@@ -91,7 +92,7 @@ func (m *Main) ParseFlags(args []string) error {
 
 func (m *Main) usage() {
 	fmt.Fprintln(m.Stderr, "usage: ordersaga <command> [flags]\n\ncommands:")
-	for _, name := range []string{"dev", "worker", "projector", "restaurant", "api", "relay", "migrate", "verify", "order", "account"} {
+	for _, name := range []string{"dev", "worker", "projector", "restaurant", "api", "relay", "migrate", "verify", "rebuild", "order", "account"} {
 		fmt.Fprintf(m.Stderr, "  %-11s %s\n", name, roles[name].summary)
 	}
 	fmt.Fprintln(m.Stderr, "\nRun 'ordersaga <command> -h' for its flags.")

@@ -156,10 +156,19 @@ func TestRejectCancelAndListOverGRPC(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	want := map[string]string{ids[0]: ordersaga.StatusRejected, ids[1]: ordersaga.StatusCancelled}
+	// A customer who cannot pay: declined, compensated, rejected.
+	poor := "poor-" + customer
+	if _, err := c.CreditAccount(ctx, &ordersagav1.CreditAccountRequest{CustomerId: poor, Amount: 1, Currency: "EUR", Reference: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	declined := "declined-" + customer
+	if _, err := c.PlaceOrder(ctx, placeRequest(declined, poor, 1)); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{ids[0]: ordersaga.StatusRejected, ids[1]: ordersaga.StatusCancelled, declined: ordersaga.StatusRejected}
 	for id, st := range want {
 		for {
-			o, err := c.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: id, MinVersion: 4})
+			o, err := c.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: id, MinVersion: 2})
 			if err == nil && o.Order.Status == st {
 				break
 			}

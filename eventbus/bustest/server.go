@@ -2,8 +2,11 @@ package bustest
 
 import (
 	"os"
+
 	"sync"
 	"testing"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/ordersaga/ordersaga/natsembed"
 )
@@ -72,4 +75,23 @@ func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop(t)
 	s.Start(t)
+}
+
+// RawPublish publishes payload on subject with a plain NATS connection (JetStream
+// captures it if a stream covers the subject), for poison-message tests.
+func RawPublish(t testing.TB, url, subject string, payload []byte) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(subject, payload); err != nil {
+		t.Fatal(err)
+	}
+	return nc
 }

@@ -26,8 +26,10 @@ func TestAPoisonMessageIsDeadLetteredWhileTheRestFlows(t *testing.T) {
 	}
 	defer bus.Close()
 	_, err = bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: "order-projectors", Types: projections.Types, MaxDeliveries: 2, AckWait: time.Second,
-		Handler:    func(ctx context.Context, m eventbus.Message) error { return f.projector.Apply(ctx, m.Event) },
-		DeadLetter: func(ctx context.Context, m eventbus.Message, cause error) error { return f.projector.DeadLetter(ctx, m.Event, m.Raw, cause) }})
+		Handler: func(ctx context.Context, m eventbus.Message) error { return f.projector.Apply(ctx, m.Event) },
+		DeadLetter: func(ctx context.Context, m eventbus.Message, cause error) error {
+			return f.projector.DeadLetter(ctx, m.Event, m.Raw, cause)
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package bustest
 
 import (
 	"os"
-
 	"sync"
 	"testing"
 

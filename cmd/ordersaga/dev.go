@@ -39,6 +39,8 @@ type devRole struct {
 	nats    *natsembed.Servers
 	conn    eventbus.Bus
 	server  *temporaldev.Server
+	// temporalBin is the temporal CLI that runs the dev server.
+	temporalBin string
 }
 
 func (r *devRole) flags(fs *flag.FlagSet, env func(string) string) {
@@ -110,7 +112,34 @@ func (r *devRole) run(ctx context.Context, m *Main) error {
 	g.Go(func() error { return runProjector(ctx, logger, r.pool, r.conn, 2, 30*time.Second) })
 	g.Go(func() error { return runRestaurant(ctx, logger, c, r.pool, r.conn, r.rule) })
 	g.Go(func() error { return serveAPI(ctx, logger, apiConfig(logger, r.pool, c), r.grpcAddr) })
+	r.banner(m, url)
 	return g.Wait()
+}
+
+// banner tells a newcomer where everything is and what to try.
+func (r *devRole) banner(m *Main, databaseURL string) {
+	cli := "go run ./cmd/ordersaga"
+	fmt.Fprintf(m.Stdout, `
+ordersaga dev is running. Ctrl-C stops everything; running it again keeps the data (--reset wipes it).
+
+  Temporal Web  %s
+  gRPC API      %s  (OrderService, EventStoreService; server reflection on)
+  NATS          %s  (monitoring %s, bus: %s)
+  PostgreSQL    %s
+  Temporal      %s  (temporal CLI: %s)
+
+Try, in another terminal:
+  %s account credit --customer c-1 --amount 5000 --currency EUR
+  %s order place 1 --customer c-1 --restaurant r-7 --item margherita:Margherita:1150:2
+  %s order watch 1
+  temporal workflow start --type OrderSaga --task-queue orders --workflow-id order-2 --id-reuse-policy RejectDuplicate \
+    --input '{"order_id":"2","customer_id":"c-1","restaurant_id":"manual","currency":"EUR","items":[{"id":"m","name":"Margherita","unit_price":1150,"quantity":1}]}'
+  %s order approve 2
+  go run github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4 -plaintext -d '{"order_id":"1"}' %s ordersaga.v1.OrderService/GetOrder
+  %s verify --database-url "%s"
+
+`, r.server.UIURL(), r.grpcAddr, r.bus.url, r.bus.monitorURL, r.bus.kind, databaseURL, r.server.HostPort(), r.temporalBin,
+		cli, cli, cli, cli, r.grpcAddr, cli, databaseURL)
 }
 
 // startTemporal runs the Temporal dev server, persisted in the data directory.
@@ -128,6 +157,7 @@ func (r *devRole) startTemporal(ctx context.Context, m *Main) error {
 	if err != nil {
 		return fmt.Errorf("--temporal-address: %w", err)
 	}
+	r.temporalBin = bin
 	logger.Info("starting the Temporal dev server", "binary", bin)
 	r.server, err = temporaldev.Start(ctx, temporaldev.Config{Binary: bin, IP: host, Port: port, UIPort: r.uiPort,
 		DBFile: filepath.Join(r.dataDir, "temporal.db"), Output: m.Stderr, Logger: logger})

@@ -98,6 +98,13 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		}
 	}
 
+	// A server left running by a process that was killed (kill -9 does not reach
+	// PostgreSQL, which runs detached) is stopped and started again with our options.
+	if c.run(ctx, c.pgCtl, "status", "-D", c.dataDir) == nil {
+		if err := c.Stop(); err != nil {
+			return nil, err
+		}
+	}
 	opts := []string{
 		"-c listen_addresses=''",
 		"-c unix_socket_directories='" + dir + "'",

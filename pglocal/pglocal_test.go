@@ -78,3 +78,24 @@ func TestUnreachableDirectoryIsAClearError(t *testing.T) {
 		t.Errorf("error = %v, want one naming the directory the server's user cannot enter", err)
 	}
 }
+
+func TestStartTakesOverAServerLeftRunning(t *testing.T) {
+	ctx := context.Background()
+	cfg := pglocal.Config{Dir: filepath.Join(tempDir(t), "pg")}
+	first, err := pglocal.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The process that started it "dies" without stopping it; a new one starts.
+	second, err := pglocal.Start(ctx, cfg)
+	if err != nil {
+		first.Stop()
+		t.Fatalf("starting over a running cluster: %v", err)
+	}
+	defer second.Stop()
+	conn, err := pgx.Connect(ctx, second.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+}

@@ -90,3 +90,16 @@ func temporalError(op string, err error) error {
 	}
 	return &ordersaga.Error{Code: ordersaga.EUNAVAILABLE, Message: "Temporal is unavailable", Err: fmt.Errorf("%s: %w", op, err)}
 }
+
+// Status queries the saga's live state.
+func (c Client) Status(ctx context.Context, orderID string) (State, error) {
+	if err := ordersaga.ValidateID("order_id", orderID); err != nil {
+		return State{}, err
+	}
+	v, err := c.Temporal.QueryWorkflow(ctx, WorkflowID(orderID), "", QueryStatus)
+	var st State
+	if err == nil {
+		err = v.Get(&st)
+	}
+	return st, temporalError("query order "+orderID, err)
+}

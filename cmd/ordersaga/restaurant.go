@@ -87,6 +87,7 @@ func runRestaurant(ctx context.Context, logger *slog.Logger, c client.Client, db
 	sim := restaurant.New(restaurant.Config{Sagas: workflows.Client{Temporal: c}, Store: eventstore.New(db), Delay: rule.delay,
 		Unavailable: unavailable, ManualRestaurant: rule.manual, Logger: logger})
 	_, err := bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: restaurant.Group, Types: []string{ordersaga.EventPaymentDebited},
+		AckWait: 3 * time.Minute, // a decision may wait up to 2 minutes for its saga
 		Handler: func(ctx context.Context, m eventbus.Message) error { return sim.Handle(ctx, m.Event) },
 		DeadLetter: func(_ context.Context, m eventbus.Message, cause error) error {
 			logger.Error("restaurant gave up on a message", "event", m.Event.ID, "err", cause)

@@ -1,0 +1,308 @@
+// Package e2e tests ordersaga as a user meets it: the built binary running `ordersaga dev`
+// as a separate process, driven only through its public interfaces (the temporal CLI, the
+// gRPC API, the ordersaga CLI, Temporal Web's HTTP API), including a kill -9 with sagas in
+// flight.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/ordersaga/ordersaga"
+	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
+	"github.com/ordersaga/ordersaga/temporaldev"
+)
+
+// system is one dev deployment under test.
+type system struct {
+	t           *testing.T
+	bin         string // the ordersaga binary
+	temporalBin string
+	dataDir     string
+	apiAddr     string
+	temporal    string
+	uiPort      int
+	natsPort    int
+	monitorPort int
+	cmd         *exec.Cmd
+	out         *lockedBuffer
+	client      ordersagav1.OrderServiceClient
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func freePort(t *testing.T) int {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	return lis.Addr().(*net.TCPAddr).Port
+}
+
+// newSystem builds the binary and picks ports and a data directory.
+func newSystem(t *testing.T) *system {
+	t.Helper()
+	root, _ := filepath.Abs("..")
+	tmp, err := os.MkdirTemp("", "ordersaga-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	if err := os.Chmod(tmp, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(tmp, "ordersaga")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/ordersaga")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	temporalBin, err := temporaldev.Binary(context.Background(), root, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &system{t: t, bin: bin, temporalBin: temporalBin, dataDir: filepath.Join(tmp, "data"),
+		apiAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), temporal: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		uiPort: freePort(t), natsPort: freePort(t), monitorPort: freePort(t)}
+	conn, err := grpc.NewClient(s.apiAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	s.client = ordersagav1.NewOrderServiceClient(conn)
+	return s
+}
+
+// start runs `ordersaga dev` and waits for its banner.
+func (s *system) start() {
+	s.t.Helper()
+	s.out = &lockedBuffer{}
+	s.cmd = exec.Command(s.bin, "dev", "--data-dir", s.dataDir, "--grpc-addr", s.apiAddr,
+		"--nats-port", strconv.Itoa(s.natsPort), "--nats-monitor-port", strconv.Itoa(s.monitorPort),
+		"--temporal-address", s.temporal, "--temporal-ui-port", strconv.Itoa(s.uiPort), "--restaurant-delay", "300ms")
+	s.cmd.Env = append(os.Environ(), temporaldev.EnvBinary+"="+s.temporalBin)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(s.stop)
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(s.out.String(), "ordersaga dev is running") {
+		if time.Now().After(deadline) {
+			_ = s.cmd.Process.Signal(syscall.SIGQUIT) // a goroutine dump shows where it hangs
+			time.Sleep(time.Second)
+			s.t.Fatalf("ordersaga dev did not come up:\n%s", tail(s.out.String(), 20000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop interrupts dev like Ctrl-C and waits for it.
+func (s *system) stop() {
+	if s.cmd == nil || s.cmd.Process == nil || s.cmd.ProcessState != nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			s.t.Errorf("ordersaga dev did not stop cleanly: %v\n%s", err, s.out)
+		}
+	case <-time.After(60 * time.Second):
+		_ = s.cmd.Process.Kill()
+		s.t.Errorf("ordersaga dev did not stop within a minute")
+	}
+}
+
+// kill ends dev with SIGKILL, as a crash would.
+func (s *system) kill() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		s.t.Fatal(err)
+	}
+	_ = s.cmd.Wait()
+}
+
+// run runs a command and returns its output; it fails the test on error.
+func (s *system) run(name string, args ...string) string {
+	s.t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (s *system) ordersaga(args ...string) string {
+	return s.run(s.bin, append(args, "--api", s.apiAddr)...)
+}
+
+func (s *system) temporalCLI(args ...string) string {
+	return s.run(s.temporalBin, append(args, "--address", s.temporal)...)
+}
+
+// startOrder starts a saga with the temporal CLI, as the README shows.
+func (s *system) startOrder(orderID, customer, restaurant, item string) {
+	input := fmt.Sprintf(`{"order_id": %q, "customer_id": %q, "restaurant_id": %q, "currency": "EUR",
+		"items": [{"id": %q, "name": "Dish", "unit_price": 1000, "quantity": 2}]}`, orderID, customer, restaurant, item)
+	s.temporalCLI("workflow", "start", "--type", "OrderSaga", "--task-queue", "orders", "--workflow-id", "order-"+orderID,
+		"--id-reuse-policy", "RejectDuplicate", "--input", input)
+}
+
+// awaitStatus polls GetOrder until the order has status.
+func (s *system) awaitStatus(orderID, status string, within time.Duration) *ordersagav1.Order {
+	s.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		res, err := s.client.GetOrder(context.Background(), &ordersagav1.GetOrderRequest{OrderId: orderID})
+		if err == nil && res.Order.Status == status {
+			return res.Order
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("order %s never reached %s (last: %v, %v)\n%s", orderID, status, res, err, tail(s.out.String(), 3000))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// verify runs `ordersaga verify` until it is clean.
+func (s *system) verify() {
+	s.t.Helper()
+	url := fmt.Sprintf("host=%s user=postgres dbname=postgres sslmode=disable", filepath.Join(s.dataDir, "postgres"))
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		out, err := exec.Command(s.bin, "verify", "--database-url", url, "--grace", "5s").CombinedOutput()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("verify never came out clean: %v\n%s", err, out)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func TestAsAUser(t *testing.T) {
+	s := newSystem(t)
+	s.start()
+	s.ordersaga("account", "credit", "--customer", "rich", "--amount", "100000", "--currency", "EUR")
+	s.ordersaga("account", "credit", "--customer", "poor", "--amount", "100", "--currency", "EUR")
+
+	s.startOrder("happy", "rich", "r-7", "margherita")
+	s.startOrder("declined", "poor", "r-7", "margherita")
+	s.startOrder("rejected", "rich", "r-7", "sold-out")
+	s.startOrder("cancelled", "rich", "manual", "margherita")
+
+	s.awaitStatus("happy", ordersaga.StatusApproved, time.Minute)
+	if o := s.awaitStatus("declined", ordersaga.StatusRejected, time.Minute); o.Reason != ordersaga.ReasonPaymentDeclined {
+		t.Errorf("declined order: reason %q", o.Reason)
+	}
+	if o := s.awaitStatus("rejected", ordersaga.StatusRejected, time.Minute); o.Reason != ordersaga.ReasonRestaurantRejected {
+		t.Errorf("rejected order: reason %q", o.Reason)
+	}
+	s.awaitStatus("cancelled", ordersaga.StatusPaid, time.Minute)
+	s.temporalCLI("workflow", "cancel", "--workflow-id", "order-cancelled")
+	s.awaitStatus("cancelled", ordersaga.StatusCancelled, time.Minute)
+
+	history := s.temporalCLI("workflow", "show", "--workflow-id", "order-cancelled", "--output", "json")
+	for _, activity := range []string{"RefundPayment", "CancelOrder"} {
+		if !strings.Contains(history, `"name": "`+activity+`"`) {
+			t.Errorf("temporal workflow show lists no %s:\n%s", activity, history)
+		}
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/namespaces/default/workflows/order-happy", s.uiPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "order-happy") {
+		t.Errorf("Temporal Web's API for order-happy: HTTP %d %s", resp.StatusCode, tail(string(body), 300))
+	}
+	if out := s.ordersaga("account", "get", "--customer", "rich"); !strings.Contains(out, "980.00") {
+		t.Errorf("rich after one approved, one rejected and one cancelled order: %s", out)
+	}
+	s.verify()
+}
+
+func TestKillDashNineWithSagasInFlight(t *testing.T) {
+	const orders = 20
+	s := newSystem(t)
+	s.start()
+	ctx := context.Background()
+	if _, err := s.client.CreditAccount(ctx, &ordersagav1.CreditAccountRequest{CustomerId: "crash", Amount: 100000, Currency: "EUR", Reference: "f"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range orders {
+		_, err := s.client.PlaceOrder(ctx, &ordersagav1.PlaceOrderRequest{OrderId: fmt.Sprintf("crash-%02d", i), CustomerId: "crash",
+			RestaurantId: "r-7", Currency: "EUR", Items: []*ordersagav1.Item{{Id: "m", Name: "Margherita", UnitPrice: 1000, Quantity: 1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // some sagas are mid-activity, some await the restaurant
+	s.kill()
+	s.start()
+	for i := range orders {
+		id := fmt.Sprintf("crash-%02d", i)
+		s.awaitStatus(id, ordersaga.StatusApproved, 3*time.Minute)
+		h, err := s.client.GetOrderHistory(ctx, &ordersagav1.GetOrderHistoryRequest{OrderId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var types []string
+		for _, e := range h.Events {
+			types = append(types, e.EventType)
+		}
+		if strings.Join(types, ",") != "order-created,order-payment-debited,order-approved" {
+			t.Errorf("order %s history after the crash: %v", id, types)
+		}
+	}
+	acct, err := s.client.GetAccount(ctx, &ordersagav1.GetAccountRequest{CustomerId: "crash"})
+	if err != nil || acct.Account.Balance != 100000-orders*1000 || acct.Account.Version != 1+orders {
+		t.Errorf("account after the crash = %v, %v; want %d debits of 1000 exactly", acct, err, orders)
+	}
+	s.verify()
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// composeFile is the part of docker-compose.yml the test reads.
+type composeFile struct {
+	Services map[string]struct {
+		Image       string            `yaml:"image"`
+		Command     []string          `yaml:"command"`
+		Environment map[string]string `yaml:"environment"`
+		Ports       []string          `yaml:"ports"`
+	} `yaml:"services"`
+}
+
+// readsEnv returns the environment variables role reads while registering its flags.
+func readsEnv(r role) map[string]bool {
+	read := map[string]bool{}
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	r.flags(fs, func(name string) string { read[name] = true; return "" })
+	return read
+}
+
+// No Docker engine runs here, so this checks docker-compose.yml against the binary instead:
+// every ordersaga service runs a real command with flags it accepts, sets only environment
+// variables the binary reads (and the connection ones its role needs), points them at the
+// services that provide them, and publishes the ports it listens on.
+func TestDockerComposeMatchesTheBinary(t *testing.T) {
+	raw, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c composeFile
+	if err := yaml.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, r := range roles {
+		for name := range readsEnv(r.make()) {
+			known[name] = true
+		}
+	}
+	published := map[string][]string{}
+	for name, svc := range c.Services {
+		for _, p := range svc.Ports {
+			published[name] = append(published[name], p[strings.LastIndex(p, ":")+1:])
+		}
+	}
+	clientIDs := map[string]string{}
+	ordersagaServices := 0
+	for name, svc := range c.Services {
+		if svc.Image != "ordersaga:dev" {
+			continue
+		}
+		ordersagaServices++
+		if len(svc.Command) == 0 {
+			t.Errorf("%s: no command", name)
+			continue
+		}
+		r, ok := roles[svc.Command[0]]
+		if !ok {
+			t.Errorf("%s: command %q is not an ordersaga command", name, svc.Command[0])
+			continue
+		}
+		role := r.make()
+		fs := flag.NewFlagSet(name, flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		role.flags(fs, func(string) string { return "" })
+		if err := fs.Parse(svc.Command[1:]); err != nil || fs.NArg() > 0 {
+			t.Errorf("%s: %v is not accepted: %v %v", name, svc.Command, err, fs.Args())
+		}
+		reads := readsEnv(role)
+		for env := range svc.Environment {
+			if !known[env] {
+				t.Errorf("%s: environment variable %s is read by no ordersaga command", name, env)
+			}
+		}
+		for _, needed := range []string{"DATABASE_URL", "NATS_URL", "NATS_MONITOR_URL", "TEMPORAL_ADDRESS"} {
+			if reads[needed] && svc.Environment[needed] == "" {
+				t.Errorf("%s: %s runs %s, which needs %s", name, name, svc.Command[0], needed)
+			}
+		}
+		if reads["ORDERSAGA_STAN_CLIENT_ID"] && svc.Command[0] != "migrate" {
+			id := svc.Environment["ORDERSAGA_STAN_CLIENT_ID"]
+			if other, dup := clientIDs[id]; dup || id == "" {
+				t.Errorf("%s: NATS Streaming client id %q is missing or shared with %s; it must be unique per process", name, id, other)
+			}
+			clientIDs[id] = name
+		}
+		if addr := svc.Environment["ORDERSAGA_GRPC_ADDR"]; addr != "" {
+			_, port, _ := net.SplitHostPort(addr)
+			if !slices.Contains(published[name], port) {
+				t.Errorf("%s listens on %s but publishes %v", name, addr, published[name])
+			}
+		}
+		// Connection settings point at compose services on the ports those publish.
+		for env, service := range map[string]string{"DATABASE_URL": "cockroach", "NATS_URL": "nats", "NATS_MONITOR_URL": "nats", "TEMPORAL_ADDRESS": "temporal"} {
+			v := svc.Environment[env]
+			if v == "" {
+				continue
+			}
+			host := v
+			if u, err := url.Parse(v); err == nil && u.Host != "" {
+				host = u.Host
+			}
+			h, port, err := net.SplitHostPort(host)
+			if err != nil || h != service || !slices.Contains(published[service], port) {
+				t.Errorf("%s: %s=%s does not point at service %s on one of its ports %v", name, env, v, service, published[service])
+			}
+		}
+	}
+	if ordersagaServices != 6 {
+		t.Errorf("%d ordersaga services, want 6: migrate, worker, two projectors, restaurant, api", ordersagaServices)
+	}
+}

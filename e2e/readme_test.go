@@ -1,0 +1,71 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// readmeBlocks returns the indented command blocks of the README section headed "## Try it".
+func readmeBlocks(t *testing.T) []string {
+	t.Helper()
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(raw)
+	start := strings.Index(section, "\n## Try it\n")
+	if start < 0 {
+		t.Fatal("README has no '## Try it' section")
+	}
+	section = section[start+1:]
+	if end := strings.Index(section[3:], "\n## "); end >= 0 {
+		section = section[:end+3]
+	}
+	var blocks []string
+	var cur []string
+	for _, line := range strings.Split(section, "\n") {
+		if strings.HasPrefix(line, "    ") {
+			cur = append(cur, strings.TrimPrefix(line, "    "))
+			continue
+		}
+		if len(cur) > 0 {
+			blocks = append(blocks, strings.Join(cur, "\n"))
+			cur = nil
+		}
+	}
+	return blocks
+}
+
+// TestReadmeQuickstartVerbatim runs every command of the README's "Try it" section, as
+// written, against `ordersaga dev` on its default ports: `go run ./cmd/ordersaga` is the
+// built binary, and $PWD is where dev keeps its data (./.ordersaga).
+func TestReadmeQuickstartVerbatim(t *testing.T) {
+	blocks := readmeBlocks(t)
+	if len(blocks) < 5 {
+		t.Fatalf("found %d command blocks in the README's Try it section", len(blocks))
+	}
+	s := newSystem(t)
+	// The README talks to dev's default addresses and keeps data in $PWD/.ordersaga.
+	s.apiAddr, s.temporal, s.uiPort, s.natsPort, s.monitorPort = "127.0.0.1:50051", "127.0.0.1:7233", 8233, 4222, 8222
+	work := filepath.Dir(s.bin)
+	s.dataDir = filepath.Join(work, ".ordersaga")
+	s.start()
+	home, _ := os.UserHomeDir()
+	wrapper := `go() { if [ "$1 $2" = "run ./cmd/ordersaga" ]; then shift 2; "$ORDERSAGA_BIN" "$@"; else command go "$@"; fi; }
+export HOME="` + home + `"
+set -euo pipefail
+`
+	// One shell session, as in a terminal; a reader takes a moment between blocks.
+	script := wrapper + "set -x\n" + strings.Join(blocks, "\nsleep 2\n") + "\n"
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "ORDERSAGA_BIN="+s.bin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the README's commands failed: %v\n%s", err, tail(string(out), 6000))
+	}
+	t.Logf("the README's %d command blocks ran:\n%s", len(blocks), tail(string(out), 3000))
+}

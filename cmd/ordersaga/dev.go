@@ -11,10 +11,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/natsembed"
 	"github.com/ordersaga/ordersaga/pglocal"
-	"github.com/ordersaga/ordersaga/sqldb"
 	"github.com/ordersaga/ordersaga/temporaldev"
 )
 
@@ -34,10 +32,9 @@ type devRole struct {
 	uiPort      int
 	reset       bool
 
+	conns
 	cluster *pglocal.Cluster
-	pool    *sqldb.DB
 	nats    *natsembed.Servers
-	conn    eventbus.Bus
 	server  *temporaldev.Server
 	// temporalBin is the temporal CLI that runs the dev server.
 	temporalBin string
@@ -102,11 +99,10 @@ func (r *devRole) run(ctx context.Context, m *Main) error {
 		return err
 	}
 
-	c, err := r.temporal.dial(ctx, logger)
-	if err != nil {
+	if r.temporalClient, err = r.temporal.dial(ctx, logger); err != nil {
 		return err
 	}
-	defer c.Close()
+	c := r.temporalClient
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runWorker(ctx, logger, c, r.pool, r.conn) })
 	g.Go(func() error { return runProjector(ctx, logger, r.pool, r.conn, 2, 30*time.Second) })
@@ -169,18 +165,12 @@ func (r *devRole) startTemporal(ctx context.Context, m *Main) error {
 }
 
 func (r *devRole) close() error {
-	var errs []error
+	errs := []error{r.conns.close()}
 	if r.server != nil {
 		errs = append(errs, r.server.Stop())
 	}
-	if r.conn != nil {
-		errs = append(errs, r.conn.Close())
-	}
 	if r.nats != nil {
 		r.nats.Shutdown()
-	}
-	if r.pool != nil {
-		r.pool.Close()
 	}
 	if r.cluster != nil {
 		errs = append(errs, r.cluster.Stop())

@@ -22,8 +22,7 @@ type projectorRole struct {
 	bus       busFlags
 	members   int
 	reconcile time.Duration
-	pool      *sqldb.DB
-	conn      eventbus.Bus
+	conns
 }
 
 func (r *projectorRole) flags(fs *flag.FlagSet, env func(string) string) {
@@ -43,17 +42,6 @@ func (r *projectorRole) run(ctx context.Context, m *Main) error {
 		return err
 	}
 	return runProjector(ctx, logger, r.pool, r.conn, r.members, r.reconcile)
-}
-
-func (r *projectorRole) close() error {
-	var err error
-	if r.conn != nil {
-		err = r.conn.Close()
-	}
-	if r.pool != nil {
-		r.pool.Close()
-	}
-	return err
 }
 
 // runProjector subscribes members to the projector group and reconciles periodically

@@ -9,13 +9,12 @@ import (
 
 	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/projections"
-	"github.com/ordersaga/ordersaga/sqldb"
 )
 
 // rebuildRole rebuilds the read models from the event store.
 type rebuildRole struct {
-	db   databaseFlags
-	pool *sqldb.DB
+	db databaseFlags
+	conns
 }
 
 func (r *rebuildRole) flags(fs *flag.FlagSet, env func(string) string) { r.db.register(fs, env) }
@@ -42,12 +41,5 @@ func (r *rebuildRole) run(ctx context.Context, m *Main) error {
 		return fmt.Errorf("rebuild (run it again to resume): %w", err)
 	}
 	fmt.Fprintln(m.Stdout, "rebuild: the read models were rebuilt from the event store and swapped in")
-	return nil
-}
-
-func (r *rebuildRole) close() error {
-	if r.pool != nil {
-		r.pool.Close()
-	}
 	return nil
 }

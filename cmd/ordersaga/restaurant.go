@@ -36,8 +36,7 @@ type restaurantRole struct {
 	bus      busFlags
 	temporal temporalFlags
 	rule     restaurantFlags
-	pool     *sqldb.DB
-	conn     eventbus.Bus
+	conns
 }
 
 func (r *restaurantRole) flags(fs *flag.FlagSet, env func(string) string) {
@@ -56,23 +55,10 @@ func (r *restaurantRole) run(ctx context.Context, m *Main) error {
 	if r.conn, err = r.bus.open(ctx, logger); err != nil {
 		return err
 	}
-	c, err := r.temporal.dial(ctx, logger)
-	if err != nil {
+	if r.temporalClient, err = r.temporal.dial(ctx, logger); err != nil {
 		return err
 	}
-	defer c.Close()
-	return runRestaurant(ctx, logger, c, r.pool, r.conn, r.rule)
-}
-
-func (r *restaurantRole) close() error {
-	var err error
-	if r.conn != nil {
-		err = r.conn.Close()
-	}
-	if r.pool != nil {
-		r.pool.Close()
-	}
-	return err
+	return runRestaurant(ctx, logger, r.temporalClient, r.pool, r.conn, r.rule)
 }
 
 // runRestaurant decides orders until ctx ends.

@@ -76,7 +76,7 @@ type apiRole struct {
 	db       databaseFlags
 	temporal temporalFlags
 	grpcAddr string
-	pool     *sqldb.DB
+	conns
 }
 
 func (r *apiRole) flags(fs *flag.FlagSet, env func(string) string) {
@@ -91,19 +91,10 @@ func (r *apiRole) run(ctx context.Context, m *Main) error {
 	if r.pool, err = r.db.open(ctx, r.db.url); err != nil {
 		return err
 	}
-	c, err := r.temporal.dial(ctx, logger)
-	if err != nil {
+	if r.temporalClient, err = r.temporal.dial(ctx, logger); err != nil {
 		return err
 	}
-	defer c.Close()
-	return serveAPI(ctx, logger, apiConfig(logger, r.pool, c), r.grpcAddr)
-}
-
-func (r *apiRole) close() error {
-	if r.pool != nil {
-		r.pool.Close()
-	}
-	return nil
+	return serveAPI(ctx, logger, apiConfig(logger, r.pool, r.temporalClient), r.grpcAddr)
 }
 
 // apiConfig wires the API's dependencies.
@@ -144,10 +135,9 @@ func serveAPI(ctx context.Context, logger *slog.Logger, cfg api.Config, addr str
 
 // relayRole drains the outbox onto the bus.
 type relayRole struct {
-	db   databaseFlags
-	bus  busFlags
-	pool *sqldb.DB
-	conn eventbus.Bus
+	db  databaseFlags
+	bus busFlags
+	conns
 }
 
 func (r *relayRole) flags(fs *flag.FlagSet, env func(string) string) {
@@ -165,17 +155,6 @@ func (r *relayRole) run(ctx context.Context, m *Main) error {
 		return err
 	}
 	return runRelay(ctx, logger, r.pool, r.conn)
-}
-
-func (r *relayRole) close() error {
-	var err error
-	if r.conn != nil {
-		err = r.conn.Close()
-	}
-	if r.pool != nil {
-		r.pool.Close()
-	}
-	return err
 }
 
 // runRelay relays the outbox until ctx ends.

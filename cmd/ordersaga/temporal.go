@@ -70,8 +70,7 @@ type workerRole struct {
 	db       databaseFlags
 	bus      busFlags
 	temporal temporalFlags
-	pool     *sqldb.DB
-	conn     eventbus.Bus
+	conns
 }
 
 func (r *workerRole) flags(fs *flag.FlagSet, env func(string) string) {
@@ -89,23 +88,10 @@ func (r *workerRole) run(ctx context.Context, m *Main) error {
 	if r.conn, err = r.bus.open(ctx, logger); err != nil {
 		return err
 	}
-	c, err := r.temporal.dial(ctx, logger)
-	if err != nil {
+	if r.temporalClient, err = r.temporal.dial(ctx, logger); err != nil {
 		return err
 	}
-	defer c.Close()
-	return runWorker(ctx, logger, c, r.pool, r.conn)
-}
-
-func (r *workerRole) close() error {
-	var err error
-	if r.conn != nil {
-		err = r.conn.Close()
-	}
-	if r.pool != nil {
-		r.pool.Close()
-	}
-	return err
+	return runWorker(ctx, logger, r.temporalClient, r.pool, r.conn)
 }
 
 // dial connects to Temporal, waiting for it.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/projections"
-	"github.com/ordersaga/ordersaga/sqldb"
 )
 
 // verifyRole checks that the read models equal the fold of the store, that no stream has a
@@ -16,7 +15,7 @@ import (
 type verifyRole struct {
 	db    databaseFlags
 	grace time.Duration
-	pool  *sqldb.DB
+	conns
 }
 
 func (r *verifyRole) flags(fs *flag.FlagSet, env func(string) string) {
@@ -41,12 +40,5 @@ func (r *verifyRole) run(ctx context.Context, m *Main) error {
 		return fmt.Errorf("verify: %d problems in %d streams checked", len(report.Problems), report.StreamsChecked)
 	}
 	fmt.Fprintf(m.Stdout, "verify: %d streams checked; read models equal the store, versions are gap-free, every event is published\n", report.StreamsChecked)
-	return nil
-}
-
-func (r *verifyRole) close() error {
-	if r.pool != nil {
-		r.pool.Close()
-	}
 	return nil
 }

@@ -3,8 +3,6 @@ package worker_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,14 +19,7 @@ import (
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/eventbus"
-	"github.com/ordersaga/ordersaga/eventbus/bustest"
-	"github.com/ordersaga/ordersaga/eventbus/natsstreaming"
-	"github.com/ordersaga/ordersaga/eventstore"
-	"github.com/ordersaga/ordersaga/internal/dbtest"
-	"github.com/ordersaga/ordersaga/payments"
-	"github.com/ordersaga/ordersaga/sqldb"
-	"github.com/ordersaga/ordersaga/temporaldev"
-	"github.com/ordersaga/ordersaga/worker"
+	"github.com/ordersaga/ordersaga/internal/stacktest"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -36,69 +27,21 @@ import (
 // run into workflows/testdata, for the replay tests.
 const EnvRecord = "ORDERSAGA_RECORD_HISTORIES"
 
-var (
-	temporalBin  string
-	temporalAddr string
-)
-
 // TestMain starts one Temporal dev server for the package's tests.
-func TestMain(m *testing.M) {
-	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	root, _ := filepath.Abs("..")
-	bin, err := temporaldev.Binary(ctx, root, logger)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	srv, err := temporaldev.Start(ctx, temporaldev.Config{Binary: bin, Port: -1, Headless: true, Logger: logger})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	temporalBin, temporalAddr = bin, srv.HostPort()
-	code := dbtest.Run(m)
-	if err := srv.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { stacktest.Main(m) }
 
-// stack is one test's running system: PostgreSQL, NATS Streaming, a worker.
+// stack is the running system plus an observer of everything published on the bus.
 type stack struct {
-	client   client.Client
-	store    *eventstore.Store
-	accounts payments.Accounts
-	bus      eventbus.Bus
-	mu       sync.Mutex
-	seen     map[uuid.UUID]bool // event ids that reached the bus
+	*stacktest.Stack
+	mu   sync.Mutex
+	seen map[uuid.UUID]bool // event ids that reached the bus
 }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbtest.NewDatabase(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := eventstore.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	srv := bustest.StartServer(t)
-	bus, err := natsstreaming.Connect(ctx, natsstreaming.Config{URL: srv.URL(), ClusterID: srv.ClusterID(), ClientID: "worker-test", MonitorURL: srv.MonitorURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bus.Close() })
-	c, err := worker.Dial(ctx, worker.Config{HostPort: temporalAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	store := eventstore.New(db)
-	s := &stack{client: c, store: store, accounts: payments.Accounts{Store: store}, bus: bus, seen: map[uuid.UUID]bool{}}
-	_, err = bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: "observer", Types: []string{
+	base := stacktest.Start(t)
+	s := &stack{Stack: base, seen: map[uuid.UUID]bool{}}
+	_, err := base.Bus.Subscribe(context.Background(), eventbus.SubscribeOptions{Group: "observer", Types: []string{
 		ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited, ordersaga.EventOrderApproved, ordersaga.EventPaymentRefunded,
 		ordersaga.EventOrderRejected, ordersaga.EventOrderCancelled, ordersaga.EventAccountDebited, ordersaga.EventAccountRefunded},
 		Handler: func(_ context.Context, m eventbus.Message) error {
@@ -111,15 +54,6 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- worker.Run(wctx, c, &activities.Activities{Store: store, Bus: bus}, nil) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	})
 	return s
 }
 
@@ -130,7 +64,7 @@ func newOrder(customer string) ordersaga.OrderInput {
 
 func (s *stack) start(t *testing.T, in ordersaga.OrderInput) client.WorkflowRun {
 	t.Helper()
-	run, err := s.client.ExecuteWorkflow(context.Background(), workflows.StartOptions(in.OrderID), workflows.WorkflowName, in)
+	run, err := s.Temporal.ExecuteWorkflow(context.Background(), workflows.StartOptions(in.OrderID), workflows.WorkflowName, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +76,7 @@ func (s *stack) awaitStatus(t *testing.T, run client.WorkflowRun, status string)
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		v, err := s.client.QueryWorkflow(context.Background(), run.GetID(), run.GetRunID(), workflows.QueryStatus)
+		v, err := s.Temporal.QueryWorkflow(context.Background(), run.GetID(), run.GetRunID(), workflows.QueryStatus)
 		var st workflows.State
 		if err == nil && v.Get(&st) == nil && st.Status == status {
 			return
@@ -168,7 +102,7 @@ func (s *stack) result(t *testing.T, run client.WorkflowRun) workflows.Result {
 // assertStream checks the event types of a stream and that each of them reached the bus.
 func (s *stack) assertStream(t *testing.T, stream string, want ...string) {
 	t.Helper()
-	events, err := s.store.ReadStream(context.Background(), stream, 1, 100)
+	events, err := s.Store.ReadStream(context.Background(), stream, 1, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +140,7 @@ func record(t *testing.T, run client.WorkflowRun, name string) {
 	if os.Getenv(EnvRecord) != "1" {
 		return
 	}
-	out, err := exec.Command(temporalBin, "workflow", "show", "--address", temporalAddr,
+	out, err := exec.Command(stacktest.TemporalBinary(), "workflow", "show", "--address", stacktest.TemporalAddress(),
 		"--workflow-id", run.GetID(), "--run-id", run.GetRunID(), "--output", "json").Output()
 	if err != nil {
 		t.Fatalf("temporal workflow show: %v", err)
@@ -218,14 +152,14 @@ func record(t *testing.T, run client.WorkflowRun, name string) {
 
 func (s *stack) fund(t *testing.T, customer string, amount int64) {
 	t.Helper()
-	if _, err := s.accounts.Credit(context.Background(), customer, amount, "EUR", "funding-"+customer); err != nil {
+	if _, err := s.Accounts.Credit(context.Background(), customer, amount, "EUR", "funding-"+customer); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func (s *stack) decide(t *testing.T, run client.WorkflowRun, d workflows.Decision) {
 	t.Helper()
-	handle, err := s.client.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{
+	handle, err := s.Temporal.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{
 		WorkflowID: run.GetID(), RunID: run.GetRunID(), UpdateName: workflows.UpdateDecision, Args: []any{d},
 		WaitForStage: client.WorkflowUpdateStageCompleted})
 	if err != nil {
@@ -249,13 +183,13 @@ func TestHappyPath(t *testing.T) {
 	}
 	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited, ordersaga.EventOrderApproved)
 	s.assertStream(t, ordersaga.CustomerStream(in.CustomerID), ordersaga.EventAccountCredited, ordersaga.EventAccountDebited)
-	if a, _ := s.accounts.Get(context.Background(), in.CustomerID); a.Balance != 2700 {
+	if a, _ := s.Accounts.Get(context.Background(), in.CustomerID); a.Balance != 2700 {
 		t.Errorf("balance = %d, want 2700", a.Balance)
 	}
 	record(t, run, "happy")
 
 	// Starting the same order again is a no-op that hands back the first saga.
-	again, err := s.client.ExecuteWorkflow(context.Background(), workflows.StartOptions(in.OrderID), workflows.WorkflowName, in)
+	again, err := s.Temporal.ExecuteWorkflow(context.Background(), workflows.StartOptions(in.OrderID), workflows.WorkflowName, in)
 	if err != nil || again.GetRunID() != run.GetRunID() {
 		t.Errorf("a second start of order %s: run %v, %v; want the first run %s", in.OrderID, again, err, run.GetRunID())
 	}
@@ -282,7 +216,7 @@ func TestRestaurantRejects(t *testing.T) {
 	s.fund(t, in.CustomerID, 5000)
 	run := s.start(t, in)
 	s.awaitStatus(t, run, ordersaga.StatusAwaitingDecision)
-	if err := s.client.SignalWorkflow(context.Background(), run.GetID(), run.GetRunID(), workflows.SignalDecision,
+	if err := s.Temporal.SignalWorkflow(context.Background(), run.GetID(), run.GetRunID(), workflows.SignalDecision,
 		workflows.Decision{Approved: false, Reason: "out of basil"}); err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +249,7 @@ func TestCancelledMidSaga(t *testing.T) {
 	s.fund(t, in.CustomerID, 5000)
 	run := s.start(t, in)
 	s.awaitStatus(t, run, ordersaga.StatusAwaitingDecision)
-	if err := s.client.CancelWorkflow(context.Background(), run.GetID(), run.GetRunID()); err != nil {
+	if err := s.Temporal.CancelWorkflow(context.Background(), run.GetID(), run.GetRunID()); err != nil {
 		t.Fatal(err)
 	}
 	if r := s.result(t, run); r.Status != ordersaga.StatusCancelled || r.Reason != ordersaga.ReasonCancelled {
@@ -323,7 +257,7 @@ func TestCancelledMidSaga(t *testing.T) {
 	}
 	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited,
 		ordersaga.EventPaymentRefunded, ordersaga.EventOrderCancelled)
-	if a, _ := s.accounts.Get(context.Background(), in.CustomerID); a.Balance != 5000 {
+	if a, _ := s.Accounts.Get(context.Background(), in.CustomerID); a.Balance != 5000 {
 		t.Errorf("balance after the refund = %d, want 5000", a.Balance)
 	}
 	record(t, run, "cancelled")
@@ -339,7 +273,7 @@ func TestARestartedSagaForAFinishedOrderTouchesNothing(t *testing.T) {
 	// first closed; the saga itself must refuse to touch the order.
 	opts := workflows.StartOptions(in.OrderID)
 	opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
-	second, err := s.client.ExecuteWorkflow(context.Background(), opts, workflows.WorkflowName, in)
+	second, err := s.Temporal.ExecuteWorkflow(context.Background(), opts, workflows.WorkflowName, in)
 	if err != nil {
 		t.Fatal(err)
 	}

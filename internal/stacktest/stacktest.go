@@ -29,7 +29,13 @@ import (
 	"github.com/ordersaga/ordersaga/worker"
 )
 
-var temporalAddr string
+var temporalAddr, temporalBin string
+
+// TemporalAddress is the dev server's frontend, for tests that use the temporal CLI.
+func TemporalAddress() string { return temporalAddr }
+
+// TemporalBinary is the temporal CLI that runs the dev server.
+func TemporalBinary() string { return temporalBin }
 
 // Main runs the package's tests with a Temporal dev server and a database server.
 func Main(m *testing.M) {
@@ -47,7 +53,7 @@ func Main(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	temporalAddr = srv.HostPort()
+	temporalAddr, temporalBin = srv.HostPort(), bin
 	code := dbtest.Run(m)
 	_ = srv.Stop()
 	os.Exit(code)

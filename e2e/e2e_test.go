@@ -7,6 +7,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -305,4 +306,39 @@ func TestKillDashNineWithSagasInFlight(t *testing.T) {
 		t.Errorf("account after the crash = %v, %v; want %d debits of 1000 exactly", acct, err, orders)
 	}
 	s.verify()
+}
+
+// TestLoadSmoke runs `ordersaga load` with 50 orders and checks the counts per outcome and
+// a clean verify (figures, not times: the machine is shared).
+func TestLoadSmoke(t *testing.T) {
+	s := newSystem(t)
+	s.start()
+	report := filepath.Join(filepath.Dir(s.bin), "load.json")
+	url := fmt.Sprintf("host=%s user=postgres dbname=postgres sslmode=disable", filepath.Join(s.dataDir, "postgres"))
+	out, err := exec.Command(s.bin, "load", "--orders", "50", "--concurrency", "8", "--baseline", "--api", s.apiAddr,
+		"--temporal-address", s.temporal, "--database-url", url, "--json", report).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ordersaga load: %v\n%s", err, out)
+	}
+	t.Logf("ordersaga load:\n%s", tail(string(out), 1500))
+	raw, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Statuses map[string]int `json:"statuses"`
+		Failures int            `json:"failures"`
+		Verify   string         `json:"verify"`
+		Ratio    float64        `json:"ratio_to_baseline"`
+	}
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"approved": 35, "cancelled/cancelled": 5, "rejected/payment_declined": 5, "rejected/restaurant_rejected": 5}
+	if fmt.Sprint(got.Statuses) != fmt.Sprint(want) || got.Failures != 0 {
+		t.Errorf("statuses %v, %d failures; want %v", got.Statuses, got.Failures, want)
+	}
+	if !strings.HasPrefix(got.Verify, "clean") || got.Ratio <= 0 {
+		t.Errorf("verify %q, ratio %v", got.Verify, got.Ratio)
+	}
 }

@@ -76,10 +76,12 @@ func Dial(ctx context.Context, cfg Config) (client.Client, error) {
 	}
 }
 
-// Register puts the saga's workflow and activities on w.
+// Register puts the saga's workflow and activities on w, and the load test's baseline.
 func Register(w sdkworker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(workflows.OrderSaga, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	w.RegisterActivity(acts)
+	w.RegisterWorkflowWithOptions(workflows.BaselineSaga, workflow.RegisterOptions{Name: workflows.BaselineName})
+	w.RegisterActivity(workflows.NoopActivity)
 }
 
 // Run polls task queue "orders" until ctx ends, then stops gracefully (activities in

@@ -9,6 +9,7 @@
 //	ordersaga migrate   create or upgrade the database schema, then exit
 //	ordersaga verify    prove that nothing was lost: read models = fold of the store
 //	ordersaga rebuild   rebuild the read models from the store (resumable)
+//	ordersaga load      drive orders through a running stack and measure it
 //	ordersaga order     place|get|list|history|watch|approve|reject|cancel (through the API)
 //	ordersaga account   credit|get (through the API)
 //

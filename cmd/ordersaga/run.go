@@ -50,6 +50,7 @@ var roles = map[string]struct {
 	"migrate":    {"create or upgrade the database schema, then exit", func() role { return &migrateRole{} }},
 	"verify":     {"check read models against the store, version gaps and unpublished events; exit 1 on any problem", func() role { return &verifyRole{} }},
 	"rebuild":    {"rebuild the read models from the event store into fresh tables and swap them in (resumable)", func() role { return &rebuildRole{} }},
+	"load":       {"drive orders through a running stack and report throughput, latency, lag (and --baseline)", func() role { return &loadRole{} }},
 }
 
 // ParseFlags selects the role named by args[0] and parses its flags.
@@ -92,7 +93,7 @@ func (m *Main) ParseFlags(args []string) error {
 
 func (m *Main) usage() {
 	fmt.Fprintln(m.Stderr, "usage: ordersaga <command> [flags]\n\ncommands:")
-	for _, name := range []string{"dev", "worker", "projector", "restaurant", "api", "relay", "migrate", "verify", "rebuild", "order", "account"} {
+	for _, name := range []string{"dev", "worker", "projector", "restaurant", "api", "relay", "migrate", "verify", "rebuild", "load", "order", "account"} {
 		fmt.Fprintf(m.Stderr, "  %-11s %s\n", name, roles[name].summary)
 	}
 	fmt.Fprintln(m.Stderr, "\nRun 'ordersaga <command> -h' for its flags.")

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/ordersaga/ordersaga/eventstore"
+	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
+	"github.com/ordersaga/ordersaga/loadgen"
+	"github.com/ordersaga/ordersaga/projections"
+)
+
+// loadRole drives orders through a running stack and prints what it measured.
+type loadRole struct {
+	db          databaseFlags
+	temporal    temporalFlags
+	api         string
+	orders      int
+	concurrency int
+	baseline    bool
+	jsonFile    string
+	conns
+}
+
+func (r *loadRole) flags(fs *flag.FlagSet, env func(string) string) {
+	r.db.register(fs, env)
+	r.temporal.register(fs, env)
+	fs.StringVar(&r.api, "api", envOr(env, "ORDERSAGA_API", "127.0.0.1:50051"), "gRPC address of the ordersaga API (env ORDERSAGA_API)")
+	fs.IntVar(&r.orders, "orders", 200, "how many orders to place")
+	fs.IntVar(&r.concurrency, "concurrency", 8, "orders in flight at once")
+	fs.BoolVar(&r.baseline, "baseline", false, "also run the no-op BaselineSaga the same way and report the ratio")
+	fs.StringVar(&r.jsonFile, "json", "", "also write the figures to this file as JSON")
+}
+
+func (r *loadRole) run(ctx context.Context, m *Main) error {
+	logger := m.logger(true, r.db.logLevel)
+	conn, err := grpc.NewClient(r.api, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if r.temporalClient, err = r.temporal.dial(ctx, logger); err != nil {
+		return err
+	}
+	report, err := loadgen.Run(ctx, loadgen.Config{API: ordersagav1.NewOrderServiceClient(conn), Temporal: r.temporalClient,
+		Orders: r.orders, Concurrency: r.concurrency, Baseline: r.baseline, Progress: m.Stderr})
+	if err != nil {
+		return err
+	}
+	printReport(m, report)
+	verified := "not run (pass --database-url)"
+	if r.db.url != "" {
+		if verified, err = r.verify(ctx); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(m.Stdout, "verify             %s\n", verified)
+	if r.jsonFile != "" {
+		out := struct {
+			loadgen.Report
+			Verify string `json:"verify"`
+		}{report, verified}
+		b, _ := json.MarshalIndent(out, "", "  ")
+		if err := os.WriteFile(r.jsonFile, b, 0o644); err != nil {
+			return err
+		}
+	}
+	if report.Failures > 0 {
+		return fmt.Errorf("load: %d orders failed", report.Failures)
+	}
+	return nil
+}
+
+// verify waits for the system to settle and runs verify.
+func (r *loadRole) verify(ctx context.Context) (string, error) {
+	var err error
+	if r.pool, err = r.db.open(ctx, r.db.url); err != nil {
+		return "", err
+	}
+	store := eventstore.New(r.pool)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		report, err := projections.New(r.pool, store, nil).Verify(ctx, store, 3*time.Second)
+		if err != nil {
+			return "", err
+		}
+		if report.OK() {
+			return fmt.Sprintf("clean (%d streams: nothing lost, nothing duplicated)", report.StreamsChecked), nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Sprintf("%d problems, first: %s", len(report.Problems), report.Problems[0]), fmt.Errorf("verify found %d problems", len(report.Problems))
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func printReport(m *Main, r loadgen.Report) {
+	w := m.Stdout
+	fmt.Fprintf(w, "orders             %d at concurrency %d in %.1fs\n", r.Orders, r.Concurrency, r.Seconds)
+	fmt.Fprintf(w, "throughput         %.1f orders/s\n", r.OrdersPerSec)
+	fmt.Fprintf(w, "saga latency       p50 %.0f ms  p95 %.0f ms  p99 %.0f ms\n", r.SagaLatency.P50, r.SagaLatency.P95, r.SagaLatency.P99)
+	fmt.Fprintf(w, "projection lag     p50 %.0f ms  p99 %.0f ms\n", r.ProjectionLag.P50, r.ProjectionLag.P99)
+	statuses := make([]string, 0, len(r.Statuses))
+	for s := range r.Statuses {
+		statuses = append(statuses, s)
+	}
+	sort.Strings(statuses)
+	for _, s := range statuses {
+		fmt.Fprintf(w, "  %-40s %d\n", s, r.Statuses[s])
+	}
+	if r.BaselineLatency != nil {
+		fmt.Fprintf(w, "baseline           %.1f workflows/s, latency p50 %.0f ms  p99 %.0f ms\n", r.BaselinePerSec, r.BaselineLatency.P50, r.BaselineLatency.P99)
+		fmt.Fprintf(w, "ratio              %.2f of the baseline's throughput\n", r.Ratio)
+	}
+}

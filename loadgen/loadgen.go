@@ -1,0 +1,334 @@
+// Package loadgen drives orders through a running ordersaga stack and measures it: orders
+// per second, saga latency (start to terminal status in the workflow) and projection lag
+// (event commit to visible in the read model), with a mix of outcomes; and the same shape of
+// workflow without side effects (workflows.BaselineSaga) as a baseline on the same Temporal
+// server and worker.
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ordersaga/ordersaga"
+	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// Config says what load to drive.
+type Config struct {
+	API         ordersagav1.OrderServiceClient // required
+	Temporal    client.Client                  // required
+	Orders      int                            // default 100
+	Concurrency int                            // default 8
+	// Baseline also runs workflows.BaselineSaga the same way and reports the ratio.
+	Baseline bool
+	// Progress receives a live progress line; nil discards it.
+	Progress io.Writer
+	// RunID prefixes order ids so that runs never collide; default the start time.
+	RunID string
+}
+
+// Percentiles of a set of durations, in milliseconds.
+type Percentiles struct {
+	P50 float64 `json:"p50_ms"`
+	P95 float64 `json:"p95_ms"`
+	P99 float64 `json:"p99_ms"`
+}
+
+// Report is what a run measured.
+type Report struct {
+	Orders        int            `json:"orders"`
+	Concurrency   int            `json:"concurrency"`
+	Seconds       float64        `json:"seconds"`
+	OrdersPerSec  float64        `json:"orders_per_second"`
+	SagaLatency   Percentiles    `json:"saga_latency"`
+	ProjectionLag Percentiles    `json:"projection_lag"`
+	Statuses      map[string]int `json:"statuses"`
+	Failures      int            `json:"failures"`
+	// Baseline figures, when asked for.
+	BaselinePerSec  float64      `json:"baseline_orders_per_second,omitempty"`
+	BaselineLatency *Percentiles `json:"baseline_latency,omitempty"`
+	Ratio           float64      `json:"ratio_to_baseline,omitempty"`
+}
+
+// outcome is what the load asks of order i: most are approved; one in ten is declined
+// (its customer cannot pay), rejected by the restaurant, or cancelled.
+func outcome(i int) string {
+	switch i % 10 {
+	case 0:
+		return ordersaga.StatusRejected + "/" + ordersaga.ReasonPaymentDeclined
+	case 1:
+		return ordersaga.StatusRejected + "/" + ordersaga.ReasonRestaurantRejected
+	case 2:
+		return ordersaga.StatusCancelled
+	}
+	return ordersaga.StatusApproved
+}
+
+// Run drives the load and returns the figures.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	if cfg.API == nil || cfg.Temporal == nil {
+		return Report{}, errors.New("loadgen: API and Temporal are required")
+	}
+	if cfg.Orders <= 0 {
+		cfg.Orders = 100
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
+	}
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
+	}
+	if cfg.RunID == "" {
+		cfg.RunID = time.Now().UTC().Format("20060102-150405")
+	}
+	r := Report{Orders: cfg.Orders, Concurrency: cfg.Concurrency, Statuses: map[string]int{}}
+	if err := fund(ctx, cfg); err != nil {
+		return r, err
+	}
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		lags      []time.Duration
+	)
+	elapsed, err := drive(ctx, cfg, "orders", func(ctx context.Context, worker, i int) error {
+		latency, lag, final, err := runOrder(ctx, cfg, worker, i)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			r.Failures++
+			return err
+		}
+		latencies, lags = append(latencies, latency), append(lags, lag)
+		r.Statuses[final]++
+		return nil
+	})
+	if err != nil {
+		return r, err
+	}
+	r.Seconds = elapsed.Seconds()
+	r.OrdersPerSec = float64(cfg.Orders) / r.Seconds
+	r.SagaLatency, r.ProjectionLag = percentiles(latencies), percentiles(lags)
+	if !cfg.Baseline {
+		return r, nil
+	}
+	var baseline []time.Duration
+	elapsed, err = drive(ctx, cfg, "baseline", func(ctx context.Context, _, i int) error {
+		d, err := runBaseline(ctx, cfg, i)
+		if err == nil {
+			mu.Lock()
+			baseline = append(baseline, d)
+			mu.Unlock()
+		}
+		return err
+	})
+	if err != nil {
+		return r, err
+	}
+	r.BaselinePerSec = float64(cfg.Orders) / elapsed.Seconds()
+	p := percentiles(baseline)
+	r.BaselineLatency = &p
+	r.Ratio = r.OrdersPerSec / r.BaselinePerSec
+	return r, nil
+}
+
+// fund credits each worker's customer with plenty, and the poor customer with one cent.
+func fund(ctx context.Context, cfg Config) error {
+	for w := range cfg.Concurrency {
+		if _, err := cfg.API.CreditAccount(ctx, &ordersagav1.CreditAccountRequest{CustomerId: customer(cfg, w),
+			Amount: int64(cfg.Orders) * 10_000, Currency: "EUR", Reference: "load"}); err != nil {
+			return fmt.Errorf("fund: %w", err)
+		}
+	}
+	_, err := cfg.API.CreditAccount(ctx, &ordersagav1.CreditAccountRequest{CustomerId: poor(cfg), Amount: 1, Currency: "EUR", Reference: "load"})
+	return err
+}
+
+func customer(cfg Config, worker int) string { return fmt.Sprintf("load-%s-c%d", cfg.RunID, worker) }
+func poor(cfg Config) string                 { return "load-" + cfg.RunID + "-poor" }
+
+// drive runs job for 0..Orders-1 on Concurrency workers with a live progress line.
+func drive(ctx context.Context, cfg Config, what string, job func(ctx context.Context, worker, i int) error) (time.Duration, error) {
+	var next, done atomic.Int64
+	start := time.Now()
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Second):
+				n := done.Load()
+				fmt.Fprintf(cfg.Progress, "%s: %d/%d done, %.1f/s\n", what, n, cfg.Orders, float64(n)/time.Since(start).Seconds())
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, cfg.Concurrency)
+	for w := range cfg.Concurrency {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= cfg.Orders || ctx.Err() != nil {
+					return
+				}
+				if err := job(ctx, w, i); err != nil {
+					select {
+					case errs <- fmt.Errorf("%s %d: %w", what, i, err):
+					default:
+					}
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	elapsed := time.Since(start)
+	fmt.Fprintf(cfg.Progress, "%s: %d/%d done in %s\n", what, done.Load(), cfg.Orders, elapsed.Round(time.Millisecond))
+	select {
+	case err := <-errs:
+		return elapsed, err
+	default:
+		return elapsed, ctx.Err()
+	}
+}
+
+// runOrder places order i, steers it to its outcome, and measures it.
+func runOrder(ctx context.Context, cfg Config, worker, i int) (latency, lag time.Duration, final string, err error) {
+	id := fmt.Sprintf("load-%s-%06d", cfg.RunID, i)
+	want := outcome(i)
+	cust := customer(cfg, worker)
+	if want == ordersaga.StatusRejected+"/"+ordersaga.ReasonPaymentDeclined {
+		cust = poor(cfg)
+	}
+	start := time.Now()
+	_, err = cfg.API.PlaceOrder(ctx, &ordersagav1.PlaceOrderRequest{OrderId: id, CustomerId: cust, RestaurantId: "manual", Currency: "EUR",
+		Items: []*ordersagav1.Item{{Id: "margherita", Name: "Margherita", UnitPrice: 1150, Quantity: 1}}})
+	if err != nil {
+		return 0, 0, "", err
+	}
+	if err := steer(ctx, cfg, id, want); err != nil {
+		return 0, 0, "", err
+	}
+	var res workflows.Result
+	if err := cfg.Temporal.GetWorkflow(ctx, workflows.WorkflowID(id), "").Get(ctx, &res); err != nil {
+		return 0, 0, "", err
+	}
+	latency = time.Since(start)
+	final = res.Status
+	if res.Reason != "" {
+		final += "/" + res.Reason
+	}
+	lag, err = projectionLag(ctx, cfg, id)
+	return latency, lag, final, err
+}
+
+// steer sends the order the decision its outcome needs, once its payment is in the read
+// model (the saga awaits the restaurant right after). It polls the read model, not
+// Temporal: a refused update or a query costs the worker a workflow task, and hammering
+// them would slow the very sagas being measured.
+func steer(ctx context.Context, cfg Config, id, want string) error {
+	if want == ordersaga.StatusRejected+"/"+ordersaga.ReasonPaymentDeclined {
+		return nil // declined by payment: nothing to decide
+	}
+	wait := 20 * time.Millisecond
+	for {
+		o, err := cfg.API.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: id})
+		switch {
+		case err != nil && status.Code(err) != codes.NotFound:
+			return err
+		case err == nil && o.Order.Status != ordersaga.StatusCreated:
+			if o.Order.Status != ordersaga.StatusPaid {
+				return nil // it ended another way; the result says how
+			}
+			switch want {
+			case ordersaga.StatusApproved:
+				_, err = cfg.API.ApproveOrder(ctx, &ordersagav1.ApproveOrderRequest{OrderId: id})
+			case ordersaga.StatusCancelled:
+				_, err = cfg.API.CancelOrder(ctx, &ordersagav1.CancelOrderRequest{OrderId: id})
+			default:
+				_, err = cfg.API.RejectOrder(ctx, &ordersagav1.RejectOrderRequest{OrderId: id, Reason: "load test"})
+			}
+			if status.Code(err) != codes.FailedPrecondition {
+				return err
+			}
+			wait = min(2*wait, 500*time.Millisecond) // paid, not yet awaiting: a moment more
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// projectionLag measures from the commit of the order's last event to the moment the read
+// model shows it.
+func projectionLag(ctx context.Context, cfg Config, id string) (time.Duration, error) {
+	h, err := cfg.API.GetOrderHistory(ctx, &ordersagav1.GetOrderHistoryRequest{OrderId: id})
+	if status.Code(err) == codes.NotFound {
+		return 0, nil // cancelled before the order was created: nothing to project
+	}
+	if err != nil {
+		return 0, err
+	}
+	last := h.Events[len(h.Events)-1]
+	for {
+		_, err := cfg.API.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: id, MinVersion: last.Version})
+		if err == nil {
+			return max(time.Since(last.RecordedAt.AsTime()), 0), nil
+		}
+		if status.Code(err) != codes.Unavailable || ctx.Err() != nil {
+			return 0, err
+		}
+	}
+}
+
+// runBaseline runs one BaselineSaga: start, decide, wait.
+func runBaseline(ctx context.Context, cfg Config, i int) (time.Duration, error) {
+	id := fmt.Sprintf("baseline-%s-%06d", cfg.RunID, i)
+	start := time.Now()
+	opts := workflows.StartOptions(id)
+	opts.ID = id
+	run, err := cfg.Temporal.ExecuteWorkflow(ctx, opts, workflows.BaselineName, id)
+	if err != nil {
+		return 0, err
+	}
+	h, err := cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, RunID: run.GetRunID(),
+		UpdateName: workflows.UpdateDecision, Args: []any{workflows.Decision{Approved: true}}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	var accepted workflows.DecisionResult
+	if err == nil {
+		err = h.Get(ctx, &accepted)
+	}
+	if err != nil {
+		return 0, err
+	}
+	var res workflows.Result
+	if err := run.Get(ctx, &res); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+func percentiles(ds []time.Duration) Percentiles {
+	if len(ds) == 0 {
+		return Percentiles{}
+	}
+	slices.Sort(ds)
+	at := func(q float64) float64 {
+		i := int(q * float64(len(ds)-1))
+		return float64(ds[i].Microseconds()) / 1000
+	}
+	return Percentiles{P50: at(0.50), P95: at(0.95), P99: at(0.99)}
+}

@@ -104,6 +104,7 @@ func (r *devRole) run(ctx context.Context, m *Main) error {
 	}
 	c := r.temporalClient
 	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return servePprof(ctx, logger, r.db.pprofAddr) })
 	g.Go(func() error { return runWorker(ctx, logger, c, r.pool, r.conn) })
 	g.Go(func() error { return runProjector(ctx, logger, r.pool, r.conn, 2, 30*time.Second) })
 	g.Go(func() error { return runRestaurant(ctx, logger, c, r.pool, r.conn, r.rule) })

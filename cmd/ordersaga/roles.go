@@ -22,9 +22,10 @@ import (
 
 // databaseFlags are the settings of every role that uses the database.
 type databaseFlags struct {
-	url      string
-	maxConns int
-	logLevel string
+	url       string
+	maxConns  int
+	logLevel  string
+	pprofAddr string
 }
 
 func (d *databaseFlags) register(fs *flag.FlagSet, env func(string) string) {
@@ -32,6 +33,7 @@ func (d *databaseFlags) register(fs *flag.FlagSet, env func(string) string) {
 		"CockroachDB or PostgreSQL connection string, e.g. postgresql://root@localhost:26257/ordersaga?sslmode=disable (env DATABASE_URL)")
 	fs.IntVar(&d.maxConns, "db-max-conns", 0, "database pool size (0: max(4, CPUs))")
 	fs.StringVar(&d.logLevel, "log-level", envOr(env, "ORDERSAGA_LOG_LEVEL", "info"), "debug, info, warn or error (env ORDERSAGA_LOG_LEVEL)")
+	fs.StringVar(&d.pprofAddr, "pprof-addr", env("ORDERSAGA_PPROF_ADDR"), "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (env ORDERSAGA_PPROF_ADDR)")
 }
 
 // open connects and migrates: every role applies the schema at start.

@@ -25,6 +25,7 @@ type devRole struct {
 	bus         busFlags
 	temporal    temporalFlags
 	rule        restaurantFlags
+	pprof       pprofFlag
 	dataDir     string
 	grpcAddr    string
 	natsPort    int
@@ -45,6 +46,7 @@ func (r *devRole) flags(fs *flag.FlagSet, env func(string) string) {
 	r.bus.register(fs, env, "dev")
 	r.temporal.register(fs, env)
 	r.rule.register(fs)
+	r.pprof.register(fs, env)
 	fs.StringVar(&r.dataDir, "data-dir", envOr(env, "ORDERSAGA_DATA_DIR", ".ordersaga"), "where dev keeps its data between runs (env ORDERSAGA_DATA_DIR)")
 	fs.StringVar(&r.grpcAddr, "grpc-addr", envOr(env, "ORDERSAGA_GRPC_ADDR", "127.0.0.1:50051"), "gRPC listen address (env ORDERSAGA_GRPC_ADDR)")
 	fs.IntVar(&r.natsPort, "nats-port", 4222, "port of the embedded NATS server")
@@ -104,7 +106,7 @@ func (r *devRole) run(ctx context.Context, m *Main) error {
 	}
 	c := r.temporalClient
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return servePprof(ctx, logger, r.db.pprofAddr) })
+	g.Go(func() error { return servePprof(ctx, logger, r.pprof.addr) })
 	g.Go(func() error { return runWorker(ctx, logger, c, r.pool, r.conn) })
 	g.Go(func() error { return runProjector(ctx, logger, r.pool, r.conn, 2, 30*time.Second) })
 	g.Go(func() error { return runRestaurant(ctx, logger, c, r.pool, r.conn, r.rule) })

@@ -2,12 +2,20 @@ package main
 
 import (
 	"context"
+	"flag"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"time"
 )
+
+// pprofFlag is where a long-running role serves its profiles.
+type pprofFlag struct{ addr string }
+
+func (p *pprofFlag) register(fs *flag.FlagSet, env func(string) string) {
+	fs.StringVar(&p.addr, "pprof-addr", env("ORDERSAGA_PPROF_ADDR"), "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (env ORDERSAGA_PPROF_ADDR)")
+}
 
 // servePprof serves Go's profiles on addr (empty: off) until ctx ends.
 func servePprof(ctx context.Context, logger *slog.Logger, addr string) error {

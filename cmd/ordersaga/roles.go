@@ -22,10 +22,9 @@ import (
 
 // databaseFlags are the settings of every role that uses the database.
 type databaseFlags struct {
-	url       string
-	maxConns  int
-	logLevel  string
-	pprofAddr string
+	url      string
+	maxConns int
+	logLevel string
 }
 
 func (d *databaseFlags) register(fs *flag.FlagSet, env func(string) string) {
@@ -33,7 +32,6 @@ func (d *databaseFlags) register(fs *flag.FlagSet, env func(string) string) {
 		"CockroachDB or PostgreSQL connection string, e.g. postgresql://root@localhost:26257/ordersaga?sslmode=disable (env DATABASE_URL)")
 	fs.IntVar(&d.maxConns, "db-max-conns", 0, "database pool size (0: max(4, CPUs))")
 	fs.StringVar(&d.logLevel, "log-level", envOr(env, "ORDERSAGA_LOG_LEVEL", "info"), "debug, info, warn or error (env ORDERSAGA_LOG_LEVEL)")
-	fs.StringVar(&d.pprofAddr, "pprof-addr", env("ORDERSAGA_PPROF_ADDR"), "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (env ORDERSAGA_PPROF_ADDR)")
 }
 
 // open connects and migrates: every role applies the schema at start.
@@ -76,6 +74,7 @@ func (r *migrateRole) close() error { return nil }
 // apiRole serves the gRPC API.
 type apiRole struct {
 	db       databaseFlags
+	pprof    pprofFlag
 	temporal temporalFlags
 	grpcAddr string
 	conns
@@ -83,6 +82,7 @@ type apiRole struct {
 
 func (r *apiRole) flags(fs *flag.FlagSet, env func(string) string) {
 	r.db.register(fs, env)
+	r.pprof.register(fs, env)
 	r.temporal.register(fs, env)
 	fs.StringVar(&r.grpcAddr, "grpc-addr", envOr(env, "ORDERSAGA_GRPC_ADDR", ":50051"), "gRPC listen address (env ORDERSAGA_GRPC_ADDR)")
 }
@@ -96,6 +96,11 @@ func (r *apiRole) run(ctx context.Context, m *Main) error {
 	if r.temporalClient, err = r.temporal.dial(ctx, logger); err != nil {
 		return err
 	}
+	go func() {
+		if err := servePprof(ctx, logger, r.pprof.addr); err != nil {
+			logger.Warn("pprof not served", "err", err)
+		}
+	}()
 	return serveAPI(ctx, logger, apiConfig(logger, r.pool, r.temporalClient), r.grpcAddr)
 }
 

@@ -68,6 +68,7 @@ func (f *temporalFlags) config(logger *slog.Logger) (worker.Config, error) {
 // workerRole runs the saga worker and the outbox relay.
 type workerRole struct {
 	db       databaseFlags
+	pprof    pprofFlag
 	bus      busFlags
 	temporal temporalFlags
 	conns
@@ -77,6 +78,7 @@ func (r *workerRole) flags(fs *flag.FlagSet, env func(string) string) {
 	r.db.register(fs, env)
 	r.bus.register(fs, env, "worker")
 	r.temporal.register(fs, env)
+	r.pprof.register(fs, env)
 }
 
 func (r *workerRole) run(ctx context.Context, m *Main) error {
@@ -91,6 +93,11 @@ func (r *workerRole) run(ctx context.Context, m *Main) error {
 	if r.temporalClient, err = r.temporal.dial(ctx, logger); err != nil {
 		return err
 	}
+	go func() {
+		if err := servePprof(ctx, logger, r.pprof.addr); err != nil {
+			logger.Warn("pprof not served", "err", err)
+		}
+	}()
 	return runWorker(ctx, logger, r.temporalClient, r.pool, r.conn)
 }
 

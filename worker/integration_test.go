@@ -145,7 +145,7 @@ func record(t *testing.T, run client.WorkflowRun, name string) {
 	if err != nil {
 		t.Fatalf("temporal workflow show: %v", err)
 	}
-	if err := os.WriteFile(filepath.Join("..", "workflows", "testdata", name+".json"), out, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join("..", "workflows", "testdata", "v1-"+name+".json"), out, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

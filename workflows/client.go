@@ -33,6 +33,8 @@ func (c Client) Place(ctx context.Context, in ordersaga.OrderInput) (Placed, err
 		return Placed{}, err
 	}
 	opts := StartOptions(in.OrderID)
+	opts.TypedSearchAttributes = temporal.NewSearchAttributes(
+		OrderStatusAttribute.ValueSet(ordersaga.StatusPending), CustomerIDAttribute.ValueSet(in.CustomerID))
 	// Report a repeat as such instead of handing back the existing run silently.
 	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
 	opts.WorkflowExecutionErrorWhenAlreadyStarted = true

@@ -43,6 +43,7 @@ type system struct {
 	natsPort    int
 	monitorPort int
 	cmd         *exec.Cmd
+	exited      chan error // receives the result of cmd.Wait
 	out         *lockedBuffer
 	client      ordersagav1.OrderServiceClient
 }
@@ -119,9 +120,17 @@ func (s *system) start() {
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
+	s.exited = make(chan error, 1)
+	go func() { s.exited <- s.cmd.Wait() }()
 	s.t.Cleanup(s.stop)
 	deadline := time.Now().Add(2 * time.Minute)
 	for !strings.Contains(s.out.String(), "ordersaga dev is running") {
+		select {
+		case err := <-s.exited:
+			s.exited <- err
+			s.t.Fatalf("ordersaga dev exited (%v):\n%s", err, tail(s.out.String(), 5000))
+		default:
+		}
 		if time.Now().After(deadline) {
 			_ = s.cmd.Process.Signal(syscall.SIGQUIT) // a goroutine dump shows where it hangs
 			time.Sleep(time.Second)
@@ -133,14 +142,19 @@ func (s *system) start() {
 
 // stop interrupts dev like Ctrl-C and waits for it.
 func (s *system) stop() {
-	if s.cmd == nil || s.cmd.Process == nil || s.cmd.ProcessState != nil {
+	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
 	select {
-	case err := <-done:
+	case err := <-s.exited:
+		s.exited <- err // leave it for any later call
+		return          // exited already (a failed start, killed, or stopped)
+	default:
+	}
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-s.exited:
+		s.exited <- nil
 		if err != nil {
 			s.t.Errorf("ordersaga dev did not stop cleanly: %v\n%s", err, s.out)
 		}
@@ -156,7 +170,8 @@ func (s *system) kill() {
 	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		s.t.Fatal(err)
 	}
-	_ = s.cmd.Wait()
+	<-s.exited
+	s.exited <- nil // stop sees it has exited
 }
 
 // run runs a command and returns its output; it fails the test on error.

@@ -40,16 +40,17 @@ func readmeBlocks(t *testing.T) []string {
 }
 
 // TestReadmeQuickstartVerbatim runs every command of the README's "Try it" section, as
-// written, against `ordersaga dev` on its default ports: `go run ./cmd/ordersaga` is the
-// built binary, and $PWD is where dev keeps its data (./.ordersaga).
+// written, against `ordersaga dev`: `go run ./cmd/ordersaga` is the built binary, $PWD is
+// where dev keeps its data (./.ordersaga), and dev's ports are free ones rather than the
+// defaults (so that a developer's own dev, or a parallel run, does not collide): the shell
+// gets ORDERSAGA_API and TEMPORAL_ADDRESS, which the ordersaga and temporal CLIs read, and
+// the one literal address in the README (grpcurl's 127.0.0.1:50051) is rewritten.
 func TestReadmeQuickstartVerbatim(t *testing.T) {
 	blocks := readmeBlocks(t)
 	if len(blocks) < 5 {
 		t.Fatalf("found %d command blocks in the README's Try it section", len(blocks))
 	}
 	s := newSystem(t)
-	// The README talks to dev's default addresses and keeps data in $PWD/.ordersaga.
-	s.apiAddr, s.temporal, s.uiPort, s.natsPort, s.monitorPort = "127.0.0.1:50051", "127.0.0.1:7233", 8233, 4222, 8222
 	work := filepath.Dir(s.bin)
 	s.dataDir = filepath.Join(work, ".ordersaga")
 	s.start()
@@ -60,9 +61,10 @@ set -euo pipefail
 `
 	// One shell session, as in a terminal; a reader takes a moment between blocks.
 	script := wrapper + "set -x\n" + strings.Join(blocks, "\nsleep 2\n") + "\n"
+	script = strings.ReplaceAll(script, "127.0.0.1:50051", s.apiAddr)
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "ORDERSAGA_BIN="+s.bin)
+	cmd.Env = append(os.Environ(), "ORDERSAGA_BIN="+s.bin, "ORDERSAGA_API="+s.apiAddr, "TEMPORAL_ADDRESS="+s.temporal)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the README's commands failed: %v\n%s", err, tail(string(out), 6000))

@@ -1,6 +1,7 @@
 package ordersaga
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"time"
@@ -112,4 +113,26 @@ func (r AppendResult) Recorded(stream string, events []EventData) []RecordedEven
 type StreamVersion struct {
 	Stream  string
 	Version int64
+}
+
+// StreamReader reads a stream a page at a time (the event store's ReadStream).
+type StreamReader interface {
+	ReadStream(ctx context.Context, stream string, fromVersion int64, limit int) ([]RecordedEvent, error)
+}
+
+// ReadWholeStream reads every event of stream in version order, a page at a time.
+func ReadWholeStream(ctx context.Context, r StreamReader, stream string) ([]RecordedEvent, error) {
+	const page = 1000
+	var all []RecordedEvent
+	for from := int64(1); ; {
+		events, err := r.ReadStream(ctx, stream, from, page)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, events...)
+		if len(events) < page {
+			return all, nil
+		}
+		from = events[len(events)-1].Version + 1
+	}
 }

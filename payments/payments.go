@@ -26,8 +26,6 @@ type Accounts struct {
 	Store Store
 }
 
-const pageSize = 1000
-
 // Get folds the customer's account. An account with no events has balance 0.
 //
 // Errors: EINVALID, EUNAVAILABLE, EINTERNAL.
@@ -35,18 +33,9 @@ func (a Accounts) Get(ctx context.Context, customerID string) (ordersaga.Account
 	if err := ordersaga.ValidateID("customer_id", customerID); err != nil {
 		return ordersaga.Account{}, err
 	}
-	stream := ordersaga.CustomerStream(customerID)
-	var events []ordersaga.RecordedEvent
-	for from := int64(1); ; {
-		page, err := a.Store.ReadStream(ctx, stream, from, pageSize)
-		if err != nil {
-			return ordersaga.Account{}, err
-		}
-		events = append(events, page...)
-		if len(page) < pageSize {
-			break
-		}
-		from = page[len(page)-1].Version + 1
+	events, err := ordersaga.ReadWholeStream(ctx, a.Store, ordersaga.CustomerStream(customerID))
+	if err != nil {
+		return ordersaga.Account{}, err
 	}
 	account, err := ordersaga.FoldAccount(customerID, events)
 	if err != nil {

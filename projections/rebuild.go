@@ -133,7 +133,7 @@ func (p *Projector) rebuildPage(ctx context.Context, typ string, page []ordersag
 	folded := make([]model, 0, len(page))
 	var events int64
 	for _, sv := range page {
-		all, err := p.readAll(ctx, sv.Stream)
+		all, err := ordersaga.ReadWholeStream(ctx, p.store, sv.Stream)
 		if err != nil {
 			return 0, err
 		}
@@ -163,21 +163,6 @@ func (p *Projector) rebuildPage(ctx context.Context, typ string, page []ordersag
 		return nil
 	})
 	return events, err
-}
-
-func (p *Projector) readAll(ctx context.Context, stream string) ([]ordersaga.RecordedEvent, error) {
-	var all []ordersaga.RecordedEvent
-	for from := int64(1); ; {
-		page, err := p.store.ReadStream(ctx, stream, from, 1000)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, page...)
-		if len(page) < 1000 {
-			return all, nil
-		}
-		from = page[len(page)-1].Version + 1
-	}
 }
 
 // swap replaces the live tables with the rebuilt ones in one transaction.

@@ -70,17 +70,9 @@ func (p *Projector) Verify(ctx context.Context, store VerifyStore, grace time.Du
 }
 
 func (p *Projector) verifyStream(ctx context.Context, store Store, stream string, r *Report) error {
-	var events []ordersaga.RecordedEvent
-	for from := int64(1); ; {
-		page, err := store.ReadStream(ctx, stream, from, 1000)
-		if err != nil {
-			return err
-		}
-		events = append(events, page...)
-		if len(page) < 1000 {
-			break
-		}
-		from = page[len(page)-1].Version + 1
+	events, err := ordersaga.ReadWholeStream(ctx, store, stream)
+	if err != nil {
+		return err
 	}
 	r.StreamsChecked++
 	id, _ := modelFor(stream)

@@ -78,7 +78,7 @@ func (s *Server) Restart(t testing.TB) {
 
 // RawPublish publishes payload on subject with a plain NATS connection (JetStream
 // captures it if a stream covers the subject), for poison-message tests.
-func RawPublish(t testing.TB, url, subject string, payload []byte) *nats.Conn {
+func RawPublish(t testing.TB, url, subject string, payload []byte) {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
@@ -92,5 +92,4 @@ func RawPublish(t testing.TB, url, subject string, payload []byte) *nats.Conn {
 	if _, err := js.Publish(subject, payload); err != nil {
 		t.Fatal(err)
 	}
-	return nc
 }

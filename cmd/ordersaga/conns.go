@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 
 	"go.temporal.io/sdk/client"
 
@@ -14,6 +16,26 @@ type conns struct {
 	pool           *sqldb.DB
 	conn           eventbus.Bus
 	temporalClient client.Client
+}
+
+// open connects to what the role uses: the database always (migrating it), the bus and
+// Temporal when their flags are given.
+func (c *conns) open(ctx context.Context, logger *slog.Logger, db *databaseFlags, bus *busFlags, tf *temporalFlags) error {
+	var err error
+	if c.pool, err = db.open(ctx, db.url); err != nil {
+		return err
+	}
+	if bus != nil {
+		if c.conn, err = bus.open(ctx, logger); err != nil {
+			return err
+		}
+	}
+	if tf != nil {
+		if c.temporalClient, err = tf.dial(ctx, logger); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // close closes whatever was opened, the Temporal client and the bus before the database.

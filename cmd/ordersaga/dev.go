@@ -104,13 +104,12 @@ func (r *devRole) run(ctx context.Context, m *Main) error {
 	if r.temporalClient, err = r.temporal.dial(ctx, logger); err != nil {
 		return err
 	}
-	c := r.temporalClient
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return servePprof(ctx, logger, r.pprof.addr) })
-	g.Go(func() error { return runWorker(ctx, logger, c, r.pool, r.conn) })
+	g.Go(func() error { return runWorker(ctx, logger, r.temporalClient, r.pool, r.conn) })
 	g.Go(func() error { return runProjector(ctx, logger, r.pool, r.conn, 2, 30*time.Second) })
-	g.Go(func() error { return runRestaurant(ctx, logger, c, r.pool, r.conn, r.rule) })
-	g.Go(func() error { return serveAPI(ctx, logger, apiConfig(logger, r.pool, c), r.grpcAddr) })
+	g.Go(func() error { return runRestaurant(ctx, logger, r.temporalClient, r.pool, r.conn, r.rule) })
+	g.Go(func() error { return serveAPI(ctx, logger, apiConfig(logger, r.pool, r.temporalClient), r.grpcAddr) })
 	r.banner(m, url)
 	return g.Wait()
 }

@@ -34,11 +34,7 @@ func (r *projectorRole) flags(fs *flag.FlagSet, env func(string) string) {
 
 func (r *projectorRole) run(ctx context.Context, m *Main) error {
 	logger := m.logger(false, r.db.logLevel)
-	var err error
-	if r.pool, err = r.db.open(ctx, r.db.url); err != nil {
-		return err
-	}
-	if r.conn, err = r.bus.open(ctx, logger); err != nil {
+	if err := r.conns.open(ctx, logger, &r.db, &r.bus, nil); err != nil {
 		return err
 	}
 	return runProjector(ctx, logger, r.pool, r.conn, r.members, r.reconcile)

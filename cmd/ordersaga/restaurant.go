@@ -48,14 +48,7 @@ func (r *restaurantRole) flags(fs *flag.FlagSet, env func(string) string) {
 
 func (r *restaurantRole) run(ctx context.Context, m *Main) error {
 	logger := m.logger(false, r.db.logLevel)
-	var err error
-	if r.pool, err = r.db.open(ctx, r.db.url); err != nil {
-		return err
-	}
-	if r.conn, err = r.bus.open(ctx, logger); err != nil {
-		return err
-	}
-	if r.temporalClient, err = r.temporal.dial(ctx, logger); err != nil {
+	if err := r.conns.open(ctx, logger, &r.db, &r.bus, &r.temporal); err != nil {
 		return err
 	}
 	return runRestaurant(ctx, logger, r.temporalClient, r.pool, r.conn, r.rule)

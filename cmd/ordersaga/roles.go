@@ -89,18 +89,10 @@ func (r *apiRole) flags(fs *flag.FlagSet, env func(string) string) {
 
 func (r *apiRole) run(ctx context.Context, m *Main) error {
 	logger := m.logger(false, r.db.logLevel)
-	var err error
-	if r.pool, err = r.db.open(ctx, r.db.url); err != nil {
+	if err := r.conns.open(ctx, logger, &r.db, nil, &r.temporal); err != nil {
 		return err
 	}
-	if r.temporalClient, err = r.temporal.dial(ctx, logger); err != nil {
-		return err
-	}
-	go func() {
-		if err := servePprof(ctx, logger, r.pprof.addr); err != nil {
-			logger.Warn("pprof not served", "err", err)
-		}
-	}()
+	go r.pprof.serve(ctx, logger)
 	return serveAPI(ctx, logger, apiConfig(logger, r.pool, r.temporalClient), r.grpcAddr)
 }
 
@@ -154,11 +146,7 @@ func (r *relayRole) flags(fs *flag.FlagSet, env func(string) string) {
 
 func (r *relayRole) run(ctx context.Context, m *Main) error {
 	logger := m.logger(false, r.db.logLevel)
-	var err error
-	if r.pool, err = r.db.open(ctx, r.db.url); err != nil {
-		return err
-	}
-	if r.conn, err = r.bus.open(ctx, logger); err != nil {
+	if err := r.conns.open(ctx, logger, &r.db, &r.bus, nil); err != nil {
 		return err
 	}
 	return runRelay(ctx, logger, r.pool, r.conn)

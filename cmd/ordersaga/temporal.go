@@ -83,21 +83,10 @@ func (r *workerRole) flags(fs *flag.FlagSet, env func(string) string) {
 
 func (r *workerRole) run(ctx context.Context, m *Main) error {
 	logger := m.logger(false, r.db.logLevel)
-	var err error
-	if r.pool, err = r.db.open(ctx, r.db.url); err != nil {
+	if err := r.conns.open(ctx, logger, &r.db, &r.bus, &r.temporal); err != nil {
 		return err
 	}
-	if r.conn, err = r.bus.open(ctx, logger); err != nil {
-		return err
-	}
-	if r.temporalClient, err = r.temporal.dial(ctx, logger); err != nil {
-		return err
-	}
-	go func() {
-		if err := servePprof(ctx, logger, r.pprof.addr); err != nil {
-			logger.Warn("pprof not served", "err", err)
-		}
-	}()
+	go r.pprof.serve(ctx, logger)
 	return runWorker(ctx, logger, r.temporalClient, r.pool, r.conn)
 }
 

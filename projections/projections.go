@@ -98,22 +98,20 @@ func (p *Projector) Apply(ctx context.Context, e ordersaga.RecordedEvent) error 
 	if load == nil {
 		return nil // not a stream the read models follow
 	}
-	current, err := p.appliedVersion(ctx, e.StreamID, id, load)
-	if err != nil || e.Version <= current {
+	// Usually the next version: one transaction. On a gap, read what is missing and apply all.
+	current, err := p.applyAll(ctx, e.StreamID, id, load, []ordersaga.RecordedEvent{e})
+	if !errors.Is(err, errGap) {
 		return err
 	}
-	events := []ordersaga.RecordedEvent{e}
-	if e.Version > current+1 {
-		// A gap: earlier events were overtaken or lost. Read them from the store.
-		events, err = p.store.ReadStream(ctx, e.StreamID, current+1, int(e.Version-current))
-		if err != nil {
-			return fmt.Errorf("fill gap of %s: %w", e.StreamID, err)
-		}
-		if len(events) == 0 || events[len(events)-1].Version < e.Version {
-			return fmt.Errorf("fill gap of %s: the store has not got version %d yet", e.StreamID, e.Version)
-		}
+	events, err := p.store.ReadStream(ctx, e.StreamID, current+1, int(e.Version-current))
+	if err != nil {
+		return fmt.Errorf("fill gap of %s: %w", e.StreamID, err)
 	}
-	return p.applyAll(ctx, e.StreamID, id, load, events)
+	if len(events) == 0 || events[len(events)-1].Version < e.Version {
+		return fmt.Errorf("fill gap of %s: the store has not got version %d yet", e.StreamID, e.Version)
+	}
+	_, err = p.applyAll(ctx, e.StreamID, id, load, events)
+	return err
 }
 
 func (p *Projector) appliedVersion(ctx context.Context, stream, id string, load func(context.Context, pgx.Tx, string) (model, error)) (int64, error) {
@@ -130,15 +128,20 @@ func (p *Projector) appliedVersion(ctx context.Context, stream, id string, load 
 }
 
 // applyAll applies the events in version order to the stream's row in one transaction,
-// skipping those already applied, and records malformed ones as dead letters.
-func (p *Projector) applyAll(ctx context.Context, stream, id string, load func(context.Context, pgx.Tx, string) (model, error), events []ordersaga.RecordedEvent) error {
-	var deadLettered int64
+// skipping those already applied, and records malformed ones as dead letters. It returns
+// the version the row had; errGap means the events do not follow it.
+func (p *Projector) applyAll(ctx context.Context, stream, id string, load func(context.Context, pgx.Tx, string) (model, error), events []ordersaga.RecordedEvent) (int64, error) {
+	var (
+		deadLettered int64
+		before       int64
+	)
 	err := p.db.InTx(ctx, func(tx pgx.Tx) error {
 		deadLettered = 0
 		m, err := load(ctx, tx, id)
 		if err != nil {
 			return fmt.Errorf("load %s: %w", stream, err)
 		}
+		before = m.version()
 		changed := false
 		for _, e := range events {
 			if e.Version <= m.version() {
@@ -166,16 +169,17 @@ func (p *Projector) applyAll(ctx context.Context, stream, id string, load func(c
 		return m.save(ctx, tx)
 	})
 	if err != nil {
-		return err
+		return before, err
 	}
 	if deadLettered > 0 {
 		p.dead.Add(deadLettered)
 		p.logger.Warn("events dead-lettered", "stream", stream, "count", deadLettered)
 	}
-	return nil
+	return before, nil
 }
 
-var errGap = errors.New("a gap the store should have filled")
+// errGap: the events to apply do not follow the version the row has.
+var errGap = errors.New("events do not follow the applied version")
 
 // DeadLetter records a message that failed to apply repeatedly (or could not be decoded)
 // so that it stops being redelivered; e may be zero when the payload was not an event.
@@ -222,7 +226,7 @@ func (p *Projector) Reconcile(ctx context.Context) (int, error) {
 				if err != nil {
 					return caught, err
 				}
-				if err := p.applyAll(ctx, sv.Stream, id, load, events); err != nil {
+				if _, err := p.applyAll(ctx, sv.Stream, id, load, events); err != nil {
 					return caught, err
 				}
 				caught++

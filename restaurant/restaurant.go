@@ -26,8 +26,6 @@ const Group = "restaurants"
 type Deciders interface {
 	// Decide: EINVALID, ENOTFOUND, EPRECONDITION, EUNAVAILABLE.
 	Decide(ctx context.Context, orderID string, d workflows.Decision) (workflows.DecisionResult, error)
-	// Status: EINVALID, ENOTFOUND, EUNAVAILABLE.
-	Status(ctx context.Context, orderID string) (workflows.State, error)
 }
 
 // Store reads an order's events.
@@ -100,40 +98,16 @@ func (s *Simulator) Handle(ctx context.Context, e ordersaga.RecordedEvent) error
 		case <-time.After(s.cfg.Delay):
 		}
 	}
-	// The event is published before the saga starts waiting (and after a crash the saga
-	// may take a while to get there): retry while it is still on its way.
-	giveUp := time.Now().Add(2 * time.Minute)
-	for {
-		_, err := s.cfg.Sagas.Decide(ctx, debited.OrderID, d)
-		switch code := ordersaga.ErrorCode(err); {
-		case err == nil:
-			s.cfg.Logger.Info("restaurant decided", "order", debited.OrderID, "approved", d.Approved, "reason", d.Reason)
-			return nil
-		case code == ordersaga.ENOTFOUND:
-			return nil
-		case code != ordersaga.EPRECONDITION:
-			return err
-		}
-		st, err := s.cfg.Sagas.Status(ctx, debited.OrderID)
-		if err != nil && ordersaga.ErrorCode(err) != ordersaga.ENOTFOUND {
-			return err
-		}
-		if err != nil || !comingUp(st.Status) {
-			s.cfg.Logger.Info("restaurant decision not needed", "order", debited.OrderID, "status", st.Status)
-			return nil // decided already, cancelled, timed out, or gone
-		}
-		if time.Now().After(giveUp) {
-			return fmt.Errorf("order %s is still %s; deliver it again later", debited.OrderID, st.Status)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
+	// The saga holds a decision that arrives before it awaits one, so a refusal means that
+	// no decision is needed any more: decided already (a redelivery), cancelled, timed out.
+	_, err = s.cfg.Sagas.Decide(ctx, debited.OrderID, d)
+	switch code := ordersaga.ErrorCode(err); {
+	case err == nil:
+		s.cfg.Logger.Info("restaurant decided", "order", debited.OrderID, "approved", d.Approved, "reason", d.Reason)
+		return nil
+	case code == ordersaga.ENOTFOUND || code == ordersaga.EPRECONDITION:
+		s.cfg.Logger.Info("restaurant decision not needed", "order", debited.OrderID, "why", ordersaga.ErrorMessage(err))
+		return nil
 	}
-}
-
-// comingUp reports whether a saga in status will soon await a decision.
-func comingUp(status string) bool {
-	return status == ordersaga.StatusPending || status == ordersaga.StatusCreated || status == ordersaga.StatusPaid
+	return err
 }

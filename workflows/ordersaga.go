@@ -108,11 +108,16 @@ var (
 type saga struct {
 	// fewerUpserts is true for runs started by this code (see upsertVersion); runs started
 	// by earlier code replay with an upsert per status.
-	fewerUpserts  bool
-	in            ordersaga.OrderInput
-	state         State
+	fewerUpserts bool
+	in           ordersaga.OrderInput
+	state        State
+	// early is a decision that arrived while the saga was still on its way to the decision
+	// point (its payment not yet recorded); the saga takes it when it gets there.
+	early         *Decision
 	decision      *Decision
 	compensations []compensation
+	// ended is set when the run is over, so that a held decision stops waiting.
+	ended bool
 }
 
 // compensation undoes one step; reason is why the saga is compensating.
@@ -136,6 +141,17 @@ func OrderSaga(ctx workflow.Context, in ordersaga.OrderInput) (Result, error) {
 	s.fewerUpserts = workflow.GetVersion(ctx, upsertChange, workflow.DefaultVersion, 1) == 1
 	s.setStatus(ctx, ordersaga.StatusPending)
 
+	res, err := s.execute(ctx, amount, timeout)
+	// A decision update still held (the order ended before the decision point) learns so
+	// before the run closes.
+	s.ended = true
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	_ = workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
+	return res, err
+}
+
+// execute runs the forward steps and, when they fail, the compensations.
+func (s *saga) execute(ctx workflow.Context, amount int64, timeout time.Duration) (Result, error) {
 	reason, err := s.run(ctx, amount, timeout)
 	switch {
 	case err == nil:
@@ -187,8 +203,7 @@ func (s *saga) run(ctx workflow.Context, amount int64, timeout time.Duration) (s
 	}
 
 	s.state.PendingStep = "restaurant-decision"
-	s.setStatus(ctx, ordersaga.StatusAwaitingDecision)
-	decided, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool { return s.decision != nil })
+	decided, err := s.awaitDecision(ctx, timeout)
 	switch {
 	case err != nil:
 		return ordersaga.ReasonCancelled, err
@@ -204,6 +219,19 @@ func (s *saga) run(ctx workflow.Context, amount int64, timeout time.Duration) (s
 	s.compensations = nil // approved: nothing to undo any more
 	s.state.PendingStep = ""
 	return "", nil
+}
+
+// awaitDecision takes a decision held for the decision point, or waits for one until the
+// deadline. With a decision in hand the saga neither waits nor starts the deadline timer,
+// and does not publish awaiting_decision, which would last only milliseconds.
+func (s *saga) awaitDecision(ctx workflow.Context, timeout time.Duration) (bool, error) {
+	if s.early != nil {
+		s.state.Status = ordersaga.StatusAwaitingDecision
+		s.decision, s.early = s.early, nil
+		return true, nil
+	}
+	s.setStatus(ctx, ordersaga.StatusAwaitingDecision)
+	return workflow.AwaitWithTimeout(ctx, timeout, func() bool { return s.decision != nil })
 }
 
 // step runs one forward activity and records its progress.
@@ -300,17 +328,33 @@ func (s *saga) setStatus(ctx workflow.Context, status string) {
 }
 
 // registerHandlers installs the status query, the decision signal and the decision update.
+//
+// A decision is welcome from the start of the saga until one is taken or the order ends: a
+// restaurant that hears of the order (or sees it paid in the read model) may answer before
+// the saga has recorded the payment. Such an early decision is held and taken at the
+// decision point; the update that brought it completes then, or fails with
+// NotAwaitingDecision if the order ends another way (payment declined, cancelled).
 func (s *saga) registerHandlers(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (State, error) { return s.state, nil }); err != nil {
 		return err
 	}
 	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDecision,
 		func(ctx workflow.Context, d Decision) (DecisionResult, error) {
-			s.decision = &d
+			if s.state.Status == ordersaga.StatusAwaitingDecision {
+				s.decision = &d
+				return DecisionResult{Accepted: true, Status: s.state.Status}, nil
+			}
+			s.early = &d
+			if err := workflow.Await(ctx, func() bool { return !s.onTheWayToDecision() }); err != nil {
+				return DecisionResult{}, err
+			}
+			if s.decision != &d {
+				return DecisionResult{}, temporal.NewApplicationError(fmt.Sprintf("order %s ended %s before it awaited a decision", s.in.OrderID, s.state.Status), ErrNotAwaitingDecision)
+			}
 			return DecisionResult{Accepted: true, Status: s.state.Status}, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, d Decision) error {
-			if s.state.Status != ordersaga.StatusAwaitingDecision || s.decision != nil {
+			if !s.welcomesDecision() {
 				return temporal.NewApplicationError(fmt.Sprintf("order %s is not awaiting a decision (status %s)", s.in.OrderID, s.state.Status), ErrNotAwaitingDecision)
 			}
 			return nil
@@ -325,12 +369,39 @@ func (s *saga) registerHandlers(ctx workflow.Context) error {
 			if more := signals.Receive(ctx, &d); !more {
 				return
 			}
-			if s.state.Status != ordersaga.StatusAwaitingDecision || s.decision != nil {
+			switch {
+			case !s.welcomesDecision():
 				workflow.GetLogger(ctx).Warn("decision ignored: the order is not awaiting one", "status", s.state.Status, "approved", d.Approved)
-				continue
+			case s.state.Status == ordersaga.StatusAwaitingDecision:
+				s.decision = &d
+			case workflow.GetVersion(ctx, earlySignalChange, workflow.DefaultVersion, 1) == 1:
+				s.early = &d
+			default:
+				workflow.GetLogger(ctx).Warn("decision ignored: the order is not awaiting one yet", "status", s.state.Status, "approved", d.Approved)
 			}
-			s.decision = &d
 		}
 	})
 	return nil
+}
+
+// earlySignalChange names the change that holds a decision signal arriving before the
+// decision point instead of ignoring it. The version is asked for only when such a signal
+// arrives, so other runs carry no marker for it.
+const earlySignalChange = "hold-early-decision-signal"
+
+// onTheWayToDecision says whether the saga is still before the decision point: starting,
+// creating the order or taking the payment.
+func (s *saga) onTheWayToDecision() bool {
+	switch s.state.Status {
+	case ordersaga.StatusPending, ordersaga.StatusCreated, ordersaga.StatusPaid:
+		return !s.ended
+	}
+	return false
+}
+
+// welcomesDecision says whether a decision would be taken now or held for the decision
+// point: none has been taken or held yet, and the order has not ended.
+func (s *saga) welcomesDecision() bool {
+	return s.decision == nil && s.early == nil &&
+		(s.onTheWayToDecision() || s.state.Status == ordersaga.StatusAwaitingDecision)
 }

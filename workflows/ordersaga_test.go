@@ -222,46 +222,126 @@ func TestADuplicateDecisionIsIgnored(t *testing.T) {
 
 func TestDecisionUpdate(t *testing.T) {
 	f := newFixture(t)
-	f.forward("CreateOrder", "DebitPayment", "ApproveOrder")
-	var early, accepted, late error
-	var acceptedResult workflows.DecisionResult
-	// Before the order awaits a decision the update is refused.
-	f.env.RegisterDelayedCallback(func() {
-		f.env.UpdateWorkflow(workflows.UpdateDecision, "early", &testsuite.TestUpdateCallback{
-			OnReject:   func(err error) { early = err },
-			OnAccept:   func() {},
-			OnComplete: func(any, error) {},
-		}, workflows.Decision{Approved: true})
-	}, 0)
-	f.env.RegisterDelayedCallback(func() {
-		f.env.UpdateWorkflow(workflows.UpdateDecision, "decide", &testsuite.TestUpdateCallback{
-			OnReject: func(err error) { accepted = err },
-			OnAccept: func() {},
-			OnComplete: func(r any, err error) {
-				if err == nil {
-					acceptedResult = r.(workflows.DecisionResult)
-				}
-			},
-		}, workflows.Decision{Approved: true})
-		f.env.UpdateWorkflow(workflows.UpdateDecision, "again", &testsuite.TestUpdateCallback{
-			OnReject:   func(err error) { late = err },
-			OnAccept:   func() {},
-			OnComplete: func(any, error) {},
-		}, workflows.Decision{Approved: false})
-	}, time.Minute)
+	f.forward("CreateOrder", "DebitPayment")
+	f.env.OnActivity(f.acts.ApproveOrder, mock.Anything, mock.Anything).Return(activities.StepResult{Version: 3}, nil).After(time.Minute).Once().Run(f.record("ApproveOrder"))
+	// Sent as the saga starts, the decision is held and taken at the decision point; one
+	// sent while the approval runs is refused.
+	first := f.update(0, "first", workflows.Decision{Approved: true})
+	later := f.update(30*time.Second, "later", workflows.Decision{Approved: false})
 	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
 	if r := f.result(t); r.Status != ordersaga.StatusApproved {
 		t.Errorf("result = %+v, want approved", r)
 	}
-	if early == nil || !strings.Contains(early.Error(), "not awaiting a decision") {
-		t.Errorf("an update before the order awaits a decision: %v, want a refusal", early)
+	if first.rejected != nil || first.failed != nil || !first.result.Accepted {
+		t.Errorf("the first decision update: %+v; want accepted", first)
 	}
-	if accepted != nil || !acceptedResult.Accepted {
-		t.Errorf("the decision update: %v, %+v; want accepted", accepted, acceptedResult)
+	if later.rejected == nil || !strings.Contains(later.rejected.Error(), "not awaiting a decision") {
+		t.Errorf("a decision update after one was taken: %+v, want a refusal", later)
 	}
-	if late == nil {
-		t.Error("a second decision update was accepted")
+}
+
+// update sends a decision update after the given workflow time and records its fate.
+type updateOutcome struct {
+	rejected, failed error
+	accepted         bool
+	result           workflows.DecisionResult
+}
+
+func (f *fixture) update(after time.Duration, id string, d workflows.Decision) *updateOutcome {
+	o := &updateOutcome{}
+	f.env.RegisterDelayedCallback(func() {
+		f.env.UpdateWorkflow(workflows.UpdateDecision, id, &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { o.rejected = err },
+			OnAccept: func() { o.accepted = true },
+			OnComplete: func(r any, err error) {
+				o.failed = err
+				if err == nil {
+					o.result = r.(workflows.DecisionResult)
+				}
+			},
+		}, d)
+	}, after)
+	return o
+}
+
+// slowDebit makes the debit take a minute of workflow time, so that decisions can arrive
+// while the saga waits for it (status created).
+func (f *fixture) slowDebit(err error) {
+	res := activities.StepResult{Version: 2}
+	if err != nil {
+		res = activities.StepResult{}
 	}
+	f.env.OnActivity(f.acts.DebitPayment, mock.Anything, mock.Anything).Return(res, err).After(time.Minute).Once().Run(f.record("DebitPayment"))
+}
+
+func TestADecisionDuringThePaymentIsHeldUntilTheDecisionPoint(t *testing.T) {
+	f := newFixture(t)
+	f.forward("CreateOrder", "ApproveOrder")
+	f.slowDebit(nil)
+	var statusAtDecision string
+	f.env.RegisterDelayedCallback(func() {
+		v, err := f.env.QueryWorkflow(workflows.QueryStatus)
+		var st workflows.State
+		if err == nil {
+			err = v.Get(&st)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+		statusAtDecision = st.Status
+	}, 30*time.Second)
+	held := f.update(30*time.Second, "held", workflows.Decision{Approved: true})
+	second := f.update(40*time.Second, "second", workflows.Decision{Approved: false, Reason: "too late"})
+	timers := 0
+	f.env.SetOnTimerScheduledListener(func(string, time.Duration) { timers++ })
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	if timers != 0 {
+		t.Errorf("%d timers started, want none: with a decision in hand there is no deadline to wait for", timers)
+	}
+	if r := f.result(t); r.Status != ordersaga.StatusApproved {
+		t.Errorf("result = %+v, want approved", r)
+	}
+	if statusAtDecision != ordersaga.StatusCreated {
+		t.Fatalf("the decision was sent in status %q, want created (debit in flight)", statusAtDecision)
+	}
+	if held.rejected != nil || !held.accepted || held.failed != nil || !held.result.Accepted || held.result.Status != ordersaga.StatusAwaitingDecision {
+		t.Errorf("decision sent during the payment: %+v, want accepted and taken at the decision point", held)
+	}
+	if second.rejected == nil || !strings.Contains(second.rejected.Error(), "not awaiting a decision") {
+		t.Errorf("a second decision while one is held: %+v, want a refusal", second)
+	}
+	f.wantCalls(t, "CreateOrder", "DebitPayment", "ApproveOrder")
+}
+
+func TestAHeldDecisionFailsWhenThePaymentIsDeclined(t *testing.T) {
+	f := newFixture(t)
+	f.forward("CreateOrder")
+	f.slowDebit(temporal.NewNonRetryableApplicationError("customer c-1 has 100 EUR", activities.ErrInsufficientFunds, nil))
+	f.compensations(t, "RejectOrder", ordersaga.ReasonPaymentDeclined)
+	held := f.update(30*time.Second, "held", workflows.Decision{Approved: true})
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	if r := f.result(t); r.Status != ordersaga.StatusRejected || r.Reason != ordersaga.ReasonPaymentDeclined {
+		t.Errorf("result = %+v, want rejected for payment_declined", r)
+	}
+	var appErr *temporal.ApplicationError
+	if !held.accepted || !errors.As(held.failed, &appErr) || appErr.Type() != workflows.ErrNotAwaitingDecision {
+		t.Errorf("decision held while the payment was declined: %+v, want accepted then failed with %s", held, workflows.ErrNotAwaitingDecision)
+	}
+	f.wantCalls(t, "CreateOrder", "DebitPayment", "RefundPayment", "RejectOrder")
+}
+
+func TestADecisionSignalDuringThePaymentIsHeld(t *testing.T) {
+	f := newFixture(t)
+	f.forward("CreateOrder")
+	f.slowDebit(nil)
+	f.compensations(t, "RejectOrder", ordersaga.ReasonRestaurantRejected)
+	f.decide(30*time.Second, workflows.Decision{Approved: false, Reason: "out of dough"})
+	f.decide(40*time.Second, workflows.Decision{Approved: true}) // a second one is ignored
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	if r := f.result(t); r.Status != ordersaga.StatusRejected || r.Reason != ordersaga.ReasonRestaurantRejected {
+		t.Errorf("result = %+v, want rejected by the restaurant (the held signal)", r)
+	}
+	f.wantCalls(t, "CreateOrder", "DebitPayment", "RefundPayment", "RejectOrder")
 }
 
 func TestInvalidInputFailsAtOnceAndWritesNothing(t *testing.T) {
@@ -304,11 +384,15 @@ func TestStatusQuery(t *testing.T) {
 func TestASecondSagaForTheSameOrderTouchesNothing(t *testing.T) {
 	f := newFixture(t)
 	f.env.OnActivity(f.acts.CreateOrder, mock.Anything, mock.Anything).Return(activities.StepResult{},
-		temporal.NewNonRetryableApplicationError("created by another run", activities.ErrAlreadyStarted, nil)).Once().Run(f.record("CreateOrder"))
+		temporal.NewNonRetryableApplicationError("created by another run", activities.ErrAlreadyStarted, nil)).After(time.Minute).Once().Run(f.record("CreateOrder"))
+	held := f.update(0, "held", workflows.Decision{Approved: true})
 	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
 	var appErr *temporal.ApplicationError
 	if err := f.env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != activities.ErrAlreadyStarted {
 		t.Errorf("error = %v, want the saga to fail with AlreadyStarted", err)
+	}
+	if !held.accepted || !errors.As(held.failed, &appErr) || appErr.Type() != workflows.ErrNotAwaitingDecision {
+		t.Errorf("a decision held when the saga gave up: %+v, want accepted then failed with %s", held, workflows.ErrNotAwaitingDecision)
 	}
 	f.wantCalls(t, "CreateOrder") // no compensation of an order that is not its own
 }

@@ -30,6 +30,12 @@ const EnvBinary = "ORDERSAGA_TEMPORAL_BIN"
 // SearchAttributes are registered on the dev server at start: the saga's Keyword attributes.
 var SearchAttributes = []string{"OrderStatus=Keyword", "CustomerId=Keyword"}
 
+// DynamicConfig is the server settings the dev server starts with, as KEY=VALUE with a
+// JSON value. Eager activity execution lets a worker that completes a workflow task take
+// the activities it just scheduled in the same round trip instead of through the task
+// queue; the server has it off by default. On a real cluster, set it in the dynamic config.
+var DynamicConfig = []string{"system.enableActivityEagerExecution=true"}
+
 // Binary returns the temporal CLI to run: $ORDERSAGA_TEMPORAL_BIN, else `temporal` on PATH,
 // else one built once from tools/temporal into the user's cache directory (about six
 // minutes on a 2-core machine; progress goes to logger). repoRoot is the ordersaga source
@@ -159,6 +165,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	args := []string{"server", "start-dev", "--ip", cfg.IP, "--port", strconv.Itoa(cfg.Port),
 		"--ui-port", strconv.Itoa(cfg.UIPort), "--log-level", "error"}
+	for _, kv := range DynamicConfig {
+		args = append(args, "--dynamic-config-value", kv)
+	}
 	for _, sa := range SearchAttributes {
 		args = append(args, "--search-attribute", sa)
 	}

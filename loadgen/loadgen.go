@@ -6,6 +6,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,12 +25,41 @@ import (
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
+// Ways in: Config.Via.
+const (
+	// ViaAPI places, decides and cancels orders through the gRPC API, as a client would.
+	ViaAPI = "api"
+	// ViaTemporal starts, updates and cancels the sagas straight through Temporal, as the
+	// temporal CLI or another service would; the read model is still read through the API.
+	ViaTemporal = "temporal"
+)
+
+// When the restaurant answers: Config.DecideAt.
+const (
+	// DecideAtStart sends the decision right after the order is placed, as the baseline
+	// does; the saga holds it until it reaches the decision point.
+	DecideAtStart = "start"
+	// DecideWhenPaid sends it once the read model shows the payment, as a restaurant that
+	// reacts to the bus would; the saga usually awaits it by then (with its deadline timer
+	// running), and the generator polls the read model for every order.
+	DecideWhenPaid = "paid"
+)
+
 // Config says what load to drive.
 type Config struct {
-	API         ordersagav1.OrderServiceClient // required
-	Temporal    client.Client                  // required
-	Orders      int                            // default 100
-	Concurrency int                            // default 8
+	API      ordersagav1.OrderServiceClient // required: accounts and the read model
+	Temporal client.Client                  // required: results, the baseline, ViaTemporal
+	Orders   int                            // default 100
+	// Concurrency is the number of orders in flight at most; default 8.
+	Concurrency int
+	// Rate, when above zero, starts orders at this many per second (open loop) instead of
+	// as fast as Concurrency allows; latencies then count from the scheduled start, so
+	// falling behind shows in them.
+	Rate float64
+	// Via is ViaAPI (default) or ViaTemporal.
+	Via string
+	// DecideAt is DecideAtStart (default) or DecideWhenPaid.
+	DecideAt string
 	// Baseline also runs workflows.BaselineSaga the same way and reports the ratio.
 	Baseline bool
 	// Progress receives a live progress line; nil discards it.
@@ -49,12 +79,19 @@ type Percentiles struct {
 type Report struct {
 	Orders        int            `json:"orders"`
 	Concurrency   int            `json:"concurrency"`
+	Rate          float64        `json:"target_rate,omitempty"`
+	Via           string         `json:"via"`
+	DecideAt      string         `json:"decide_at"`
 	Seconds       float64        `json:"seconds"`
 	OrdersPerSec  float64        `json:"orders_per_second"`
 	SagaLatency   Percentiles    `json:"saga_latency"`
 	ProjectionLag Percentiles    `json:"projection_lag"`
 	Statuses      map[string]int `json:"statuses"`
 	Failures      int            `json:"failures"`
+	// RefusedDecisions counts decisions the saga refused because it was not yet awaiting
+	// one (the read model showed the payment before the workflow had recorded it); each
+	// was sent again a moment later.
+	RefusedDecisions int64 `json:"refused_decisions"`
 	// Baseline figures, when asked for.
 	BaselinePerSec  float64      `json:"baseline_orders_per_second,omitempty"`
 	BaselineLatency *Percentiles `json:"baseline_latency,omitempty"`
@@ -92,17 +129,27 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.RunID == "" {
 		cfg.RunID = time.Now().UTC().Format("20060102-150405")
 	}
-	r := Report{Orders: cfg.Orders, Concurrency: cfg.Concurrency, Statuses: map[string]int{}}
+	cfg.Via = cmp.Or(cfg.Via, ViaAPI)
+	cfg.DecideAt = cmp.Or(cfg.DecideAt, DecideAtStart)
+	sagas, err := newDriver(cfg)
+	if err != nil {
+		return Report{}, err
+	}
+	if cfg.DecideAt != DecideAtStart && cfg.DecideAt != DecideWhenPaid {
+		return Report{}, fmt.Errorf("loadgen: decide at %q: want %q or %q", cfg.DecideAt, DecideAtStart, DecideWhenPaid)
+	}
+	r := Report{Orders: cfg.Orders, Concurrency: cfg.Concurrency, Rate: cfg.Rate, Via: cfg.Via, DecideAt: cfg.DecideAt, Statuses: map[string]int{}}
 	if err := fund(ctx, cfg); err != nil {
 		return r, err
 	}
+	var refused atomic.Int64
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
 		lags      []time.Duration
 	)
-	elapsed, err := drive(ctx, cfg, "orders", func(ctx context.Context, worker, i int) error {
-		latency, lag, final, err := runOrder(ctx, cfg, worker, i)
+	elapsed, err := drive(ctx, cfg, "orders", func(ctx context.Context, worker, i int, start time.Time) error {
+		latency, lag, final, err := runOrder(ctx, cfg, sagas, worker, i, start, &refused)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -117,14 +164,15 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return r, err
 	}
 	r.Seconds = elapsed.Seconds()
+	r.RefusedDecisions = refused.Load()
 	r.OrdersPerSec = float64(cfg.Orders) / r.Seconds
 	r.SagaLatency, r.ProjectionLag = percentiles(latencies), percentiles(lags)
 	if !cfg.Baseline {
 		return r, nil
 	}
 	var baseline []time.Duration
-	elapsed, err = drive(ctx, cfg, "baseline", func(ctx context.Context, _, i int) error {
-		d, err := runBaseline(ctx, cfg, i)
+	elapsed, err = drive(ctx, cfg, "baseline", func(ctx context.Context, _, i int, start time.Time) error {
+		d, err := runBaseline(ctx, cfg, i, start)
 		if err == nil {
 			mu.Lock()
 			baseline = append(baseline, d)
@@ -157,8 +205,9 @@ func fund(ctx context.Context, cfg Config) error {
 func customer(cfg Config, worker int) string { return fmt.Sprintf("load-%s-c%d", cfg.RunID, worker) }
 func poor(cfg Config) string                 { return "load-" + cfg.RunID + "-poor" }
 
-// drive runs job for 0..Orders-1 on Concurrency workers with a live progress line.
-func drive(ctx context.Context, cfg Config, what string, job func(ctx context.Context, worker, i int) error) (time.Duration, error) {
+// drive runs job for 0..Orders-1 on Concurrency workers with a live progress line. Each
+// job gets the time it was due to start: now, or with a Rate its place in the schedule.
+func drive(ctx context.Context, cfg Config, what string, job func(ctx context.Context, worker, i int, start time.Time) error) (time.Duration, error) {
 	var next, done atomic.Int64
 	start := time.Now()
 	stop := make(chan struct{})
@@ -182,7 +231,16 @@ func drive(ctx context.Context, cfg Config, what string, job func(ctx context.Co
 				if i >= cfg.Orders || ctx.Err() != nil {
 					return
 				}
-				if err := job(ctx, w, i); err != nil {
+				due := time.Now()
+				if cfg.Rate > 0 {
+					due = start.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(time.Until(due)):
+					}
+				}
+				if err := job(ctx, w, i, due); err != nil {
 					select {
 					case errs <- fmt.Errorf("%s %d: %w", what, i, err):
 					default:
@@ -204,21 +262,20 @@ func drive(ctx context.Context, cfg Config, what string, job func(ctx context.Co
 	}
 }
 
-// runOrder places order i, steers it to its outcome, and measures it.
-func runOrder(ctx context.Context, cfg Config, worker, i int) (latency, lag time.Duration, final string, err error) {
+// runOrder places order i, steers it to its outcome, and measures it from start.
+func runOrder(ctx context.Context, cfg Config, sagas driver, worker, i int, start time.Time, refused *atomic.Int64) (latency, lag time.Duration, final string, err error) {
 	id := fmt.Sprintf("load-%s-%06d", cfg.RunID, i)
 	want := outcome(i)
 	cust := customer(cfg, worker)
 	if want == ordersaga.StatusRejected+"/"+ordersaga.ReasonPaymentDeclined {
 		cust = poor(cfg)
 	}
-	start := time.Now()
-	_, err = cfg.API.PlaceOrder(ctx, &ordersagav1.PlaceOrderRequest{OrderId: id, CustomerId: cust, RestaurantId: "manual", Currency: "EUR",
-		Items: []*ordersagav1.Item{{Id: "margherita", Name: "Margherita", UnitPrice: 1150, Quantity: 1}}})
-	if err != nil {
+	in := ordersaga.OrderInput{OrderID: id, CustomerID: cust, RestaurantID: "manual", Currency: "EUR",
+		Items: []ordersaga.Item{{ID: "margherita", Name: "Margherita", UnitPrice: 1150, Quantity: 1}}}
+	if err := sagas.place(ctx, in); err != nil {
 		return 0, 0, "", err
 	}
-	if err := steer(ctx, cfg, id, want); err != nil {
+	if err := steer(ctx, cfg, sagas, id, want, refused); err != nil {
 		return 0, 0, "", err
 	}
 	var res workflows.Result
@@ -234,13 +291,27 @@ func runOrder(ctx context.Context, cfg Config, worker, i int) (latency, lag time
 	return latency, lag, final, err
 }
 
-// steer sends the order the decision its outcome needs, once its payment is in the read
-// model (the saga awaits the restaurant right after). It polls the read model, not
-// Temporal: a refused update or a query costs the worker a workflow task, and hammering
-// them would slow the very sagas being measured.
-func steer(ctx context.Context, cfg Config, id, want string) error {
-	if want == ordersaga.StatusRejected+"/"+ordersaga.ReasonPaymentDeclined {
+// steer sends the order what its outcome needs: the restaurant's decision (at once, or
+// when the read model shows the payment), or a cancellation once it is paid, so that the
+// refund runs. It polls the read model, not Temporal: a query costs the worker a workflow
+// task, and hammering them would slow the very sagas being measured.
+func steer(ctx context.Context, cfg Config, sagas driver, id, want string, refused *atomic.Int64) error {
+	var send func() error
+	switch want {
+	case ordersaga.StatusRejected + "/" + ordersaga.ReasonPaymentDeclined:
 		return nil // declined by payment: nothing to decide
+	case ordersaga.StatusCancelled:
+		send = func() error { return sagas.cancel(ctx, id) }
+	case ordersaga.StatusApproved:
+		send = func() error { return sagas.decide(ctx, id, workflows.Decision{Approved: true}) }
+	default:
+		send = func() error { return sagas.decide(ctx, id, workflows.Decision{Approved: false, Reason: "load test"}) }
+	}
+	if cfg.DecideAt == DecideAtStart && want != ordersaga.StatusCancelled {
+		if err := send(); !refusedDecision(err) {
+			return err
+		}
+		refused.Add(1)
 	}
 	wait := 20 * time.Millisecond
 	for {
@@ -252,18 +323,11 @@ func steer(ctx context.Context, cfg Config, id, want string) error {
 			if o.Order.Status != ordersaga.StatusPaid {
 				return nil // it ended another way; the result says how
 			}
-			switch want {
-			case ordersaga.StatusApproved:
-				_, err = cfg.API.ApproveOrder(ctx, &ordersagav1.ApproveOrderRequest{OrderId: id})
-			case ordersaga.StatusCancelled:
-				_, err = cfg.API.CancelOrder(ctx, &ordersagav1.CancelOrderRequest{OrderId: id})
-			default:
-				_, err = cfg.API.RejectOrder(ctx, &ordersagav1.RejectOrderRequest{OrderId: id, Reason: "load test"})
-			}
-			if status.Code(err) != codes.FailedPrecondition {
+			if err := send(); !refusedDecision(err) {
 				return err
 			}
-			wait = min(2*wait, 500*time.Millisecond) // paid, not yet awaiting: a moment more
+			refused.Add(1)
+			wait = min(2*wait, 500*time.Millisecond) // refused: a moment more
 		}
 		select {
 		case <-ctx.Done():
@@ -296,9 +360,8 @@ func projectionLag(ctx context.Context, cfg Config, id string) (time.Duration, e
 }
 
 // runBaseline runs one BaselineSaga: start, decide, wait.
-func runBaseline(ctx context.Context, cfg Config, i int) (time.Duration, error) {
+func runBaseline(ctx context.Context, cfg Config, i int, start time.Time) (time.Duration, error) {
 	id := fmt.Sprintf("baseline-%s-%06d", cfg.RunID, i)
-	start := time.Now()
 	opts := workflows.StartOptions(id)
 	opts.ID = id
 	run, err := cfg.Temporal.ExecuteWorkflow(ctx, opts, workflows.BaselineName, id)

@@ -25,6 +25,9 @@ type loadRole struct {
 	api         string
 	orders      int
 	concurrency int
+	rate        float64
+	via         string
+	decideAt    string
 	baseline    bool
 	jsonFile    string
 	conns
@@ -35,7 +38,10 @@ func (r *loadRole) flags(fs *flag.FlagSet, env func(string) string) {
 	r.temporal.register(fs, env)
 	fs.StringVar(&r.api, "api", envOr(env, "ORDERSAGA_API", "127.0.0.1:50051"), "gRPC address of the ordersaga API (env ORDERSAGA_API)")
 	fs.IntVar(&r.orders, "orders", 200, "how many orders to place")
-	fs.IntVar(&r.concurrency, "concurrency", 8, "orders in flight at once")
+	fs.IntVar(&r.concurrency, "concurrency", 0, "orders in flight at once (default 8; with --rate the most in flight, default 256)")
+	fs.Float64Var(&r.rate, "rate", 0, "start orders at this many per second instead of as fast as --concurrency allows; latencies count from the scheduled start")
+	fs.StringVar(&r.via, "via", loadgen.ViaAPI, "drive the sagas through the gRPC API (api) or straight through Temporal (temporal); the read model is read through the API either way")
+	fs.StringVar(&r.decideAt, "decide-at", loadgen.DecideAtStart, "send the restaurant's decision right after placing the order (start, as the baseline does; the saga holds it) or once the read model shows the payment (paid)")
 	fs.BoolVar(&r.baseline, "baseline", false, "also run the no-op BaselineSaga the same way and report the ratio")
 	fs.StringVar(&r.jsonFile, "json", "", "also write the figures to this file as JSON")
 }
@@ -50,8 +56,15 @@ func (r *loadRole) run(ctx context.Context, m *Main) error {
 	if r.temporalClient, err = r.temporal.dial(ctx, logger); err != nil {
 		return err
 	}
+	if r.concurrency == 0 {
+		r.concurrency = 8
+		if r.rate > 0 {
+			r.concurrency = 256
+		}
+	}
 	report, err := loadgen.Run(ctx, loadgen.Config{API: ordersagav1.NewOrderServiceClient(conn), Temporal: r.temporalClient,
-		Orders: r.orders, Concurrency: r.concurrency, Baseline: r.baseline, Progress: m.Stderr})
+		Orders: r.orders, Concurrency: r.concurrency, Rate: r.rate, Via: r.via, DecideAt: r.decideAt,
+		Baseline: r.baseline, Progress: m.Stderr})
 	if err != nil {
 		return err
 	}
@@ -104,7 +117,11 @@ func (r *loadRole) verify(ctx context.Context) (string, error) {
 
 func printReport(m *Main, r loadgen.Report) {
 	w := m.Stdout
-	fmt.Fprintf(w, "orders             %d at concurrency %d in %.1fs\n", r.Orders, r.Concurrency, r.Seconds)
+	pace := fmt.Sprintf("concurrency %d", r.Concurrency)
+	if r.Rate > 0 {
+		pace = fmt.Sprintf("a target of %.1f/s (at most %d in flight)", r.Rate, r.Concurrency)
+	}
+	fmt.Fprintf(w, "orders             %d at %s in %.1fs, via %s, decisions sent at %s\n", r.Orders, pace, r.Seconds, r.Via, r.DecideAt)
 	fmt.Fprintf(w, "throughput         %.1f orders/s\n", r.OrdersPerSec)
 	fmt.Fprintf(w, "saga latency       p50 %.0f ms  p95 %.0f ms  p99 %.0f ms\n", r.SagaLatency.P50, r.SagaLatency.P95, r.SagaLatency.P99)
 	fmt.Fprintf(w, "projection lag     p50 %.0f ms  p99 %.0f ms\n", r.ProjectionLag.P50, r.ProjectionLag.P99)
@@ -116,6 +133,7 @@ func printReport(m *Main, r loadgen.Report) {
 	for _, s := range statuses {
 		fmt.Fprintf(w, "  %-40s %d\n", s, r.Statuses[s])
 	}
+	fmt.Fprintf(w, "refused decisions  %d (sent before the saga awaited one; sent again)\n", r.RefusedDecisions)
 	if r.BaselineLatency != nil {
 		fmt.Fprintf(w, "baseline           %.1f workflows/s, latency p50 %.0f ms  p99 %.0f ms\n", r.BaselinePerSec, r.BaselineLatency.P50, r.BaselineLatency.P99)
 		fmt.Fprintf(w, "ratio              %.2f of the baseline's throughput\n", r.Ratio)

@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -323,37 +325,68 @@ func TestKillDashNineWithSagasInFlight(t *testing.T) {
 	s.verify()
 }
 
-// TestLoadSmoke runs `ordersaga load` with 50 orders and checks the counts per outcome and
-// a clean verify (figures, not times: the machine is shared).
+// TestLoadSmoke runs `ordersaga load` twice — through the API with decisions at once and a
+// baseline, then straight through Temporal at a target rate with decisions once the payment
+// shows — and checks the counts per outcome and a clean verify (figures, not times: the
+// machine is shared).
 func TestLoadSmoke(t *testing.T) {
 	s := newSystem(t)
 	s.start()
-	report := filepath.Join(filepath.Dir(s.bin), "load.json")
 	url := fmt.Sprintf("host=%s user=postgres dbname=postgres sslmode=disable", filepath.Join(s.dataDir, "postgres"))
-	out, err := exec.Command(s.bin, "load", "--orders", "50", "--concurrency", "8", "--baseline", "--api", s.apiAddr,
-		"--temporal-address", s.temporal, "--database-url", url, "--json", report).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ordersaga load: %v\n%s", err, out)
+	runs := []struct {
+		name   string
+		orders int
+		args   []string
+	}{
+		{"api", 50, []string{"--concurrency", "8", "--baseline"}},
+		{"temporal", 30, []string{"--via", "temporal", "--decide-at", "paid", "--rate", "20"}},
 	}
-	t.Logf("ordersaga load:\n%s", tail(string(out), 1500))
-	raw, err := os.ReadFile(report)
-	if err != nil {
-		t.Fatal(err)
+	for _, run := range runs {
+		report := filepath.Join(filepath.Dir(s.bin), "load-"+run.name+".json")
+		args := append([]string{"load", "--orders", fmt.Sprint(run.orders), "--api", s.apiAddr,
+			"--temporal-address", s.temporal, "--database-url", url, "--json", report}, run.args...)
+		out, err := exec.Command(s.bin, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ordersaga %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		t.Logf("ordersaga %s:\n%s", strings.Join(args, " "), tail(string(out), 1500))
+		raw, err := os.ReadFile(report)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Statuses map[string]int `json:"statuses"`
+			Failures int            `json:"failures"`
+			Verify   string         `json:"verify"`
+			Ratio    float64        `json:"ratio_to_baseline"`
+			Via      string         `json:"via"`
+			DecideAt string         `json:"decide_at"`
+		}
+		if err := json.Unmarshal(raw, &got); err != nil {
+			t.Fatal(err)
+		}
+		tenth := run.orders / 10
+		want := map[string]int{"approved": run.orders - 3*tenth, "cancelled/cancelled": tenth,
+			"rejected/payment_declined": tenth, "rejected/restaurant_rejected": tenth}
+		if fmt.Sprint(got.Statuses) != fmt.Sprint(want) || got.Failures != 0 {
+			t.Errorf("%s: statuses %v, %d failures; want %v", run.name, got.Statuses, got.Failures, want)
+		}
+		if !strings.HasPrefix(got.Verify, "clean") {
+			t.Errorf("%s: verify %q", run.name, got.Verify)
+		}
+		if wantRatio := slices.Contains(run.args, "--baseline"); (got.Ratio > 0) != wantRatio {
+			t.Errorf("%s: ratio to the baseline %v, want one: %v", run.name, got.Ratio, wantRatio)
+		}
+		if got.Via != cmp.Or(flagValue(run.args, "--via"), "api") || got.DecideAt != cmp.Or(flagValue(run.args, "--decide-at"), "start") {
+			t.Errorf("%s: report says via %q, decide at %q", run.name, got.Via, got.DecideAt)
+		}
 	}
-	var got struct {
-		Statuses map[string]int `json:"statuses"`
-		Failures int            `json:"failures"`
-		Verify   string         `json:"verify"`
-		Ratio    float64        `json:"ratio_to_baseline"`
+}
+
+// flagValue returns the value after name in args, or "".
+func flagValue(args []string, name string) string {
+	if i := slices.Index(args, name); i >= 0 && i+1 < len(args) {
+		return args[i+1]
 	}
-	if err := json.Unmarshal(raw, &got); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]int{"approved": 35, "cancelled/cancelled": 5, "rejected/payment_declined": 5, "rejected/restaurant_rejected": 5}
-	if fmt.Sprint(got.Statuses) != fmt.Sprint(want) || got.Failures != 0 {
-		t.Errorf("statuses %v, %d failures; want %v", got.Statuses, got.Failures, want)
-	}
-	if !strings.HasPrefix(got.Verify, "clean") || got.Ratio <= 0 {
-		t.Errorf("verify %q, ratio %v", got.Verify, got.Ratio)
-	}
+	return ""
 }

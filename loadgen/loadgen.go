@@ -88,9 +88,8 @@ type Report struct {
 	ProjectionLag Percentiles    `json:"projection_lag"`
 	Statuses      map[string]int `json:"statuses"`
 	Failures      int            `json:"failures"`
-	// RefusedDecisions counts decisions the saga refused because it was not yet awaiting
-	// one (the read model showed the payment before the workflow had recorded it); each
-	// was sent again a moment later.
+	// RefusedDecisions counts decisions and cancellations the saga refused (it holds early
+	// decisions, so this should stay 0); each was sent again a moment later.
 	RefusedDecisions int64 `json:"refused_decisions"`
 	// Baseline figures, when asked for.
 	BaselinePerSec  float64      `json:"baseline_orders_per_second,omitempty"`

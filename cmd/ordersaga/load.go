@@ -133,7 +133,7 @@ func printReport(m *Main, r loadgen.Report) {
 	for _, s := range statuses {
 		fmt.Fprintf(w, "  %-40s %d\n", s, r.Statuses[s])
 	}
-	fmt.Fprintf(w, "refused decisions  %d (sent before the saga awaited one; sent again)\n", r.RefusedDecisions)
+	fmt.Fprintf(w, "refused decisions  %d (each sent again a moment later)\n", r.RefusedDecisions)
 	if r.BaselineLatency != nil {
 		fmt.Fprintf(w, "baseline           %.1f workflows/s, latency p50 %.0f ms  p99 %.0f ms\n", r.BaselinePerSec, r.BaselineLatency.P50, r.BaselineLatency.P99)
 		fmt.Fprintf(w, "ratio              %.2f of the baseline's throughput\n", r.Ratio)

@@ -114,6 +114,13 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if !cfg.Durable {
 		opts = append(opts, "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
 	}
+	// Statement statistics (pg_stat_statements) cost little and tell where database time
+	// goes; `ordersaga load` prints them. The library ships with the server packages.
+	if libDir, ok := serverLibDir(c.pgCtl); ok {
+		if _, err := os.Stat(filepath.Join(libDir, "pg_stat_statements.so")); err == nil {
+			opts = append(opts, "-c shared_preload_libraries=pg_stat_statements")
+		}
+	}
 	err = c.run(ctx, c.pgCtl, "start", "-w", "-t", "60", "-D", c.dataDir,
 		"-l", filepath.Join(dir, "server.log"), "-o", strings.Join(opts, " "))
 	if err != nil {
@@ -169,6 +176,16 @@ func findBinDir(configured string) (string, error) {
 	return "", errors.New("pglocal: PostgreSQL server binaries (initdb, pg_ctl) not found on PATH " +
 		"or under /usr/lib/postgresql/*/bin; install them (Debian/Ubuntu: apt-get install postgresql) " +
 		"or point to them explicitly")
+}
+
+// serverLibDir returns the server's library directory: lib next to the real bin directory
+// of pg_ctl (which may be reached through a symbolic link, e.g. from /usr/local/bin).
+func serverLibDir(pgCtl string) (string, bool) {
+	real, err := filepath.EvalSymlinks(pgCtl)
+	if err != nil {
+		return "", false
+	}
+	return filepath.Join(filepath.Dir(filepath.Dir(real)), "lib"), true
 }
 
 // majorOf extracts the major version from /usr/lib/postgresql/<major>/bin/pg_ctl.

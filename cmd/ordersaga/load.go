@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -16,6 +17,7 @@ import (
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/loadgen"
 	"github.com/ordersaga/ordersaga/projections"
+	"github.com/ordersaga/ordersaga/sqldb"
 )
 
 // loadRole drives orders through a running stack and prints what it measured.
@@ -62,6 +64,17 @@ func (r *loadRole) run(ctx context.Context, m *Main) error {
 			r.concurrency = 256
 		}
 	}
+	var statementsNote string // why there are no statement statistics
+	if r.db.url == "" {
+		statementsNote = "not collected (pass --database-url)"
+	} else {
+		if r.pool, err = r.db.open(ctx, r.db.url); err != nil {
+			return err
+		}
+		if err := r.pool.ResetStatementStats(ctx); err != nil {
+			statementsNote = "not available: " + err.Error()
+		}
+	}
 	report, err := loadgen.Run(ctx, loadgen.Config{API: ordersagav1.NewOrderServiceClient(conn), Temporal: r.temporalClient,
 		Orders: r.orders, Concurrency: r.concurrency, Rate: r.rate, Via: r.via, DecideAt: r.decideAt,
 		Baseline: r.baseline, Progress: m.Stderr})
@@ -69,6 +82,13 @@ func (r *loadRole) run(ctx context.Context, m *Main) error {
 		return err
 	}
 	printReport(m, report)
+	var statements []sqldb.Statement
+	if statementsNote == "" {
+		if statements, err = r.pool.TopStatements(ctx, 8); err != nil {
+			statementsNote = "not available: " + err.Error()
+		}
+	}
+	printStatements(m, statements, statementsNote, report.Orders)
 	verified := "not run (pass --database-url)"
 	if r.db.url != "" {
 		if verified, err = r.verify(ctx); err != nil {
@@ -79,8 +99,9 @@ func (r *loadRole) run(ctx context.Context, m *Main) error {
 	if r.jsonFile != "" {
 		out := struct {
 			loadgen.Report
-			Verify string `json:"verify"`
-		}{report, verified}
+			Statements []sqldb.Statement `json:"top_statements,omitempty"`
+			Verify     string            `json:"verify"`
+		}{report, statements, verified}
 		b, _ := json.MarshalIndent(out, "", "  ")
 		if err := os.WriteFile(r.jsonFile, b, 0o644); err != nil {
 			return err
@@ -94,10 +115,6 @@ func (r *loadRole) run(ctx context.Context, m *Main) error {
 
 // verify waits for the system to settle and runs verify.
 func (r *loadRole) verify(ctx context.Context) (string, error) {
-	var err error
-	if r.pool, err = r.db.open(ctx, r.db.url); err != nil {
-		return "", err
-	}
 	store := eventstore.New(r.pool)
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -137,5 +154,24 @@ func printReport(m *Main, r loadgen.Report) {
 	if r.BaselineLatency != nil {
 		fmt.Fprintf(w, "baseline           %.1f workflows/s, latency p50 %.0f ms  p99 %.0f ms\n", r.BaselinePerSec, r.BaselineLatency.P50, r.BaselineLatency.P99)
 		fmt.Fprintf(w, "ratio              %.2f of the baseline's throughput\n", r.Ratio)
+	}
+}
+
+// printStatements prints the database statements that took the most time during the run,
+// or why there are none.
+func printStatements(m *Main, statements []sqldb.Statement, note string, orders int) {
+	w := m.Stdout
+	if note != "" {
+		fmt.Fprintf(w, "database           statement statistics %s\n", note)
+		return
+	}
+	fmt.Fprintf(w, "database           top statements by time (pg_stat_statements, this run)\n")
+	fmt.Fprintf(w, "  %9s %9s %8s  %s\n", "calls/ord", "total ms", "mean ms", "statement")
+	for _, s := range statements {
+		q := strings.Join(strings.Fields(s.Query), " ")
+		if len(q) > 90 {
+			q = q[:87] + "..."
+		}
+		fmt.Fprintf(w, "  %9.2f %9.0f %8.3f  %s\n", float64(s.Calls)/float64(orders), s.TotalMs, s.MeanMs, q)
 	}
 }

@@ -243,7 +243,12 @@ type OrderView struct {
 	Reason       string    `json:"reason,omitempty"`
 	Version      int64     `json:"version"`
 	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	// UpdatedAt is when the order's last event was recorded.
+	UpdatedAt time.Time `json:"updated_at"`
+	// ProjectedAt is when the read model took that event in (the database's clock, as
+	// UpdatedAt): ProjectedAt - UpdatedAt is the projection lag. Zero in rows written
+	// before the read model recorded it.
+	ProjectedAt time.Time `json:"projected_at,omitzero"`
 }
 
 // Terminal reports whether the order will not change any more.

@@ -225,6 +225,9 @@ func orderToProto(o ordersaga.OrderView) *ordersagav1.Order {
 	out := &ordersagav1.Order{OrderId: o.OrderID, CustomerId: o.CustomerID, RestaurantId: o.RestaurantID, Status: o.Status,
 		Amount: o.Amount, Currency: o.Currency, Reason: o.Reason, Version: o.Version,
 		CreatedAt: timestamppb.New(o.CreatedAt), UpdatedAt: timestamppb.New(o.UpdatedAt)}
+	if !o.ProjectedAt.IsZero() {
+		out.ProjectedAt = timestamppb.New(o.ProjectedAt)
+	}
 	for _, it := range o.Items {
 		out.Items = append(out.Items, &ordersagav1.Item{Id: it.ID, Name: it.Name, UnitPrice: it.UnitPrice, Quantity: it.Quantity})
 	}

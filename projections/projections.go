@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -79,8 +80,16 @@ type model interface {
 	saveTo(ctx context.Context, tx pgx.Tx, suffix string) error
 }
 
+// rowQuerier reads one row: a transaction, or the pool for a read outside one.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// loader reads the read model row of one stream (nil row: a model at version 0).
+type loader func(ctx context.Context, q rowQuerier, id string) (model, error)
+
 // modelFor returns the read model of a stream, or nil for streams no model reads.
-func modelFor(stream string) (string, func(ctx context.Context, tx pgx.Tx, id string) (model, error)) {
+func modelFor(stream string) (string, loader) {
 	typ, id, _ := strings.Cut(stream, "-")
 	switch typ {
 	case "order":
@@ -114,7 +123,7 @@ func (p *Projector) Apply(ctx context.Context, e ordersaga.RecordedEvent) error 
 	return err
 }
 
-func (p *Projector) appliedVersion(ctx context.Context, stream, id string, load func(context.Context, pgx.Tx, string) (model, error)) (int64, error) {
+func (p *Projector) appliedVersion(ctx context.Context, stream, id string, load loader) (int64, error) {
 	var v int64
 	err := p.db.InTx(ctx, func(tx pgx.Tx) error {
 		m, err := load(ctx, tx, id)
@@ -130,7 +139,7 @@ func (p *Projector) appliedVersion(ctx context.Context, stream, id string, load 
 // applyAll applies the events in version order to the stream's row in one transaction,
 // skipping those already applied, and records malformed ones as dead letters. It returns
 // the version the row had; errGap means the events do not follow it.
-func (p *Projector) applyAll(ctx context.Context, stream, id string, load func(context.Context, pgx.Tx, string) (model, error), events []ordersaga.RecordedEvent) (int64, error) {
+func (p *Projector) applyAll(ctx context.Context, stream, id string, load loader, events []ordersaga.RecordedEvent) (int64, error) {
 	var (
 		deadLettered int64
 		before       int64
@@ -243,19 +252,31 @@ func (p *Projector) Reconcile(ctx context.Context) (int, error) {
 // orderRow adapts Order to model.
 type orderRow struct{ Order }
 
-func loadOrder(ctx context.Context, tx pgx.Tx, id string) (model, error) {
-	r := &orderRow{Order{OrderID: id}}
-	var items []byte
-	err := tx.QueryRow(ctx, `SELECT customer_id, restaurant_id, status, items, amount, currency, reason, version, created_at, updated_at
-		FROM orders_view WHERE order_id = $1`, id).Scan(&r.CustomerID, &r.RestaurantID, &r.Status, &items, &r.Amount,
-		&r.Currency, &r.Reason, &r.Version, &r.CreatedAt, &r.UpdatedAt)
+func loadOrder(ctx context.Context, q rowQuerier, id string) (model, error) {
+	r := &orderRow{}
+	err := scanOrder(q.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders_view WHERE order_id = $1`, id), &r.Order)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return r, nil
+		return &orderRow{Order{OrderID: id}}, nil
 	}
+	return r, err
+}
+
+// orderColumns are the columns scanOrder reads, in its order.
+const orderColumns = `order_id, customer_id, restaurant_id, status, items, amount, currency, reason, version, created_at, updated_at, projected_at`
+
+// scanOrder reads a row of orderColumns into o.
+func scanOrder(row pgx.Row, o *Order) error {
+	var items []byte
+	var projectedAt *time.Time // NULL in rows written before the column existed
+	err := row.Scan(&o.OrderID, &o.CustomerID, &o.RestaurantID, &o.Status, &items, &o.Amount, &o.Currency, &o.Reason,
+		&o.Version, &o.CreatedAt, &o.UpdatedAt, &projectedAt)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return r, json.Unmarshal(items, &r.Items)
+	if projectedAt != nil {
+		o.ProjectedAt = *projectedAt
+	}
+	return json.Unmarshal(items, &o.Items)
 }
 
 func (r *orderRow) version() int64                        { return r.Version }
@@ -271,11 +292,12 @@ func (r *orderRow) saveTo(ctx context.Context, tx pgx.Tx, suffix string) error {
 	if r.Items == nil {
 		items = []byte("[]")
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO orders_view`+suffix+` (order_id, customer_id, restaurant_id, status, items, amount, currency, reason, version, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+	_, err = tx.Exec(ctx, `INSERT INTO orders_view`+suffix+` (order_id, customer_id, restaurant_id, status, items, amount, currency, reason, version, created_at, updated_at, projected_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, clock_timestamp())
 		ON CONFLICT (order_id) DO UPDATE SET customer_id = excluded.customer_id, restaurant_id = excluded.restaurant_id,
 			status = excluded.status, items = excluded.items, amount = excluded.amount, currency = excluded.currency,
-			reason = excluded.reason, version = excluded.version, created_at = excluded.created_at, updated_at = excluded.updated_at`,
+			reason = excluded.reason, version = excluded.version, created_at = excluded.created_at, updated_at = excluded.updated_at,
+			projected_at = excluded.projected_at`,
 		r.OrderID, r.CustomerID, r.RestaurantID, r.Status, string(items), r.Amount, r.Currency, r.Reason, r.Version, r.CreatedAt, r.UpdatedAt)
 	if err != nil {
 		return fmt.Errorf("save order %s: %w", r.OrderID, err)
@@ -286,9 +308,9 @@ func (r *orderRow) saveTo(ctx context.Context, tx pgx.Tx, suffix string) error {
 // balanceRow adapts Balance to model.
 type balanceRow struct{ Balance }
 
-func loadBalance(ctx context.Context, tx pgx.Tx, id string) (model, error) {
+func loadBalance(ctx context.Context, q rowQuerier, id string) (model, error) {
 	r := &balanceRow{Balance{CustomerID: id}}
-	err := tx.QueryRow(ctx, `SELECT balance, currency, version, updated_at FROM customer_balances WHERE customer_id = $1`, id).
+	err := q.QueryRow(ctx, `SELECT balance, currency, version, updated_at FROM customer_balances WHERE customer_id = $1`, id).
 		Scan(&r.Balance.Balance, &r.Currency, &r.Version, &r.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, nil

@@ -245,15 +245,56 @@ func cut(stream string) (string, string, bool) {
 	return stream, "", false
 }
 
+// sameOrder compares what the events determine; ProjectedAt is when the read model took
+// them in, which the fold cannot know.
 func sameOrder(a, b projections.Order) bool {
 	if !a.CreatedAt.Equal(b.CreatedAt) || !a.UpdatedAt.Equal(b.UpdatedAt) {
 		return false
 	}
 	a.CreatedAt, b.CreatedAt, a.UpdatedAt, b.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	a.ProjectedAt, b.ProjectedAt = time.Time{}, time.Time{}
 	if len(a.Items) == 0 && len(b.Items) == 0 {
 		a.Items, b.Items = nil, nil
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+func TestReadModelRowsSayWhenTheyTookTheirLastEventIn(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	events, _ := history(t, f, rand.New(rand.NewPCG(3, 3)), 5)
+	before := time.Now()
+	for _, e := range events {
+		if err := f.projector.Apply(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := time.Now()
+	orders, err := f.projector.ListOrders(ctx, ordersaga.OrderFilter{}, "", 100)
+	if err != nil || len(orders) == 0 {
+		t.Fatalf("ListOrders: %d orders, %v", len(orders), err)
+	}
+	for _, listed := range orders {
+		o, err := f.projector.Order(ctx, listed.OrderID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The database's clock is this machine's: the stamp falls within the applies.
+		if o.ProjectedAt.Before(before) || o.ProjectedAt.After(after) || o.ProjectedAt.Before(o.UpdatedAt) {
+			t.Errorf("order %s projected at %s, updated at %s; want between %s and %s, not before the event", o.OrderID,
+				o.ProjectedAt.Format(time.RFC3339Nano), o.UpdatedAt.Format(time.RFC3339Nano), before.Format(time.RFC3339Nano), after.Format(time.RFC3339Nano))
+		}
+		if !listed.ProjectedAt.Equal(o.ProjectedAt) {
+			t.Errorf("order %s: ListOrders says projected at %s, Order %s", o.OrderID, listed.ProjectedAt, o.ProjectedAt)
+		}
+	}
+	// A row written before the column existed reads as "not known".
+	if _, err := f.db.Pool.Exec(ctx, `UPDATE orders_view SET projected_at = NULL WHERE order_id = $1`, orders[0].OrderID); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := f.projector.Order(ctx, orders[0].OrderID); err != nil || !o.ProjectedAt.IsZero() {
+		t.Errorf("a row without projected_at: %v, %v; want a zero ProjectedAt", o.ProjectedAt, err)
+	}
 }
 
 func TestVerifyFindsTamperingAndUnpublishedEvents(t *testing.T) {

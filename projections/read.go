@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
 	"github.com/jackc/pgx/v5"
@@ -14,17 +13,11 @@ import (
 //
 // Errors: ENOTFOUND, EUNAVAILABLE, EINTERNAL.
 func (p *Projector) Order(ctx context.Context, orderID string) (Order, error) {
-	var o Order
-	err := p.db.InTx(ctx, func(tx pgx.Tx) error {
-		m, err := loadOrder(ctx, tx, orderID)
-		if err == nil {
-			o = m.(*orderRow).Order
-		}
-		return err
-	})
+	m, err := loadOrder(ctx, p.db.Pool, orderID) // one row: no transaction needed
 	if err != nil {
 		return Order{}, readError(err)
 	}
+	o := m.(*orderRow).Order
 	if o.Version == 0 {
 		return Order{}, ordersaga.Errorf(ordersaga.ENOTFOUND, "order %s not found", orderID)
 	}
@@ -35,17 +28,11 @@ func (p *Projector) Order(ctx context.Context, orderID string) (Order, error) {
 //
 // Errors: ENOTFOUND, EUNAVAILABLE, EINTERNAL.
 func (p *Projector) Balance(ctx context.Context, customerID string) (Balance, error) {
-	var b Balance
-	err := p.db.InTx(ctx, func(tx pgx.Tx) error {
-		m, err := loadBalance(ctx, tx, customerID)
-		if err == nil {
-			b = m.(*balanceRow).Balance
-		}
-		return err
-	})
+	m, err := loadBalance(ctx, p.db.Pool, customerID)
 	if err != nil {
 		return Balance{}, readError(err)
 	}
+	b := m.(*balanceRow).Balance
 	if b.Version == 0 {
 		return Balance{}, ordersaga.Errorf(ordersaga.ENOTFOUND, "no account for customer %s", customerID)
 	}
@@ -64,7 +51,7 @@ func readError(err error) error {
 //
 // Errors: EUNAVAILABLE, EINTERNAL.
 func (p *Projector) ListOrders(ctx context.Context, f ordersaga.OrderFilter, afterOrderID string, limit int) ([]Order, error) {
-	rows, err := p.db.Pool.Query(ctx, `SELECT order_id, customer_id, restaurant_id, status, items, amount, currency, reason, version, created_at, updated_at
+	rows, err := p.db.Pool.Query(ctx, `SELECT `+orderColumns+`
 		FROM orders_view
 		WHERE ($1 = '' OR customer_id = $1) AND ($2 = '' OR restaurant_id = $2) AND ($3 = '' OR status = $3) AND order_id > $4
 		ORDER BY order_id LIMIT $5`, f.CustomerID, f.RestaurantID, f.Status, afterOrderID, limit)
@@ -73,11 +60,7 @@ func (p *Projector) ListOrders(ctx context.Context, f ordersaga.OrderFilter, aft
 	}
 	orders, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Order, error) {
 		var o Order
-		var items []byte
-		err := row.Scan(&o.OrderID, &o.CustomerID, &o.RestaurantID, &o.Status, &items, &o.Amount, &o.Currency, &o.Reason, &o.Version, &o.CreatedAt, &o.UpdatedAt)
-		if err == nil {
-			err = json.Unmarshal(items, &o.Items)
-		}
+		err := scanOrder(row, &o)
 		return o, err
 	})
 	if err != nil {

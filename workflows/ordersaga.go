@@ -80,6 +80,9 @@ type Result struct {
 	Reason      string   `json:"reason,omitempty"`
 	Amount      int64    `json:"amount"`
 	Compensated []string `json:"compensated,omitempty"`
+	// OrderVersion is the version of the order's stream after the saga's last write (0 if
+	// it wrote none): GetOrder with this min_version reads the final state.
+	OrderVersion int64 `json:"order_version,omitempty"`
 }
 
 // Activity options. Forward steps give up after 10 attempts (then the saga compensates);
@@ -297,7 +300,7 @@ func (s *saga) compensate(ctx workflow.Context, reason string, cause error) (Res
 
 func (s *saga) result() Result {
 	return Result{OrderID: s.state.OrderID, Status: s.state.Status, Reason: s.state.Reason,
-		Amount: s.state.Amount, Compensated: s.state.Compensated}
+		Amount: s.state.Amount, Compensated: s.state.Compensated, OrderVersion: s.state.OrderVersion}
 }
 
 // upsertChange names the change to fewer search-attribute upserts. Each upsert is a history

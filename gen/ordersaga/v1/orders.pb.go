@@ -119,7 +119,11 @@ type Order struct {
 	// created_at is when the order was created.
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// updated_at is when its last event was recorded.
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// projected_at is when the read model took that event in, by the database's clock (as
+	// updated_at): projected_at - updated_at is the projection lag. Unset in rows written
+	// before the read model recorded it.
+	ProjectedAt   *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=projected_at,json=projectedAt,proto3" json:"projected_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -227,6 +231,13 @@ func (x *Order) GetCreatedAt() *timestamppb.Timestamp {
 func (x *Order) GetUpdatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Order) GetProjectedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ProjectedAt
 	}
 	return nil
 }
@@ -1387,7 +1398,7 @@ const file_ordersaga_v1_orders_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
 	"unit_price\x18\x03 \x01(\x03R\tunitPrice\x12\x1a\n" +
-	"\bquantity\x18\x04 \x01(\x03R\bquantity\"\x86\x03\n" +
+	"\bquantity\x18\x04 \x01(\x03R\bquantity\"\xc5\x03\n" +
 	"\x05Order\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x1f\n" +
 	"\vcustomer_id\x18\x02 \x01(\tR\n" +
@@ -1403,7 +1414,8 @@ const file_ordersaga_v1_orders_proto_rawDesc = "" +
 	"created_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xe5\x01\n" +
+	"updated_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12=\n" +
+	"\fprojected_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\vprojectedAt\"\xe5\x01\n" +
 	"\x11PlaceOrderRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x1f\n" +
 	"\vcustomer_id\x18\x02 \x01(\tR\n" +
@@ -1534,38 +1546,39 @@ var file_ordersaga_v1_orders_proto_depIdxs = []int32{
 	0,  // 0: ordersaga.v1.Order.items:type_name -> ordersaga.v1.Item
 	23, // 1: ordersaga.v1.Order.created_at:type_name -> google.protobuf.Timestamp
 	23, // 2: ordersaga.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
-	0,  // 3: ordersaga.v1.PlaceOrderRequest.items:type_name -> ordersaga.v1.Item
-	1,  // 4: ordersaga.v1.GetOrderResponse.order:type_name -> ordersaga.v1.Order
-	1,  // 5: ordersaga.v1.ListOrdersResponse.orders:type_name -> ordersaga.v1.Order
-	24, // 6: ordersaga.v1.GetOrderHistoryResponse.events:type_name -> ordersaga.v1.Event
-	1,  // 7: ordersaga.v1.WatchOrderResponse.order:type_name -> ordersaga.v1.Order
-	18, // 8: ordersaga.v1.CreditAccountResponse.account:type_name -> ordersaga.v1.Account
-	18, // 9: ordersaga.v1.GetAccountResponse.account:type_name -> ordersaga.v1.Account
-	2,  // 10: ordersaga.v1.OrderService.PlaceOrder:input_type -> ordersaga.v1.PlaceOrderRequest
-	4,  // 11: ordersaga.v1.OrderService.GetOrder:input_type -> ordersaga.v1.GetOrderRequest
-	6,  // 12: ordersaga.v1.OrderService.ListOrders:input_type -> ordersaga.v1.ListOrdersRequest
-	8,  // 13: ordersaga.v1.OrderService.GetOrderHistory:input_type -> ordersaga.v1.GetOrderHistoryRequest
-	10, // 14: ordersaga.v1.OrderService.WatchOrder:input_type -> ordersaga.v1.WatchOrderRequest
-	12, // 15: ordersaga.v1.OrderService.ApproveOrder:input_type -> ordersaga.v1.ApproveOrderRequest
-	14, // 16: ordersaga.v1.OrderService.RejectOrder:input_type -> ordersaga.v1.RejectOrderRequest
-	16, // 17: ordersaga.v1.OrderService.CancelOrder:input_type -> ordersaga.v1.CancelOrderRequest
-	19, // 18: ordersaga.v1.OrderService.CreditAccount:input_type -> ordersaga.v1.CreditAccountRequest
-	21, // 19: ordersaga.v1.OrderService.GetAccount:input_type -> ordersaga.v1.GetAccountRequest
-	3,  // 20: ordersaga.v1.OrderService.PlaceOrder:output_type -> ordersaga.v1.PlaceOrderResponse
-	5,  // 21: ordersaga.v1.OrderService.GetOrder:output_type -> ordersaga.v1.GetOrderResponse
-	7,  // 22: ordersaga.v1.OrderService.ListOrders:output_type -> ordersaga.v1.ListOrdersResponse
-	9,  // 23: ordersaga.v1.OrderService.GetOrderHistory:output_type -> ordersaga.v1.GetOrderHistoryResponse
-	11, // 24: ordersaga.v1.OrderService.WatchOrder:output_type -> ordersaga.v1.WatchOrderResponse
-	13, // 25: ordersaga.v1.OrderService.ApproveOrder:output_type -> ordersaga.v1.ApproveOrderResponse
-	15, // 26: ordersaga.v1.OrderService.RejectOrder:output_type -> ordersaga.v1.RejectOrderResponse
-	17, // 27: ordersaga.v1.OrderService.CancelOrder:output_type -> ordersaga.v1.CancelOrderResponse
-	20, // 28: ordersaga.v1.OrderService.CreditAccount:output_type -> ordersaga.v1.CreditAccountResponse
-	22, // 29: ordersaga.v1.OrderService.GetAccount:output_type -> ordersaga.v1.GetAccountResponse
-	20, // [20:30] is the sub-list for method output_type
-	10, // [10:20] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	23, // 3: ordersaga.v1.Order.projected_at:type_name -> google.protobuf.Timestamp
+	0,  // 4: ordersaga.v1.PlaceOrderRequest.items:type_name -> ordersaga.v1.Item
+	1,  // 5: ordersaga.v1.GetOrderResponse.order:type_name -> ordersaga.v1.Order
+	1,  // 6: ordersaga.v1.ListOrdersResponse.orders:type_name -> ordersaga.v1.Order
+	24, // 7: ordersaga.v1.GetOrderHistoryResponse.events:type_name -> ordersaga.v1.Event
+	1,  // 8: ordersaga.v1.WatchOrderResponse.order:type_name -> ordersaga.v1.Order
+	18, // 9: ordersaga.v1.CreditAccountResponse.account:type_name -> ordersaga.v1.Account
+	18, // 10: ordersaga.v1.GetAccountResponse.account:type_name -> ordersaga.v1.Account
+	2,  // 11: ordersaga.v1.OrderService.PlaceOrder:input_type -> ordersaga.v1.PlaceOrderRequest
+	4,  // 12: ordersaga.v1.OrderService.GetOrder:input_type -> ordersaga.v1.GetOrderRequest
+	6,  // 13: ordersaga.v1.OrderService.ListOrders:input_type -> ordersaga.v1.ListOrdersRequest
+	8,  // 14: ordersaga.v1.OrderService.GetOrderHistory:input_type -> ordersaga.v1.GetOrderHistoryRequest
+	10, // 15: ordersaga.v1.OrderService.WatchOrder:input_type -> ordersaga.v1.WatchOrderRequest
+	12, // 16: ordersaga.v1.OrderService.ApproveOrder:input_type -> ordersaga.v1.ApproveOrderRequest
+	14, // 17: ordersaga.v1.OrderService.RejectOrder:input_type -> ordersaga.v1.RejectOrderRequest
+	16, // 18: ordersaga.v1.OrderService.CancelOrder:input_type -> ordersaga.v1.CancelOrderRequest
+	19, // 19: ordersaga.v1.OrderService.CreditAccount:input_type -> ordersaga.v1.CreditAccountRequest
+	21, // 20: ordersaga.v1.OrderService.GetAccount:input_type -> ordersaga.v1.GetAccountRequest
+	3,  // 21: ordersaga.v1.OrderService.PlaceOrder:output_type -> ordersaga.v1.PlaceOrderResponse
+	5,  // 22: ordersaga.v1.OrderService.GetOrder:output_type -> ordersaga.v1.GetOrderResponse
+	7,  // 23: ordersaga.v1.OrderService.ListOrders:output_type -> ordersaga.v1.ListOrdersResponse
+	9,  // 24: ordersaga.v1.OrderService.GetOrderHistory:output_type -> ordersaga.v1.GetOrderHistoryResponse
+	11, // 25: ordersaga.v1.OrderService.WatchOrder:output_type -> ordersaga.v1.WatchOrderResponse
+	13, // 26: ordersaga.v1.OrderService.ApproveOrder:output_type -> ordersaga.v1.ApproveOrderResponse
+	15, // 27: ordersaga.v1.OrderService.RejectOrder:output_type -> ordersaga.v1.RejectOrderResponse
+	17, // 28: ordersaga.v1.OrderService.CancelOrder:output_type -> ordersaga.v1.CancelOrderResponse
+	20, // 29: ordersaga.v1.OrderService.CreditAccount:output_type -> ordersaga.v1.CreditAccountResponse
+	22, // 30: ordersaga.v1.OrderService.GetAccount:output_type -> ordersaga.v1.GetAccountResponse
+	21, // [21:31] is the sub-list for method output_type
+	11, // [11:21] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_ordersaga_v1_orders_proto_init() }

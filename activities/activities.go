@@ -24,6 +24,8 @@ type Store interface {
 	Append(ctx context.Context, stream string, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error)
 	// ReadStream: EINVALID, EUNAVAILABLE, EINTERNAL.
 	ReadStream(ctx context.Context, stream string, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
+	// MarkPublished: EUNAVAILABLE, EINTERNAL.
+	MarkPublished(ctx context.Context, positions []int64) error
 }
 
 // Publisher is what the activities need from the event bus.
@@ -91,9 +93,11 @@ func (s stepContext) eventID(step string) uuid.UUID {
 	return EventID(s.workflowID, s.orderID, step)
 }
 
-// appendAndPublish appends events to stream and publishes them; a publish failure fails
-// the activity so Temporal retries it (the append is then a no-op) — and if the process
-// dies first, the outbox relay publishes them.
+// appendAndPublish appends events to stream, publishes them and takes them off the
+// outbox. A publish failure fails the activity so Temporal retries it (the append is then a
+// no-op); if the process dies before the outbox is cleared, the outbox relay publishes them
+// (again: consumers are idempotent). Clearing the outbox here is what keeps the relay from
+// publishing every event a second time.
 func (a *Activities) appendAndPublish(ctx context.Context, stream string, expected ordersaga.ExpectedVersion, events ...ordersaga.EventData) (ordersaga.AppendResult, error) {
 	res, err := a.Store.Append(ctx, stream, expected, events)
 	if err != nil {
@@ -102,6 +106,14 @@ func (a *Activities) appendAndPublish(ctx context.Context, stream string, expect
 	recorded := res.Recorded(stream, events)
 	if n, err := a.Bus.PublishBatch(ctx, recorded); err != nil {
 		return res, fmt.Errorf("published %d of %d events of %s: %w", n, len(recorded), stream, err)
+	}
+	positions := make([]int64, len(recorded))
+	for i, e := range recorded {
+		positions[i] = e.Position
+	}
+	if err := a.Store.MarkPublished(ctx, positions); err != nil {
+		// Published; the relay will publish them again after its grace period.
+		activity.GetLogger(ctx).Warn("events published but left in the outbox", "stream", stream, "error", err)
 	}
 	return res, nil
 }

@@ -151,6 +151,12 @@ func TestEveryActivityRunTwiceAppendsOnce(t *testing.T) {
 	if err != nil || account.Balance != 5000 {
 		t.Errorf("balance after debit and refund = %d (%v), want 5000", account.Balance, err)
 	}
+	// What the activities published they took off the outbox; only the credit, appended
+	// without a publish, waits there for the relay.
+	waiting, err := f.store.Unpublished(ctx, 0, 100)
+	if err != nil || fmt.Sprint(types(waiting)) != "[account-credited]" {
+		t.Errorf("outbox after the activities = %v (%v), want only the account-credited event", types(waiting), err)
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		mu.Lock()

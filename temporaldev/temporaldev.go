@@ -34,7 +34,8 @@ var SearchAttributes = []string{"OrderStatus=Keyword", "CustomerId=Keyword"}
 // JSON value. Eager activity execution lets a worker that completes a workflow task take
 // the activities it just scheduled in the same round trip instead of through the task
 // queue; the server has it off by default. On a real cluster, set it in the dynamic config.
-var DynamicConfig = []string{"system.enableActivityEagerExecution=true"}
+var DynamicConfig = []string{"system.enableActivityEagerExecution=true",
+	"matching.numTaskqueueReadPartitions=1", "matching.numTaskqueueWritePartitions=1"}
 
 // Binary returns the temporal CLI to run: $ORDERSAGA_TEMPORAL_BIN, else `temporal` on PATH,
 // else one built once from tools/temporal into the user's cache directory (about six

@@ -62,6 +62,10 @@ type Config struct {
 	DecideAt string
 	// Baseline also runs workflows.BaselineSaga the same way and reports the ratio.
 	Baseline bool
+	// Rounds splits the orders into this many rounds that alternate between the saga and
+	// the baseline (saga first in the first round, baseline first in the second, ...);
+	// default 1. Without Baseline there is one round.
+	Rounds int
 	// Progress receives a live progress line; nil discards it.
 	Progress io.Writer
 	// RunID prefixes order ids so that runs never collide; default the start time.
@@ -80,6 +84,7 @@ type Report struct {
 	Orders       int         `json:"orders"`
 	Concurrency  int         `json:"concurrency"`
 	Rate         float64     `json:"target_rate,omitempty"`
+	Rounds       int         `json:"rounds"`
 	Via          string      `json:"via"`
 	DecideAt     string      `json:"decide_at"`
 	Seconds      float64     `json:"seconds"`
@@ -149,7 +154,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		latencies []time.Duration
 		lags      []time.Duration
 	)
-	elapsed, err := drive(ctx, cfg, "orders", func(ctx context.Context, worker, i int, start time.Time) error {
+	runSaga := func(ctx context.Context, worker, i int, start time.Time) error {
 		latency, lag, final, err := runOrder(ctx, cfg, sagas, worker, i, start, &refused)
 		mu.Lock()
 		defer mu.Unlock()
@@ -163,19 +168,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}
 		r.Statuses[final]++
 		return nil
-	})
-	if err != nil {
-		return r, err
-	}
-	r.Seconds = elapsed.Seconds()
-	r.RefusedDecisions = refused.Load()
-	r.OrdersPerSec = float64(cfg.Orders) / r.Seconds
-	r.SagaLatency, r.ProjectionLag = percentiles(latencies), percentiles(lags)
-	if !cfg.Baseline {
-		return r, nil
 	}
 	var baseline []time.Duration
-	elapsed, err = drive(ctx, cfg, "baseline", func(ctx context.Context, _, i int, start time.Time) error {
+	runBaselineSaga := func(ctx context.Context, _, i int, start time.Time) error {
 		d, err := runBaseline(ctx, cfg, i, start)
 		if err == nil {
 			mu.Lock()
@@ -183,11 +178,45 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			mu.Unlock()
 		}
 		return err
-	})
-	if err != nil {
-		return r, err
 	}
-	r.BaselinePerSec = float64(cfg.Orders) / elapsed.Seconds()
+	type phase struct {
+		name    string
+		job     func(ctx context.Context, worker, i int, start time.Time) error
+		elapsed time.Duration
+	}
+	phases := []*phase{{name: "orders", job: runSaga}}
+	if cfg.Baseline {
+		phases = append(phases, &phase{name: "baseline", job: runBaselineSaga})
+	}
+	// Rounds alternate which runs first, so that whatever drifts during the run (caches
+	// warming, tables growing) weighs on both alike.
+	rounds := 1
+	if cfg.Baseline {
+		rounds = min(max(cfg.Rounds, 1), cfg.Orders)
+	}
+	r.Rounds = rounds
+	for round := range rounds {
+		from, to := round*cfg.Orders/rounds, (round+1)*cfg.Orders/rounds
+		order := slices.Clone(phases)
+		if round%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, ph := range order {
+			elapsed, err := drive(ctx, cfg, ph.name, from, to, ph.job)
+			ph.elapsed += elapsed
+			if err != nil {
+				return r, err
+			}
+		}
+	}
+	r.Seconds = phases[0].elapsed.Seconds()
+	r.RefusedDecisions = refused.Load()
+	r.OrdersPerSec = float64(cfg.Orders) / r.Seconds
+	r.SagaLatency, r.ProjectionLag = percentiles(latencies), percentiles(lags)
+	if !cfg.Baseline {
+		return r, nil
+	}
+	r.BaselinePerSec = float64(cfg.Orders) / phases[1].elapsed.Seconds()
 	p := percentiles(baseline)
 	r.BaselineLatency = &p
 	r.Ratio = r.OrdersPerSec / r.BaselinePerSec
@@ -209,10 +238,13 @@ func fund(ctx context.Context, cfg Config) error {
 func customer(cfg Config, worker int) string { return fmt.Sprintf("load-%s-c%d", cfg.RunID, worker) }
 func poor(cfg Config) string                 { return "load-" + cfg.RunID + "-poor" }
 
-// drive runs job for 0..Orders-1 on Concurrency workers with a live progress line. Each
-// job gets the time it was due to start: now, or with a Rate its place in the schedule.
-func drive(ctx context.Context, cfg Config, what string, job func(ctx context.Context, worker, i int, start time.Time) error) (time.Duration, error) {
+// drive runs job for orders from..to-1 on Concurrency workers with a live progress line.
+// Each job gets the time it was due to start: now, or with a Rate its place in the
+// schedule.
+func drive(ctx context.Context, cfg Config, what string, from, to int, job func(ctx context.Context, worker, i int, start time.Time) error) (time.Duration, error) {
 	var next, done atomic.Int64
+	next.Store(int64(from))
+	n := to - from
 	start := time.Now()
 	stop := make(chan struct{})
 	go func() {
@@ -221,8 +253,8 @@ func drive(ctx context.Context, cfg Config, what string, job func(ctx context.Co
 			case <-stop:
 				return
 			case <-time.After(time.Second):
-				n := done.Load()
-				fmt.Fprintf(cfg.Progress, "%s: %d/%d done, %.1f/s\n", what, n, cfg.Orders, float64(n)/time.Since(start).Seconds())
+				d := done.Load()
+				fmt.Fprintf(cfg.Progress, "%s %d-%d: %d/%d done, %.1f/s\n", what, from, to-1, d, n, float64(d)/time.Since(start).Seconds())
 			}
 		}
 	}()
@@ -232,12 +264,12 @@ func drive(ctx context.Context, cfg Config, what string, job func(ctx context.Co
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= cfg.Orders || ctx.Err() != nil {
+				if i >= to || ctx.Err() != nil {
 					return
 				}
 				due := time.Now()
 				if cfg.Rate > 0 {
-					due = start.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
+					due = start.Add(time.Duration(float64(i-from) / cfg.Rate * float64(time.Second)))
 					select {
 					case <-ctx.Done():
 						return
@@ -257,7 +289,7 @@ func drive(ctx context.Context, cfg Config, what string, job func(ctx context.Co
 	wg.Wait()
 	close(stop)
 	elapsed := time.Since(start)
-	fmt.Fprintf(cfg.Progress, "%s: %d/%d done in %s\n", what, done.Load(), cfg.Orders, elapsed.Round(time.Millisecond))
+	fmt.Fprintf(cfg.Progress, "%s %d-%d: %d/%d done in %s\n", what, from, to-1, done.Load(), n, elapsed.Round(time.Millisecond))
 	select {
 	case err := <-errs:
 		return elapsed, err

@@ -31,6 +31,7 @@ type loadRole struct {
 	via         string
 	decideAt    string
 	baseline    bool
+	rounds      int
 	jsonFile    string
 	conns
 }
@@ -45,6 +46,7 @@ func (r *loadRole) flags(fs *flag.FlagSet, env func(string) string) {
 	fs.StringVar(&r.via, "via", loadgen.ViaAPI, "drive the sagas through the gRPC API (api) or straight through Temporal (temporal); the read model is read through the API either way")
 	fs.StringVar(&r.decideAt, "decide-at", loadgen.DecideAtStart, "send the restaurant's decision right after placing the order (start, as the baseline does; the saga holds it) or once the read model shows the payment (paid)")
 	fs.BoolVar(&r.baseline, "baseline", false, "also run the no-op BaselineSaga the same way and report the ratio")
+	fs.IntVar(&r.rounds, "rounds", 4, "with --baseline: alternate saga and baseline in this many rounds, so that drift during the run weighs on both alike")
 	fs.StringVar(&r.jsonFile, "json", "", "also write the figures to this file as JSON")
 }
 
@@ -77,7 +79,7 @@ func (r *loadRole) run(ctx context.Context, m *Main) error {
 	}
 	report, err := loadgen.Run(ctx, loadgen.Config{API: ordersagav1.NewOrderServiceClient(conn), Temporal: r.temporalClient,
 		Orders: r.orders, Concurrency: r.concurrency, Rate: r.rate, Via: r.via, DecideAt: r.decideAt,
-		Baseline: r.baseline, Progress: m.Stderr})
+		Baseline: r.baseline, Rounds: r.rounds, Progress: m.Stderr})
 	if err != nil {
 		return err
 	}
@@ -152,7 +154,8 @@ func printReport(m *Main, r loadgen.Report) {
 	}
 	fmt.Fprintf(w, "refused decisions  %d (each sent again a moment later)\n", r.RefusedDecisions)
 	if r.BaselineLatency != nil {
-		fmt.Fprintf(w, "baseline           %.1f workflows/s, latency p50 %.0f ms  p99 %.0f ms\n", r.BaselinePerSec, r.BaselineLatency.P50, r.BaselineLatency.P99)
+		fmt.Fprintf(w, "baseline           %.1f workflows/s, latency p50 %.0f ms  p99 %.0f ms (%d rounds alternating with the orders)\n",
+			r.BaselinePerSec, r.BaselineLatency.P50, r.BaselineLatency.P99, r.Rounds)
 		fmt.Fprintf(w, "ratio              %.2f of the baseline's throughput\n", r.Ratio)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ordersaga/ordersaga/temporaldev"
 )
 
 // composeFile is the part of docker-compose.yml the test reads.
@@ -43,6 +45,18 @@ func TestDockerComposeMatchesTheBinary(t *testing.T) {
 	var c composeFile
 	if err := yaml.Unmarshal(raw, &c); err != nil {
 		t.Fatal(err)
+	}
+	// The Temporal service starts like the dev server that `ordersaga dev` runs.
+	temporalCommand := strings.Join(c.Services["temporal"].Command, " ")
+	for _, sa := range temporaldev.SearchAttributes {
+		if !strings.Contains(temporalCommand, "--search-attribute "+sa) {
+			t.Errorf("the temporal service does not register search attribute %s", sa)
+		}
+	}
+	for _, kv := range temporaldev.DynamicConfig {
+		if !strings.Contains(temporalCommand, "--dynamic-config-value "+kv) {
+			t.Errorf("the temporal service does not set %s", kv)
+		}
 	}
 	known := map[string]bool{}
 	for _, r := range roles {

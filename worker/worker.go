@@ -27,6 +27,10 @@ type Config struct {
 	Namespace string
 	// TLS, when set, secures the connection (Temporal Cloud, mTLS clusters).
 	TLS *tls.Config
+	// Gzip compresses the requests to Temporal (the SDK's default). It saves bandwidth over
+	// slow links (Temporal Cloud across regions) and costs CPU at both ends, which on a
+	// local network is all it does: the load test measured it (docs/benchmarks.md).
+	Gzip bool
 	// Logger receives the worker's and the SDK's log lines; nil discards them.
 	Logger *slog.Logger
 }
@@ -51,7 +55,10 @@ func Dial(ctx context.Context, cfg Config) (client.Client, error) {
 	cfg = cfg.withDefaults()
 	opts := client.Options{
 		HostPort: cfg.HostPort, Namespace: cfg.Namespace, Logger: log.NewStructuredLogger(cfg.Logger),
-		ConnectionOptions: client.ConnectionOptions{TLS: cfg.TLS},
+		ConnectionOptions: client.ConnectionOptions{TLS: cfg.TLS, GrpcCompression: &client.GrpcCompressionNone{}},
+	}
+	if cfg.Gzip {
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionGzip{}
 	}
 	wait := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {

@@ -24,6 +24,11 @@ type Store interface {
 	Append(ctx context.Context, stream string, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error)
 	// ReadStream: EINVALID, EUNAVAILABLE, EINTERNAL.
 	ReadStream(ctx context.Context, stream string, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
+	OutboxMarker
+}
+
+// OutboxMarker takes events that were published off the outbox.
+type OutboxMarker interface {
 	// MarkPublished: EUNAVAILABLE, EINTERNAL.
 	MarkPublished(ctx context.Context, positions []int64) error
 }
@@ -50,6 +55,9 @@ const (
 type Activities struct {
 	Store Store
 	Bus   Publisher
+	// Published takes what the activities published off the outbox; nil means Store, one
+	// DELETE per append. relay.Marker batches them out of the activities' way.
+	Published OutboxMarker
 }
 
 // eventNamespace scopes the name-based UUIDs of saga events.
@@ -111,7 +119,11 @@ func (a *Activities) appendAndPublish(ctx context.Context, stream string, expect
 	for i, e := range recorded {
 		positions[i] = e.Position
 	}
-	if err := a.Store.MarkPublished(ctx, positions); err != nil {
+	var outbox OutboxMarker = a.Store
+	if a.Published != nil {
+		outbox = a.Published
+	}
+	if err := outbox.MarkPublished(ctx, positions); err != nil {
 		// Published; the relay will publish them again after its grace period.
 		activity.GetLogger(ctx).Warn("events published but left in the outbox", "stream", stream, "error", err)
 	}

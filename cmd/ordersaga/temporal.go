@@ -18,6 +18,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/relay"
 	"github.com/ordersaga/ordersaga/sqldb"
 	"github.com/ordersaga/ordersaga/worker"
 )
@@ -101,11 +102,20 @@ func (f *temporalFlags) dial(ctx context.Context, logger *slog.Logger) (client.C
 	return worker.Dial(ctx, cfg)
 }
 
-// runWorker runs the worker and the relay until ctx ends.
+// runWorker runs the worker, the marker that takes what its activities published off the
+// outbox, and the relay, until ctx ends.
 func runWorker(ctx context.Context, logger *slog.Logger, c client.Client, db *sqldb.DB, bus eventbus.Bus) error {
-	acts := &activities.Activities{Store: eventstore.New(db), Bus: bus}
+	store := eventstore.New(db)
+	marker := relay.NewMarker(store, 0, logger.With("component", "outbox-marker"))
+	acts := &activities.Activities{Store: store, Bus: bus, Published: marker}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return worker.Run(ctx, c, acts, logger) })
+	// The marker outlives the worker, so that its last flush covers the last activities.
+	markerCtx, stopMarker := context.WithCancel(context.WithoutCancel(ctx))
+	g.Go(func() error { return marker.Run(markerCtx) })
+	g.Go(func() error {
+		defer stopMarker()
+		return worker.Run(ctx, c, acts, logger)
+	})
 	g.Go(func() error { return runRelay(ctx, logger, db, bus) })
 	return g.Wait()
 }

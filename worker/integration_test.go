@@ -196,6 +196,57 @@ func TestHappyPath(t *testing.T) {
 	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited, ordersaga.EventOrderApproved)
 }
 
+// TestADecisionSentAtOnceIsHeld sends the decision right after the start, before the saga
+// has created the order or taken the payment: the update is held and completes, accepted,
+// when the saga reaches the decision point — with no deadline timer started.
+func TestADecisionSentAtOnceIsHeld(t *testing.T) {
+	s := newStack(t)
+	in := newOrder("held-" + uuid.NewString()[:8])
+	s.fund(t, in.CustomerID, 5000)
+	run := s.start(t, in)
+	s.decide(t, run, workflows.Decision{Approved: true})
+	if r := s.result(t, run); r.Status != ordersaga.StatusApproved {
+		t.Errorf("result = %+v, want approved", r)
+	}
+	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited, ordersaga.EventOrderApproved)
+	s.assertNoTimer(t, run)
+	record(t, run, "held-update")
+}
+
+// TestADecisionSignalSentAtOnceIsHeld is the same with the fire-and-forget signal.
+func TestADecisionSignalSentAtOnceIsHeld(t *testing.T) {
+	s := newStack(t)
+	in := newOrder("heldsig-" + uuid.NewString()[:8])
+	s.fund(t, in.CustomerID, 5000)
+	run := s.start(t, in)
+	if err := s.Temporal.SignalWorkflow(context.Background(), run.GetID(), run.GetRunID(), workflows.SignalDecision,
+		workflows.Decision{Approved: false, Reason: "closing early"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.result(t, run); r.Status != ordersaga.StatusRejected || r.Reason != ordersaga.ReasonRestaurantRejected {
+		t.Errorf("result = %+v, want rejected by the restaurant", r)
+	}
+	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited,
+		ordersaga.EventPaymentRefunded, ordersaga.EventOrderRejected)
+	s.assertNoTimer(t, run)
+	record(t, run, "held-signal")
+}
+
+// assertNoTimer checks that the run's history has no timer.
+func (s *stack) assertNoTimer(t *testing.T, run client.WorkflowRun) {
+	t.Helper()
+	iter := s.Temporal.GetWorkflowHistory(context.Background(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		e, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.GetEventType() == enumspb.EVENT_TYPE_TIMER_STARTED {
+			t.Errorf("event %d starts a timer; with a decision in hand there is no deadline to wait for", e.GetEventId())
+		}
+	}
+}
+
 func TestPaymentDeclined(t *testing.T) {
 	s := newStack(t)
 	in := newOrder("poor-" + uuid.NewString()[:8])

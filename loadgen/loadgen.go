@@ -397,23 +397,39 @@ func projectionLag(ctx context.Context, cfg Config, res workflows.Result) (time.
 	}
 }
 
-// runBaseline runs one BaselineSaga: start, decide, wait.
+// baselineFor is the BaselineSaga that mirrors order i's saga: as many activities (the
+// approved path runs create, debit, approve; the others create, debit, refund, close) and
+// a decision unless the payment is declined.
+func baselineFor(cfg Config, i int) workflows.BaselineInput {
+	in := workflows.BaselineInput{OrderID: fmt.Sprintf("baseline-%s-%06d", cfg.RunID, i), Activities: 4}
+	switch outcome(i) {
+	case ordersaga.StatusApproved:
+		in.Activities = 3
+	case ordersaga.StatusRejected + "/" + ordersaga.ReasonPaymentDeclined:
+		in.NoDecision = true
+	}
+	return in
+}
+
+// runBaseline runs order i's BaselineSaga: start, decide (like the orders, at once), wait.
 func runBaseline(ctx context.Context, cfg Config, i int, start time.Time) (time.Duration, error) {
-	id := fmt.Sprintf("baseline-%s-%06d", cfg.RunID, i)
-	opts := workflows.StartOptions(id)
-	opts.ID = id
-	run, err := cfg.Temporal.ExecuteWorkflow(ctx, opts, workflows.BaselineName, id)
+	in := baselineFor(cfg, i)
+	opts := workflows.StartOptions(in.OrderID)
+	opts.ID = in.OrderID
+	run, err := cfg.Temporal.ExecuteWorkflow(ctx, opts, workflows.BaselineName, in)
 	if err != nil {
 		return 0, err
 	}
-	h, err := cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, RunID: run.GetRunID(),
-		UpdateName: workflows.UpdateDecision, Args: []any{workflows.Decision{Approved: true}}, WaitForStage: client.WorkflowUpdateStageCompleted})
-	var accepted workflows.DecisionResult
-	if err == nil {
-		err = h.Get(ctx, &accepted)
-	}
-	if err != nil {
-		return 0, err
+	if !in.NoDecision {
+		h, err := cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: in.OrderID, RunID: run.GetRunID(),
+			UpdateName: workflows.UpdateDecision, Args: []any{workflows.Decision{Approved: true}}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		var accepted workflows.DecisionResult
+		if err == nil {
+			err = h.Get(ctx, &accepted)
+		}
+		if err != nil {
+			return 0, err
+		}
 	}
 	var res workflows.Result
 	if err := run.Get(ctx, &res); err != nil {

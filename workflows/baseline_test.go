@@ -1,0 +1,55 @@
+package workflows_test
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// runBaseline runs BaselineSaga with in, sending the decision after a minute when decide
+// is set, and returns how many activities ran.
+func runBaseline(t *testing.T, in workflows.BaselineInput, decide bool) int {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(workflows.BaselineSaga, workflow.RegisterOptions{Name: workflows.BaselineName})
+	env.RegisterActivity(workflows.NoopActivity)
+	activities := 0
+	env.OnActivity(workflows.NoopActivity, mock.Anything, mock.Anything).Return(nil).Run(func(mock.Arguments) { activities++ })
+	if decide {
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(workflows.UpdateDecision, "d", &testsuite.TestUpdateCallback{
+				OnReject: func(err error) { t.Errorf("decision refused: %v", err) }, OnAccept: func() {}, OnComplete: func(any, error) {},
+			}, workflows.Decision{Approved: true})
+		}, time.Minute)
+	}
+	env.ExecuteWorkflow(workflows.BaselineName, in)
+	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
+		t.Fatalf("baseline %+v did not complete: %v", in, env.GetWorkflowError())
+	}
+	return activities
+}
+
+func TestBaselineMirrorsEachPathsActivities(t *testing.T) {
+	for _, c := range []struct {
+		in     workflows.BaselineInput
+		decide bool
+		want   int
+	}{
+		{workflows.BaselineInput{OrderID: "approved"}, true, 3},
+		{workflows.BaselineInput{OrderID: "rejected", Activities: 4}, true, 4},
+		{workflows.BaselineInput{OrderID: "declined", Activities: 4, NoDecision: true}, false, 4},
+	} {
+		if got := runBaseline(t, c.in, c.decide); got != c.want {
+			t.Errorf("baseline %+v ran %d activities, want %d", c.in, got, c.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -295,6 +296,46 @@ func TestReadModelRowsSayWhenTheyTookTheirLastEventIn(t *testing.T) {
 	if o, err := f.projector.Order(ctx, orders[0].OrderID); err != nil || !o.ProjectedAt.IsZero() {
 		t.Errorf("a row without projected_at: %v, %v; want a zero ProjectedAt", o.ProjectedAt, err)
 	}
+}
+
+func TestReconcilingUpToDateStreamsTakesAStatementPerPageNotATransactionPerStream(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	events, _ := history(t, f, rand.New(rand.NewPCG(5, 5)), 40)
+	for _, e := range events {
+		if err := f.projector.Apply(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.db.ResetStatementStats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	caught, err := f.projector.Reconcile(ctx)
+	if err != nil || caught != 0 {
+		t.Fatalf("reconcile of up-to-date read models: caught %d, %v; want 0", caught, err)
+	}
+	statements, err := f.db.TopStatements(ctx, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls int64
+	for _, s := range statements {
+		if !strings.Contains(s.Query, "pg_stat_statements") {
+			calls += s.Calls
+		}
+	}
+	// Per stream type: one page of stream versions and one of read model versions.
+	if calls > 4 {
+		t.Errorf("reconciling %d up-to-date streams ran %d statements, want at most 4: %+v", len(streamsOf(events)), calls, statements)
+	}
+}
+
+func streamsOf(events []ordersaga.RecordedEvent) map[string]bool {
+	streams := map[string]bool{}
+	for _, e := range events {
+		streams[e.StreamID] = true
+	}
+	return streams
 }
 
 func TestVerifyFindsTamperingAndUnpublishedEvents(t *testing.T) {

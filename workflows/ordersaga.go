@@ -348,11 +348,14 @@ func (s *saga) registerHandlers(ctx workflow.Context) error {
 				return DecisionResult{Accepted: true, Status: s.state.Status}, nil
 			}
 			s.early = &d
-			if err := workflow.Await(ctx, func() bool { return !s.onTheWayToDecision() }); err != nil {
+			// Not the workflow's cancellation but the saga's own course ends the wait: a
+			// cancelled saga compensates, and the update then says so.
+			dctx, _ := workflow.NewDisconnectedContext(ctx)
+			if err := workflow.Await(dctx, func() bool { return !s.onTheWayToDecision() }); err != nil {
 				return DecisionResult{}, err
 			}
 			if s.decision != &d {
-				return DecisionResult{}, temporal.NewApplicationError(fmt.Sprintf("order %s ended %s before it awaited a decision", s.in.OrderID, s.state.Status), ErrNotAwaitingDecision)
+				return DecisionResult{}, temporal.NewApplicationError(fmt.Sprintf("order %s will not await a decision (status %s)", s.in.OrderID, s.state.Status), ErrNotAwaitingDecision)
 			}
 			return DecisionResult{Accepted: true, Status: s.state.Status}, nil
 		},

@@ -330,6 +330,23 @@ func TestAHeldDecisionFailsWhenThePaymentIsDeclined(t *testing.T) {
 	f.wantCalls(t, "CreateOrder", "DebitPayment", "RefundPayment", "RejectOrder")
 }
 
+func TestAHeldDecisionFailsWhenTheSagaIsCancelled(t *testing.T) {
+	f := newFixture(t)
+	f.forward("CreateOrder")
+	f.slowDebit(nil)
+	f.compensations(t, "CancelOrder", ordersaga.ReasonCancelled)
+	held := f.update(30*time.Second, "held", workflows.Decision{Approved: true})
+	f.env.RegisterDelayedCallback(f.env.CancelWorkflow, 40*time.Second)
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	if r := f.result(t); r.Status != ordersaga.StatusCancelled {
+		t.Errorf("result = %+v, want cancelled", r)
+	}
+	var appErr *temporal.ApplicationError
+	if !held.accepted || !errors.As(held.failed, &appErr) || appErr.Type() != workflows.ErrNotAwaitingDecision {
+		t.Errorf("decision held while the saga was cancelled: %+v, want accepted then failed with %s", held, workflows.ErrNotAwaitingDecision)
+	}
+}
+
 func TestADecisionSignalDuringThePaymentIsHeld(t *testing.T) {
 	f := newFixture(t)
 	f.forward("CreateOrder")

@@ -71,6 +71,8 @@ type State struct {
 	LastError      string   `json:"last_error,omitempty"`
 	// OrderVersion is the version of the order's stream after the saga's last write.
 	OrderVersion int64 `json:"order_version"`
+	// DecisionHeld is true while a decision that arrived early waits for the decision point.
+	DecisionHeld bool `json:"decision_held,omitempty"`
 }
 
 // Result is how the saga ended.
@@ -231,6 +233,7 @@ func (s *saga) awaitDecision(ctx workflow.Context, timeout time.Duration) (bool,
 	if s.early != nil {
 		s.state.Status = ordersaga.StatusAwaitingDecision
 		s.decision, s.early = s.early, nil
+		s.state.DecisionHeld = false
 		return true, nil
 	}
 	s.setStatus(ctx, ordersaga.StatusAwaitingDecision)
@@ -347,7 +350,7 @@ func (s *saga) registerHandlers(ctx workflow.Context) error {
 				s.decision = &d
 				return DecisionResult{Accepted: true, Status: s.state.Status}, nil
 			}
-			s.early = &d
+			s.hold(&d)
 			// Not the workflow's cancellation but the saga's own course ends the wait: a
 			// cancelled saga compensates, and the update then says so.
 			dctx, _ := workflow.NewDisconnectedContext(ctx)
@@ -381,13 +384,19 @@ func (s *saga) registerHandlers(ctx workflow.Context) error {
 			case s.state.Status == ordersaga.StatusAwaitingDecision:
 				s.decision = &d
 			case workflow.GetVersion(ctx, earlySignalChange, workflow.DefaultVersion, 1) == 1:
-				s.early = &d
+				s.hold(&d)
 			default:
 				workflow.GetLogger(ctx).Warn("decision ignored: the order is not awaiting one yet", "status", s.state.Status, "approved", d.Approved)
 			}
 		}
 	})
 	return nil
+}
+
+// hold keeps a decision that arrived before the decision point.
+func (s *saga) hold(d *Decision) {
+	s.early = d
+	s.state.DecisionHeld = true
 }
 
 // earlySignalChange names the change that holds a decision signal arriving before the

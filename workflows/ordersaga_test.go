@@ -86,6 +86,20 @@ func (f *fixture) decide(after time.Duration, d workflows.Decision) {
 	f.env.RegisterDelayedCallback(func() { f.env.SignalWorkflow(workflows.SignalDecision, d) }, after)
 }
 
+// status queries the running saga's state.
+func (f *fixture) status(t *testing.T) workflows.State {
+	t.Helper()
+	var st workflows.State
+	v, err := f.env.QueryWorkflow(workflows.QueryStatus)
+	if err == nil {
+		err = v.Get(&st)
+	}
+	if err != nil {
+		t.Error(err)
+	}
+	return st
+}
+
 func (f *fixture) result(t *testing.T) workflows.Result {
 	t.Helper()
 	if !f.env.IsWorkflowCompleted() {
@@ -278,18 +292,9 @@ func TestADecisionDuringThePaymentIsHeldUntilTheDecisionPoint(t *testing.T) {
 	f := newFixture(t)
 	f.forward("CreateOrder", "ApproveOrder")
 	f.slowDebit(nil)
-	var statusAtDecision string
-	f.env.RegisterDelayedCallback(func() {
-		v, err := f.env.QueryWorkflow(workflows.QueryStatus)
-		var st workflows.State
-		if err == nil {
-			err = v.Get(&st)
-		}
-		if err != nil {
-			t.Error(err)
-		}
-		statusAtDecision = st.Status
-	}, 30*time.Second)
+	var atDecision, whilePaying workflows.State
+	f.env.RegisterDelayedCallback(func() { atDecision = f.status(t) }, 30*time.Second)
+	f.env.RegisterDelayedCallback(func() { whilePaying = f.status(t) }, 35*time.Second)
 	held := f.update(30*time.Second, "held", workflows.Decision{Approved: true})
 	second := f.update(40*time.Second, "second", workflows.Decision{Approved: false, Reason: "too late"})
 	timers := 0
@@ -301,8 +306,11 @@ func TestADecisionDuringThePaymentIsHeldUntilTheDecisionPoint(t *testing.T) {
 	if r := f.result(t); r.Status != ordersaga.StatusApproved {
 		t.Errorf("result = %+v, want approved", r)
 	}
-	if statusAtDecision != ordersaga.StatusCreated {
-		t.Fatalf("the decision was sent in status %q, want created (debit in flight)", statusAtDecision)
+	if atDecision.Status != ordersaga.StatusCreated {
+		t.Fatalf("the decision was sent in status %q, want created (debit in flight)", atDecision.Status)
+	}
+	if !whilePaying.DecisionHeld {
+		t.Error("the status query did not say a decision was held while the payment ran")
 	}
 	if held.rejected != nil || !held.accepted || held.failed != nil || !held.result.Accepted || held.result.Status != ordersaga.StatusAwaitingDecision {
 		t.Errorf("decision sent during the payment: %+v, want accepted and taken at the decision point", held)
@@ -380,14 +388,7 @@ func TestStatusQuery(t *testing.T) {
 	f.forward("CreateOrder", "DebitPayment", "ApproveOrder")
 	var during workflows.State
 	f.env.RegisterDelayedCallback(func() {
-		v, err := f.env.QueryWorkflow(workflows.QueryStatus)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		if err := v.Get(&during); err != nil {
-			t.Error(err)
-		}
+		during = f.status(t)
 		f.env.SignalWorkflow(workflows.SignalDecision, workflows.Decision{Approved: true})
 	}, time.Minute)
 	f.env.ExecuteWorkflow(workflows.WorkflowName, order())

@@ -50,7 +50,29 @@ func (r *loadRole) flags(fs *flag.FlagSet, env func(string) string) {
 	fs.StringVar(&r.jsonFile, "json", "", "also write the figures to this file as JSON")
 }
 
+// validate refuses figures that cannot describe a load.
+func (r *loadRole) validate() error {
+	switch {
+	case r.orders <= 0:
+		return fmt.Errorf("--orders must be at least 1, got %d", r.orders)
+	case r.concurrency < 0:
+		return fmt.Errorf("--concurrency must not be negative, got %d", r.concurrency)
+	case r.rate < 0:
+		return fmt.Errorf("--rate must not be negative, got %g", r.rate)
+	case r.rounds < 1:
+		return fmt.Errorf("--rounds must be at least 1, got %d", r.rounds)
+	case r.via != loadgen.ViaAPI && r.via != loadgen.ViaTemporal:
+		return fmt.Errorf("--via must be %s or %s, got %q", loadgen.ViaAPI, loadgen.ViaTemporal, r.via)
+	case r.decideAt != loadgen.DecideAtStart && r.decideAt != loadgen.DecideWhenPaid:
+		return fmt.Errorf("--decide-at must be %s or %s, got %q", loadgen.DecideAtStart, loadgen.DecideWhenPaid, r.decideAt)
+	}
+	return nil
+}
+
 func (r *loadRole) run(ctx context.Context, m *Main) error {
+	if err := r.validate(); err != nil {
+		return err
+	}
 	logger := m.logger(true, r.db.logLevel)
 	conn, err := grpc.NewClient(r.api, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -264,6 +264,25 @@ func TestUsageErrors(t *testing.T) {
 	if err := m.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
 		t.Errorf("migrate without a database: %v, want an error naming DATABASE_URL", err)
 	}
+	// The load refuses figures that cannot describe one, before it connects to anything.
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"load", "--orders", "0"}, "--orders"},
+		{[]string{"load", "--rate", "-2"}, "--rate"},
+		{[]string{"load", "--rounds", "0"}, "--rounds"},
+		{[]string{"load", "--via", "carrier-pigeon"}, "--via"},
+		{[]string{"load", "--decide-at", "never"}, "--decide-at"},
+	} {
+		m := &Main{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Getenv: func(string) string { return "" }}
+		if err := m.ParseFlags(tt.args); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Run(context.Background()); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: %v, want an error naming %s", tt.args, err, tt.want)
+		}
+	}
 }
 
 func TestPortInUseIsNamed(t *testing.T) {

@@ -19,8 +19,7 @@ import (
 type Outbox interface {
 	// Unpublished: EINVALID, EUNAVAILABLE, EINTERNAL.
 	Unpublished(ctx context.Context, olderThan time.Duration, limit int) ([]ordersaga.RecordedEvent, error)
-	// MarkPublished: EUNAVAILABLE, EINTERNAL.
-	MarkPublished(ctx context.Context, positions []int64) error
+	PublishedMarker
 }
 
 // Publisher is what the relay needs from the event bus.

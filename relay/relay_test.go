@@ -130,6 +130,18 @@ func outboxSize(t *testing.T, db *sqldb.DB) int {
 	return n
 }
 
+// waitOutboxEmpty waits up to 30 s for the relays to empty the outbox.
+func waitOutboxEmpty(t *testing.T, db *sqldb.DB) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for outboxSize(t, db) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox still holds %d events", outboxSize(t, db))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func runRelay(t *testing.T, cfg relay.Config) (stop func()) {
 	t.Helper()
 	r, err := relay.New(cfg)
@@ -165,13 +177,7 @@ func TestRelayDrainsWhatWasAppendedWhileTheBusWasDown(t *testing.T) {
 			}
 			srv.Start(t)
 			total := receiver.waitAll(t, ids)
-			deadline := time.Now().Add(30 * time.Second)
-			for outboxSize(t, db) != 0 {
-				if time.Now().After(deadline) {
-					t.Fatalf("outbox still holds %d events", outboxSize(t, db))
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			waitOutboxEmpty(t, db)
 			t.Logf("250 events delivered %d times in all", total)
 		})
 	}
@@ -218,13 +224,7 @@ func TestRelayKilledBetweenPublishAndMarkRepublishes(t *testing.T) {
 			}
 			stop := runRelay(t, relay.Config{Outbox: store, Publisher: bus, GracePeriod: time.Nanosecond, PollInterval: 50 * time.Millisecond})
 			defer stop()
-			deadline := time.Now().Add(30 * time.Second)
-			for outboxSize(t, db) != 0 {
-				if time.Now().After(deadline) {
-					t.Fatalf("outbox still holds %d events", outboxSize(t, db))
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			waitOutboxEmpty(t, db)
 			total := receiver.waitAll(t, ids)
 			if name == "natsstreaming" && total < 60 {
 				// Without de-duplication every event arrives twice: once per relay.
@@ -254,12 +254,6 @@ func TestSeveralRelaysLoseNothing(t *testing.T) {
 		defer stop()
 	}
 	total := receiver.waitAll(t, ids)
-	deadline := time.Now().Add(30 * time.Second)
-	for outboxSize(t, db) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("outbox still holds %d events", outboxSize(t, db))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitOutboxEmpty(t, db)
 	t.Logf("3 relays delivered 300 events %d times in all", total)
 }

@@ -88,14 +88,24 @@ type rowQuerier interface {
 // loader reads the read model row of one stream (nil row: a model at version 0).
 type loader func(ctx context.Context, q rowQuerier, id string) (model, error)
 
-// modelFor returns the read model of a stream, or nil for streams no model reads.
+// readModels are the read models: the stream type each follows, its table and key
+// column, and how to load one row.
+var readModels = []struct {
+	streamType, table, key string
+	load                   loader
+}{
+	{"order", "orders_view", "order_id", loadOrder},
+	{"customer", "customer_balances", "customer_id", loadBalance},
+}
+
+// modelFor returns the id and loader of a stream's read model, or nil for streams no
+// model reads.
 func modelFor(stream string) (string, loader) {
 	typ, id, _ := strings.Cut(stream, "-")
-	switch typ {
-	case "order":
-		return id, loadOrder
-	case "customer":
-		return id, loadBalance
+	for _, m := range readModels {
+		if m.streamType == typ {
+			return id, m.load
+		}
 	}
 	return "", nil
 }
@@ -198,12 +208,6 @@ func insertDeadLetter(ctx context.Context, tx pgx.Tx, e ordersaga.RecordedEvent,
 	return nil
 }
 
-// reconciled names, per stream type, the read model table and its key column.
-var reconciled = []struct{ streamType, table, key string }{
-	{"order", "orders_view", "order_id"},
-	{"customer", "customer_balances", "customer_id"},
-}
-
 // Reconcile brings every order and customer stream whose read model lags the store up to
 // date, reading the missing events from the store. It returns how many streams it caught
 // up. Run it periodically: it is what repairs a stream whose last message was lost. It
@@ -211,7 +215,7 @@ var reconciled = []struct{ streamType, table, key string }{
 // costs two statements per thousand streams, not a transaction per stream.
 func (p *Projector) Reconcile(ctx context.Context) (int, error) {
 	caught := 0
-	for _, model := range reconciled {
+	for _, model := range readModels {
 		for after := ""; ; {
 			page, err := p.store.StreamVersions(ctx, model.streamType, after, 1000)
 			if err != nil {
@@ -234,8 +238,7 @@ func (p *Projector) Reconcile(ctx context.Context) (int, error) {
 				if err != nil {
 					return caught, err
 				}
-				_, load := modelFor(sv.Stream)
-				if _, err := p.applyAll(ctx, sv.Stream, ids[i], load, events); err != nil {
+				if _, err := p.applyAll(ctx, sv.Stream, ids[i], model.load, events); err != nil {
 					return caught, err
 				}
 				caught++

@@ -324,10 +324,7 @@ func runOrder(ctx context.Context, cfg Config, sagas driver, worker, i int, star
 	if res.Reason != "" {
 		final += "/" + res.Reason
 	}
-	lag, measured, err := projectionLag(ctx, cfg, res)
-	if !measured {
-		lag = -1
-	}
+	lag, err = projectionLag(ctx, cfg, res)
 	return latency, lag, final, err
 }
 
@@ -379,20 +376,21 @@ func steer(ctx context.Context, cfg Config, sagas driver, id, want string, refus
 
 // projectionLag is how long the read model took to take in the order's last event: the
 // projector stamps each row when it writes it, by the database's clock that also stamps
-// events, so the figure does not depend on when the generator looks.
-func projectionLag(ctx context.Context, cfg Config, res workflows.Result) (time.Duration, bool, error) {
+// events, so the figure does not depend on when the generator looks. It is negative when
+// there is nothing to measure.
+func projectionLag(ctx context.Context, cfg Config, res workflows.Result) (time.Duration, error) {
 	if res.OrderVersion == 0 {
-		return 0, false, nil // cancelled before the order was created: nothing to project
+		return -1, nil // cancelled before the order was created: nothing to project
 	}
 	for {
 		o, err := cfg.API.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: res.OrderID, MinVersion: res.OrderVersion})
 		switch {
 		case err == nil && o.Order.ProjectedAt == nil:
-			return 0, false, nil // a row written before the read model stamped them
+			return -1, nil // a row written before the read model stamped them
 		case err == nil:
-			return max(o.Order.ProjectedAt.AsTime().Sub(o.Order.UpdatedAt.AsTime()), 0), true, nil
+			return max(o.Order.ProjectedAt.AsTime().Sub(o.Order.UpdatedAt.AsTime()), 0), nil
 		case status.Code(err) != codes.Unavailable || ctx.Err() != nil:
-			return 0, false, err
+			return 0, err
 		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/sqldb"
@@ -88,23 +89,36 @@ type rowQuerier interface {
 // loader reads the read model row of one stream (nil row: a model at version 0).
 type loader func(ctx context.Context, q rowQuerier, id string) (model, error)
 
-// readModels are the read models: the stream type each follows, its table and key
-// column, and how to load one row.
-var readModels = []struct {
-	streamType, table, key string
-	load                   loader
-}{
-	{"order", "orders_view", "order_id", loadOrder},
-	{"customer", "customer_balances", "customer_id", loadBalance},
+// execer runs one statement: the pool, outside a transaction.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// modelFor returns the id and loader of a stream's read model, or nil for streams no
-// model reads.
-func modelFor(stream string) (string, loader) {
+// nexter writes event e to the row of stream id in one statement if e is the row's next
+// version, and reports whether it did. false, for any reason (applied already, a gap, a
+// malformed event), sends the event down the transaction path, which knows what to do.
+type nexter func(ctx context.Context, db execer, id string, e ordersaga.RecordedEvent) (bool, error)
+
+// readModel is one read model: the stream type it follows, its table and key column, how
+// to load one row, and how to write a row's next event in one statement.
+type readModel struct {
+	streamType, table, key string
+	load                   loader
+	next                   nexter
+}
+
+// readModels are the read models.
+var readModels = []readModel{
+	{"order", "orders_view", "order_id", loadOrder, nextOrder},
+	{"customer", "customer_balances", "customer_id", loadBalance, nextBalance},
+}
+
+// modelFor returns the id and read model of a stream, or nil for streams no model reads.
+func modelFor(stream string) (string, *readModel) {
 	typ, id, _ := strings.Cut(stream, "-")
-	for _, m := range readModels {
-		if m.streamType == typ {
-			return id, m.load
+	for i := range readModels {
+		if readModels[i].streamType == typ {
+			return id, &readModels[i]
 		}
 	}
 	return "", nil
@@ -113,12 +127,19 @@ func modelFor(stream string) (string, loader) {
 // Apply applies event e and, first, any earlier events of its stream that are missing.
 // It returns nil for events already applied. An error means "not applied, deliver again".
 func (p *Projector) Apply(ctx context.Context, e ordersaga.RecordedEvent) error {
-	id, load := modelFor(e.StreamID)
-	if load == nil {
+	id, m := modelFor(e.StreamID)
+	if m == nil {
 		return nil // not a stream the read models follow
 	}
-	// Usually the next version: one transaction. On a gap, read what is missing and apply all.
-	current, err := p.applyAll(ctx, e.StreamID, id, load, []ordersaga.RecordedEvent{e})
+	// Usually the row's next version: one statement, which is its own transaction. Its
+	// errors (a serialization failure, say) are left to the transaction path, which
+	// retries them and reports what persists.
+	if done, err := m.next(ctx, p.db.Pool, id, e); err == nil && done {
+		return nil
+	}
+	// Otherwise one transaction that loads the row: it skips what was applied, and
+	// dead-letters what cannot be. On a gap, read what is missing and apply all.
+	current, err := p.applyAll(ctx, e.StreamID, id, m.load, []ordersaga.RecordedEvent{e})
 	if !errors.Is(err, errGap) {
 		return err
 	}
@@ -129,7 +150,7 @@ func (p *Projector) Apply(ctx context.Context, e ordersaga.RecordedEvent) error 
 	if len(events) == 0 || events[len(events)-1].Version < e.Version {
 		return fmt.Errorf("fill gap of %s: the store has not got version %d yet", e.StreamID, e.Version)
 	}
-	_, err = p.applyAll(ctx, e.StreamID, id, load, events)
+	_, err = p.applyAll(ctx, e.StreamID, id, m.load, events)
 	return err
 }
 
@@ -308,24 +329,53 @@ func (r *orderRow) apply(e ordersaga.RecordedEvent) error { return applyOrder(&r
 func (r *orderRow) save(ctx context.Context, tx pgx.Tx) error { return r.saveTo(ctx, tx, "") }
 
 func (r *orderRow) saveTo(ctx context.Context, tx pgx.Tx, suffix string) error {
-	items, err := json.Marshal(r.Items)
-	if err != nil {
-		return err
-	}
-	if r.Items == nil {
-		items = []byte("[]")
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO orders_view`+suffix+` (order_id, customer_id, restaurant_id, status, items, amount, currency, reason, version, created_at, updated_at, projected_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, clock_timestamp())
-		ON CONFLICT (order_id) DO UPDATE SET customer_id = excluded.customer_id, restaurant_id = excluded.restaurant_id,
+	_, err := tx.Exec(ctx, insertOrder(suffix, `DO UPDATE SET customer_id = excluded.customer_id, restaurant_id = excluded.restaurant_id,
 			status = excluded.status, items = excluded.items, amount = excluded.amount, currency = excluded.currency,
 			reason = excluded.reason, version = excluded.version, created_at = excluded.created_at, updated_at = excluded.updated_at,
-			projected_at = excluded.projected_at`,
-		r.OrderID, r.CustomerID, r.RestaurantID, r.Status, string(items), r.Amount, r.Currency, r.Reason, r.Version, r.CreatedAt, r.UpdatedAt)
+			projected_at = excluded.projected_at`), r.insertArgs()...)
 	if err != nil {
 		return fmt.Errorf("save order %s: %w", r.OrderID, err)
 	}
 	return nil
+}
+
+// insertOrder is the statement that inserts an order row into orders_view+suffix, with
+// onConflict after ON CONFLICT (order_id); its arguments are insertArgs.
+func insertOrder(suffix, onConflict string) string {
+	return `INSERT INTO orders_view` + suffix + ` (order_id, customer_id, restaurant_id, status, items, amount, currency, reason, version, created_at, updated_at, projected_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, clock_timestamp())
+		ON CONFLICT (order_id) ` + onConflict
+}
+
+func (r *orderRow) insertArgs() []any {
+	items := []byte("[]")
+	if r.Items != nil {
+		items, _ = json.Marshal(r.Items) // items decoded from JSON encode again
+	}
+	return []any{r.OrderID, r.CustomerID, r.RestaurantID, r.Status, string(items), r.Amount, r.Currency, r.Reason, r.Version, r.CreatedAt, r.UpdatedAt}
+}
+
+// nextOrder writes an order event that is its row's next version in one statement: the
+// first event inserts the row unless it exists; a later one changes the row only if it
+// is at the version before. Order-created beyond the first version, and malformed events,
+// take the transaction path.
+func nextOrder(ctx context.Context, db execer, id string, e ordersaga.RecordedEvent) (bool, error) {
+	if e.Version == 1 {
+		r := &orderRow{}
+		if err := r.apply(e); err != nil {
+			return false, nil
+		}
+		tag, err := db.Exec(ctx, insertOrder("", "DO NOTHING"), r.insertArgs()...)
+		return err == nil && tag.RowsAffected() == 1, err
+	}
+	c, err := orderChangeOf(e)
+	if err != nil || c.created != nil {
+		return false, nil
+	}
+	tag, err := db.Exec(ctx, `UPDATE orders_view SET status = coalesce($2, status), reason = coalesce($3, reason),
+		version = $4, updated_at = $5, projected_at = clock_timestamp()
+		WHERE order_id = $1 AND version = $6`, id, c.status, c.reason, e.Version, e.RecordedAt, e.Version-1)
+	return err == nil && tag.RowsAffected() == 1, err
 }
 
 // balanceRow adapts Balance to model.
@@ -347,13 +397,42 @@ func (r *balanceRow) apply(e ordersaga.RecordedEvent) error { return applyBalanc
 func (r *balanceRow) save(ctx context.Context, tx pgx.Tx) error { return r.saveTo(ctx, tx, "") }
 
 func (r *balanceRow) saveTo(ctx context.Context, tx pgx.Tx, suffix string) error {
-	_, err := tx.Exec(ctx, `INSERT INTO customer_balances`+suffix+` (customer_id, balance, currency, version, updated_at)
-		VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (customer_id) DO UPDATE SET balance = excluded.balance, currency = excluded.currency,
-			version = excluded.version, updated_at = excluded.updated_at`,
-		r.CustomerID, r.Balance.Balance, r.Currency, r.Version, r.UpdatedAt)
+	_, err := tx.Exec(ctx, insertBalance(suffix, `DO UPDATE SET balance = excluded.balance, currency = excluded.currency,
+			version = excluded.version, updated_at = excluded.updated_at`), r.insertArgs()...)
 	if err != nil {
 		return fmt.Errorf("save balance %s: %w", r.CustomerID, err)
 	}
 	return nil
+}
+
+// insertBalance is the statement that inserts a balance row into customer_balances+suffix,
+// with onConflict after ON CONFLICT (customer_id); its arguments are insertArgs.
+func insertBalance(suffix, onConflict string) string {
+	return `INSERT INTO customer_balances` + suffix + ` (customer_id, balance, currency, version, updated_at)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (customer_id) ` + onConflict
+}
+
+func (r *balanceRow) insertArgs() []any {
+	return []any{r.CustomerID, r.Balance.Balance, r.Currency, r.Version, r.UpdatedAt}
+}
+
+// nextBalance is nextOrder for customer balances.
+func nextBalance(ctx context.Context, db execer, id string, e ordersaga.RecordedEvent) (bool, error) {
+	if e.Version == 1 {
+		r := &balanceRow{Balance{CustomerID: id}}
+		if err := r.apply(e); err != nil {
+			return false, nil
+		}
+		tag, err := db.Exec(ctx, insertBalance("", "DO NOTHING"), r.insertArgs()...)
+		return err == nil && tag.RowsAffected() == 1, err
+	}
+	c, err := balanceChangeOf(e)
+	if err != nil {
+		return false, nil
+	}
+	tag, err := db.Exec(ctx, `UPDATE customer_balances SET balance = balance + $2,
+		currency = CASE WHEN currency = '' THEN $3 ELSE currency END, version = $4, updated_at = $5
+		WHERE customer_id = $1 AND version = $6`, id, c.delta, c.currency, e.Version, e.RecordedAt, e.Version-1)
+	return err == nil && tag.RowsAffected() == 1, err
 }

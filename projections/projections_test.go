@@ -330,6 +330,52 @@ func TestReconcilingUpToDateStreamsTakesAStatementPerPageNotATransactionPerStrea
 	}
 }
 
+func TestEventsDeliveredInOrderApplyInOneStatementEach(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	events, _ := history(t, f, rand.New(rand.NewPCG(7, 7)), 40)
+	if err := f.db.ResetStatementStats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		if err := f.projector.Apply(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	statements, err := f.db.TopStatements(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls, transactions int64
+	for _, s := range statements {
+		switch {
+		case strings.Contains(s.Query, "pg_stat_statements"):
+		case strings.HasPrefix(strings.ToLower(s.Query), "begin"):
+			transactions += s.Calls
+		default:
+			calls += s.Calls
+		}
+	}
+	// Only a malformed event, and the order-created that follows a wrong first event, need
+	// the transaction that loads the row.
+	wrongStarts := 0
+	for _, e := range events {
+		if e.Version == 1 && strings.HasPrefix(e.StreamID, "order-") && e.Type != ordersaga.EventOrderCreated {
+			wrongStarts++
+		}
+	}
+	slow := f.projector.DeadLetters() + int64(wrongStarts)
+	if transactions != slow {
+		t.Errorf("%d events delivered in order took %d transactions, want %d: one for each malformed or wrongly placed event",
+			len(events), transactions, slow)
+	}
+	// One statement per event; a transaction adds its load, save and commit.
+	if want := int64(len(events)) + 3*slow; calls > want {
+		t.Errorf("%d events delivered in order ran %d statements, want at most %d", len(events), calls, want)
+	}
+	assertFold(t, f, events)
+}
+
 func streamsOf(events []ordersaga.RecordedEvent) map[string]bool {
 	streams := map[string]bool{}
 	for _, e := range events {

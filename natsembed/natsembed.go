@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	stand "github.com/nats-io/nats-streaming-server/server"
 	"github.com/nats-io/nats-streaming-server/stores"
@@ -35,6 +36,14 @@ type Config struct {
 	ClusterID string
 	// Logger receives the servers' warnings and errors; nil discards them.
 	Logger *slog.Logger
+	// SyncInterval is how often the stores are synced to disk (fsync). 0 syncs at every
+	// write, as NATS Streaming does by default: nothing published is lost even if the
+	// machine loses power, at the price of one or more fsyncs per message and per ack.
+	// Above 0, writes go to the operating system at once and to disk every SyncInterval,
+	// as JetStream does by default (every 2 minutes): a killed or restarted server loses
+	// nothing, a power cut the last SyncInterval of messages, whose events the event store
+	// still has (projectors fill gaps and reconcile from it). It applies to both stores.
+	SyncInterval time.Duration
 }
 
 // Validate reports a configuration that cannot work.
@@ -44,6 +53,9 @@ func (c Config) Validate() error {
 	}
 	if c.Port < 0 || c.MonitorPort < 0 {
 		return errors.New("natsembed: ports must not be negative")
+	}
+	if c.SyncInterval < 0 {
+		return fmt.Errorf("natsembed: SyncInterval must not be negative, got %s", c.SyncInterval)
 	}
 	return nil
 }
@@ -97,12 +109,20 @@ func Start(cfg Config) (*Servers, error) {
 	nopts.NoSigs = true
 	nopts.NoLog = cfg.Logger == nil
 	nopts.DisableJetStreamBanner = true
+	nopts.SyncAlways = cfg.SyncInterval == 0
+	if cfg.SyncInterval > 0 {
+		nopts.SyncInterval = cfg.SyncInterval
+	}
 
 	sopts := stand.GetDefaultOptions()
 	sopts.ID = cfg.ClusterID
 	sopts.StoreType = stores.TypeFile
 	sopts.FilestoreDir = filepath.Join(cfg.Dir, "streaming")
 	sopts.HandleSignals = false
+	if cfg.SyncInterval > 0 {
+		sopts.FileStoreOpts.DoSync = false
+		sopts.FileStoreOpts.AutoSync = cfg.SyncInterval
+	}
 	// No channel drops old messages: a projector that was down must find them all.
 	sopts.StoreLimits.MaxChannels = 1000
 	sopts.StoreLimits.MaxMsgs = 0

@@ -30,8 +30,10 @@ type devRole struct {
 	grpcAddr    string
 	natsPort    int
 	monitorPort int
-	uiPort      int
-	reset       bool
+	// natsSync is how often the embedded NATS servers fsync (natsembed.Config.SyncInterval).
+	natsSync time.Duration
+	uiPort   int
+	reset    bool
 
 	conns
 	cluster *pglocal.Cluster
@@ -53,9 +55,14 @@ func (r *devRole) flags(fs *flag.FlagSet, env func(string) string) {
 	fs.IntVar(&r.monitorPort, "nats-monitor-port", 8222, "HTTP monitoring port of the embedded NATS server")
 	fs.IntVar(&r.uiPort, "temporal-ui-port", 8233, "port of Temporal Web (the dev server's gRPC port is --temporal-address's)")
 	fs.BoolVar(&r.reset, "reset", false, "delete the data directory first")
+	fs.DurationVar(&r.natsSync, "nats-sync-interval", time.Second,
+		"how often the embedded NATS servers fsync their stores; 0 fsyncs every message and ack (safe against power cuts, slower)")
 }
 
 func (r *devRole) run(ctx context.Context, m *Main) error {
+	if r.natsSync < 0 {
+		return fmt.Errorf("--nats-sync-interval must not be negative, got %s", r.natsSync)
+	}
 	logger := m.logger(true, r.db.logLevel)
 	if r.reset {
 		logger.Info("deleting the data directory", "dir", r.dataDir)
@@ -87,7 +94,7 @@ func (r *devRole) run(ctx context.Context, m *Main) error {
 	logger.Info("schema is up to date", "database", url)
 
 	r.nats, err = natsembed.Start(natsembed.Config{Dir: filepath.Join(r.dataDir, "nats"), Port: r.natsPort, MonitorPort: r.monitorPort,
-		ClusterID: r.bus.clusterID, Logger: logger})
+		ClusterID: r.bus.clusterID, Logger: logger, SyncInterval: r.natsSync})
 	if err != nil {
 		return fmt.Errorf("%w (choose other ports with --nats-port and --nats-monitor-port)", err)
 	}

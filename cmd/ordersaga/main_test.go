@@ -264,7 +264,7 @@ func TestUsageErrors(t *testing.T) {
 	if err := m.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
 		t.Errorf("migrate without a database: %v, want an error naming DATABASE_URL", err)
 	}
-	// The load refuses figures that cannot describe one, before it connects to anything.
+	// The load and dev refuse figures that cannot work, before they start anything.
 	for _, tt := range []struct {
 		args []string
 		want string
@@ -274,6 +274,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"load", "--rounds", "0"}, "--rounds"},
 		{[]string{"load", "--via", "carrier-pigeon"}, "--via"},
 		{[]string{"load", "--decide-at", "never"}, "--decide-at"},
+		{[]string{"dev", "--data-dir", t.TempDir(), "--nats-sync-interval", "-1s"}, "--nats-sync-interval"},
 	} {
 		m := &Main{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Getenv: func(string) string { return "" }}
 		if err := m.ParseFlags(tt.args); err != nil {

@@ -134,6 +134,11 @@ func (s *stack) assertStream(t *testing.T, stream string, want ...string) {
 	}
 }
 
+// historyVersion prefixes the histories recorded by this code: v0 before the fewer
+// search-attribute upserts, v1 with them behind a GetVersion marker in every run, v2
+// without the marker in runs whose starter set the search attributes.
+const historyVersion = "v2"
+
 // record writes the saga's history, as `temporal workflow show --output json` prints it,
 // to workflows/testdata/name.json when EnvRecord is set.
 func record(t *testing.T, run client.WorkflowRun, name string) {
@@ -145,7 +150,7 @@ func record(t *testing.T, run client.WorkflowRun, name string) {
 	if err != nil {
 		t.Fatalf("temporal workflow show: %v", err)
 	}
-	if err := os.WriteFile(filepath.Join("..", "workflows", "testdata", "v1-"+name+".json"), out, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join("..", "workflows", "testdata", historyVersion+"-"+name+".json"), out, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -194,6 +199,48 @@ func TestHappyPath(t *testing.T) {
 		t.Errorf("a second start of order %s: run %v, %v; want the first run %s", in.OrderID, again, err, run.GetRunID())
 	}
 	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited, ordersaga.EventOrderApproved)
+}
+
+// TestAnOrderPlacedWithItsSearchAttributesNeedsNoVersionMarker places the order as the API
+// does, with its search attributes set at the start: the run knows from them that it
+// publishes only the final status, so it records no GetVersion marker (and no
+// TemporalChangeVersion upsert with it).
+func TestAnOrderPlacedWithItsSearchAttributesNeedsNoVersionMarker(t *testing.T) {
+	s := newStack(t)
+	in := newOrder("placed-" + uuid.NewString()[:8])
+	s.fund(t, in.CustomerID, 5000)
+	placed, err := workflows.Client{Temporal: s.Temporal}.Place(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := s.Temporal.GetWorkflow(context.Background(), placed.WorkflowID, placed.RunID)
+	s.decide(t, run, workflows.Decision{Approved: true})
+	if r := s.result(t, run); r.Status != ordersaga.StatusApproved {
+		t.Errorf("result = %+v, want approved", r)
+	}
+	record(t, run, "placed-happy")
+	counts := map[enumspb.EventType]int{}
+	iter := s.Temporal.GetWorkflowHistory(context.Background(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		e, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[e.GetEventType()]++
+	}
+	if n := counts[enumspb.EVENT_TYPE_MARKER_RECORDED]; n != 0 {
+		t.Errorf("%d markers recorded, want none", n)
+	}
+	if n := counts[enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES]; n != 1 {
+		t.Errorf("%d search-attribute upserts, want 1 (the final status)", n)
+	}
+	desc, err := s.Temporal.DescribeWorkflow(context.Background(), run.GetID(), run.GetRunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := desc.TypedSearchAttributes.GetKeyword(workflows.OrderStatusAttribute); status != ordersaga.StatusApproved {
+		t.Errorf("OrderStatus search attribute = %q, want %q", status, ordersaga.StatusApproved)
+	}
 }
 
 // TestADecisionSentAtOnceIsHeld sends the decision right after the start, before the saga

@@ -143,7 +143,8 @@ func OrderSaga(ctx workflow.Context, in ordersaga.OrderInput) (Result, error) {
 	if err := s.registerHandlers(ctx); err != nil {
 		return Result{}, err
 	}
-	s.fewerUpserts = workflow.GetVersion(ctx, upsertChange, workflow.DefaultVersion, 1) == 1
+	s.fewerUpserts = startedWithSearchAttributes(ctx) ||
+		workflow.GetVersion(ctx, upsertChange, workflow.DefaultVersion, 1) == 1
 	s.setStatus(ctx, ordersaga.StatusPending)
 
 	res, err := s.execute(ctx, amount, timeout)
@@ -313,6 +314,17 @@ func (s *saga) result() Result {
 // compensating and the final status.
 const upsertChange = "fewer-search-attribute-upserts"
 
+// startedWithSearchAttributes reports whether the starter set the order's search
+// attributes, as the API does. Starters began to do so with the change to fewer upserts,
+// so such a run needs no GetVersion to know it follows that change: the marker it would
+// record costs a history event and, with it, a TemporalChangeVersion upsert, a visibility
+// write on the server, in every run. The attributes come from the start event, so replays
+// decide the same; runs started without them (the temporal CLI) still ask GetVersion.
+func startedWithSearchAttributes(ctx workflow.Context) bool {
+	_, set := workflow.GetTypedSearchAttributes(ctx).GetKeyword(CustomerIDAttribute)
+	return set
+}
+
 // setStatus records the status and publishes it as a search attribute.
 func (s *saga) setStatus(ctx workflow.Context, status string) {
 	s.state.Status = status
@@ -321,7 +333,7 @@ func (s *saga) setStatus(ctx workflow.Context, status string) {
 		case ordersaga.StatusCreated, ordersaga.StatusPaid:
 			return
 		case ordersaga.StatusPending:
-			if _, set := workflow.GetTypedSearchAttributes(ctx).GetKeyword(CustomerIDAttribute); set {
+			if startedWithSearchAttributes(ctx) {
 				return // the starter set both attributes
 			}
 		}

@@ -30,7 +30,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		}
 	}
 	// Decisions held until the decision point (recorded after that change).
-	want = append(want, "v1-held-signal", "v1-held-update")
+	want = append(want, "v1-held-signal", "v1-held-update", "v1-placed-happy", "v2-placed-happy")
 	if len(files) != len(want) {
 		t.Fatalf("found histories %v, want one per path: %v", files, want)
 	}

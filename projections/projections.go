@@ -94,6 +94,12 @@ type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
+// writesOneRow runs a statement that writes at most one row and reports whether it did.
+func writesOneRow(ctx context.Context, db execer, sql string, args ...any) (bool, error) {
+	tag, err := db.Exec(ctx, sql, args...)
+	return err == nil && tag.RowsAffected() == 1, err
+}
+
 // nexter writes event e to the row of stream id in one statement if e is the row's next
 // version, and reports whether it did. false, for any reason (applied already, a gap, a
 // malformed event), sends the event down the transaction path, which knows what to do.
@@ -365,17 +371,15 @@ func nextOrder(ctx context.Context, db execer, id string, e ordersaga.RecordedEv
 		if err := r.apply(e); err != nil {
 			return false, nil
 		}
-		tag, err := db.Exec(ctx, insertOrder("", "DO NOTHING"), r.insertArgs()...)
-		return err == nil && tag.RowsAffected() == 1, err
+		return writesOneRow(ctx, db, insertOrder("", "DO NOTHING"), r.insertArgs()...)
 	}
 	c, err := orderChangeOf(e)
 	if err != nil || c.created != nil {
 		return false, nil
 	}
-	tag, err := db.Exec(ctx, `UPDATE orders_view SET status = coalesce($2, status), reason = coalesce($3, reason),
+	return writesOneRow(ctx, db, `UPDATE orders_view SET status = coalesce($2, status), reason = coalesce($3, reason),
 		version = $4, updated_at = $5, projected_at = clock_timestamp()
 		WHERE order_id = $1 AND version = $6`, id, c.status, c.reason, e.Version, e.RecordedAt, e.Version-1)
-	return err == nil && tag.RowsAffected() == 1, err
 }
 
 // balanceRow adapts Balance to model.
@@ -424,15 +428,13 @@ func nextBalance(ctx context.Context, db execer, id string, e ordersaga.Recorded
 		if err := r.apply(e); err != nil {
 			return false, nil
 		}
-		tag, err := db.Exec(ctx, insertBalance("", "DO NOTHING"), r.insertArgs()...)
-		return err == nil && tag.RowsAffected() == 1, err
+		return writesOneRow(ctx, db, insertBalance("", "DO NOTHING"), r.insertArgs()...)
 	}
 	c, err := balanceChangeOf(e)
 	if err != nil {
 		return false, nil
 	}
-	tag, err := db.Exec(ctx, `UPDATE customer_balances SET balance = balance + $2,
+	return writesOneRow(ctx, db, `UPDATE customer_balances SET balance = balance + $2,
 		currency = CASE WHEN currency = '' THEN $3 ELSE currency END, version = $4, updated_at = $5
 		WHERE customer_id = $1 AND version = $6`, id, c.delta, c.currency, e.Version, e.RecordedAt, e.Version-1)
-	return err == nil && tag.RowsAffected() == 1, err
 }

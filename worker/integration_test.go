@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -220,12 +221,7 @@ func TestAnOrderPlacedWithItsSearchAttributesNeedsNoVersionMarker(t *testing.T) 
 	}
 	record(t, run, "placed-happy")
 	counts := map[enumspb.EventType]int{}
-	iter := s.Temporal.GetWorkflowHistory(context.Background(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for iter.HasNext() {
-		e, err := iter.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, e := range s.history(t, run) {
 		counts[e.GetEventType()]++
 	}
 	if n := counts[enumspb.EVENT_TYPE_MARKER_RECORDED]; n != 0 {
@@ -280,14 +276,24 @@ func TestADecisionSignalSentAtOnceIsHeld(t *testing.T) {
 }
 
 // assertNoTimer checks that the run's history has no timer.
-func (s *stack) assertNoTimer(t *testing.T, run client.WorkflowRun) {
+// history reads the run's whole history.
+func (s *stack) history(t *testing.T, run client.WorkflowRun) []*historypb.HistoryEvent {
 	t.Helper()
+	var events []*historypb.HistoryEvent
 	iter := s.Temporal.GetWorkflowHistory(context.Background(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for iter.HasNext() {
 		e, err := iter.Next()
 		if err != nil {
 			t.Fatal(err)
 		}
+		events = append(events, e)
+	}
+	return events
+}
+
+func (s *stack) assertNoTimer(t *testing.T, run client.WorkflowRun) {
+	t.Helper()
+	for _, e := range s.history(t, run) {
 		if e.GetEventType() == enumspb.EVENT_TYPE_TIMER_STARTED {
 			t.Errorf("event %d starts a timer; with a decision in hand there is no deadline to wait for", e.GetEventId())
 		}

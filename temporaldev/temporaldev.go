@@ -34,8 +34,18 @@ var SearchAttributes = []string{"OrderStatus=Keyword", "CustomerId=Keyword"}
 // JSON value. Eager activity execution lets a worker that completes a workflow task take
 // the activities it just scheduled in the same round trip instead of through the task
 // queue; the server has it off by default. On a real cluster, set it in the dynamic config.
+//
+// The CLI's dev server turns on system.forceSearchAttributesCacheRefreshOnRead, a testing
+// setting ("should not be turned on in production") that rereads the search attributes
+// from its database on every request that carries some: each start of a saga (which sets
+// OrderStatus and CustomerId) costs two extra queries on the dev server's one SQLite
+// connection, which the baseline's starts, without attributes, do not pay. We put back
+// the server's default; the attributes are registered before the server starts (with
+// --search-attribute), and ones created later are seen within the cache's minute, as on a
+// real cluster.
 var DynamicConfig = []string{"system.enableActivityEagerExecution=true",
-	"matching.numTaskqueueReadPartitions=1", "matching.numTaskqueueWritePartitions=1"}
+	"matching.numTaskqueueReadPartitions=1", "matching.numTaskqueueWritePartitions=1",
+	"system.forceSearchAttributesCacheRefreshOnRead=false"}
 
 // Binary returns the temporal CLI to run: $ORDERSAGA_TEMPORAL_BIN, else `temporal` on PATH,
 // else one built once from tools/temporal into the user's cache directory (about six

@@ -15,7 +15,8 @@ import (
 // driver places orders and hands their sagas decisions and cancellations, through one
 // way in (Config.Via).
 type driver interface {
-	place(ctx context.Context, in ordersaga.OrderInput) error
+	// place starts the order's saga and returns its run id.
+	place(ctx context.Context, in ordersaga.OrderInput) (runID string, err error)
 	decide(ctx context.Context, orderID string, d workflows.Decision) error
 	cancel(ctx context.Context, orderID string) error
 }
@@ -41,13 +42,13 @@ type apiDriver struct {
 	api ordersagav1.OrderServiceClient
 }
 
-func (d apiDriver) place(ctx context.Context, in ordersaga.OrderInput) error {
+func (d apiDriver) place(ctx context.Context, in ordersaga.OrderInput) (string, error) {
 	req := &ordersagav1.PlaceOrderRequest{OrderId: in.OrderID, CustomerId: in.CustomerID, RestaurantId: in.RestaurantID, Currency: in.Currency}
 	for _, it := range in.Items {
 		req.Items = append(req.Items, &ordersagav1.Item{Id: it.ID, Name: it.Name, UnitPrice: it.UnitPrice, Quantity: it.Quantity})
 	}
-	_, err := d.api.PlaceOrder(ctx, req)
-	return err
+	res, err := d.api.PlaceOrder(ctx, req)
+	return res.GetRunId(), err
 }
 
 func (d apiDriver) decide(ctx context.Context, orderID string, dec workflows.Decision) error {
@@ -69,9 +70,9 @@ func (d apiDriver) cancel(ctx context.Context, orderID string) error {
 // attributes and update as the API.
 type temporalDriver struct{ sagas workflows.Client }
 
-func (d temporalDriver) place(ctx context.Context, in ordersaga.OrderInput) error {
-	_, err := d.sagas.Place(ctx, in)
-	return err
+func (d temporalDriver) place(ctx context.Context, in ordersaga.OrderInput) (string, error) {
+	placed, err := d.sagas.Place(ctx, in)
+	return placed.RunID, err
 }
 
 func (d temporalDriver) decide(ctx context.Context, orderID string, dec workflows.Decision) error {

@@ -309,14 +309,17 @@ func runOrder(ctx context.Context, cfg Config, sagas driver, worker, i int, star
 	}
 	in := ordersaga.OrderInput{OrderID: id, CustomerID: cust, RestaurantID: "manual", Currency: "EUR",
 		Items: []ordersaga.Item{{ID: "margherita", Name: "Margherita", UnitPrice: 1150, Quantity: 1}}}
-	if err := sagas.place(ctx, in); err != nil {
+	runID, err := sagas.place(ctx, in)
+	if err != nil {
 		return 0, 0, "", err
 	}
 	if err := steer(ctx, cfg, sagas, id, want, refused); err != nil {
 		return 0, 0, "", err
 	}
 	var res workflows.Result
-	if err := cfg.Temporal.GetWorkflow(ctx, workflows.WorkflowID(id), "").Get(ctx, &res); err != nil {
+	// With the run id, as the baseline waits for its runs: without it the client would
+	// first ask the server which run is current.
+	if err := cfg.Temporal.GetWorkflow(ctx, workflows.WorkflowID(id), runID).Get(ctx, &res); err != nil {
 		return 0, 0, "", err
 	}
 	latency = time.Since(start)

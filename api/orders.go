@@ -50,6 +50,11 @@ const (
 	// for an order to appear.
 	maxReadYourWritesWait = 10 * time.Second
 	pollInterval          = 50 * time.Millisecond
+	// firstReadYourWritesPoll is how soon GetOrder looks again for a min_version the read
+	// model has not reached; the interval doubles up to pollInterval. The projectors take
+	// a few milliseconds (docs/benchmarks.md), so a client that asks right after the saga
+	// wrote waits about that long, not a whole pollInterval.
+	firstReadYourWritesPoll = 2 * time.Millisecond
 )
 
 type orderServer struct {
@@ -82,7 +87,7 @@ func (s *orderServer) GetOrder(ctx context.Context, req *ordersagav1.GetOrderReq
 	}
 	ctx, cancel := context.WithTimeout(ctx, maxReadYourWritesWait)
 	defer cancel()
-	for {
+	for wait := firstReadYourWritesPoll; ; wait = min(2*wait, pollInterval) {
 		o, err := s.reads.Order(ctx, req.GetOrderId())
 		switch {
 		case err == nil && o.Version >= req.GetMinVersion():
@@ -93,7 +98,7 @@ func (s *orderServer) GetOrder(ctx context.Context, req *ordersagav1.GetOrderReq
 		select {
 		case <-ctx.Done():
 			return nil, ordersaga.Errorf(ordersaga.EUNAVAILABLE, "order %s has not reached version %d in the read model yet; retry", req.GetOrderId(), req.GetMinVersion())
-		case <-time.After(pollInterval):
+		case <-time.After(wait):
 		}
 	}
 }

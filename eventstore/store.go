@@ -31,7 +31,8 @@ func Migrate(ctx context.Context, db *sqldb.DB) error {
 // Store is the event store.
 type Store struct {
 	db *sqldb.DB
-	// beforeCommit, when set by tests, runs inside the append transaction after its writes.
+	// beforeCommit, when set by tests, runs inside the append transaction after its writes;
+	// appends then run in an explicit transaction instead of as a single statement.
 	beforeCommit func(attempt int) error
 }
 
@@ -114,9 +115,9 @@ func (s *Store) Append(ctx context.Context, stream string, expected ordersaga.Ex
 	for race := 0; ; race++ {
 		var appended []ordersaga.AppendedEvent
 		attempt := 0
-		err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		appendOnce := func(q sqldb.Querier) error {
 			attempt++
-			rows, err := tx.Query(ctx, appendSQL(n, expected), args...)
+			rows, err := q.Query(ctx, appendSQL(n, expected), args...)
 			if err != nil {
 				return fmt.Errorf("append %s: %w", stream, err)
 			}
@@ -128,7 +129,15 @@ func (s *Store) Append(ctx context.Context, stream string, expected ordersaga.Ex
 				return s.beforeCommit(attempt)
 			}
 			return nil
-		})
+		}
+		// The append is one statement, so it is its own transaction: one round trip.
+		// Tests that stop it before its commit need an explicit transaction.
+		var err error
+		if s.beforeCommit != nil {
+			err = s.db.InTx(ctx, func(tx pgx.Tx) error { return appendOnce(tx) })
+		} else {
+			err = s.db.InStatement(ctx, appendOnce)
+		}
 		if err == nil && len(appended) == n {
 			return ordersaga.AppendResult{Events: appended}, nil
 		}

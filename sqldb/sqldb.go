@@ -114,6 +114,31 @@ func (db *DB) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return crdb.ExecuteInTx(ctx, pt, func() error { return counted(pt.tx) })
 }
 
+// Querier sends a statement: the pool (outside a transaction) or a pgx.Tx.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// InStatement runs fn, which sends exactly one statement and reads its result, as a
+// transaction of its own. The statement goes to the pool, outside an explicit transaction,
+// so the server commits it (at the connections' SERIALIZABLE default) in the same round
+// trip: one round trip instead of the three of BEGIN, statement and COMMIT. A
+// serialization failure (40001), which CockroachDB retries itself for such statements but
+// PostgreSQL leaves to the client, sends fn to InTx, which retries it. fn may therefore
+// run several times, the first time on the pool and the others in a transaction; it must
+// wrap errors with %w. Any other error is returned as is: nothing was written.
+func (db *DB) InStatement(ctx context.Context, fn func(Querier) error) error {
+	err := fn(db.Pool)
+	if SQLState(err) != serializationFailure {
+		return err
+	}
+	db.retries.Add(1)
+	return db.InTx(ctx, func(tx pgx.Tx) error { return fn(tx) })
+}
+
+// serializationFailure is the SQLSTATE of a transaction that must be retried.
+const serializationFailure = "40001"
+
 // postgresTx adapts crdb's SAVEPOINT cockroach_restart protocol to PostgreSQL semantics.
 //
 // Before a restart it waits a short, growing, jittered time. PostgreSQL's SSI tracks reads

@@ -161,3 +161,73 @@ func TestPlainCrdbpgxIsUnsafeOnPostgres(t *testing.T) {
 	}
 	t.Errorf("crdbpgx.ExecuteTx on PostgreSQL no longer loses the commit-time failure: errors %v, attempts %v, on call %d", errs, attempts, onCall)
 }
+
+// TestInStatementRetriesASerializationFailure runs two single statements that overlap
+// (each sleeps between its read and its write) into a write skew: each counts the other's
+// rows and inserts its own. PostgreSQL aborts one with 40001 at commit; InStatement must
+// run it again in a transaction, so that both rows end up written and the outcome is a
+// serial one (one of them saw the other's row), with the retry counted.
+func TestInStatementRetriesASerializationFailure(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE skew (k TEXT PRIMARY KEY, seen INT8 NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, pair := range [][2]string{{"x", "y"}, {"y", "x"}} {
+		wg.Go(func() {
+			errs[i] = db.InStatement(ctx, func(q sqldb.Querier) error {
+				rows, err := q.Query(ctx, `WITH pause AS MATERIALIZED (SELECT pg_sleep(0.3))
+					INSERT INTO skew (k, seen) SELECT $1, (SELECT count(*) FROM skew WHERE k = $2) FROM pause`, pair[0], pair[1])
+				if err != nil {
+					return fmt.Errorf("insert %s: %w", pair[0], err)
+				}
+				rows.Close()
+				if err := rows.Err(); err != nil {
+					return fmt.Errorf("insert %s: %w", pair[0], err)
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rows, seen int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*), sum(seen) FROM skew`).Scan(&rows, &seen); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 2 || seen != 1 {
+		t.Errorf("%d rows that saw %d others; want 2 rows, one of which saw the other (a serial order)", rows, seen)
+	}
+	if db.Retries() == 0 {
+		t.Errorf("no retry counted: the statements did not collide, so the test proved nothing")
+	}
+}
+
+// TestInStatementReturnsOtherErrorsAsTheyAre checks that only serialization failures are
+// retried: a constraint violation comes back from the one attempt on the pool.
+func TestInStatementReturnsOtherErrorsAsTheyAre(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE once (k TEXT PRIMARY KEY); INSERT INTO once VALUES ('a')`); err != nil {
+		t.Fatal(err)
+	}
+	var calls []string
+	err := db.InStatement(ctx, func(q sqldb.Querier) error {
+		calls = append(calls, fmt.Sprintf("%T", q))
+		rows, err := q.Query(ctx, `INSERT INTO once VALUES ('a')`)
+		if err == nil {
+			rows.Close()
+			err = rows.Err()
+		}
+		return err
+	})
+	if sqldb.SQLState(err) != "23505" || len(calls) != 1 || calls[0] != "*pgxpool.Pool" {
+		t.Errorf("InStatement = %v after calls %v; want the unique violation from one attempt on the pool", err, calls)
+	}
+}

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/sqldb"
@@ -89,13 +88,8 @@ type rowQuerier interface {
 // loader reads the read model row of one stream (nil row: a model at version 0).
 type loader func(ctx context.Context, q rowQuerier, id string) (model, error)
 
-// execer runs one statement: the pool, outside a transaction.
-type execer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
 // writesOneRow runs a statement that writes at most one row and reports whether it did.
-func writesOneRow(ctx context.Context, db execer, sql string, args ...any) (bool, error) {
+func writesOneRow(ctx context.Context, db sqldb.Querier, sql string, args ...any) (bool, error) {
 	tag, err := db.Exec(ctx, sql, args...)
 	return err == nil && tag.RowsAffected() == 1, err
 }
@@ -103,7 +97,7 @@ func writesOneRow(ctx context.Context, db execer, sql string, args ...any) (bool
 // nexter writes event e to the row of stream id in one statement if e is the row's next
 // version, and reports whether it did. false, for any reason (applied already, a gap, a
 // malformed event), sends the event down the transaction path, which knows what to do.
-type nexter func(ctx context.Context, db execer, id string, e ordersaga.RecordedEvent) (bool, error)
+type nexter func(ctx context.Context, db sqldb.Querier, id string, e ordersaga.RecordedEvent) (bool, error)
 
 // readModel is one read model: the stream type it follows, its table and key column, how
 // to load one row, and how to write a row's next event in one statement.
@@ -137,10 +131,15 @@ func (p *Projector) Apply(ctx context.Context, e ordersaga.RecordedEvent) error 
 	if m == nil {
 		return nil // not a stream the read models follow
 	}
-	// Usually the row's next version: one statement, which is its own transaction. Its
-	// errors (a serialization failure, say) are left to the transaction path, which
-	// retries them and reports what persists.
-	if done, err := m.next(ctx, p.db.Pool, id, e); err == nil && done {
+	// Usually the row's next version: one statement, which is its own transaction
+	// (retried on serialization failures like every transaction). Its other errors are
+	// left to the transaction path, which reports what persists.
+	var done bool
+	err := p.db.InStatement(ctx, func(q sqldb.Querier) (err error) {
+		done, err = m.next(ctx, q, id, e)
+		return err
+	})
+	if err == nil && done {
 		return nil
 	}
 	// Otherwise one transaction that loads the row: it skips what was applied, and
@@ -365,7 +364,7 @@ func (r *orderRow) insertArgs() []any {
 // first event inserts the row unless it exists; a later one changes the row only if it
 // is at the version before. Order-created beyond the first version, and malformed events,
 // take the transaction path.
-func nextOrder(ctx context.Context, db execer, id string, e ordersaga.RecordedEvent) (bool, error) {
+func nextOrder(ctx context.Context, db sqldb.Querier, id string, e ordersaga.RecordedEvent) (bool, error) {
 	if e.Version == 1 {
 		r := &orderRow{}
 		if err := r.apply(e); err != nil {
@@ -422,7 +421,7 @@ func (r *balanceRow) insertArgs() []any {
 }
 
 // nextBalance is nextOrder for customer balances.
-func nextBalance(ctx context.Context, db execer, id string, e ordersaga.RecordedEvent) (bool, error) {
+func nextBalance(ctx context.Context, db sqldb.Querier, id string, e ordersaga.RecordedEvent) (bool, error) {
 	if e.Version == 1 {
 		r := &balanceRow{Balance{CustomerID: id}}
 		if err := r.apply(e); err != nil {

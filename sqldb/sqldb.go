@@ -116,28 +116,56 @@ func (db *DB) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
 
 // Querier sends a statement: the pool (outside a transaction) or a pgx.Tx.
 type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 // InStatement runs fn, which sends exactly one statement and reads its result, as a
-// transaction of its own. The statement goes to the pool, outside an explicit transaction,
-// so the server commits it (at the connections' SERIALIZABLE default) in the same round
-// trip: one round trip instead of the three of BEGIN, statement and COMMIT. A
-// serialization failure (40001), which CockroachDB retries itself for such statements but
-// PostgreSQL leaves to the client, sends fn to InTx, which retries it. fn may therefore
-// run several times, the first time on the pool and the others in a transaction; it must
-// wrap errors with %w. Any other error is returned as is: nothing was written.
+// transaction of its own, through crdb.ExecuteInTx's retry loop like InTx. The statement
+// goes to the pool, outside an explicit transaction, so the server commits it in the same
+// round trip (at the connections' SERIALIZABLE default): one round trip instead of the
+// three of BEGIN, statement and COMMIT. A serialization failure (40001) makes the loop run
+// fn again, after the same short backoff as InTx's restarts; CockroachDB retries most of
+// them itself before they reach us. fn may run several times and must wrap errors with %w.
 func (db *DB) InStatement(ctx context.Context, fn func(Querier) error) error {
-	err := fn(db.Pool)
-	if SQLState(err) != serializationFailure {
-		return err
-	}
-	db.retries.Add(1)
-	return db.InTx(ctx, func(tx pgx.Tx) error { return fn(tx) })
+	attempts := 0
+	return crdb.ExecuteInTx(ctx, &statementTx{}, func() error {
+		if attempts++; attempts > 1 {
+			db.retries.Add(1)
+		}
+		return fn(db.Pool)
+	})
 }
 
-// serializationFailure is the SQLSTATE of a transaction that must be retried.
-const serializationFailure = "40001"
+// statementTx is the crdb.Tx of a transaction that is a single statement: the server has
+// committed it (or rolled it back) by the time fn returns, so of crdb's savepoint protocol
+// only the restart remains, which waits before fn runs again.
+type statementTx struct{ restarts int }
+
+var _ crdb.Tx = (*statementTx)(nil)
+
+// Exec implements crdb.Tx; crdb.ExecuteInTx only sends it the savepoint statements.
+func (s *statementTx) Exec(ctx context.Context, sql string, _ ...any) error {
+	switch sql {
+	case "SAVEPOINT cockroach_restart", "RELEASE SAVEPOINT cockroach_restart":
+		return nil
+	case "ROLLBACK TO SAVEPOINT cockroach_restart":
+		s.restarts++
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(restartBackoff(s.restarts)):
+			return nil
+		}
+	}
+	return fmt.Errorf("sqldb: unexpected %q in a single-statement transaction", sql)
+}
+
+// Commit implements crdb.Tx: the statement committed itself.
+func (s *statementTx) Commit(context.Context) error { return nil }
+
+// Rollback implements crdb.Tx: a failed statement rolled itself back.
+func (s *statementTx) Rollback(context.Context) error { return nil }
 
 // postgresTx adapts crdb's SAVEPOINT cockroach_restart protocol to PostgreSQL semantics.
 //

@@ -3,6 +3,7 @@ package ordersaga
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/google/uuid"
 )
@@ -16,19 +17,39 @@ type Account struct {
 	Balance int64
 	// Version is the stream version the fold reached, the expected version of the next append.
 	Version int64
-	// events holds the ids seen, so a retried debit or refund can tell it already happened.
-	events map[uuid.UUID]bool
+	// ids says at which version each event seen so far sits, so that a retried debit or
+	// refund can tell it already happened. Accounts extended from one another share it:
+	// an event's version never changes, so an entry added by a later fold cannot mislead
+	// an earlier one, which only counts entries up to its own Version.
+	ids *eventVersions
 }
 
 // Contains reports whether the event with this id is part of the account.
-func (a Account) Contains(id uuid.UUID) bool { return a.events[id] }
+func (a Account) Contains(id uuid.UUID) bool {
+	v, ok := a.ids.version(id)
+	return ok && v <= a.Version
+}
 
 // FoldAccount folds the events of a customer stream, in version order, into an Account.
 func FoldAccount(customerID string, events []RecordedEvent) (Account, error) {
-	a := Account{CustomerID: customerID, events: make(map[uuid.UUID]bool, len(events))}
+	a := Account{CustomerID: customerID, ids: &eventVersions{byID: make(map[uuid.UUID]int64, len(events))}}
+	return a.Extend(events)
+}
+
+// Extend returns the account with events applied: the events that follow a.Version in its
+// stream, in version order (none: a itself). Folding a stream in two steps gives the same
+// account as folding it at once, so a fold kept from earlier needs only the events
+// appended since. a itself is left as it was and stays usable.
+func (a Account) Extend(events []RecordedEvent) (Account, error) {
+	if a.ids == nil {
+		a.ids = &eventVersions{byID: make(map[uuid.UUID]int64, len(events))}
+	}
 	for _, e := range events {
+		if e.Version != a.Version+1 {
+			return Account{}, fmt.Errorf("account %s: event %s has version %d, want %d", a.CustomerID, e.ID, e.Version, a.Version+1)
+		}
 		if err := a.apply(e); err != nil {
-			return Account{}, fmt.Errorf("account %s version %d: %w", customerID, e.Version, err)
+			return Account{}, fmt.Errorf("account %s version %d: %w", a.CustomerID, e.Version, err)
 		}
 	}
 	return a, nil
@@ -36,7 +57,7 @@ func FoldAccount(customerID string, events []RecordedEvent) (Account, error) {
 
 func (a *Account) apply(e RecordedEvent) error {
 	a.Version = e.Version
-	a.events[e.ID] = true
+	a.ids.add(e.ID, e.Version)
 	var entry AccountEntry
 	switch e.Type {
 	case EventAccountCredited, EventAccountDebited, EventAccountRefunded:
@@ -59,4 +80,27 @@ func (a *Account) apply(e RecordedEvent) error {
 		a.Balance -= entry.Amount
 	}
 	return nil
+}
+
+// eventVersions maps event ids to their versions in one stream. It only grows, and is
+// safe for concurrent use.
+type eventVersions struct {
+	mu   sync.RWMutex
+	byID map[uuid.UUID]int64
+}
+
+func (ev *eventVersions) add(id uuid.UUID, version int64) {
+	ev.mu.Lock()
+	ev.byID[id] = version
+	ev.mu.Unlock()
+}
+
+func (ev *eventVersions) version(id uuid.UUID) (int64, bool) {
+	if ev == nil {
+		return 0, false
+	}
+	ev.mu.RLock()
+	defer ev.mu.RUnlock()
+	v, ok := ev.byID[id]
+	return v, ok
 }

@@ -122,9 +122,15 @@ type StreamReader interface {
 
 // ReadWholeStream reads every event of stream in version order, a page at a time.
 func ReadWholeStream(ctx context.Context, r StreamReader, stream string) ([]RecordedEvent, error) {
+	return ReadStreamFrom(ctx, r, stream, 1)
+}
+
+// ReadStreamFrom reads the events of stream from version from on, in version order, a
+// page at a time.
+func ReadStreamFrom(ctx context.Context, r StreamReader, stream string, from int64) ([]RecordedEvent, error) {
 	const page = 1000
 	var all []RecordedEvent
-	for from := int64(1); ; {
+	for {
 		events, err := r.ReadStream(ctx, stream, from, page)
 		if err != nil {
 			return nil, err

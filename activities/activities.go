@@ -58,6 +58,10 @@ type Activities struct {
 	// Published takes what the activities published off the outbox; nil means Store, one
 	// DELETE per append. relay.Marker batches them out of the activities' way.
 	Published OutboxMarker
+	// Accounts keeps the accounts the payment steps folded, so that the next debit of a
+	// customer reads only what was appended since; nil folds each account from its first
+	// event every time.
+	Accounts *payments.AccountCache
 }
 
 // eventNamespace scopes the name-based UUIDs of saga events.
@@ -263,7 +267,7 @@ func (a *Activities) DebitPayment(ctx context.Context, in PaymentInput) (StepRes
 
 // account folds a customer's account from its stream.
 func (a *Activities) account(ctx context.Context, customerID string) (ordersaga.Account, error) {
-	account, err := payments.Accounts{Store: a.Store}.Get(ctx, customerID)
+	account, err := payments.Accounts{Store: a.Store, Cache: a.Accounts}.Get(ctx, customerID)
 	return account, asActivityError(err)
 }
 

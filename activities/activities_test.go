@@ -53,7 +53,7 @@ func newFixture(t *testing.T) fixture {
 	}
 	t.Cleanup(func() { bus.Close() })
 	store := eventstore.New(db)
-	return fixture{store: store, acts: &activities.Activities{Store: store, Bus: bus}, accounts: payments.Accounts{Store: store}, bus: bus}
+	return fixture{store: store, acts: &activities.Activities{Store: store, Bus: bus, Accounts: payments.NewAccountCache(0)}, accounts: payments.Accounts{Store: store}, bus: bus}
 }
 
 // run executes one activity in a fresh test activity environment.
@@ -172,9 +172,22 @@ func TestEveryActivityRunTwiceAppendsOnce(t *testing.T) {
 	}
 }
 
+// TestConcurrentDebitsNeverOverdraw races debits of one account, with the account cache
+// the worker uses and without it.
 func TestConcurrentDebitsNeverOverdraw(t *testing.T) {
+	for _, cached := range []bool{true, false} {
+		t.Run(fmt.Sprintf("cached=%v", cached), func(t *testing.T) {
+			f := newFixture(t)
+			if !cached {
+				f.acts.Accounts = nil
+			}
+			concurrentDebitsNeverOverdraw(t, f)
+		})
+	}
+}
+
+func concurrentDebitsNeverOverdraw(t *testing.T, f fixture) {
 	const orders, affordable, price = 20, 5, 1500
-	f := newFixture(t)
 	ctx := context.Background()
 	if _, err := f.accounts.Credit(ctx, "shared", affordable*price, "EUR", "funding"); err != nil {
 		t.Fatal(err)

@@ -7,8 +7,10 @@ package payments
 import (
 	"context"
 	"encoding/json"
+	"sync"
 
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/ordersaga/ordersaga"
 )
@@ -24,6 +26,10 @@ type Store interface {
 // Accounts reads and funds accounts.
 type Accounts struct {
 	Store Store
+	// Cache, if set, keeps the accounts folded last, so that folding one again reads only
+	// the events appended since (from any process). nil folds every account from its
+	// first event each time.
+	Cache *AccountCache
 }
 
 // Get folds the customer's account. An account with no events has balance 0.
@@ -33,15 +39,61 @@ func (a Accounts) Get(ctx context.Context, customerID string) (ordersaga.Account
 	if err := ordersaga.ValidateID("customer_id", customerID); err != nil {
 		return ordersaga.Account{}, err
 	}
-	events, err := ordersaga.ReadWholeStream(ctx, a.Store, ordersaga.CustomerStream(customerID))
+	account, _ := a.Cache.get(customerID)
+	if account.CustomerID == "" {
+		account = ordersaga.Account{CustomerID: customerID}
+	}
+	events, err := ordersaga.ReadStreamFrom(ctx, a.Store, ordersaga.CustomerStream(customerID), account.Version+1)
 	if err != nil {
 		return ordersaga.Account{}, err
 	}
-	account, err := ordersaga.FoldAccount(customerID, events)
+	account, err = account.Extend(events)
 	if err != nil {
 		return ordersaga.Account{}, &ordersaga.Error{Code: ordersaga.EINTERNAL, Message: "internal error", Err: err}
 	}
+	a.Cache.put(account)
 	return account, nil
+}
+
+// DefaultAccountCacheSize is how many accounts an AccountCache keeps by default.
+const DefaultAccountCacheSize = 10_000
+
+// AccountCache keeps folded accounts, the least recently used going first when it is
+// full. An account's events never change once stored, so a kept fold is never wrong, only
+// behind: Get reads what was appended since. Each kept account holds its balance and the
+// ids of its events. Safe for concurrent use.
+type AccountCache struct {
+	mu       sync.Mutex // orders put's look and store
+	accounts *lru.Cache[string, ordersaga.Account]
+}
+
+// NewAccountCache returns a cache of up to size accounts (DefaultAccountCacheSize if size
+// is not positive).
+func NewAccountCache(size int) *AccountCache {
+	if size <= 0 {
+		size = DefaultAccountCacheSize
+	}
+	accounts, _ := lru.New[string, ordersaga.Account](size) // errs only for size <= 0
+	return &AccountCache{accounts: accounts}
+}
+
+func (c *AccountCache) get(customerID string) (ordersaga.Account, bool) {
+	if c == nil {
+		return ordersaga.Account{}, false
+	}
+	return c.accounts.Get(customerID)
+}
+
+// put keeps account unless a fold further along is kept already.
+func (c *AccountCache) put(account ordersaga.Account) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if kept, ok := c.accounts.Peek(account.CustomerID); !ok || kept.Version < account.Version {
+		c.accounts.Add(account.CustomerID, account)
+	}
 }
 
 // creditNamespace scopes the name-based UUIDs of credits.

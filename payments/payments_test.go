@@ -2,8 +2,14 @@ package payments_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventstore"
@@ -14,7 +20,7 @@ import (
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
-func newAccounts(t *testing.T) payments.Accounts {
+func newAccounts(t testing.TB) payments.Accounts {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbtest.NewDatabase(t)})
@@ -78,6 +84,121 @@ func TestCreditRejectsBadInput(t *testing.T) {
 			var e *ordersaga.Error
 			if !errors.As(err, &e) || e.Code != ordersaga.EINVALID || e.Field != tt.field {
 				t.Errorf("error = %v, want invalid naming %s", err, tt.field)
+			}
+		})
+	}
+}
+
+// appendEntry appends an account entry to the customer's stream as another process would,
+// and returns its event id.
+func appendEntry(t testing.TB, store payments.Store, customer, typ string, amount int64) uuid.UUID {
+	t.Helper()
+	data, _ := json.Marshal(ordersaga.AccountEntry{CustomerID: customer, Amount: amount, Currency: "EUR"})
+	id := uuid.New()
+	if _, err := store.Append(context.Background(), ordersaga.CustomerStream(customer), ordersaga.AnyVersion,
+		[]ordersaga.EventData{{ID: id, Type: typ, Data: data}}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestACachedAccountFollowsOtherWriters interleaves writes from this process and from
+// others, on three customers with room for two in the cache, and compares every cached
+// read with a fold from the first event.
+func TestACachedAccountFollowsOtherWriters(t *testing.T) {
+	plain := newAccounts(t)
+	cached := payments.Accounts{Store: plain.Store, Cache: payments.NewAccountCache(2)}
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 5))
+	customers := []string{"c-a", "c-b", "c-c"}
+	for _, c := range customers {
+		if _, err := plain.Credit(ctx, c, 100_000, "EUR", "opening"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for step := range 60 {
+		c := customers[rng.IntN(len(customers))]
+		var last uuid.UUID
+		switch rng.IntN(3) {
+		case 0:
+			last = appendEntry(t, plain.Store, c, ordersaga.EventAccountDebited, rng.Int64N(500)+1)
+		case 1:
+			last = appendEntry(t, plain.Store, c, ordersaga.EventAccountRefunded, rng.Int64N(500)+1)
+		default:
+			if _, err := cached.Credit(ctx, c, rng.Int64N(500)+1, "EUR", fmt.Sprintf("step-%d", step)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := cached.Get(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := plain.Get(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Balance != want.Balance || got.Version != want.Version || got.Currency != want.Currency ||
+			(last != uuid.Nil && !got.Contains(last)) {
+			t.Fatalf("step %d, %s: cached %+v (contains the last entry: %v), want %+v", step, c, got, got.Contains(last), want)
+		}
+	}
+}
+
+// TestCachedAccountsUnderConcurrentCredits credits one customer from several goroutines
+// through one cache while others read it; run with -race.
+func TestCachedAccountsUnderConcurrentCredits(t *testing.T) {
+	plain := newAccounts(t)
+	cached := payments.Accounts{Store: plain.Store, Cache: payments.NewAccountCache(0)}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Go(func() {
+			for i := range 8 {
+				if _, err := cached.Credit(ctx, "c-busy", 10, "EUR", fmt.Sprintf("w%d-%d", w, i)); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := cached.Get(ctx, "c-busy"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got, err := cached.Get(ctx, "c-busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := plain.Get(ctx, "c-busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Balance != 480 || got.Balance != want.Balance || got.Version != want.Version || got.Version != 48 {
+		t.Errorf("cached %+v, fold from the start %+v; want 480 at version 48", got, want)
+	}
+}
+
+// BenchmarkGetAccount reads an account of 1,000 entries after another writer appended one
+// more, the way each debit of a long-standing customer does: folded from its first event
+// each time (cache=off, the baseline) or from the fold kept last time (cache=on).
+func BenchmarkGetAccount(b *testing.B) {
+	for _, withCache := range []bool{false, true} {
+		b.Run(fmt.Sprintf("history=1000/cache=%v", withCache), func(b *testing.B) {
+			plain := newAccounts(b)
+			ctx := context.Background()
+			for i := range 1000 {
+				appendEntry(b, plain.Store, "c-long", ordersaga.EventAccountCredited, int64(i+1))
+			}
+			a := plain
+			if withCache {
+				a.Cache = payments.NewAccountCache(0)
+			}
+			for b.Loop() {
+				appendEntry(b, plain.Store, "c-long", ordersaga.EventAccountCredited, 1)
+				if _, err := a.Get(ctx, "c-long"); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

@@ -103,7 +103,7 @@ func apiConfig(logger *slog.Logger, db *sqldb.DB, c client.Client) api.Config {
 		Store: store, Logger: logger,
 		Sagas:      workflows.Client{Temporal: c},
 		ReadModels: projections.New(db, store, logger),
-		Accounts:   payments.Accounts{Store: store},
+		Accounts:   payments.Accounts{Store: store, Cache: payments.NewAccountCache(0)},
 	}
 }
 

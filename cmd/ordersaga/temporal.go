@@ -18,6 +18,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/payments"
 	"github.com/ordersaga/ordersaga/relay"
 	"github.com/ordersaga/ordersaga/sqldb"
 	"github.com/ordersaga/ordersaga/worker"
@@ -107,7 +108,7 @@ func (f *temporalFlags) dial(ctx context.Context, logger *slog.Logger) (client.C
 func runWorker(ctx context.Context, logger *slog.Logger, c client.Client, db *sqldb.DB, bus eventbus.Bus) error {
 	store := eventstore.New(db)
 	marker := relay.NewMarker(store, 0, logger.With("component", "outbox-marker"))
-	acts := &activities.Activities{Store: store, Bus: bus, Published: marker}
+	acts := &activities.Activities{Store: store, Bus: bus, Published: marker, Accounts: payments.NewAccountCache(0)}
 	g, ctx := errgroup.WithContext(ctx)
 	// The marker outlives the worker, so that its last flush covers the last activities.
 	markerCtx, stopMarker := context.WithCancel(context.WithoutCancel(ctx))

@@ -109,7 +109,9 @@ func Start(t *testing.T) *Stack {
 	}
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 2)
-	go func() { done <- worker.Run(wctx, c, &activities.Activities{Store: store, Bus: bus}, nil) }()
+	go func() {
+		done <- worker.Run(wctx, c, &activities.Activities{Store: store, Bus: bus, Accounts: payments.NewAccountCache(0)}, nil)
+	}()
 	r, err := relay.New(relay.Config{Outbox: store, Publisher: bus, GracePeriod: time.Second, PollInterval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -12,16 +12,22 @@ import (
 // Temporal alone allows; `ordersaga load --baseline` reports OrderSaga's as a ratio of it.
 const BaselineName = "BaselineSaga"
 
-// BaselineInput says how many activities the baseline runs, and whether it waits for a
-// decision, so that each baseline run mirrors one saga of the load's mix: an approved
-// order runs three activities (create, debit, approve); a declined, rejected or cancelled
-// one four (create, debit, refund, close), and a declined one gets no decision.
+// BaselineInput says how many activities the baseline runs, whether it waits for a
+// decision and which statuses it publishes, so that each baseline run mirrors one saga of
+// the load's mix: an approved order runs three activities (create, debit, approve); a
+// declined, rejected or cancelled one four (create, debit, refund, close), and a declined
+// one gets no decision.
 type BaselineInput struct {
 	OrderID string `json:"order_id"`
 	// Activities, at least 2; default 3.
 	Activities int `json:"activities,omitempty"`
 	// NoDecision skips waiting for the decision update.
 	NoDecision bool `json:"no_decision,omitempty"`
+	// Statuses are the OrderStatus search attribute values the mirrored saga upserts
+	// after its start, in order: all but the last are upserted at the decision point, the
+	// last at the end, each with CustomerID, as the saga's are. None: no upserts.
+	Statuses   []string `json:"statuses,omitempty"`
+	CustomerID string   `json:"customer_id,omitempty"`
 }
 
 // NoopActivity does nothing; the baseline runs it where OrderSaga runs its activities.
@@ -47,9 +53,17 @@ func BaselineSaga(ctx workflow.Context, in BaselineInput) (Result, error) {
 				return Result{}, err
 			}
 		}
+		if step == 2 {
+			for _, status := range in.Statuses[:max(len(in.Statuses)-1, 0)] {
+				upsertStatus(ctx, status, in.CustomerID)
+			}
+		}
 		if err := workflow.ExecuteActivity(ctx, NoopActivity, in.OrderID).Get(ctx, nil); err != nil {
 			return Result{}, err
 		}
+	}
+	if len(in.Statuses) > 0 {
+		upsertStatus(ctx, in.Statuses[len(in.Statuses)-1], in.CustomerID)
 	}
 	return Result{OrderID: in.OrderID, Status: "done"}, nil
 }

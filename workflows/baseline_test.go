@@ -1,12 +1,14 @@
 package workflows_test
 
 import (
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -51,5 +53,31 @@ func TestBaselineMirrorsEachPathsActivities(t *testing.T) {
 		if got := runBaseline(t, c.in, c.decide); got != c.want {
 			t.Errorf("baseline %+v ran %d activities, want %d", c.in, got, c.want)
 		}
+	}
+}
+
+// TestBaselinePublishesTheMirroredStatuses checks that the baseline upserts each status it
+// is given, in order, with the customer, as the saga it mirrors does.
+func TestBaselinePublishesTheMirroredStatuses(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(workflows.BaselineSaga, workflow.RegisterOptions{Name: workflows.BaselineName})
+	env.RegisterActivity(workflows.NoopActivity)
+	env.OnActivity(workflows.NoopActivity, mock.Anything, mock.Anything).Return(nil)
+	var published []string
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+		attrs := args.Get(0).(temporal.SearchAttributes)
+		status, _ := attrs.GetKeyword(workflows.OrderStatusAttribute)
+		customer, _ := attrs.GetKeyword(workflows.CustomerIDAttribute)
+		published = append(published, status+"/"+customer)
+	})
+	env.ExecuteWorkflow(workflows.BaselineName, workflows.BaselineInput{OrderID: "declined", Activities: 4, NoDecision: true,
+		Statuses: []string{"compensating", "rejected"}, CustomerID: "c-1"})
+	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
+		t.Fatalf("baseline did not complete: %v", env.GetWorkflowError())
+	}
+	if want := "[compensating/c-1 rejected/c-1]"; fmt.Sprint(published) != want {
+		t.Errorf("published %v, want %s", published, want)
 	}
 }

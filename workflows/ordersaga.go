@@ -338,8 +338,14 @@ func (s *saga) setStatus(ctx workflow.Context, status string) {
 			}
 		}
 	}
+	upsertStatus(ctx, status, s.in.CustomerID)
+}
+
+// upsertStatus publishes an order's status and customer as search attributes. A failure
+// is logged: the saga goes on without them.
+func upsertStatus(ctx workflow.Context, status, customerID string) {
 	err := workflow.UpsertTypedSearchAttributes(ctx,
-		OrderStatusAttribute.ValueSet(status), CustomerIDAttribute.ValueSet(s.in.CustomerID))
+		OrderStatusAttribute.ValueSet(status), CustomerIDAttribute.ValueSet(customerID))
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("search attributes not updated", "error", err)
 	}

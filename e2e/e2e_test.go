@@ -25,6 +25,9 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -339,7 +342,7 @@ func TestLoadSmoke(t *testing.T) {
 		args   []string
 	}{
 		{"api", 50, []string{"--concurrency", "8", "--baseline"}},
-		{"temporal", 30, []string{"--via", "temporal", "--decide-at", "paid", "--rate", "20"}},
+		{"temporal", 30, []string{"--via", "temporal", "--decide-at", "paid", "--rate", "20", "--baseline"}},
 	}
 	for _, run := range runs {
 		report := filepath.Join(filepath.Dir(s.bin), "load-"+run.name+".json")
@@ -355,6 +358,7 @@ func TestLoadSmoke(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got struct {
+			RunID    string         `json:"run_id"`
 			Statuses map[string]int `json:"statuses"`
 			Failures int            `json:"failures"`
 			Verify   string         `json:"verify"`
@@ -379,6 +383,44 @@ func TestLoadSmoke(t *testing.T) {
 		}
 		if got.Via != cmp.Or(flagValue(run.args, "--via"), "api") || got.DecideAt != cmp.Or(flagValue(run.args, "--decide-at"), "start") {
 			t.Errorf("%s: report says via %q, decide at %q", run.name, got.Via, got.DecideAt)
+		}
+		s.assertBaselineMirrorsSagas(t, run.name, got.RunID)
+	}
+}
+
+// assertBaselineMirrorsSagas compares, for one order of each outcome (orders 0 to 3 are
+// declined, rejected, cancelled and approved), the saga's history with its baseline's:
+// as many activities and as many search-attribute upserts, so that the ratio measures
+// what the saga adds on top of Temporal, not Temporal features the baseline skips.
+func (s *system) assertBaselineMirrorsSagas(t *testing.T, name, runID string) {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: s.temporal, Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	shape := func(workflowID string) (activities, upserts int) {
+		iter := c.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for iter.HasNext() {
+			e, err := iter.Next()
+			if err != nil {
+				t.Fatalf("%s: history of %s: %v", name, workflowID, err)
+			}
+			switch e.GetEventType() {
+			case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+				activities++
+			case enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+				upserts++
+			}
+		}
+		return activities, upserts
+	}
+	for i := range 4 {
+		sagaActs, sagaUpserts := shape(fmt.Sprintf("order-load-%s-%06d", runID, i))
+		baseActs, baseUpserts := shape(fmt.Sprintf("baseline-%s-%06d", runID, i))
+		if sagaActs != baseActs || sagaUpserts != baseUpserts || sagaActs == 0 {
+			t.Errorf("%s, order %d: the saga ran %d activities and %d upserts, its baseline %d and %d",
+				name, i, sagaActs, sagaUpserts, baseActs, baseUpserts)
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -81,6 +82,9 @@ type Percentiles struct {
 
 // Report is what a run measured.
 type Report struct {
+	// RunID names the run's sagas and baselines (workflow ids order-load-<run id>-000042 and
+	// baseline-<run id>-000042), to find them in Temporal Web.
+	RunID        string      `json:"run_id"`
 	Orders       int         `json:"orders"`
 	Concurrency  int         `json:"concurrency"`
 	Rate         float64     `json:"target_rate,omitempty"`
@@ -144,7 +148,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.DecideAt != DecideAtStart && cfg.DecideAt != DecideWhenPaid {
 		return Report{}, fmt.Errorf("loadgen: decide at %q: want %q or %q", cfg.DecideAt, DecideAtStart, DecideWhenPaid)
 	}
-	r := Report{Orders: cfg.Orders, Concurrency: cfg.Concurrency, Rate: cfg.Rate, Via: cfg.Via, DecideAt: cfg.DecideAt, Statuses: map[string]int{}}
+	r := Report{RunID: cfg.RunID, Orders: cfg.Orders, Concurrency: cfg.Concurrency, Rate: cfg.Rate, Via: cfg.Via, DecideAt: cfg.DecideAt, Statuses: map[string]int{}}
 	if err := fund(ctx, cfg); err != nil {
 		return r, err
 	}
@@ -406,11 +410,14 @@ func projectionLag(ctx context.Context, cfg Config, res workflows.Result) (time.
 }
 
 // baselineFor is the BaselineSaga that mirrors order i's saga: as many activities (the
-// approved path runs create, debit, approve; the others create, debit, refund, close) and
-// a decision unless the payment is declined.
+// approved path runs create, debit, approve; the others create, debit, refund, close), a
+// decision unless the payment is declined, and the OrderStatus upserts the saga makes on
+// that path when events come in the expected order (see mirroredStatuses).
 func baselineFor(cfg Config, i int) workflows.BaselineInput {
-	in := workflows.BaselineInput{OrderID: fmt.Sprintf("baseline-%s-%06d", cfg.RunID, i), Activities: 4}
-	switch outcome(i) {
+	want := outcome(i)
+	in := workflows.BaselineInput{OrderID: fmt.Sprintf("baseline-%s-%06d", cfg.RunID, i), Activities: 4,
+		Statuses: mirroredStatuses(cfg.DecideAt, want), CustomerID: "load-" + cfg.RunID + "-baseline"}
+	switch want {
 	case ordersaga.StatusApproved:
 		in.Activities = 3
 	case ordersaga.StatusRejected + "/" + ordersaga.ReasonPaymentDeclined:
@@ -419,11 +426,43 @@ func baselineFor(cfg Config, i int) workflows.BaselineInput {
 	return in
 }
 
+// mirroredStatuses are the statuses an API-started saga upserts on the way to outcome
+// want (it starts with pending, which the starter sets): awaiting_decision when it waits
+// for a decision (a decision sent at the start is held, so it does not wait), compensating
+// before undoing its steps, and the final status.
+func mirroredStatuses(decideAt, want string) []string {
+	const (
+		awaiting     = ordersaga.StatusAwaitingDecision
+		compensating = ordersaga.StatusCompensating
+		rejected     = ordersaga.StatusRejected
+	)
+	waits := decideAt == DecideWhenPaid
+	switch want {
+	case ordersaga.StatusApproved:
+		if waits {
+			return []string{awaiting, ordersaga.StatusApproved}
+		}
+		return []string{ordersaga.StatusApproved}
+	case rejected + "/" + ordersaga.ReasonRestaurantRejected:
+		if waits {
+			return []string{awaiting, compensating, rejected}
+		}
+		return []string{compensating, rejected}
+	case rejected + "/" + ordersaga.ReasonPaymentDeclined:
+		return []string{compensating, rejected}
+	}
+	// Cancelled once paid, while it waits for the restaurant.
+	return []string{awaiting, compensating, ordersaga.StatusCancelled}
+}
+
 // runBaseline runs order i's BaselineSaga: start, decide (like the orders, at once), wait.
 func runBaseline(ctx context.Context, cfg Config, i int, start time.Time) (time.Duration, error) {
 	in := baselineFor(cfg, i)
 	opts := workflows.StartOptions(in.OrderID)
 	opts.ID = in.OrderID
+	// Started with the attributes the API gives a saga.
+	opts.TypedSearchAttributes = temporal.NewSearchAttributes(workflows.OrderStatusAttribute.ValueSet(ordersaga.StatusPending),
+		workflows.CustomerIDAttribute.ValueSet(in.CustomerID))
 	run, err := cfg.Temporal.ExecuteWorkflow(ctx, opts, workflows.BaselineName, in)
 	if err != nil {
 		return 0, err

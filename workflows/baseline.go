@@ -26,8 +26,9 @@ type BaselineInput struct {
 	// Statuses are the OrderStatus search attribute values the mirrored saga upserts
 	// after its start, in order: all but the last are upserted at the decision point, the
 	// last at the end, each with CustomerID, as the saga's are. None: no upserts.
-	Statuses   []string `json:"statuses,omitempty"`
-	CustomerID string   `json:"customer_id,omitempty"`
+	Statuses []string `json:"statuses,omitempty"`
+	// CustomerID is the CustomerId search attribute that goes with each upsert.
+	CustomerID string `json:"customer_id,omitempty"`
 }
 
 // NoopActivity does nothing; the baseline runs it where OrderSaga runs its activities.

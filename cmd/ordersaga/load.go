@@ -162,7 +162,8 @@ func printReport(m *Main, r loadgen.Report) {
 	if r.Rate > 0 {
 		pace = fmt.Sprintf("a target of %.1f/s (at most %d in flight)", r.Rate, r.Concurrency)
 	}
-	fmt.Fprintf(w, "orders             %d at %s in %.1fs, via %s, decisions sent at %s\n", r.Orders, pace, r.Seconds, r.Via, r.DecideAt)
+	fmt.Fprintf(w, "orders             %d at %s in %.1fs, via %s, decisions sent at %s (run %s: workflows order-load-%s-*)\n",
+		r.Orders, pace, r.Seconds, r.Via, r.DecideAt, r.RunID, r.RunID)
 	fmt.Fprintf(w, "throughput         %.1f orders/s\n", r.OrdersPerSec)
 	fmt.Fprintf(w, "saga latency       p50 %.0f ms  p95 %.0f ms  p99 %.0f ms\n", r.SagaLatency.P50, r.SagaLatency.P95, r.SagaLatency.P99)
 	fmt.Fprintf(w, "projection lag     p50 %.0f ms  p99 %.0f ms\n", r.ProjectionLag.P50, r.ProjectionLag.P99)
@@ -176,8 +177,8 @@ func printReport(m *Main, r loadgen.Report) {
 	}
 	fmt.Fprintf(w, "refused decisions  %d (each sent again a moment later)\n", r.RefusedDecisions)
 	if r.BaselineLatency != nil {
-		fmt.Fprintf(w, "baseline           %.1f workflows/s, latency p50 %.0f ms  p99 %.0f ms (%d rounds alternating with the orders)\n",
-			r.BaselinePerSec, r.BaselineLatency.P50, r.BaselineLatency.P99, r.Rounds)
+		fmt.Fprintf(w, "baseline           %.1f workflows/s, latency p50 %.0f ms  p99 %.0f ms (%d rounds alternating with the orders; baseline-%s-*)\n",
+			r.BaselinePerSec, r.BaselineLatency.P50, r.BaselineLatency.P99, r.Rounds, r.RunID)
 		fmt.Fprintf(w, "ratio              %.2f of the baseline's throughput\n", r.Ratio)
 	}
 }

@@ -428,8 +428,9 @@ func baselineFor(cfg Config, i int) workflows.BaselineInput {
 
 // mirroredStatuses are the statuses an API-started saga upserts on the way to outcome
 // want (it starts with pending, which the starter sets): awaiting_decision when it waits
-// for a decision (a decision sent at the start is held, so it does not wait), compensating
-// before undoing its steps, and the final status.
+// for a decision (a decision sent at the start is held, so it does not wait; one sent once
+// the payment shows usually finds it waiting, but may beat it there), compensating before
+// undoing its steps, and the final status.
 func mirroredStatuses(decideAt, want string) []string {
 	const (
 		awaiting     = ordersaga.StatusAwaitingDecision

@@ -63,7 +63,7 @@ const DefaultAccountCacheSize = 10_000
 // behind: Get reads what was appended since. Each kept account holds its balance and the
 // ids of its events. Safe for concurrent use.
 type AccountCache struct {
-	mu       sync.Mutex // orders put's look and store
+	mu       sync.Mutex // makes put's look and store one step
 	accounts *lru.Cache[string, ordersaga.Account]
 }
 

@@ -275,7 +275,6 @@ func TestADecisionSignalSentAtOnceIsHeld(t *testing.T) {
 	record(t, run, "held-signal")
 }
 
-// assertNoTimer checks that the run's history has no timer.
 // history reads the run's whole history.
 func (s *stack) history(t *testing.T, run client.WorkflowRun) []*historypb.HistoryEvent {
 	t.Helper()
@@ -291,6 +290,7 @@ func (s *stack) history(t *testing.T, run client.WorkflowRun) []*historypb.Histo
 	return events
 }
 
+// assertNoTimer checks that the run's history has no timer.
 func (s *stack) assertNoTimer(t *testing.T, run client.WorkflowRun) {
 	t.Helper()
 	for _, e := range s.history(t, run) {

@@ -49,12 +49,12 @@ func BaselineSaga(ctx workflow.Context, in BaselineInput) (Result, error) {
 	}
 	ctx = workflow.WithActivityOptions(ctx, forwardOptions)
 	for step := range activities {
-		if step == 2 && !in.NoDecision {
-			if err := workflow.Await(ctx, func() bool { return decided }); err != nil {
-				return Result{}, err
+		if step == 2 { // the decision point
+			if !in.NoDecision {
+				if err := workflow.Await(ctx, func() bool { return decided }); err != nil {
+					return Result{}, err
+				}
 			}
-		}
-		if step == 2 {
 			for _, status := range in.Statuses[:max(len(in.Statuses)-1, 0)] {
 				upsertStatus(ctx, status, in.CustomerID)
 			}

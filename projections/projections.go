@@ -80,13 +80,8 @@ type model interface {
 	saveTo(ctx context.Context, tx pgx.Tx, suffix string) error
 }
 
-// rowQuerier reads one row: a transaction, or the pool for a read outside one.
-type rowQuerier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
 // loader reads the read model row of one stream (nil row: a model at version 0).
-type loader func(ctx context.Context, q rowQuerier, id string) (model, error)
+type loader func(ctx context.Context, q sqldb.Querier, id string) (model, error)
 
 // writesOneRow runs a statement that writes at most one row and reports whether it did.
 func writesOneRow(ctx context.Context, db sqldb.Querier, sql string, args ...any) (bool, error) {
@@ -301,7 +296,7 @@ func (p *Projector) appliedVersions(ctx context.Context, table, key string, ids 
 // orderRow adapts Order to model.
 type orderRow struct{ Order }
 
-func loadOrder(ctx context.Context, q rowQuerier, id string) (model, error) {
+func loadOrder(ctx context.Context, q sqldb.Querier, id string) (model, error) {
 	r := &orderRow{}
 	err := scanOrder(q.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders_view WHERE order_id = $1`, id), &r.Order)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -384,7 +379,7 @@ func nextOrder(ctx context.Context, db sqldb.Querier, id string, e ordersaga.Rec
 // balanceRow adapts Balance to model.
 type balanceRow struct{ Balance }
 
-func loadBalance(ctx context.Context, q rowQuerier, id string) (model, error) {
+func loadBalance(ctx context.Context, q sqldb.Querier, id string) (model, error) {
 	r := &balanceRow{Balance{CustomerID: id}}
 	err := q.QueryRow(ctx, `SELECT balance, currency, version, updated_at FROM customer_balances WHERE customer_id = $1`, id).
 		Scan(&r.Balance.Balance, &r.Currency, &r.Version, &r.UpdatedAt)

@@ -118,6 +118,7 @@ func (db *DB) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
 type Querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // InStatement runs fn, which sends exactly one statement and reads its result, as a

@@ -3,6 +3,8 @@ package sqldb
 import (
 	"context"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Statement is one normalised statement's figures since the last ResetStatementStats.
@@ -43,14 +45,5 @@ func (db *DB) TopStatements(ctx context.Context, n int) ([]Statement, error) {
 	if err != nil {
 		return nil, fmt.Errorf("statement statistics: %w", err)
 	}
-	defer rows.Close()
-	var out []Statement
-	for rows.Next() {
-		var s Statement
-		if err := rows.Scan(&s.Query, &s.Calls, &s.TotalMs, &s.MeanMs, &s.Rows); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Statement])
 }

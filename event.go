@@ -3,6 +3,7 @@ package ordersaga
 import (
 	"context"
 	"encoding/json"
+	"iter"
 	"strings"
 	"time"
 
@@ -140,5 +141,57 @@ func ReadStreamFrom(ctx context.Context, r StreamReader, stream string, from int
 			return all, nil
 		}
 		from = events[len(events)-1].Version + 1
+	}
+}
+
+// StreamLister lists streams with their versions a page at a time (the event store's
+// StreamVersions).
+type StreamLister interface {
+	StreamVersions(ctx context.Context, streamType, afterStream string, limit int) ([]StreamVersion, error)
+}
+
+// StreamPageSize is how many streams StreamPages reads at a time when asked for 0.
+const StreamPageSize = 1000
+
+// StreamPages yields every stream of streamType whose name sorts after afterStream ("" for
+// all), with its version, in stream name order, size streams a page (StreamPageSize when
+// size is 0). A read error is yielded once, and ends the sequence.
+func StreamPages(ctx context.Context, s StreamLister, streamType, afterStream string, size int) iter.Seq2[[]StreamVersion, error] {
+	if size <= 0 {
+		size = StreamPageSize
+	}
+	return func(yield func([]StreamVersion, error) bool) {
+		for after := afterStream; ; {
+			page, err := s.StreamVersions(ctx, streamType, after, size)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if len(page) > 0 && !yield(page, nil) {
+				return
+			}
+			if len(page) < size {
+				return
+			}
+			after = page[len(page)-1].Stream
+		}
+	}
+}
+
+// Streams yields every stream of streamType with its version, in stream name order; it is
+// StreamPages one stream at a time.
+func Streams(ctx context.Context, s StreamLister, streamType string) iter.Seq2[StreamVersion, error] {
+	return func(yield func(StreamVersion, error) bool) {
+		for page, err := range StreamPages(ctx, s, streamType, "", 0) {
+			if err != nil {
+				yield(StreamVersion{}, err)
+				return
+			}
+			for _, sv := range page {
+				if !yield(sv, nil) {
+					return
+				}
+			}
+		}
 	}
 }

@@ -39,8 +39,11 @@ const (
 	StatusAwaitingDecision = "awaiting_decision"
 	StatusApproved         = "approved"
 	StatusCompensating     = "compensating"
-	StatusRejected         = "rejected"
-	StatusCancelled        = "cancelled"
+	// StatusRefunded is the read model's status between a refund and the rejection or
+	// cancellation that follows it.
+	StatusRefunded  = "refunded"
+	StatusRejected  = "rejected"
+	StatusCancelled = "cancelled"
 )
 
 // Limits of an order.
@@ -168,10 +171,10 @@ func (o OrderInput) Timeout() (time.Duration, error) {
 }
 
 // OrderStream is the event stream of an order.
-func OrderStream(orderID string) string { return "order-" + orderID }
+func OrderStream(orderID string) string { return StreamTypeOrder + "-" + orderID }
 
 // CustomerStream is the event stream of a customer's account.
-func CustomerStream(customerID string) string { return "customer-" + customerID }
+func CustomerStream(customerID string) string { return StreamTypeCustomer + "-" + customerID }
 
 // OrderCreated is the payload of EventOrderCreated.
 type OrderCreated struct {

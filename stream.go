@@ -7,6 +7,14 @@ import (
 // MaxStreamLength is the longest a stream name may be.
 const MaxStreamLength = 200
 
+// Stream types of the order saga: the aggregates whose streams the saga writes.
+const (
+	// StreamTypeOrder is an order's stream, "order-<order id>".
+	StreamTypeOrder = "order"
+	// StreamTypeCustomer is a customer's payment account, "customer-<customer id>".
+	StreamTypeCustomer = "customer"
+)
+
 var (
 	aggregateTypePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	aggregateIDPattern   = regexp.MustCompile(`^[A-Za-z0-9_.:@-]+$`)

@@ -26,7 +26,7 @@ import (
 func orderClient(t *testing.T) ordersagav1.OrderServiceClient {
 	t.Helper()
 	s := stacktest.Start(t)
-	srv, err := api.NewServer(api.Config{Store: s.Store, Sagas: workflows.Client{Temporal: s.Temporal}, ReadModels: s.Projector,
+	srv, err := api.NewServer(api.Config{Store: s.Store, Sagas: workflows.Client{Temporal: s.Temporal}, ReadModels: s.Reads,
 		Accounts: s.Accounts, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -69,7 +69,7 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 // BenchmarkRawInsert is the baseline: one single-row INSERT transaction per operation
-// with pgx (BEGIN, INSERT, COMMIT), into a table with the events table's columns and a
+// (BEGIN, INSERT, COMMIT, through the same InTx as every transaction), into a table with the events table's columns and a
 // primary key, on the same database and pool settings, with no concurrency control,
 // idempotency or outbox.
 func BenchmarkRawInsert(b *testing.B) {
@@ -77,7 +77,7 @@ func BenchmarkRawInsert(b *testing.B) {
 		b.Run(fmt.Sprintf("events=1/parallel=%v", parallel), func(b *testing.B) {
 			f := newFixture(b)
 			ctx := context.Background()
-			if _, err := f.db.Pool.Exec(ctx, `CREATE TABLE raw_events (
+			if _, err := f.db.Exec(ctx, `CREATE TABLE raw_events (
 				stream_id TEXT NOT NULL, version INT8 NOT NULL, event_id UUID NOT NULL, stream_type TEXT NOT NULL,
 				event_type TEXT NOT NULL, data JSONB NOT NULL, metadata JSONB NOT NULL,
 				recorded_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (stream_id, version))`); err != nil {
@@ -87,16 +87,11 @@ func BenchmarkRawInsert(b *testing.B) {
 			insertLoop := func(next func() bool) {
 				stream := fmt.Sprintf("order-bench-%d", streams.Add(1))
 				for version := int64(1); next(); version++ {
-					tx, err := f.db.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
-					if err == nil {
-						_, err = tx.Exec(ctx, `INSERT INTO raw_events (stream_id, version, event_id, stream_type, event_type, data, metadata)
+					err := f.db.InTx(ctx, func(tx pgx.Tx) error {
+						_, err := tx.Exec(ctx, `INSERT INTO raw_events (stream_id, version, event_id, stream_type, event_type, data, metadata)
 							VALUES ($1, $2, $3, 'order', 'order-created', $4, '{}')`, stream, version, uuid.New(), string(benchPayload))
-						if err == nil {
-							err = tx.Commit(ctx)
-						} else {
-							_ = tx.Rollback(ctx)
-						}
-					}
+						return err
+					})
 					if err != nil {
 						b.Error(err)
 						return

@@ -28,12 +28,15 @@ func Migrate(ctx context.Context, db *sqldb.DB) error {
 	return db.Migrate(ctx, "eventstore", migrations, "migrations")
 }
 
+// CheckSchema returns an error wrapping sqldb.ErrSchemaBehind unless the store's schema is
+// fully migrated; it changes nothing.
+func CheckSchema(ctx context.Context, db *sqldb.DB) error {
+	return db.CheckMigrated(ctx, "eventstore", migrations, "migrations")
+}
+
 // Store is the event store.
 type Store struct {
 	db *sqldb.DB
-	// beforeCommit, when set by tests, runs inside the append transaction after its writes;
-	// appends then run in an explicit transaction instead of as a single statement.
-	beforeCommit func(attempt int) error
 }
 
 // New returns a store on db. The schema must have been migrated (see Migrate).
@@ -114,9 +117,8 @@ func (s *Store) Append(ctx context.Context, stream string, expected ordersaga.Ex
 	}
 	for race := 0; ; race++ {
 		var appended []ordersaga.AppendedEvent
-		attempt := 0
-		appendOnce := func(q sqldb.Querier) error {
-			attempt++
+		// The append is one statement, so it is its own transaction: one round trip.
+		err := s.db.InStatement(ctx, func(q sqldb.Querier) error {
 			rows, err := q.Query(ctx, appendSQL(n, expected), args...)
 			if err != nil {
 				return fmt.Errorf("append %s: %w", stream, err)
@@ -125,19 +127,8 @@ func (s *Store) Append(ctx context.Context, stream string, expected ordersaga.Ex
 			if err != nil {
 				return fmt.Errorf("append %s: %w", stream, err)
 			}
-			if s.beforeCommit != nil && len(appended) == n {
-				return s.beforeCommit(attempt)
-			}
 			return nil
-		}
-		// The append is one statement, so it is its own transaction: one round trip.
-		// Tests that stop it before its commit need an explicit transaction.
-		var err error
-		if s.beforeCommit != nil {
-			err = s.db.InTx(ctx, func(tx pgx.Tx) error { return appendOnce(tx) })
-		} else {
-			err = s.db.InStatement(ctx, appendOnce)
-		}
+		})
 		if err == nil && len(appended) == n {
 			return ordersaga.AppendResult{Events: appended}, nil
 		}
@@ -196,31 +187,35 @@ func (s *Store) previousAppend(ctx context.Context, stream string, events []enco
 	for i, e := range events {
 		ids[i], types[i], data[i] = e.id, e.typ, e.data
 	}
-	rows, err := s.db.Pool.Query(ctx, previousAppendSQL, ids, types, data)
+	type stored struct {
+		ord      int
+		event    ordersaga.AppendedEvent
+		stream   string
+		sameBody bool
+	}
+	var found []stored
+	err := s.db.InStatement(ctx, func(q sqldb.Querier) error {
+		rows, err := q.Query(ctx, previousAppendSQL, ids, types, data)
+		if err != nil {
+			return err
+		}
+		found, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (stored, error) {
+			var f stored
+			err := row.Scan(&f.ord, &f.event.ID, &f.stream, &f.event.Version, &f.event.Position, &f.event.RecordedAt, &f.sameBody)
+			return f, err
+		})
+		return err
+	})
 	if err != nil {
 		return ordersaga.AppendResult{}, false, storeError("look up event ids", err)
 	}
 	res := ordersaga.AppendResult{Duplicate: true}
-	for rows.Next() {
-		var (
-			ord      int
-			a        ordersaga.AppendedEvent
-			stored   string
-			sameBody bool
-		)
-		if err := rows.Scan(&ord, &a.ID, &stored, &a.Version, &a.Position, &a.RecordedAt, &sameBody); err != nil {
-			rows.Close()
-			return ordersaga.AppendResult{}, false, storeError("look up event ids", err)
+	for _, f := range found {
+		if f.stream != stream || !f.sameBody {
+			return ordersaga.AppendResult{}, false, &ordersaga.Error{Code: ordersaga.ECONFLICT, Field: fmt.Sprintf("events[%d].id", f.ord-1),
+				Message: fmt.Sprintf("events[%d].id: %s is already stored (stream %s, version %d) with different content", f.ord-1, f.event.ID, f.stream, f.event.Version)}
 		}
-		if stored != stream || !sameBody {
-			rows.Close()
-			return ordersaga.AppendResult{}, false, &ordersaga.Error{Code: ordersaga.ECONFLICT, Field: fmt.Sprintf("events[%d].id", ord-1),
-				Message: fmt.Sprintf("events[%d].id: %s is already stored (stream %s, version %d) with different content", ord-1, a.ID, stored, a.Version)}
-		}
-		res.Events = append(res.Events, a)
-	}
-	if err := rows.Err(); err != nil {
-		return ordersaga.AppendResult{}, false, storeError("look up event ids", err)
+		res.Events = append(res.Events, f.event)
 	}
 	switch len(res.Events) {
 	case 0:
@@ -241,7 +236,7 @@ func (s *Store) StreamVersion(ctx context.Context, stream string) (int64, error)
 		return 0, err
 	}
 	var v int64
-	err := s.db.Pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1`, stream).Scan(&v)
+	err := s.db.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1`, stream).Scan(&v)
 	if err != nil {
 		return 0, storeError("read version of "+stream, err)
 	}
@@ -257,15 +252,14 @@ func (s *Store) StreamVersions(ctx context.Context, streamType, afterStream stri
 	if err := validateLimit(limit); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Pool.Query(ctx, `SELECT stream_id, max(version) FROM events
+	var out []ordersaga.StreamVersion
+	err := s.db.InStatement(ctx, func(q sqldb.Querier) error {
+		rows, err := q.Query(ctx, `SELECT stream_id, max(version) FROM events
 		WHERE stream_type = $1 AND stream_id > $2 GROUP BY stream_id ORDER BY stream_id LIMIT $3`, streamType, afterStream, limit)
-	if err != nil {
-		return nil, storeError("list streams", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ordersaga.StreamVersion, error) {
-		var v ordersaga.StreamVersion
-		err := row.Scan(&v.Stream, &v.Version)
-		return v, err
+		if err == nil {
+			out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[ordersaga.StreamVersion])
+		}
+		return err
 	})
 	return out, storeError("list streams", err)
 }
@@ -275,12 +269,15 @@ func (s *Store) StreamVersions(ctx context.Context, streamType, afterStream stri
 //
 // Errors: EUNAVAILABLE, EINTERNAL.
 func (s *Store) VersionGaps(ctx context.Context, limit int) ([]string, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT stream_id FROM events GROUP BY stream_id
+	var gaps []string
+	err := s.db.InStatement(ctx, func(q sqldb.Querier) error {
+		rows, err := q.Query(ctx, `SELECT stream_id FROM events GROUP BY stream_id
 		HAVING count(*) <> max(version) OR min(version) <> 1 ORDER BY stream_id LIMIT $1`, limit)
-	if err != nil {
-		return nil, storeError("check versions", err)
-	}
-	gaps, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err == nil {
+			gaps, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		}
+		return err
+	})
 	return gaps, storeError("check versions", err)
 }
 
@@ -363,12 +360,7 @@ func (s *Store) MarkPublished(ctx context.Context, positions []int64) error {
 	if len(positions) == 0 {
 		return nil
 	}
-	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM event_outbox WHERE position = ANY($1::INT8[])`, positions); err != nil {
-			return fmt.Errorf("mark published: %w", err)
-		}
-		return nil
-	})
+	_, err := s.db.Exec(ctx, `DELETE FROM event_outbox WHERE position = ANY($1::INT8[])`, positions)
 	return storeError("mark published", err)
 }
 
@@ -377,11 +369,14 @@ func prefixed(prefix, columns string) string {
 }
 
 func (s *Store) query(ctx context.Context, op, sql string, args ...any) ([]ordersaga.RecordedEvent, error) {
-	rows, err := s.db.Pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, storeError(op, err)
-	}
-	events, err := pgx.CollectRows(rows, scanRecorded)
+	var events []ordersaga.RecordedEvent
+	err := s.db.InStatement(ctx, func(q sqldb.Querier) error {
+		rows, err := q.Query(ctx, sql, args...)
+		if err == nil {
+			events, err = pgx.CollectRows(rows, scanRecorded)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, storeError(op, err)
 	}

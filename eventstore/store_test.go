@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventstore"
@@ -43,7 +42,7 @@ func newFixture(t testing.TB) fixture {
 // counts returns the number of rows in the events and outbox tables.
 func (f fixture) counts(t testing.TB) (events, outbox int) {
 	t.Helper()
-	err := f.db.Pool.QueryRow(context.Background(),
+	err := f.db.QueryRow(context.Background(),
 		`SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM event_outbox)`).Scan(&events, &outbox)
 	if err != nil {
 		t.Fatal(err)
@@ -304,19 +303,30 @@ func assertGapFree(t *testing.T, f fixture, stream string, n int) {
 	}
 }
 
+// TestAppendRetriesSerializationFailure makes the database itself fail an append's first
+// attempt with SQLSTATE 40001 (a trigger below the store), so that the append takes the
+// production path, one statement in InStatement's retry loop, and must be retried.
 func TestAppendRetriesSerializationFailure(t *testing.T) {
 	f := newFixture(t)
-	var attempts []int
-	f.store.SetBeforeCommit(func(attempt int) error {
-		attempts = append(attempts, attempt)
-		if attempt == 1 {
-			return fmt.Errorf("injected: %w", &pgconn.PgError{Code: "40001", Message: "could not serialize access"})
-		}
-		return nil
-	})
+	ctx := context.Background()
+	if _, err := f.db.Exec(ctx, `CREATE SEQUENCE append_attempts;
+		CREATE FUNCTION fail_first_append() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF nextval('append_attempts') = 1 THEN
+				RAISE EXCEPTION 'injected serialization failure' USING ERRCODE = '40001';
+			END IF;
+			RETURN NULL;
+		END $$;
+		CREATE TRIGGER fail_first_append BEFORE INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION fail_first_append()`); err != nil {
+		t.Fatal(err)
+	}
 	res := mustAppend(t, f.store, "order-s", ordersaga.NoStream, event("order-created", `{"n": 1}`), event("order-approved", `{"n": 2}`))
-	if fmt.Sprint(attempts) != "[1 2]" {
-		t.Errorf("transaction attempts = %v, want [1 2]", attempts)
+	var attempts int
+	if err := f.db.QueryRow(ctx, `SELECT last_value FROM append_attempts`).Scan(&attempts); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 2 {
+		t.Errorf("the append statement ran %d times, want 2: the failed attempt and its retry", attempts)
 	}
 	if res.Duplicate || res.LastVersion() != 2 {
 		t.Errorf("result = %+v, want versions 1..2", res)
@@ -539,7 +549,7 @@ func TestMigrateIsIdempotentUnderConcurrency(t *testing.T) {
 		t.Errorf("migrating an up-to-date schema: %v", err)
 	}
 	var n int
-	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE component = 'eventstore'`).Scan(&n); err != nil {
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE component = 'eventstore'`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 1 {

@@ -25,7 +25,7 @@ func TestAPoisonMessageIsDeadLetteredWhileTheRestFlows(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bus.Close()
-	_, err = bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: "order-projectors", Types: projections.Types, MaxDeliveries: 2, AckWait: time.Second,
+	_, err = bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: "order-projectors", Types: projections.Types(), MaxDeliveries: 2, AckWait: time.Second,
 		Handler: func(ctx context.Context, m eventbus.Message) error { return f.projector.Apply(ctx, m.Event) },
 		DeadLetter: func(ctx context.Context, m eventbus.Message, cause error) error {
 			return f.projector.DeadLetter(ctx, m.Event, m.Raw, cause)
@@ -46,9 +46,9 @@ func TestAPoisonMessageIsDeadLetteredWhileTheRestFlows(t *testing.T) {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		o, err := f.projector.Order(ctx, "q1")
+		o, err := f.reads.Order(ctx, "q1")
 		var dead int
-		_ = f.db.Pool.QueryRow(ctx, `SELECT count(*) FROM projection_dead_letters WHERE payload = 'not an envelope'`).Scan(&dead)
+		_ = f.db.QueryRow(ctx, `SELECT count(*) FROM projection_dead_letters WHERE payload = 'not an envelope'`).Scan(&dead)
 		if err == nil && o.Status == ordersaga.StatusCreated && dead == 1 {
 			return
 		}

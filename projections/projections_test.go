@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventstore"
@@ -25,6 +27,7 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 type fixture struct {
 	store     *eventstore.Store
 	projector *projections.Projector
+	reads     *projections.ReadModels
 	db        *sqldb.DB
 }
 
@@ -43,7 +46,7 @@ func newFixture(t *testing.T) fixture {
 		t.Fatal(err)
 	}
 	store := eventstore.New(db)
-	return fixture{store: store, projector: projections.New(db, store, nil), db: db}
+	return fixture{store: store, projector: projections.New(db, store, nil), reads: projections.NewReadModels(db), db: db}
 }
 
 // history appends random order and account histories and returns every recorded event and
@@ -189,7 +192,7 @@ func TestReadModelsEqualTheFoldOfTheStoreWhateverTheDelivery(t *testing.T) {
 			}
 			assertFold(t, f, events)
 			var dead int
-			if err := f.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM projection_dead_letters`).Scan(&dead); err != nil {
+			if err := f.db.QueryRow(context.Background(), `SELECT count(*) FROM projection_dead_letters`).Scan(&dead); err != nil {
 				t.Fatal(err)
 			}
 			if dead != malformed {
@@ -217,7 +220,7 @@ func assertFold(t *testing.T, f fixture, events []ordersaga.RecordedEvent) {
 		case "order":
 			want := projections.FoldOrder(all)
 			want.OrderID = id
-			got, err := f.projector.Order(ctx, id)
+			got, err := f.reads.Order(ctx, id)
 			if err != nil {
 				t.Fatalf("order %s: %v", id, err)
 			}
@@ -226,7 +229,7 @@ func assertFold(t *testing.T, f fixture, events []ordersaga.RecordedEvent) {
 			}
 		case "customer":
 			want := projections.FoldBalance(id, all)
-			got, err := f.projector.Balance(ctx, id)
+			got, err := f.reads.Balance(ctx, id)
 			if err != nil {
 				t.Fatalf("balance %s: %v", id, err)
 			}
@@ -248,7 +251,7 @@ func cut(stream string) (string, string, bool) {
 
 // sameOrder compares what the events determine; ProjectedAt is when the read model took
 // them in, which the fold cannot know.
-func sameOrder(a, b projections.Order) bool {
+func sameOrder(a, b ordersaga.OrderView) bool {
 	if !a.CreatedAt.Equal(b.CreatedAt) || !a.UpdatedAt.Equal(b.UpdatedAt) {
 		return false
 	}
@@ -271,12 +274,12 @@ func TestReadModelRowsSayWhenTheyTookTheirLastEventIn(t *testing.T) {
 		}
 	}
 	after := time.Now()
-	orders, err := f.projector.ListOrders(ctx, ordersaga.OrderFilter{}, "", 100)
+	orders, err := f.reads.ListOrders(ctx, ordersaga.OrderFilter{}, "", 100)
 	if err != nil || len(orders) == 0 {
 		t.Fatalf("ListOrders: %d orders, %v", len(orders), err)
 	}
 	for _, listed := range orders {
-		o, err := f.projector.Order(ctx, listed.OrderID)
+		o, err := f.reads.Order(ctx, listed.OrderID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,10 +293,10 @@ func TestReadModelRowsSayWhenTheyTookTheirLastEventIn(t *testing.T) {
 		}
 	}
 	// A row written before the column existed reads as "not known".
-	if _, err := f.db.Pool.Exec(ctx, `UPDATE orders_view SET projected_at = NULL WHERE order_id = $1`, orders[0].OrderID); err != nil {
+	if _, err := f.db.Exec(ctx, `UPDATE orders_view SET projected_at = NULL WHERE order_id = $1`, orders[0].OrderID); err != nil {
 		t.Fatal(err)
 	}
-	if o, err := f.projector.Order(ctx, orders[0].OrderID); err != nil || !o.ProjectedAt.IsZero() {
+	if o, err := f.reads.Order(ctx, orders[0].OrderID); err != nil || !o.ProjectedAt.IsZero() {
 		t.Errorf("a row without projected_at: %v, %v; want a zero ProjectedAt", o.ProjectedAt, err)
 	}
 }
@@ -402,7 +405,7 @@ func TestVerifyFindsTamperingAndUnpublishedEvents(t *testing.T) {
 	if err := f.store.MarkPublished(ctx, positions); err != nil {
 		t.Fatal(err)
 	}
-	report, err := f.projector.Verify(ctx, f.store, 0)
+	report, err := projections.Verify(ctx, f.reads, f.store, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,13 +413,13 @@ func TestVerifyFindsTamperingAndUnpublishedEvents(t *testing.T) {
 		t.Fatalf("a consistent system: %+v, want no problems", report)
 	}
 	// Tamper with one row and leave one event unpublished.
-	if _, err := f.db.Pool.Exec(ctx, `UPDATE orders_view SET status = 'approved', amount = amount + 1 WHERE order_id = 'p3'`); err != nil {
+	if _, err := f.db.Exec(ctx, `UPDATE orders_view SET status = 'approved', amount = amount + 1 WHERE order_id = 'p3'`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.db.Pool.Exec(ctx, `INSERT INTO event_outbox (position) VALUES ($1)`, events[5].Position); err != nil {
+	if _, err := f.db.Exec(ctx, `INSERT INTO event_outbox (position) VALUES ($1)`, events[5].Position); err != nil {
 		t.Fatal(err)
 	}
-	report, err = f.projector.Verify(ctx, f.store, 0)
+	report, err = projections.Verify(ctx, f.reads, f.store, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,13 +441,13 @@ func TestRebuildResumesAndEqualsTheLiveReadModels(t *testing.T) {
 	}
 	live := snapshot(t, f)
 	// A corrupted row that the rebuild must repair from the store.
-	if _, err := f.db.Pool.Exec(ctx, `UPDATE orders_view SET status = 'approved' WHERE order_id = 'p1'`); err != nil {
+	if _, err := f.db.Exec(ctx, `UPDATE orders_view SET status = 'approved' WHERE order_id = 'p1'`); err != nil {
 		t.Fatal(err)
 	}
 	// Kill the first rebuild after its first page.
 	crashCtx, crash := context.WithCancel(ctx)
 	pages := 0
-	err := f.projector.Rebuild(crashCtx, func(done, total int64) {
+	err := projections.Rebuild(crashCtx, f.db, f.store, func(done, total int64) {
 		if pages++; pages == 2 {
 			crash()
 		}
@@ -453,7 +456,7 @@ func TestRebuildResumesAndEqualsTheLiveReadModels(t *testing.T) {
 		t.Fatal("the interrupted rebuild reported success")
 	}
 	var resumedFrom int64 = -1
-	if err := f.projector.Rebuild(ctx, func(done, total int64) {
+	if err := projections.Rebuild(ctx, f.db, f.store, func(done, total int64) {
 		if resumedFrom < 0 {
 			resumedFrom = done
 		}
@@ -469,7 +472,7 @@ func TestRebuildResumesAndEqualsTheLiveReadModels(t *testing.T) {
 	if got := snapshot(t, f); got != live {
 		t.Errorf("rebuilt read models differ from the live ones before the corruption")
 	}
-	report, err := f.projector.Verify(ctx, f.store, time.Hour)
+	report, err := projections.Verify(ctx, f.reads, f.store, time.Hour)
 	if err != nil || !report.OK() {
 		t.Errorf("verify after rebuild: %+v, %v", report, err)
 	}
@@ -483,18 +486,32 @@ func snapshot(t *testing.T, f fixture) string {
 		`SELECT order_id, customer_id, restaurant_id, status, items::TEXT, amount, currency, reason, version FROM orders_view ORDER BY order_id`,
 		`SELECT customer_id, '', '', '', '', balance, currency, '', version FROM customer_balances ORDER BY customer_id`,
 	} {
-		rows, err := f.db.Pool.Query(context.Background(), q)
+		var rows [][]any
+		err := f.db.InStatement(context.Background(), func(db sqldb.Querier) error {
+			r, err := db.Query(context.Background(), q)
+			if err == nil {
+				rows, err = pgx.CollectRows(r, func(row pgx.CollectableRow) ([]any, error) { return row.Values() })
+			}
+			return err
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for rows.Next() {
-			vals, err := rows.Values()
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, vals := range rows {
 			out += fmt.Sprintln(vals...)
 		}
-		rows.Close()
 	}
 	return out
+}
+
+// TestProjectorsSubscribeToEveryEventTheReadModelsConsume pins the derived subscription
+// list: every event type of an order or a customer account, each once.
+func TestProjectorsSubscribeToEveryEventTheReadModelsConsume(t *testing.T) {
+	want := []string{ordersaga.EventAccountCredited, ordersaga.EventAccountDebited, ordersaga.EventAccountRefunded,
+		ordersaga.EventOrderApproved, ordersaga.EventOrderCancelled, ordersaga.EventOrderCreated,
+		ordersaga.EventPaymentDebited, ordersaga.EventPaymentRefunded, ordersaga.EventOrderRejected}
+	slices.Sort(want)
+	if got := projections.Types(); !slices.Equal(got, want) {
+		t.Errorf("projections.Types() = %v, want %v", got, want)
+	}
 }

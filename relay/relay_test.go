@@ -124,7 +124,7 @@ func (r *receiver) waitAll(t *testing.T, ids []uuid.UUID) int {
 func outboxSize(t *testing.T, db *sqldb.DB) int {
 	t.Helper()
 	var n int
-	if err := db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM event_outbox`).Scan(&n); err != nil {
+	if err := db.QueryRow(context.Background(), `SELECT count(*) FROM event_outbox`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -38,6 +39,36 @@ func (db *DB) Migrate(ctx context.Context, component string, fsys fs.FS, dir str
 	}
 }
 
+// ErrSchemaBehind is the error CheckMigrated wraps when the database's schema is older than
+// the code's: run `ordersaga migrate` (or any long-running role) against it first.
+var ErrSchemaBehind = errors.New("the database schema is behind this version of ordersaga; run `ordersaga migrate` first")
+
+// CheckMigrated returns an error wrapping ErrSchemaBehind, naming the version the schema
+// is at and the one needed, unless every migration in dir of fsys has been applied for
+// component. It changes nothing: read-only tools (verify, rebuild, load) call it instead
+// of Migrate.
+func (db *DB) CheckMigrated(ctx context.Context, component string, fsys fs.FS, dir string) error {
+	migrations, err := readMigrations(fsys, dir)
+	if err != nil || len(migrations) == 0 {
+		return fmt.Errorf("check schema of %s: %w", component, err)
+	}
+	need := migrations[len(migrations)-1].version
+	var exists bool
+	if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations')`).Scan(&exists); err != nil {
+		return fmt.Errorf("check schema of %s: %w", component, err)
+	}
+	var have int
+	if exists {
+		if err := db.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations WHERE component = $1`, component).Scan(&have); err != nil {
+			return fmt.Errorf("check schema of %s: %w", component, err)
+		}
+	}
+	if have < need {
+		return fmt.Errorf("%s schema is at version %d, this ordersaga needs version %d: %w", component, have, need, ErrSchemaBehind)
+	}
+	return nil
+}
+
 type migration struct {
 	version    int
 	name       string
@@ -64,8 +95,8 @@ func readMigrations(fsys fs.FS, dir string) ([]migration, error) {
 			return nil, err
 		}
 		m := migration{version: version, name: name}
-		for _, stmt := range strings.Split(string(body), ";\n") {
-			if s := strings.TrimSpace(stmt); s != "" && !onlyComments(s) {
+		for _, stmt := range strings.Split(withoutCommentLines(string(body)), ";\n") {
+			if s := strings.TrimSpace(stmt); s != "" {
 				m.statements = append(m.statements, s)
 			}
 		}
@@ -80,17 +111,21 @@ func readMigrations(fsys fs.FS, dir string) ([]migration, error) {
 	return out, nil
 }
 
-func onlyComments(stmt string) bool {
-	for _, line := range strings.Split(stmt, "\n") {
-		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "--") {
-			return false
+// withoutCommentLines drops the lines that are only a comment, so that a semicolon at the
+// end of one does not split a statement.
+func withoutCommentLines(body string) string {
+	lines := strings.Split(body, "\n")
+	kept := lines[:0]
+	for _, line := range lines {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			kept = append(kept, line)
 		}
 	}
-	return true
+	return strings.Join(kept, "\n")
 }
 
 func (db *DB) migrateOnce(ctx context.Context, component string, migrations []migration) error {
-	if _, err := db.Pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	if _, err := db.pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		component  TEXT        NOT NULL,
 		version    INT8        NOT NULL,
 		name       TEXT        NOT NULL,
@@ -98,7 +133,7 @@ func (db *DB) migrateOnce(ctx context.Context, component string, migrations []mi
 		CONSTRAINT schema_migrations_pkey PRIMARY KEY (component, version))`); err != nil {
 		return fmt.Errorf("migrate %s: create schema_migrations: %w", component, err)
 	}
-	rows, err := db.Pool.Query(ctx, `SELECT version FROM schema_migrations WHERE component = $1`, component)
+	rows, err := db.pool.Query(ctx, `SELECT version FROM schema_migrations WHERE component = $1`, component)
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", component, err)
 	}
@@ -115,11 +150,11 @@ func (db *DB) migrateOnce(ctx context.Context, component string, migrations []mi
 			continue
 		}
 		for _, stmt := range m.statements {
-			if _, err := db.Pool.Exec(ctx, stmt); err != nil {
+			if _, err := db.pool.Exec(ctx, stmt); err != nil {
 				return fmt.Errorf("migrate %s %d_%s: %w", component, m.version, m.name, err)
 			}
 		}
-		if _, err := db.Pool.Exec(ctx, `INSERT INTO schema_migrations (component, version, name)
+		if _, err := db.pool.Exec(ctx, `INSERT INTO schema_migrations (component, version, name)
 			VALUES ($1, $2, $3) ON CONFLICT (component, version) DO NOTHING`, component, m.version, m.name); err != nil {
 			return fmt.Errorf("migrate %s %d_%s: record: %w", component, m.version, m.name, err)
 		}

@@ -26,10 +26,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// DB is a connection pool that knows which database product it talks to.
+// DB is a connection pool that knows which database product it talks to. Every statement
+// goes through InTx or InStatement (or Exec and QueryRow, which use InStatement), so every
+// one of them is retried on serialization failures; the pool itself is not exposed.
 type DB struct {
-	// Pool is the underlying pgx pool, for reads outside transactions.
-	Pool *pgxpool.Pool
+	pool *pgxpool.Pool
 	// CockroachDB is true when the server is CockroachDB rather than PostgreSQL.
 	CockroachDB bool
 
@@ -82,11 +83,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("sqldb: connect to %s: %w", pcfg.ConnConfig.Host, err)
 	}
-	return &DB{Pool: pool, CockroachDB: strings.Contains(version, "CockroachDB")}, nil
+	return &DB{pool: pool, CockroachDB: strings.Contains(version, "CockroachDB")}, nil
 }
 
 // Close closes the pool.
-func (db *DB) Close() { db.Pool.Close() }
+func (db *DB) Close() { db.pool.Close() }
 
 // serializable are the options of every transaction this package begins.
 var serializable = pgx.TxOptions{IsoLevel: pgx.Serializable}
@@ -104,13 +105,13 @@ func (db *DB) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
 		return fn(tx)
 	}
 	if db.CockroachDB {
-		return crdbpgx.ExecuteTx(ctx, db.Pool, serializable, counted)
+		return crdbpgx.ExecuteTx(ctx, db.pool, serializable, counted)
 	}
-	tx, err := db.Pool.BeginTx(ctx, serializable)
+	tx, err := db.pool.BeginTx(ctx, serializable)
 	if err != nil {
 		return err
 	}
-	pt := &postgresTx{begin: db.Pool.BeginTx, tx: tx}
+	pt := &postgresTx{begin: db.pool.BeginTx, tx: tx}
 	return crdb.ExecuteInTx(ctx, pt, func() error { return counted(pt.tx) })
 }
 
@@ -134,8 +135,36 @@ func (db *DB) InStatement(ctx context.Context, fn func(Querier) error) error {
 		if attempts++; attempts > 1 {
 			db.retries.Add(1)
 		}
-		return fn(db.Pool)
+		return fn(db.pool)
 	})
+}
+
+// Exec runs one statement as its own transaction, retried like InStatement, and returns
+// its command tag.
+func (db *DB) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	var tag pgconn.CommandTag
+	err := db.InStatement(ctx, func(q Querier) (err error) {
+		tag, err = q.Exec(ctx, sql, args...)
+		return err
+	})
+	return tag, err
+}
+
+// QueryRow returns a one-row read whose Scan runs it as its own transaction, retried like
+// InStatement. pgx.ErrNoRows comes back from Scan as from pgx.
+func (db *DB) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return retriedRow{db: db, ctx: ctx, sql: sql, args: args}
+}
+
+type retriedRow struct {
+	db   *DB
+	ctx  context.Context
+	sql  string
+	args []any
+}
+
+func (r retriedRow) Scan(dest ...any) error {
+	return r.db.InStatement(r.ctx, func(q Querier) error { return q.QueryRow(r.ctx, r.sql, r.args...).Scan(dest...) })
 }
 
 // statementTx is the crdb.Tx of a transaction that is a single statement: the server has

@@ -2,9 +2,12 @@ package sqldb_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
 	crdbpgx "github.com/cockroachdb/cockroach-go/v2/crdb/crdbpgxv5"
@@ -31,7 +34,7 @@ func openDB(t *testing.T) *sqldb.DB {
 func TestOpenDefaultsToSerializable(t *testing.T) {
 	db := openDB(t)
 	var level string
-	if err := db.Pool.QueryRow(context.Background(), "SHOW transaction_isolation").Scan(&level); err != nil {
+	if err := db.QueryRow(context.Background(), "SHOW transaction_isolation").Scan(&level); err != nil {
 		t.Fatal(err)
 	}
 	if level != "serializable" {
@@ -50,7 +53,7 @@ type writeSkew struct {
 }
 
 func (w writeSkew) Init(ctx context.Context) error {
-	_, err := w.db.Pool.Exec(ctx, `CREATE TABLE t (acct INT PRIMARY KEY, balance INT);
+	_, err := w.db.Exec(ctx, `CREATE TABLE t (acct INT PRIMARY KEY, balance INT);
 		INSERT INTO t (acct, balance) VALUES (1, 100), (2, 100)`)
 	return err
 }
@@ -85,7 +88,7 @@ func TestInTxPassesCockroachGoRetryConformance(t *testing.T) {
 func onCallSkew(t *testing.T, db *sqldb.DB, executeTx func(context.Context, func(pgx.Tx) error) error) (onCall int, attempts [2]int, errs [2]error) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := db.Pool.Exec(ctx, `CREATE TABLE oncall (doctor INT PRIMARY KEY, on_call BOOL NOT NULL);
+	if _, err := db.Exec(ctx, `CREATE TABLE oncall (doctor INT PRIMARY KEY, on_call BOOL NOT NULL);
 		INSERT INTO oncall VALUES (1, true), (2, true)`); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +122,7 @@ func onCallSkew(t *testing.T, db *sqldb.DB, executeTx func(context.Context, func
 		})
 	}
 	wg.Wait()
-	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM oncall WHERE on_call`).Scan(&onCall); err != nil {
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM oncall WHERE on_call`).Scan(&onCall); err != nil {
 		t.Fatal(err)
 	}
 	return onCall, attempts, errs
@@ -148,7 +151,7 @@ func TestInTxRetriesCommitTimeSerializationFailure(t *testing.T) {
 func TestPlainCrdbpgxIsUnsafeOnPostgres(t *testing.T) {
 	db := openDB(t)
 	plain := func(ctx context.Context, fn func(pgx.Tx) error) error {
-		return crdbpgx.ExecuteTx(ctx, db.Pool, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
+		return crdbpgx.ExecuteTx(ctx, db.PoolForTest(), pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
 	}
 	onCall, attempts, errs := onCallSkew(t, db, plain)
 	if errs[0] != nil || errs[1] != nil || attempts != [2]int{1, 1} || onCall != 1 {
@@ -170,7 +173,7 @@ func TestPlainCrdbpgxIsUnsafeOnPostgres(t *testing.T) {
 func TestInStatementRetriesASerializationFailure(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	if _, err := db.Pool.Exec(ctx, `CREATE TABLE skew (k TEXT PRIMARY KEY, seen INT8 NOT NULL)`); err != nil {
+	if _, err := db.Exec(ctx, `CREATE TABLE skew (k TEXT PRIMARY KEY, seen INT8 NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -198,7 +201,7 @@ func TestInStatementRetriesASerializationFailure(t *testing.T) {
 		}
 	}
 	var rows, seen int
-	if err := db.Pool.QueryRow(ctx, `SELECT count(*), sum(seen) FROM skew`).Scan(&rows, &seen); err != nil {
+	if err := db.QueryRow(ctx, `SELECT count(*), sum(seen) FROM skew`).Scan(&rows, &seen); err != nil {
 		t.Fatal(err)
 	}
 	if rows != 2 || seen != 1 {
@@ -214,7 +217,7 @@ func TestInStatementRetriesASerializationFailure(t *testing.T) {
 func TestInStatementReturnsOtherErrorsAsTheyAre(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	if _, err := db.Pool.Exec(ctx, `CREATE TABLE once (k TEXT PRIMARY KEY); INSERT INTO once VALUES ('a')`); err != nil {
+	if _, err := db.Exec(ctx, `CREATE TABLE once (k TEXT PRIMARY KEY); INSERT INTO once VALUES ('a')`); err != nil {
 		t.Fatal(err)
 	}
 	var calls []string
@@ -229,5 +232,34 @@ func TestInStatementReturnsOtherErrorsAsTheyAre(t *testing.T) {
 	})
 	if sqldb.SQLState(err) != "23505" || len(calls) != 1 || calls[0] != "*pgxpool.Pool" {
 		t.Errorf("InStatement = %v after calls %v; want the unique violation from one attempt on the pool", err, calls)
+	}
+}
+
+// TestMigrateSplitsStatementsNotCommentsAndCheckMigratedSaysWhatIsMissing applies a
+// migration whose comment ends in a semicolon, and checks that CheckMigrated refuses the
+// schema before it and accepts it after, changing nothing itself.
+func TestMigrateSplitsStatementsNotCommentsAndCheckMigratedSaysWhatIsMissing(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	fsys := fstest.MapFS{
+		"m/0001_first.sql":  {Data: []byte("-- a table;\nCREATE TABLE IF NOT EXISTS a (k INT8 PRIMARY KEY);\n-- and another one;\nCREATE TABLE IF NOT EXISTS b (k INT8 PRIMARY KEY);\n")},
+		"m/0002_second.sql": {Data: []byte("ALTER TABLE a ADD COLUMN IF NOT EXISTS v INT8;\n")},
+	}
+	err := db.CheckMigrated(ctx, "probe", fsys, "m")
+	if !errors.Is(err, sqldb.ErrSchemaBehind) || !strings.Contains(err.Error(), "version 0") || !strings.Contains(err.Error(), "needs version 2") {
+		t.Errorf("CheckMigrated on an empty database: %v, want ErrSchemaBehind at version 0 of 2", err)
+	}
+	var tables int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()`).Scan(&tables); err != nil || tables != 0 {
+		t.Errorf("CheckMigrated left %d tables (%v), want none", tables, err)
+	}
+	if err := db.Migrate(ctx, "probe", fsys, "m"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CheckMigrated(ctx, "probe", fsys, "m"); err != nil {
+		t.Errorf("CheckMigrated after Migrate: %v", err)
+	}
+	if _, err := db.Exec(ctx, `INSERT INTO a (k, v) VALUES (1, 2); INSERT INTO b (k) VALUES (1)`); err != nil {
+		t.Errorf("the migrated tables: %v", err)
 	}
 }

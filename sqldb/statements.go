@@ -24,10 +24,10 @@ func (db *DB) ResetStatementStats(ctx context.Context) error {
 	if db.CockroachDB {
 		return fmt.Errorf("statement statistics: pg_stat_statements is PostgreSQL's; on CockroachDB see the DB Console's SQL Activity page")
 	}
-	if _, err := db.Pool.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
+	if _, err := db.pool.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
 		return fmt.Errorf("statement statistics: %w", err)
 	}
-	if _, err := db.Pool.Exec(ctx, "SELECT pg_stat_statements_reset()"); err != nil {
+	if _, err := db.pool.Exec(ctx, "SELECT pg_stat_statements_reset()"); err != nil {
 		return fmt.Errorf("statement statistics (is pg_stat_statements in shared_preload_libraries?): %w", err)
 	}
 	return nil
@@ -36,14 +36,21 @@ func (db *DB) ResetStatementStats(ctx context.Context) error {
 // TopStatements returns the n statements of this database that took the most execution
 // time since ResetStatementStats, most first.
 func (db *DB) TopStatements(ctx context.Context, n int) ([]Statement, error) {
-	rows, err := db.Pool.Query(ctx, `
+	var top []Statement
+	err := db.InStatement(ctx, func(q Querier) error {
+		rows, err := q.Query(ctx, `
 		SELECT query, calls, total_exec_time, mean_exec_time, rows
 		FROM pg_stat_statements
 		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		ORDER BY total_exec_time DESC
 		LIMIT $1`, n)
+		if err == nil {
+			top, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Statement])
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("statement statistics: %w", err)
 	}
-	return pgx.CollectRows(rows, pgx.RowToStructByPos[Statement])
+	return top, nil
 }

@@ -12,11 +12,11 @@ func TestTopStatementsCountsWhatRanSinceTheReset(t *testing.T) {
 	if err := db.ResetStatementStats(ctx); err != nil {
 		t.Fatal(err) // pglocal preloads pg_stat_statements
 	}
-	if _, err := db.Pool.Exec(ctx, "CREATE TABLE stmt_probe (n INT8)"); err != nil {
+	if _, err := db.Exec(ctx, "CREATE TABLE stmt_probe (n INT8)"); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 7 {
-		if _, err := db.Pool.Exec(ctx, "INSERT INTO stmt_probe (n) VALUES ($1)", i); err != nil {
+		if _, err := db.Exec(ctx, "INSERT INTO stmt_probe (n) VALUES ($1)", i); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -142,7 +142,7 @@ func (r *loadRole) verify(ctx context.Context) (string, error) {
 	store := eventstore.New(r.pool)
 	deadline := time.Now().Add(time.Minute)
 	for {
-		report, err := projections.New(r.pool, store, nil).Verify(ctx, store, 3*time.Second)
+		report, err := projections.Verify(ctx, projections.NewReadModels(r.pool), store, 3*time.Second)
 		if err != nil {
 			return "", err
 		}

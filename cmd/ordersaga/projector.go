@@ -47,7 +47,7 @@ func runProjector(ctx context.Context, logger *slog.Logger, db *sqldb.DB, bus ev
 	p := projections.New(db, eventstore.New(db), logger)
 	for i := range members {
 		_, err := bus.Subscribe(ctx, eventbus.SubscribeOptions{
-			Group: projectorGroup, Types: projections.Types,
+			Group: projectorGroup, Types: projections.Types(),
 			Handler: func(ctx context.Context, m eventbus.Message) error { return p.Apply(ctx, m.Event) },
 			DeadLetter: func(ctx context.Context, m eventbus.Message, cause error) error {
 				return p.DeadLetter(ctx, m.Event, m.Raw, cause)

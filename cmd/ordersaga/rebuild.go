@@ -26,7 +26,7 @@ func (r *rebuildRole) run(ctx context.Context, m *Main) error {
 	}
 	store := eventstore.New(r.pool)
 	var bar *progressbar.ProgressBar
-	err = projections.New(r.pool, store, nil).Rebuild(ctx, func(done, total int64) {
+	err = projections.Rebuild(ctx, r.pool, store, func(done, total int64) {
 		if bar == nil {
 			bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(m.Stderr), progressbar.OptionSetDescription("rebuilding read models"),
 				progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"),

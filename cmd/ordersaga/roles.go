@@ -102,7 +102,7 @@ func apiConfig(logger *slog.Logger, db *sqldb.DB, c client.Client) api.Config {
 	return api.Config{
 		Store: store, Logger: logger,
 		Sagas:      workflows.Client{Temporal: c},
-		ReadModels: projections.New(db, store, logger),
+		ReadModels: projections.NewReadModels(db),
 		Accounts:   payments.Accounts{Store: store, Cache: payments.NewAccountCache(0)},
 	}
 }

@@ -29,7 +29,7 @@ func (r *verifyRole) run(ctx context.Context, m *Main) error {
 		return err
 	}
 	store := eventstore.New(r.pool)
-	report, err := projections.New(r.pool, store, nil).Verify(ctx, store, r.grace)
+	report, err := projections.Verify(ctx, projections.NewReadModels(r.pool), store, r.grace)
 	if err != nil {
 		return err
 	}

@@ -65,6 +65,7 @@ type Stack struct {
 	Store     *eventstore.Store
 	Accounts  payments.Accounts
 	Projector *projections.Projector
+	Reads     *projections.ReadModels
 	Bus       eventbus.Bus
 	Temporal  client.Client
 }
@@ -95,9 +96,9 @@ func Start(t *testing.T) *Stack {
 	}
 	t.Cleanup(c.Close)
 	store := eventstore.New(db)
-	s := &Stack{DB: db, Store: store, Accounts: payments.Accounts{Store: store}, Projector: projections.New(db, store, nil), Bus: bus, Temporal: c}
+	s := &Stack{DB: db, Store: store, Accounts: payments.Accounts{Store: store}, Projector: projections.New(db, store, nil), Reads: projections.NewReadModels(db), Bus: bus, Temporal: c}
 	for range 2 {
-		_, err := bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: "order-projectors", Types: projections.Types,
+		_, err := bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: "order-projectors", Types: projections.Types(),
 			Handler: func(ctx context.Context, m eventbus.Message) error { return s.Projector.Apply(ctx, m.Event) },
 			DeadLetter: func(ctx context.Context, m eventbus.Message, cause error) error {
 				return s.Projector.DeadLetter(ctx, m.Event, m.Raw, cause)

@@ -1,0 +1,215 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/sqldb"
+)
+
+// Projector applies delivered events to the read models:
+//
+//   - version v of a stream is applied only after v-1, and a version already applied is
+//     skipped;
+//   - a gap (a message overtaken or lost) is filled by reading the missing events from the
+//     event store;
+//   - the read-model row and the version it reflects commit in one transaction;
+//   - an event that cannot be applied is recorded in projection_dead_letters with its
+//     payload and counted, and its stream moves past it, so it blocks nothing;
+//   - Reconcile catches up streams whose last messages never arrived.
+type Projector struct {
+	db     *sqldb.DB
+	store  Store
+	logger *slog.Logger
+	dead   atomic.Int64
+}
+
+// New returns a projector; the tables must be migrated (see Migrate). logger may be nil.
+func New(db *sqldb.DB, store Store, logger *slog.Logger) *Projector {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Projector{db: db, store: store, logger: logger}
+}
+
+// DeadLetters is how many events this projector has dead-lettered since it started.
+func (p *Projector) DeadLetters() int64 { return p.dead.Load() }
+
+// Apply applies event e and, first, any earlier events of its stream that are missing.
+// It returns nil for events already applied. An error means "not applied, deliver again".
+func (p *Projector) Apply(ctx context.Context, e ordersaga.RecordedEvent) error {
+	id, m := modelFor(e.StreamID)
+	if m == nil {
+		return nil // not a stream the read models follow
+	}
+	// Usually the row's next version: one statement, which is its own transaction
+	// (retried on serialization failures like every transaction). Its other errors are
+	// left to the transaction path, which reports what persists.
+	var done bool
+	err := p.db.InStatement(ctx, func(q sqldb.Querier) (err error) {
+		done, err = m.next(ctx, q, id, e)
+		return err
+	})
+	if err == nil && done {
+		return nil
+	}
+	// Otherwise one transaction that loads the row: it skips what was applied, and
+	// dead-letters what cannot be. On a gap, read what is missing and apply all.
+	current, err := p.applyAll(ctx, e.StreamID, id, m, []ordersaga.RecordedEvent{e})
+	if !errors.Is(err, errGap) {
+		return err
+	}
+	events, err := p.store.ReadStream(ctx, e.StreamID, current+1, int(e.Version-current))
+	if err != nil {
+		return fmt.Errorf("fill gap of %s: %w", e.StreamID, err)
+	}
+	if len(events) == 0 || events[len(events)-1].Version < e.Version {
+		return fmt.Errorf("fill gap of %s: the store has not got version %d yet", e.StreamID, e.Version)
+	}
+	_, err = p.applyAll(ctx, e.StreamID, id, m, events)
+	return err
+}
+
+// applyAll applies the events in version order to the stream's row in one transaction,
+// skipping those already applied, and records malformed ones as dead letters. It returns
+// the version the row had; errGap means the events do not follow it.
+func (p *Projector) applyAll(ctx context.Context, stream, id string, rm *readModel, events []ordersaga.RecordedEvent) (int64, error) {
+	var (
+		deadLettered int64
+		before       int64
+	)
+	err := p.db.InTx(ctx, func(tx pgx.Tx) error {
+		deadLettered = 0
+		m, err := rm.load(ctx, tx, id)
+		if err != nil {
+			return fmt.Errorf("load %s: %w", stream, err)
+		}
+		before = m.version()
+		changed := false
+		for _, e := range events {
+			if e.Version <= m.version() {
+				continue // applied already, perhaps by the other member
+			}
+			if e.Version > m.version()+1 {
+				return fmt.Errorf("apply %s: version %d after %d: %w", stream, e.Version, m.version(), errGap)
+			}
+			err := m.apply(e)
+			var bad malformed
+			switch {
+			case errors.As(err, &bad):
+				if err := insertDeadLetter(ctx, tx, e, e.Data, err); err != nil {
+					return err
+				}
+				deadLettered++
+			case err != nil:
+				return err
+			}
+			changed = true
+		}
+		if !changed {
+			return nil
+		}
+		return m.saveTo(ctx, tx, "")
+	})
+	if err != nil {
+		return before, err
+	}
+	if deadLettered > 0 {
+		p.dead.Add(deadLettered)
+		p.logger.Warn("events dead-lettered", "stream", stream, "count", deadLettered)
+	}
+	return before, nil
+}
+
+// errGap: the events to apply do not follow the version the row has.
+var errGap = errors.New("events do not follow the applied version")
+
+// DeadLetter records a message that failed to apply repeatedly (or could not be decoded)
+// so that it stops being redelivered; e may be zero when the payload was not an event.
+func (p *Projector) DeadLetter(ctx context.Context, e ordersaga.RecordedEvent, raw []byte, cause error) error {
+	err := p.db.InTx(ctx, func(tx pgx.Tx) error { return insertDeadLetter(ctx, tx, e, raw, cause) })
+	if err == nil {
+		p.dead.Add(1)
+		p.logger.Warn("message dead-lettered", "event_id", e.ID, "stream", e.StreamID, "version", e.Version, "err", cause)
+	}
+	return err
+}
+
+func insertDeadLetter(ctx context.Context, tx pgx.Tx, e ordersaga.RecordedEvent, payload []byte, cause error) error {
+	_, err := tx.Exec(ctx, `INSERT INTO projection_dead_letters (event_id, stream_id, version, event_type, payload, error)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING`,
+		e.ID, e.StreamID, e.Version, e.Type, string(payload), fmt.Sprint(cause))
+	if err != nil {
+		return fmt.Errorf("dead-letter %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// Reconcile brings every stream whose read model lags the store up to date, reading the
+// missing events from the store. It returns how many streams it caught up. Run it
+// periodically: it is what repairs a stream whose last message was lost. It compares a
+// page of streams with one query per side, so a pass over a large store costs two
+// statements per page, not a transaction per stream.
+func (p *Projector) Reconcile(ctx context.Context) (int, error) {
+	caught := 0
+	for _, rm := range readModels {
+		for page, err := range ordersaga.StreamPages(ctx, p.store, rm.streamType, "", 0) {
+			if err != nil {
+				return caught, err
+			}
+			ids := make([]string, len(page))
+			for i, sv := range page {
+				ids[i], _ = modelFor(sv.Stream)
+			}
+			applied, err := appliedVersions(ctx, p.db, rm, ids)
+			if err != nil {
+				return caught, err
+			}
+			for i, sv := range page {
+				current := applied[ids[i]]
+				if current >= sv.Version {
+					continue
+				}
+				events, err := p.store.ReadStream(ctx, sv.Stream, current+1, int(sv.Version-current))
+				if err != nil {
+					return caught, err
+				}
+				if _, err := p.applyAll(ctx, sv.Stream, ids[i], rm, events); err != nil {
+					return caught, err
+				}
+				caught++
+			}
+		}
+	}
+	return caught, nil
+}
+
+// appliedVersions returns the versions the rows of rm hold for the given ids; ids without
+// a row are absent (version 0).
+func appliedVersions(ctx context.Context, db *sqldb.DB, rm *readModel, ids []string) (map[string]int64, error) {
+	versions := make(map[string]int64, len(ids))
+	err := db.InStatement(ctx, func(q sqldb.Querier) error {
+		clear(versions)
+		rows, err := q.Query(ctx, `SELECT `+rm.key+`, version FROM `+rm.table+` WHERE `+rm.key+` = ANY($1::TEXT[])`, ids)
+		if err != nil {
+			return err
+		}
+		var id string
+		var v int64
+		_, err = pgx.ForEachRow(rows, []any{&id, &v}, func() error {
+			versions[id] = v
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, readError(err)
+	}
+	return versions, nil
+}

@@ -1,0 +1,102 @@
+package projections
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/sqldb"
+)
+
+// ReadModels answers queries from the read models: what the API reads.
+type ReadModels struct {
+	db *sqldb.DB
+}
+
+// NewReadModels returns the queries on db's read models; the tables must be migrated.
+func NewReadModels(db *sqldb.DB) *ReadModels { return &ReadModels{db: db} }
+
+// row loads the row of stream id in rm, at version 0 if there is none.
+func (r *ReadModels) row(ctx context.Context, rm *readModel, id string) (model, error) {
+	var m model
+	err := r.db.InStatement(ctx, func(q sqldb.Querier) (err error) {
+		m, err = rm.load(ctx, q, id)
+		return err
+	})
+	if err != nil {
+		return nil, readError(err)
+	}
+	return m, nil
+}
+
+// Order returns the read model of an order.
+//
+// Errors: ENOTFOUND, EUNAVAILABLE, EINTERNAL.
+func (r *ReadModels) Order(ctx context.Context, orderID string) (ordersaga.OrderView, error) {
+	m, err := r.row(ctx, &ordersModel, orderID)
+	if err != nil {
+		return ordersaga.OrderView{}, err
+	}
+	o := m.(*orderRow).OrderView
+	if o.Version == 0 {
+		return ordersaga.OrderView{}, ordersaga.Errorf(ordersaga.ENOTFOUND, "order %s not found", orderID)
+	}
+	return o, nil
+}
+
+// Balance returns the read model of a customer's balance.
+//
+// Errors: ENOTFOUND, EUNAVAILABLE, EINTERNAL.
+func (r *ReadModels) Balance(ctx context.Context, customerID string) (ordersaga.BalanceView, error) {
+	m, err := r.row(ctx, &balancesModel, customerID)
+	if err != nil {
+		return ordersaga.BalanceView{}, err
+	}
+	b := m.(*balanceRow).BalanceView
+	if b.Version == 0 {
+		return ordersaga.BalanceView{}, ordersaga.Errorf(ordersaga.ENOTFOUND, "no account for customer %s", customerID)
+	}
+	return b, nil
+}
+
+// ListOrders returns up to limit orders matching f whose ids sort after afterOrderID, in
+// order id order.
+//
+// Errors: EUNAVAILABLE, EINTERNAL.
+func (r *ReadModels) ListOrders(ctx context.Context, f ordersaga.OrderFilter, afterOrderID string, limit int) ([]ordersaga.OrderView, error) {
+	var orders []ordersaga.OrderView
+	err := r.db.InStatement(ctx, func(q sqldb.Querier) error {
+		rows, err := q.Query(ctx, `SELECT `+orderColumns+`
+		FROM orders_view
+		WHERE ($1 = '' OR customer_id = $1) AND ($2 = '' OR restaurant_id = $2) AND ($3 = '' OR status = $3) AND order_id > $4
+		ORDER BY order_id LIMIT $5`, f.CustomerID, f.RestaurantID, f.Status, afterOrderID, limit)
+		if err != nil {
+			return err
+		}
+		orders, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (ordersaga.OrderView, error) {
+			var o ordersaga.OrderView
+			err := scanOrder(row, &o)
+			return o, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, readError(err)
+	}
+	return orders, nil
+}
+
+// readError turns a failed read into an application error: context errors pass through,
+// a database that cannot be reached (or too much contention) is EUNAVAILABLE, anything
+// else is a bug or a corrupt row, EINTERNAL, which retrying does not cure.
+func readError(err error) error {
+	switch {
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return err
+	case sqldb.Unreachable(err) || sqldb.SQLState(err) == "40001":
+		return &ordersaga.Error{Code: ordersaga.EUNAVAILABLE, Message: "the read models are unavailable", Err: err}
+	}
+	return &ordersaga.Error{Code: ordersaga.EINTERNAL, Message: "internal error", Err: err}
+}

@@ -1,0 +1,110 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/sqldb"
+)
+
+// model is one read model's row of one stream, in memory.
+type model interface {
+	// version is the stream version the row reflects; 0 for a stream it has not seen.
+	version() int64
+	// apply applies the event that follows version(); a malformed error means "dead-letter
+	// it and move past it".
+	apply(e ordersaga.RecordedEvent) error
+	// saveTo upserts the row into the read model's table, or the table with suffix
+	// appended (a rebuild's "_next").
+	saveTo(ctx context.Context, tx pgx.Tx, suffix string) error
+	// differences names the fields in which the row differs from want (a row of the same
+	// read model), "" when none does.
+	differences(want model) string
+}
+
+// readModel describes one read model: the streams it follows, its table, the event types
+// it consumes, and how to load, fold and shortcut its rows.
+type readModel struct {
+	streamType string
+	table, key string
+	// eventTypes are the event types that change the model's rows.
+	eventTypes []string
+	// load reads the row of one stream; a stream without a row loads at version 0.
+	load func(ctx context.Context, q sqldb.Querier, id string) (model, error)
+	// next writes event e to the row of stream id in one statement if e is the row's next
+	// version, and reports whether it did. false, for any reason (applied already, a gap,
+	// a malformed event), sends the event down the transaction path, which knows what to do.
+	next func(ctx context.Context, q sqldb.Querier, id string, e ordersaga.RecordedEvent) (bool, error)
+	// fold folds a whole stream into a row, as rebuild and verify do.
+	fold func(id string, events []ordersaga.RecordedEvent) model
+}
+
+// readModels are the read models, in the order rebuild folds them.
+var readModels = []*readModel{&balancesModel, &ordersModel}
+
+// Types are the event types the read models consume: what a projector subscribes to.
+func Types() []string {
+	var types []string
+	for _, m := range readModels {
+		types = append(types, m.eventTypes...)
+	}
+	slices.Sort(types)
+	return slices.Compact(types)
+}
+
+// modelFor returns the id and read model of a stream, or nil for streams no model reads.
+func modelFor(stream string) (string, *readModel) {
+	typ, id, _ := strings.Cut(stream, "-")
+	for _, m := range readModels {
+		if m.streamType == typ {
+			return id, m
+		}
+	}
+	return "", nil
+}
+
+// malformed marks an event that cannot be applied: it is dead-lettered, and the stream
+// moves past it so its later events still apply.
+type malformed struct{ err error }
+
+func (m malformed) Error() string { return "malformed event: " + m.err.Error() }
+
+// decodePayload decodes e's data into v; a payload that does not decode is malformed.
+func decodePayload(e ordersaga.RecordedEvent, v any) error {
+	if err := json.Unmarshal(e.Data, v); err != nil {
+		return malformed{fmt.Errorf("%s %s: %w", e.Type, e.ID, err)}
+	}
+	return nil
+}
+
+// checkNext returns an error unless e is the version after current of its stream.
+func checkNext(current int64, e ordersaga.RecordedEvent) error {
+	if e.Version != current+1 {
+		return fmt.Errorf("stream %s: version %d applied after %d", e.StreamID, e.Version, current)
+	}
+	return nil
+}
+
+// writesOneRow runs a statement that writes at most one row and reports whether it did.
+func writesOneRow(ctx context.Context, q sqldb.Querier, sql string, args ...any) (bool, error) {
+	tag, err := q.Exec(ctx, sql, args...)
+	return err == nil && tag.RowsAffected() == 1, err
+}
+
+// differ collects the fields in which two rows differ.
+type differ []string
+
+// field notes name when got and want print differently.
+func (d *differ) field(name string, got, want any) {
+	if g, w := fmt.Sprint(got), fmt.Sprint(want); g != w {
+		*d = append(*d, fmt.Sprintf("%s %s (store: %s)", name, g, w))
+	}
+}
+
+func (d differ) String() string { return strings.Join(d, "; ") }

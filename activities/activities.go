@@ -53,15 +53,26 @@ const (
 
 // Activities are the saga's activities, with their dependencies.
 type Activities struct {
+	// Store is the event store. Required.
 	Store Store
-	Bus   Publisher
-	// Published takes what the activities published off the outbox; nil means Store, one
-	// DELETE per append. relay.Marker batches them out of the activities' way.
+	// Bus publishes what the activities append. Required.
+	Bus Publisher
+	// Published takes what the activities published off the outbox. Required: relay.Marker
+	// batches them out of the activities' way (what the worker uses); the Store itself
+	// takes them off with one DELETE per append.
 	Published OutboxMarker
 	// Accounts keeps the accounts the payment steps folded, so that the next debit of a
-	// customer reads only what was appended since; nil folds each account from its first
-	// event every time.
+	// customer reads only what was appended since; nil keeps none, and every debit folds
+	// the account from its first event.
 	Accounts *payments.AccountCache
+}
+
+// Validate reports a missing dependency.
+func (a *Activities) Validate() error {
+	if a.Store == nil || a.Bus == nil || a.Published == nil {
+		return errors.New("activities: Store, Bus and Published are required")
+	}
+	return nil
 }
 
 // eventNamespace scopes the name-based UUIDs of saga events.
@@ -123,11 +134,7 @@ func (a *Activities) appendAndPublish(ctx context.Context, stream string, expect
 	for i, e := range recorded {
 		positions[i] = e.Position
 	}
-	var outbox OutboxMarker = a.Store
-	if a.Published != nil {
-		outbox = a.Published
-	}
-	if err := outbox.MarkPublished(ctx, positions); err != nil {
+	if err := a.Published.MarkPublished(ctx, positions); err != nil {
 		// Published; the relay will publish them again after its grace period.
 		activity.GetLogger(ctx).Warn("events published but left in the outbox", "stream", stream, "error", err)
 	}

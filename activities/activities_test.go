@@ -53,7 +53,7 @@ func newFixture(t *testing.T) fixture {
 	}
 	t.Cleanup(func() { bus.Close() })
 	store := eventstore.New(db)
-	return fixture{store: store, acts: &activities.Activities{Store: store, Bus: bus, Accounts: payments.NewAccountCache(0)}, accounts: payments.Accounts{Store: store}, bus: bus}
+	return fixture{store: store, acts: &activities.Activities{Store: store, Bus: bus, Published: store, Accounts: payments.NewAccountCache(0)}, accounts: payments.Accounts{Store: store}, bus: bus}
 }
 
 // run executes one activity in a fresh test activity environment.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"testing"
 	"time"
 
@@ -16,32 +14,21 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ordersaga/ordersaga"
-	"github.com/ordersaga/ordersaga/api"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/stacktest"
-	"github.com/ordersaga/ordersaga/workflows"
+	"github.com/ordersaga/ordersaga/internal/system"
 )
 
 // orderClient serves the full API over a real listener on a running stack.
 func orderClient(t *testing.T) ordersagav1.OrderServiceClient {
 	t.Helper()
 	s := stacktest.Start(t)
-	srv, err := api.NewServer(api.Config{Store: s.Store, Sagas: workflows.Client{Temporal: s.Temporal}, ReadModels: s.Reads,
-		Accounts: s.Accounts, Logger: slog.New(slog.DiscardHandler)})
+	a, err := system.NewAPI(system.APIConfig{DB: s.DB, Temporal: s.Temporal, Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Stop(ctx)
-	})
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	stacktest.Run(t, a)
+	conn, err := grpc.NewClient(a.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}

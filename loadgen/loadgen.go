@@ -1,7 +1,7 @@
 // Package loadgen drives orders through a running ordersaga stack and measures it: orders
 // per second, saga latency (start to terminal status in the workflow) and projection lag
 // (event recorded to taken in by the read model), with a mix of outcomes; and the same shape of
-// workflow without side effects (workflows.BaselineSaga) as a baseline on the same Temporal
+// workflow without side effects (baseline.BaselineSaga) as a baseline on the same Temporal
 // server and worker.
 package loadgen
 
@@ -23,6 +23,7 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
+	"github.com/ordersaga/ordersaga/loadgen/baseline"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -61,7 +62,7 @@ type Config struct {
 	Via string
 	// DecideAt is DecideAtStart (default) or DecideWhenPaid.
 	DecideAt string
-	// Baseline also runs workflows.BaselineSaga the same way and reports the ratio.
+	// Baseline also runs baseline.BaselineSaga the same way and reports the ratio.
 	Baseline bool
 	// Rounds splits the orders into this many rounds that alternate between the saga and
 	// the baseline (saga first in the first round, baseline first in the second, ...);
@@ -413,9 +414,9 @@ func projectionLag(ctx context.Context, cfg Config, res workflows.Result) (time.
 // approved path runs create, debit, approve; the others create, debit, refund, close), a
 // decision unless the payment is declined, and the OrderStatus upserts the saga makes on
 // that path when events come in the expected order (see mirroredStatuses).
-func baselineFor(cfg Config, i int) workflows.BaselineInput {
+func baselineFor(cfg Config, i int) baseline.Input {
 	want := outcome(i)
-	in := workflows.BaselineInput{OrderID: fmt.Sprintf("baseline-%s-%06d", cfg.RunID, i), Activities: 4,
+	in := baseline.Input{OrderID: fmt.Sprintf("baseline-%s-%06d", cfg.RunID, i), Activities: 4,
 		Statuses: mirroredStatuses(cfg.DecideAt, want), CustomerID: "load-" + cfg.RunID + "-baseline"}
 	switch want {
 	case ordersaga.StatusApproved:
@@ -464,7 +465,7 @@ func runBaseline(ctx context.Context, cfg Config, i int, start time.Time) (time.
 	// Started with the attributes the API gives a saga.
 	opts.TypedSearchAttributes = temporal.NewSearchAttributes(workflows.OrderStatusAttribute.ValueSet(ordersaga.StatusPending),
 		workflows.CustomerIDAttribute.ValueSet(in.CustomerID))
-	run, err := cfg.Temporal.ExecuteWorkflow(ctx, opts, workflows.BaselineName, in)
+	run, err := cfg.Temporal.ExecuteWorkflow(ctx, opts, baseline.Name, in)
 	if err != nil {
 		return 0, err
 	}

@@ -9,6 +9,8 @@ package pglocal
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -35,6 +37,11 @@ type Config struct {
 	// RunAs is the operating-system user that runs the server when this process is root.
 	// Empty means "postgres".
 	RunAs string
+	// RelocateTo, when set, is where the cluster goes if this process is root and RunAs
+	// cannot enter Dir (a checkout in root's home, say): into a directory of its own under
+	// RelocateTo, with a symbolic link to it at Dir, so that the socket's path through Dir
+	// stays the same and later starts find the cluster again. Empty: such a Dir is an error.
+	RelocateTo string
 }
 
 // Validate reports a configuration that cannot work.
@@ -67,6 +74,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pglocal: %w", err)
 	}
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real // a cluster relocated by an earlier start
+	}
 	binDir, err := findBinDir(cfg.BinDir)
 	if err != nil {
 		return nil, err
@@ -80,7 +90,12 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	if cred != nil {
 		if err := traversable(filepath.Dir(dir), cred, cfg.RunAs); err != nil {
-			return nil, err
+			if cfg.RelocateTo == "" {
+				return nil, err
+			}
+			if dir, err = relocate(dir, cfg.RelocateTo); err != nil {
+				return nil, err
+			}
 		}
 		if err := chownTree(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			return nil, err
@@ -243,6 +258,43 @@ func traversable(dir string, cred *syscall.Credential, name string) error {
 			return nil
 		}
 	}
+}
+
+// relocate moves the empty cluster directory dir to a directory of its own under base,
+// named after dir, and leaves a symbolic link to it at dir. It returns the new directory.
+func relocate(dir, base string) (string, error) {
+	sum := sha256.Sum256([]byte(dir))
+	target := filepath.Join(base, hex.EncodeToString(sum[:8]))
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return "", fmt.Errorf("pglocal: relocate the cluster: %w", err)
+	}
+	if err := os.Chmod(base, 0o755); err != nil { // reachable by the server's user
+		return "", fmt.Errorf("pglocal: relocate the cluster: %w", err)
+	}
+	if err := os.MkdirAll(target, 0o700); err != nil {
+		return "", fmt.Errorf("pglocal: relocate the cluster: %w", err)
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("pglocal: relocate the cluster (%s must be empty): %w", dir, err)
+	}
+	if err := os.Symlink(target, dir); err != nil {
+		return "", fmt.Errorf("pglocal: relocate the cluster: %w", err)
+	}
+	return target, nil
+}
+
+// Remove deletes the cluster directory dir, and the directory it was relocated to if
+// it was (see Config.RelocateTo). The cluster must be stopped.
+func Remove(dir string) error {
+	if target, err := os.Readlink(dir); err == nil {
+		if err := os.RemoveAll(target); err != nil {
+			return fmt.Errorf("pglocal: %w", err)
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("pglocal: %w", err)
+	}
+	return nil
 }
 
 // chownTree hands dir and everything in it to uid:gid.

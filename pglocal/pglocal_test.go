@@ -2,6 +2,7 @@ package pglocal_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,4 +99,65 @@ func TestStartTakesOverAServerLeftRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close(ctx)
+}
+
+// TestUnreachableDirectoryIsRelocatedWhenAsked starts a cluster from a directory the
+// server's user cannot enter (as `ordersaga dev` run as root from root's home does):
+// the cluster lives under RelocateTo, reached through a link at Dir, and a restart finds
+// it there with its data; Remove deletes both.
+func TestUnreachableDirectoryIsRelocatedWhenAsked(t *testing.T) {
+	ctx := context.Background()
+	private := t.TempDir() // mode 0700: only its owner may enter
+	if err := os.Chmod(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	base := filepath.Join(tempDir(t), "clusters")
+	cfg := pglocal.Config{Dir: filepath.Join(private, "data", "pg"), RelocateTo: base}
+	if err := os.MkdirAll(filepath.Dir(cfg.Dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	viaLink := fmt.Sprintf("host=%s user=postgres dbname=postgres sslmode=disable", cfg.Dir)
+	exec := func(sql string) error {
+		conn, err := pgx.Connect(ctx, viaLink)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	c, err := pglocal.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(`CREATE TABLE kept (n INT8)`); err != nil {
+		c.Stop()
+		t.Fatalf("through the cluster directory's path: %v", err)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	relocated := os.Geteuid() == 0
+	if _, err := os.Readlink(cfg.Dir); (err == nil) != relocated {
+		t.Errorf("root: %v; %s is a link: %v; want a link exactly when the server runs as another user", relocated, cfg.Dir, err == nil)
+	}
+	if c, err = pglocal.Start(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	err = exec(`INSERT INTO kept VALUES (1)`)
+	if stopErr := c.Stop(); stopErr != nil {
+		t.Error(stopErr)
+	}
+	if err != nil {
+		t.Errorf("after a restart the table is gone: %v", err)
+	}
+	if err := pglocal.Remove(cfg.Dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{cfg.Dir, base} {
+		entries, err := os.ReadDir(dir)
+		if err == nil && len(entries) > 0 {
+			t.Errorf("Remove left %s with %d entries", dir, len(entries))
+		}
+	}
 }

@@ -10,6 +10,7 @@ package restaurant
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -50,18 +51,36 @@ type Config struct {
 // Simulator decides orders.
 type Simulator struct{ cfg Config }
 
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Sagas == nil || c.Store == nil:
+		return errors.New("restaurant: Sagas and Store are required")
+	case c.Delay < 0:
+		return fmt.Errorf("restaurant: Delay must not be negative, got %s", c.Delay)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Delay == 0 {
+		c.Delay = 3 * time.Second
+	}
+	if c.ManualRestaurant == "" {
+		c.ManualRestaurant = "manual"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
 // New returns a simulator.
-func New(cfg Config) *Simulator {
-	if cfg.Delay == 0 {
-		cfg.Delay = 3 * time.Second
+func New(cfg Config) (*Simulator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.ManualRestaurant == "" {
-		cfg.ManualRestaurant = "manual"
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	return &Simulator{cfg: cfg}
+	return &Simulator{cfg: cfg.withDefaults()}, nil
 }
 
 // Handle decides the order of an order-payment-debited event. An error asks for redelivery.

@@ -8,9 +8,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ordersaga/ordersaga"
-	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/internal/stacktest"
-	"github.com/ordersaga/ordersaga/restaurant"
+	"github.com/ordersaga/ordersaga/internal/system"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -20,12 +19,12 @@ func TestSimulatorDecidesByItsRule(t *testing.T) {
 	s := stacktest.Start(t)
 	ctx := context.Background()
 	sagas := workflows.Client{Temporal: s.Temporal}
-	sim := restaurant.New(restaurant.Config{Sagas: sagas, Store: s.Store, Delay: 100 * time.Millisecond, Unavailable: []string{"truffle"}})
-	if _, err := s.Bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: restaurant.Group, Types: []string{ordersaga.EventPaymentDebited},
-		Handler:    func(ctx context.Context, m eventbus.Message) error { return sim.Handle(ctx, m.Event) },
-		DeadLetter: func(context.Context, eventbus.Message, error) error { return nil }}); err != nil {
+	sim, err := system.NewRestaurant(system.RestaurantConfig{DB: s.DB, Bus: s.Bus, Temporal: s.Temporal,
+		Delay: 100 * time.Millisecond, Unavailable: []string{"truffle"}})
+	if err != nil {
 		t.Fatal(err)
 	}
+	stacktest.Run(t, sim)
 	customer := "c-" + uuid.NewString()[:8]
 	if _, err := s.Accounts.Credit(ctx, customer, 100000, "EUR", "funding"); err != nil {
 		t.Fatal(err)

@@ -4,12 +4,12 @@ package worker
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -19,83 +19,87 @@ import (
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
-// Config says where Temporal is.
+// Config says how to reach Temporal.
 type Config struct {
-	// HostPort of the Temporal frontend; default 127.0.0.1:7233.
-	HostPort string
-	// Namespace; default "default".
-	Namespace string
-	// TLS, when set, secures the connection (Temporal Cloud, mTLS clusters).
-	TLS *tls.Config
+	// Client are the SDK's client options: address, namespace, TLS, API key, headers
+	// (envconfig loads them from the TEMPORAL_* variables and the temporal CLI's profile
+	// file). An empty HostPort means 127.0.0.1:7233, an empty Namespace "default"; Logger
+	// and ConnectionOptions.GrpcCompression are set from the fields below.
+	Client client.Options
 	// Gzip compresses the requests to Temporal (the SDK's default). It saves bandwidth over
-	// slow links (Temporal Cloud across regions) and costs CPU at both ends, which on a
-	// local network is all it does: the load test measured it (docs/benchmarks.md).
+	// slow links (Temporal Cloud across regions) and costs CPU at both ends; on a local
+	// network it only costs (docs/benchmarks.md).
 	Gzip bool
 	// Logger receives the worker's and the SDK's log lines; nil discards them.
 	Logger *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
-	if c.HostPort == "" {
-		c.HostPort = "127.0.0.1:7233"
+	if c.Client.HostPort == "" {
+		c.Client.HostPort = "127.0.0.1:7233"
 	}
-	if c.Namespace == "" {
-		c.Namespace = "default"
+	if c.Client.Namespace == "" {
+		c.Client.Namespace = "default"
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.Client.Logger = log.NewStructuredLogger(c.Logger)
+	c.Client.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	if c.Gzip {
+		c.Client.ConnectionOptions.GrpcCompression = &client.GrpcCompressionGzip{}
+	}
 	return c
 }
 
-// Dial connects to Temporal, waiting (with a log line every few attempts) until the
-// frontend answers or ctx ends, so that a worker started before its server neither fails
-// at once nor polls nothing in silence.
+// Dial connects to Temporal, waiting (with a log line every few attempts, backing off up
+// to 5 seconds between them) until the frontend answers or ctx ends, so that a worker
+// started before its server neither fails at once nor polls nothing in silence.
 func Dial(ctx context.Context, cfg Config) (client.Client, error) {
 	cfg = cfg.withDefaults()
-	opts := client.Options{
-		HostPort: cfg.HostPort, Namespace: cfg.Namespace, Logger: log.NewStructuredLogger(cfg.Logger),
-		ConnectionOptions: client.ConnectionOptions{TLS: cfg.TLS, GrpcCompression: &client.GrpcCompressionNone{}},
-	}
-	if cfg.Gzip {
-		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionGzip{}
-	}
-	wait := 500 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	addr, namespace := cfg.Client.HostPort, cfg.Client.Namespace
+	attempt := 0
+	var last error
+	c, err := backoff.Retry(ctx, func() (client.Client, error) {
+		attempt++
 		dialCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		c, err := client.DialContext(dialCtx, opts)
-		cancel()
-		if err == nil {
-			if attempt > 1 {
-				cfg.Logger.Info("connected to Temporal", "addr", cfg.HostPort, "namespace", cfg.Namespace)
-			}
-			return c, nil
-		}
+		defer cancel()
+		c, err := client.DialContext(dialCtx, cfg.Client)
+		last = err
+		return c, err
+	}, backoff.WithBackOff(dialBackOff()), backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, _ time.Duration) {
 		if attempt == 1 || attempt%10 == 0 {
-			cfg.Logger.Warn("waiting for Temporal", "addr", cfg.HostPort, "namespace", cfg.Namespace, "attempt", attempt, "err", err)
+			cfg.Logger.Warn("waiting for Temporal", "addr", addr, "namespace", namespace, "attempt", attempt, "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("connect to Temporal at %s: %w (last error: %v)", cfg.HostPort, ctx.Err(), err)
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 5*time.Second)
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w (last error: %v)", addr, err, last)
 	}
+	if attempt > 1 {
+		cfg.Logger.Info("connected to Temporal", "addr", addr, "namespace", namespace)
+	}
+	return c, nil
 }
 
-// Register puts the saga's workflow and activities on w, and the load test's baseline.
+// dialBackOff waits half a second after the first failed dial, doubling up to 5 seconds.
+func dialBackOff() backoff.BackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.Multiplier, b.MaxInterval = 500*time.Millisecond, 2, 5*time.Second
+	return b
+}
+
+// Register puts the saga's workflow and activities on w.
 func Register(w sdkworker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(workflows.OrderSaga, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	w.RegisterActivity(acts)
-	w.RegisterWorkflowWithOptions(workflows.BaselineSaga, workflow.RegisterOptions{Name: workflows.BaselineName})
-	w.RegisterActivity(workflows.NoopActivity)
 }
 
-// Run polls task queue "orders" until ctx ends, then stops gracefully (activities in
-// flight get WorkerStopTimeout to finish).
-func Run(ctx context.Context, c client.Client, acts *activities.Activities, logger *slog.Logger) error {
+// Run polls task queue "orders" for what register puts on the worker (Register, for the
+// saga) until ctx ends, then stops gracefully (activities in flight get WorkerStopTimeout
+// to finish).
+func Run(ctx context.Context, c client.Client, logger *slog.Logger, register func(sdkworker.Registry)) error {
 	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{WorkerStopTimeout: 10 * time.Second})
-	Register(w, acts)
+	register(w)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start the Temporal worker: %w", err)
 	}

@@ -43,7 +43,7 @@ var (
 )
 
 // WorkflowID is the id of an order's saga. Starting a second saga for the same order is
-// refused by Temporal (workflow id conflict and reuse policies, see the worker).
+// refused by Temporal (workflow id conflict and reuse policies, see StartOptions).
 func WorkflowID(orderID string) string { return "order-" + orderID }
 
 // Decision is the restaurant's answer.
@@ -108,6 +108,10 @@ var (
 		},
 	}
 )
+
+// ForwardActivityOptions are the options of the saga's forward steps, for workflows that
+// mirror the saga's shape (the load test's baseline).
+func ForwardActivityOptions() workflow.ActivityOptions { return forwardOptions }
 
 // saga is one run's working state.
 type saga struct {
@@ -338,12 +342,12 @@ func (s *saga) setStatus(ctx workflow.Context, status string) {
 			}
 		}
 	}
-	upsertStatus(ctx, status, s.in.CustomerID)
+	UpsertStatus(ctx, status, s.in.CustomerID)
 }
 
-// upsertStatus publishes an order's status and customer as search attributes. A failure
+// UpsertStatus publishes an order's status and customer as search attributes. A failure
 // is logged: the saga goes on without them.
-func upsertStatus(ctx workflow.Context, status, customerID string) {
+func UpsertStatus(ctx workflow.Context, status, customerID string) {
 	err := workflow.UpsertTypedSearchAttributes(ctx,
 		OrderStatusAttribute.ValueSet(status), CustomerIDAttribute.ValueSet(customerID))
 	if err != nil {

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -11,147 +11,207 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 )
 
-// clientRole is the `order` and `account` commands: they call OrderService and print a
-// table, or JSON with --json.
-type clientRole struct {
-	noun string // "order" or "account"
-	verb string
-	args []string
-
-	api        string
-	asJSON     bool
-	timeout    time.Duration
-	customer   string
-	restaurant string
-	status     string
-	currency   string
-	items      itemsFlag
-	amount     int64
-	reference  string
-	reason     string
-	orderID    string
-	decision   string
-	minVersion int64
-	pageSize   int
-	pageToken  string
-
-	conn *grpc.ClientConn
+// clientFlags are the settings every `order` and `account` verb shares: where the API is
+// and how to print.
+type clientFlags struct {
+	api     string
+	asJSON  bool
+	timeout time.Duration
 }
 
-// verbs lists each command's verbs.
-var verbs = map[string][]string{
-	"order":   {"place", "get", "list", "history", "watch", "approve", "reject", "cancel"},
-	"account": {"credit", "get"},
+func (c *clientFlags) register(f envFlags) {
+	f.String(&c.api, "api", "ORDERSAGA_API", "127.0.0.1:50051", "gRPC address of the ordersaga API")
+	f.fs.BoolVar(&c.asJSON, "json", false, "print JSON instead of a table")
+	f.fs.DurationVar(&c.timeout, "timeout", 15*time.Second, "deadline of the call (watch: none)")
 }
 
-func (r *clientRole) flags(fs *flag.FlagSet, env func(string) string) {
-	fs.StringVar(&r.api, "api", envOr(env, "ORDERSAGA_API", "127.0.0.1:50051"), "gRPC address of the ordersaga API (env ORDERSAGA_API)")
-	fs.BoolVar(&r.asJSON, "json", false, "print JSON instead of a table")
-	fs.DurationVar(&r.timeout, "timeout", 15*time.Second, "deadline of the call (watch: none)")
-	fs.StringVar(&r.customer, "customer", "", "customer id")
-	fs.StringVar(&r.restaurant, "restaurant", "", "restaurant id")
-	fs.StringVar(&r.status, "status", "", "order status (list filter)")
-	fs.StringVar(&r.currency, "currency", "EUR", "ISO 4217 currency code")
-	fs.Var(&r.items, "item", "an item as id:name:unit_price:quantity (repeat for more)")
-	fs.Int64Var(&r.amount, "amount", 0, "amount in minor units (cents)")
-	fs.StringVar(&r.reference, "reference", "", "id of the credit (default: derived from customer, amount and currency)")
-	fs.StringVar(&r.reason, "reason", "", "reason of a rejection")
-	fs.StringVar(&r.decision, "decision-timeout", "", "how long the restaurant has to decide (e.g. 90s)")
-	fs.Int64Var(&r.minVersion, "min-version", 0, "wait until the read model reflects this version of the order")
-	fs.IntVar(&r.pageSize, "page-size", 0, "orders per page (list)")
-	fs.StringVar(&r.pageToken, "page-token", "", "page to list, from a previous list")
-}
+// call is one client verb: it calls OrderService and returns what to print.
+type call func(ctx context.Context, c ordersagav1.OrderServiceClient) (proto.Message, error)
 
-// setArgs takes the verb and the order id.
-func (r *clientRole) setArgs(args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("ordersaga %s needs a verb: %s", r.noun, strings.Join(verbs[r.noun], ", "))
-	}
-	r.verb, r.args = args[0], args[1:]
-	found := false
-	for _, v := range verbs[r.noun] {
-		found = found || v == r.verb
-	}
-	if !found {
-		return fmt.Errorf("unknown verb %q for ordersaga %s: choose %s", r.verb, r.noun, strings.Join(verbs[r.noun], ", "))
-	}
-	if r.noun == "order" && r.verb != "list" {
-		if len(r.args) != 1 {
-			return fmt.Errorf("ordersaga order %s needs exactly one order id", r.verb)
+// verb is a client verb's command: it connects to the API, makes the call under the
+// timeout and prints the answer.
+func (m *Main) verb(cf *clientFlags, cmd *cobra.Command, do call) *cobra.Command {
+	cmd.RunE = m.runs(func(ctx context.Context) error {
+		conn, err := grpc.NewClient(cf.api, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return fmt.Errorf("--api %q: %w", cf.api, err)
 		}
-		r.orderID = r.args[0]
+		m.onClose(conn.Close)
+		ctx, cancel := context.WithTimeout(ctx, cf.timeout)
+		defer cancel()
+		out, err := do(ctx, ordersagav1.NewOrderServiceClient(conn))
+		if err != nil {
+			return unreachable(err, conn, cf.api)
+		}
+		return cf.print(m.Stdout, out)
+	})
+	return cmd
+}
+
+// unreachable says in words that the API could not be reached, when that is why err
+// happened; other errors come back as they are.
+func unreachable(err error, conn *grpc.ClientConn, addr string) error {
+	if status.Code(err) != codes.Unavailable || conn.GetState() == connectivity.Ready {
+		return err // the API answered (its database or Temporal may be what is unavailable)
+	}
+	return fmt.Errorf("cannot reach the ordersaga API at %s: is `ordersaga dev` (or `ordersaga api`) running? "+
+		"--api or ORDERSAGA_API choose another address (%s)", addr, status.Convert(err).Message())
+}
+
+// orderID is the one positional argument of the order verbs that take it.
+func orderID(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("%s needs exactly one order id, got %d arguments", cmd.CommandPath(), len(args))
 	}
 	return nil
 }
 
-func (r *clientRole) run(ctx context.Context, m *Main) error {
-	var err error
-	r.conn, err = grpc.NewClient(r.api, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return err
+// group is the `order` or `account` command: it only holds its verbs.
+func group(use, short string, verbs ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{Use: use + " <verb>", Short: short,
+		Args: func(cmd *cobra.Command, args []string) error {
+			var names []string
+			for _, v := range cmd.Commands() {
+				if v.IsAvailableCommand() {
+					names = append(names, v.Name())
+				}
+			}
+			if len(args) == 0 {
+				return fmt.Errorf("%s needs a verb: %s", cmd.CommandPath(), strings.Join(names, ", "))
+			}
+			return fmt.Errorf("unknown verb %q for %s: choose %s", args[0], cmd.CommandPath(), strings.Join(names, ", "))
+		},
+		RunE: func(*cobra.Command, []string) error { return nil }, // Args always refuses
 	}
-	c := ordersagav1.NewOrderServiceClient(r.conn)
-	if r.verb != "watch" {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.timeout)
-		defer cancel()
-	}
-	var out proto.Message
-	switch r.noun + " " + r.verb {
-	case "order place":
-		out, err = c.PlaceOrder(ctx, &ordersagav1.PlaceOrderRequest{OrderId: r.orderID, CustomerId: r.customer, RestaurantId: r.restaurant,
-			Items: r.items, Currency: r.currency, DecisionTimeout: r.decision})
-	case "order get":
-		var res *ordersagav1.GetOrderResponse
-		if res, err = c.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: r.orderID, MinVersion: r.minVersion}); err == nil {
-			out = res.Order
-		}
-	case "order list":
-		out, err = c.ListOrders(ctx, &ordersagav1.ListOrdersRequest{CustomerId: r.customer, RestaurantId: r.restaurant, Status: r.status,
-			PageSize: int32(r.pageSize), PageToken: r.pageToken})
-	case "order history":
-		out, err = c.GetOrderHistory(ctx, &ordersagav1.GetOrderHistoryRequest{OrderId: r.orderID})
-	case "order watch":
-		return r.watch(ctx, m, c)
-	case "order approve":
-		out, err = c.ApproveOrder(ctx, &ordersagav1.ApproveOrderRequest{OrderId: r.orderID})
-	case "order reject":
-		out, err = c.RejectOrder(ctx, &ordersagav1.RejectOrderRequest{OrderId: r.orderID, Reason: r.reason})
-	case "order cancel":
-		out, err = c.CancelOrder(ctx, &ordersagav1.CancelOrderRequest{OrderId: r.orderID})
-	case "account credit":
-		ref := r.reference
-		if ref == "" {
-			ref = fmt.Sprintf("cli-%s-%d-%s", r.customer, r.amount, r.currency)
-		}
-		var res *ordersagav1.CreditAccountResponse
-		if res, err = c.CreditAccount(ctx, &ordersagav1.CreditAccountRequest{CustomerId: r.customer, Amount: r.amount, Currency: r.currency, Reference: ref}); err == nil {
-			out = res.Account
-		}
-	case "account get":
-		var res *ordersagav1.GetAccountResponse
-		if res, err = c.GetAccount(ctx, &ordersagav1.GetAccountRequest{CustomerId: r.customer}); err == nil {
-			out = res.Account
-		}
-	}
-	if err != nil {
-		return err
-	}
-	return r.print(m.Stdout, out)
+	cmd.AddCommand(verbs...)
+	return cmd
 }
 
-func (r *clientRole) watch(ctx context.Context, m *Main, c ordersagav1.OrderServiceClient) error {
-	stream, err := c.WatchOrder(ctx, &ordersagav1.WatchOrderRequest{OrderId: r.orderID})
+func (m *Main) orderCommand() *cobra.Command {
+	var cf clientFlags
+	var (
+		customer, restaurant, currency, decisionTimeout string
+		items                                           itemsFlag
+	)
+	place := &cobra.Command{Use: "place <order id>", Short: "place an order: its saga starts", Args: orderID,
+		Example: "  ordersaga order place 41 --customer c-1 --restaurant r-7 --item margherita:Margherita:1150:2"}
+	place.Flags().StringVar(&customer, "customer", "", "customer id")
+	place.Flags().StringVar(&restaurant, "restaurant", "", "restaurant id")
+	place.Flags().StringVar(&currency, "currency", "EUR", "ISO 4217 currency code")
+	place.Flags().Var(&items, "item", "an item as id:name:unit_price:quantity, unit_price in cents (repeat for more)")
+	place.Flags().StringVar(&decisionTimeout, "decision-timeout", "", "how long the restaurant has to decide (e.g. 90s; default 5m)")
+	m.verb(&cf, place, func(ctx context.Context, c ordersagav1.OrderServiceClient) (proto.Message, error) {
+		return c.PlaceOrder(ctx, &ordersagav1.PlaceOrderRequest{OrderId: place.Flags().Arg(0), CustomerId: customer, RestaurantId: restaurant,
+			Items: items, Currency: currency, DecisionTimeout: decisionTimeout})
+	})
+
+	var minVersion int64
+	get := &cobra.Command{Use: "get <order id>", Short: "show an order as the read model holds it", Args: orderID}
+	get.Flags().Int64Var(&minVersion, "min-version", 0, "wait until the read model reflects this version of the order")
+	m.verb(&cf, get, func(ctx context.Context, c ordersagav1.OrderServiceClient) (proto.Message, error) {
+		res, err := c.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: get.Flags().Arg(0), MinVersion: minVersion})
+		return res.GetOrder(), err
+	})
+
+	var (
+		listCustomer, listRestaurant, status, pageToken string
+		pageSize                                        int32
+	)
+	list := &cobra.Command{Use: "list", Short: "list orders, filtered and paged", Args: noArgs}
+	list.Flags().StringVar(&listCustomer, "customer", "", "only this customer's orders")
+	list.Flags().StringVar(&listRestaurant, "restaurant", "", "only this restaurant's orders")
+	list.Flags().StringVar(&status, "status", "", "only orders with this status")
+	list.Flags().Int32Var(&pageSize, "page-size", 0, "orders per page (default 50)")
+	list.Flags().StringVar(&pageToken, "page-token", "", "page to list, from a previous list")
+	m.verb(&cf, list, func(ctx context.Context, c ordersagav1.OrderServiceClient) (proto.Message, error) {
+		return c.ListOrders(ctx, &ordersagav1.ListOrdersRequest{CustomerId: listCustomer, RestaurantId: listRestaurant, Status: status,
+			PageSize: pageSize, PageToken: pageToken})
+	})
+
+	history := &cobra.Command{Use: "history <order id>", Short: "show the events of an order's stream", Args: orderID}
+	m.verb(&cf, history, func(ctx context.Context, c ordersagav1.OrderServiceClient) (proto.Message, error) {
+		return c.GetOrderHistory(ctx, &ordersagav1.GetOrderHistoryRequest{OrderId: history.Flags().Arg(0)})
+	})
+
+	watch := &cobra.Command{Use: "watch <order id>", Short: "follow an order until it ends", Args: orderID}
+	watch.RunE = m.runs(func(ctx context.Context) error { return m.watch(ctx, &cf, watch.Flags().Arg(0)) })
+
+	approve := &cobra.Command{Use: "approve <order id>", Short: "approve an order as its restaurant", Args: orderID}
+	m.verb(&cf, approve, func(ctx context.Context, c ordersagav1.OrderServiceClient) (proto.Message, error) {
+		return c.ApproveOrder(ctx, &ordersagav1.ApproveOrderRequest{OrderId: approve.Flags().Arg(0)})
+	})
+
+	var reason string
+	reject := &cobra.Command{Use: "reject <order id>", Short: "reject an order as its restaurant", Args: orderID}
+	reject.Flags().StringVar(&reason, "reason", "", "why the restaurant rejects it")
+	m.verb(&cf, reject, func(ctx context.Context, c ordersagav1.OrderServiceClient) (proto.Message, error) {
+		return c.RejectOrder(ctx, &ordersagav1.RejectOrderRequest{OrderId: reject.Flags().Arg(0), Reason: reason})
+	})
+
+	cancel := &cobra.Command{Use: "cancel <order id>", Short: "cancel an order: its saga compensates", Args: orderID}
+	m.verb(&cf, cancel, func(ctx context.Context, c ordersagav1.OrderServiceClient) (proto.Message, error) {
+		return c.CancelOrder(ctx, &ordersagav1.CancelOrderRequest{OrderId: cancel.Flags().Arg(0)})
+	})
+
+	cmd := group("order", "place|get|list|history|watch|approve|reject|cancel orders through the API",
+		place, get, list, history, watch, approve, reject, cancel)
+	cf.register(m.flagsOf(cmd.PersistentFlags()))
+	return cmd
+}
+
+func (m *Main) accountCommand() *cobra.Command {
+	var cf clientFlags
+	var (
+		customer, currency, reference string
+		amount                        int64
+	)
+	credit := &cobra.Command{Use: "credit", Short: "fund a customer's account", Args: noArgs,
+		Example: "  ordersaga account credit --customer c-1 --amount 5000 --currency EUR"}
+	credit.Flags().StringVar(&customer, "customer", "", "customer id")
+	credit.Flags().Int64Var(&amount, "amount", 0, "amount in minor units (cents)")
+	credit.Flags().StringVar(&currency, "currency", "EUR", "ISO 4217 currency code")
+	credit.Flags().StringVar(&reference, "reference", "", "id of the credit, the same on retries (default: derived from customer, amount and currency)")
+	m.verb(&cf, credit, func(ctx context.Context, c ordersagav1.OrderServiceClient) (proto.Message, error) {
+		ref := cmp.Or(reference, fmt.Sprintf("cli-%s-%d-%s", customer, amount, currency))
+		res, err := c.CreditAccount(ctx, &ordersagav1.CreditAccountRequest{CustomerId: customer, Amount: amount, Currency: currency, Reference: ref})
+		return res.GetAccount(), err
+	})
+
+	var getCustomer string
+	get := &cobra.Command{Use: "get", Short: "show a customer's account", Args: noArgs}
+	get.Flags().StringVar(&getCustomer, "customer", "", "customer id")
+	m.verb(&cf, get, func(ctx context.Context, c ordersagav1.OrderServiceClient) (proto.Message, error) {
+		res, err := c.GetAccount(ctx, &ordersagav1.GetAccountRequest{CustomerId: getCustomer})
+		return res.GetAccount(), err
+	})
+
+	cmd := group("account", "credit|get customer accounts through the API", credit, get)
+	cf.register(m.flagsOf(cmd.PersistentFlags()))
+	return cmd
+}
+
+// watch prints every version of an order until it ends; it has no deadline.
+func (m *Main) watch(ctx context.Context, cf *clientFlags, orderID string) error {
+	conn, err := grpc.NewClient(cf.api, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		return err
+		return fmt.Errorf("--api %q: %w", cf.api, err)
+	}
+	m.onClose(conn.Close)
+	stream, err := ordersagav1.NewOrderServiceClient(conn).WatchOrder(ctx, &ordersagav1.WatchOrderRequest{OrderId: orderID})
+	if err != nil {
+		return unreachable(err, conn, cf.api)
 	}
 	for {
 		res, err := stream.Recv()
@@ -159,17 +219,17 @@ func (r *clientRole) watch(ctx context.Context, m *Main, c ordersagav1.OrderServ
 			return nil
 		}
 		if err != nil {
-			return err
+			return unreachable(err, conn, cf.api)
 		}
-		if err := r.print(m.Stdout, res.Order); err != nil {
+		if err := cf.print(m.Stdout, res.Order); err != nil {
 			return err
 		}
 	}
 }
 
 // print writes msg as JSON or as a table.
-func (r *clientRole) print(w io.Writer, msg proto.Message) error {
-	if r.asJSON {
+func (c *clientFlags) print(w io.Writer, msg proto.Message) error {
+	if c.asJSON {
 		b, err := protojson.MarshalOptions{Multiline: true, UseProtoNames: true}.Marshal(msg)
 		if err != nil {
 			return err
@@ -222,17 +282,13 @@ func money(minor int64) string {
 	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
 }
 
-func (r *clientRole) close() error {
-	if r.conn != nil {
-		return r.conn.Close()
-	}
-	return nil
-}
-
 // itemsFlag collects --item id:name:unit_price:quantity.
 type itemsFlag []*ordersagav1.Item
 
 func (f *itemsFlag) String() string { return fmt.Sprint(len(*f), " items") }
+
+// Type names the flag's value in the help (pflag.Value).
+func (f *itemsFlag) Type() string { return "id:name:price:qty" }
 
 func (f *itemsFlag) Set(v string) error {
 	parts := strings.Split(v, ":")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"io"
 	"net"
 	"net/url"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
 	"github.com/ordersaga/ordersaga/temporaldev"
@@ -25,12 +26,25 @@ type composeFile struct {
 	} `yaml:"services"`
 }
 
-// readsEnv returns the environment variables role reads while registering its flags.
-func readsEnv(r role) map[string]bool {
+// readsEnv returns the environment variables cmd reads: those its flags default from.
+func readsEnv(cmd *cobra.Command) map[string]bool {
 	read := map[string]bool{}
-	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
-	r.flags(fs, func(name string) string { read[name] = true; return "" })
+	note := func(f *pflag.Flag) {
+		for _, env := range f.Annotations[envAnnotation] {
+			read[env] = true
+		}
+	}
+	cmd.Flags().VisitAll(note)
+	cmd.InheritedFlags().VisitAll(note)
 	return read
+}
+
+// everyCommand calls visit for cmd and every command below it.
+func everyCommand(cmd *cobra.Command, visit func(*cobra.Command)) {
+	visit(cmd)
+	for _, sub := range cmd.Commands() {
+		everyCommand(sub, visit)
+	}
 }
 
 // No Docker engine runs here, so this checks docker-compose.yml against the binary instead:
@@ -58,12 +72,13 @@ func TestDockerComposeMatchesTheBinary(t *testing.T) {
 			t.Errorf("the temporal service does not set %s", kv)
 		}
 	}
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
 	known := map[string]bool{}
-	for _, r := range roles {
-		for name := range readsEnv(r.make()) {
+	everyCommand(m.commands(), func(cmd *cobra.Command) {
+		for name := range readsEnv(cmd) {
 			known[name] = true
 		}
-	}
+	})
 	published := map[string][]string{}
 	for name, svc := range c.Services {
 		for _, p := range svc.Ports {
@@ -81,17 +96,15 @@ func TestDockerComposeMatchesTheBinary(t *testing.T) {
 			t.Errorf("%s: no command", name)
 			continue
 		}
-		r, ok := roles[svc.Command[0]]
-		if !ok {
-			t.Errorf("%s: command %q is not an ordersaga command", name, svc.Command[0])
+		role, rest, err := m.commands().Find(svc.Command)
+		if err != nil || !role.HasParent() {
+			t.Errorf("%s: command %q is not an ordersaga command: %v", name, svc.Command[0], err)
 			continue
 		}
-		role := r.make()
-		fs := flag.NewFlagSet(name, flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		role.flags(fs, func(string) string { return "" })
-		if err := fs.Parse(svc.Command[1:]); err != nil || fs.NArg() > 0 {
-			t.Errorf("%s: %v is not accepted: %v %v", name, svc.Command, err, fs.Args())
+		role.SetOut(io.Discard)
+		role.SetErr(io.Discard)
+		if err := role.ParseFlags(rest); err != nil || role.ValidateArgs(role.Flags().Args()) != nil {
+			t.Errorf("%s: %v is not accepted: %v %v", name, svc.Command, err, role.Flags().Args())
 		}
 		reads := readsEnv(role)
 		for env := range svc.Environment {

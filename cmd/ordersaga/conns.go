@@ -1,54 +1,184 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/ordersaga/ordersaga/eventbus"
+	"github.com/ordersaga/ordersaga/eventbus/jetstream"
+	"github.com/ordersaga/ordersaga/eventbus/natsstreaming"
+	"github.com/ordersaga/ordersaga/internal/system"
 	"github.com/ordersaga/ordersaga/sqldb"
+	"github.com/ordersaga/ordersaga/worker"
 )
 
-// conns are the connections a role opens. Roles embed them and close them with close.
-type conns struct {
-	pool           *sqldb.DB
-	conn           eventbus.Bus
-	temporalClient client.Client
+// schema says what opening the database does to its schema.
+type schema int
+
+const (
+	// migrateSchema creates or upgrades it: migrate, dev and the long-running roles.
+	migrateSchema schema = iota
+	// requireSchema changes nothing and refuses a schema that is behind: the read-only
+	// tools (verify, rebuild, load).
+	requireSchema
+)
+
+// openDB connects to the database at url and migrates or checks its schema; Close closes
+// it. The read-only tools, given no url, use dev's database if there is one here.
+func (m *Main) openDB(ctx context.Context, d databaseFlags, url string, s schema) (*sqldb.DB, error) {
+	if url == "" && s == requireSchema {
+		if url = m.devDatabase(); url == "" {
+			return nil, errNoDevDatabase
+		}
+	}
+	if url == "" {
+		return nil, errors.New("no database: pass --database-url or set DATABASE_URL")
+	}
+	db, err := sqldb.Open(ctx, sqldb.Config{URL: url, MaxConns: d.maxConns})
+	if err != nil {
+		return nil, err
+	}
+	m.onClose(func() error { db.Close(); return nil })
+	if s == migrateSchema {
+		return db, system.Migrate(ctx, db)
+	}
+	return db, system.CheckSchema(ctx, db)
 }
 
-// open connects to what the role uses: the database always (migrating it), the bus and
-// Temporal when their flags are given.
-func (c *conns) open(ctx context.Context, logger *slog.Logger, db *databaseFlags, bus *busFlags, tf *temporalFlags) error {
+// devDatabase is the connection string of the PostgreSQL cluster that `ordersaga dev` keeps
+// in its data directory ($ORDERSAGA_DATA_DIR, else ./.ordersaga), or "" if there is none.
+func (m *Main) devDatabase() string {
+	dir := filepath.Join(cmp.Or(m.Getenv("ORDERSAGA_DATA_DIR"), defaultDataDir), "postgres")
+	if _, err := os.Stat(filepath.Join(dir, "data", "PG_VERSION")); err != nil {
+		return ""
+	}
+	url, err := devDatabaseURL(dir)
+	if err != nil {
+		return ""
+	}
+	fmt.Fprintf(m.Stderr, "using the database of ordersaga dev: %s\n", url)
+	return url
+}
+
+// conns are what a long-running role connects to.
+type conns struct {
+	db       *sqldb.DB
+	bus      eventbus.Bus  // nil unless asked for
+	temporal client.Client // nil unless asked for
+}
+
+// connect opens the database (migrating it, as every long-running role does at start),
+// the bus when bus is not nil, and Temporal when temporal is not nil.
+func (m *Main) connect(ctx context.Context, logger *slog.Logger, db databaseFlags, bus *busFlags, temporal *temporalFlags) (conns, error) {
+	var c conns
 	var err error
-	if c.pool, err = db.open(ctx, db.url); err != nil {
-		return err
+	if c.db, err = m.openDB(ctx, db, db.url, migrateSchema); err != nil {
+		return c, err
 	}
 	if bus != nil {
-		if c.conn, err = bus.open(ctx, logger); err != nil {
-			return err
+		if c.bus, err = m.openBus(ctx, *bus, logger); err != nil {
+			return c, err
 		}
 	}
-	if tf != nil {
-		if c.temporalClient, err = tf.dial(ctx, logger); err != nil {
-			return err
+	if temporal != nil {
+		if c.temporal, err = m.dialTemporal(ctx, *temporal, logger); err != nil {
+			return c, err
 		}
 	}
-	return nil
+	return c, nil
 }
 
-// close closes whatever was opened, the Temporal client and the bus before the database.
-func (c *conns) close() error {
-	var errs []error
-	if c.temporalClient != nil {
-		c.temporalClient.Close()
+// openBus connects to the configured bus; Close closes it.
+func (m *Main) openBus(ctx context.Context, b busFlags, logger *slog.Logger) (eventbus.Bus, error) {
+	var (
+		bus eventbus.Bus
+		err error
+	)
+	switch b.kind {
+	case "natsstreaming":
+		bus, err = natsstreaming.Connect(ctx, natsstreaming.Config{
+			URL: b.url, ClusterID: b.clusterID, ClientID: b.clientID, ChannelPrefix: b.prefix,
+			MonitorURL: b.monitorURL, AllowMemoryStore: b.allowMemoryStore, Logger: logger,
+		})
+	case "jetstream":
+		bus, err = jetstream.Connect(ctx, jetstream.Config{URL: b.url, ClientName: b.clientID, SubjectPrefix: b.prefix, Logger: logger})
+	default:
+		return nil, fmt.Errorf("unknown --bus %q: choose natsstreaming or jetstream", b.kind)
 	}
-	if c.conn != nil {
-		errs = append(errs, c.conn.Close())
+	if err != nil {
+		return nil, err
 	}
-	if c.pool != nil {
-		c.pool.Close()
-	}
-	return errors.Join(errs...)
+	m.onClose(bus.Close)
+	return bus, nil
 }
+
+// temporalOptions are the client options: the temporal CLI's profile and TEMPORAL_*
+// variables (envconfig), with the address and namespace flags over them.
+func (m *Main) temporalOptions(t temporalFlags) (client.Options, error) {
+	profile, err := envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{
+		ConfigFileProfile: t.profile, EnvLookup: envLookup{m},
+	})
+	if err != nil {
+		return client.Options{}, fmt.Errorf("temporal client configuration: %w", err)
+	}
+	if t.address != "" {
+		profile.Address = t.address
+	}
+	if t.namespace != "" {
+		profile.Namespace = t.namespace
+	}
+	opts, err := profile.ToClientOptions(envconfig.ToClientOptionsRequest{})
+	if err != nil {
+		return client.Options{}, fmt.Errorf("temporal client configuration: %w", err)
+	}
+	return opts, nil
+}
+
+// dialTemporal connects to Temporal, waiting for it; Close closes the client.
+func (m *Main) dialTemporal(ctx context.Context, t temporalFlags, logger *slog.Logger) (client.Client, error) {
+	opts, err := m.temporalOptions(t)
+	if err != nil {
+		return nil, err
+	}
+	c, err := worker.Dial(ctx, worker.Config{Client: opts, Gzip: t.gzip, Logger: logger.With("component", "temporal")})
+	if err != nil {
+		return nil, err
+	}
+	m.onClose(func() error { c.Close(); return nil })
+	return c, nil
+}
+
+// envLookup is Main's environment as envconfig reads it; an empty variable counts as unset.
+type envLookup struct{ m *Main }
+
+func (e envLookup) LookupEnv(key string) (string, bool) {
+	v := e.m.Getenv(key)
+	return v, v != ""
+}
+
+func (e envLookup) Environ() []string {
+	if e.m.Environ == nil {
+		return nil
+	}
+	var out []string
+	for _, kv := range e.m.Environ() {
+		if strings.HasPrefix(kv, "TEMPORAL_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// devDatabaseNote is the help text of the tools that find dev's database by themselves.
+const devDatabaseNote = "Without --database-url or DATABASE_URL it uses the database of `ordersaga dev` in ./.ordersaga\n" +
+	"(or $ORDERSAGA_DATA_DIR), if there is one. It never changes the schema: against an older one it\n" +
+	"says which version it needs and to run `ordersaga migrate`."

@@ -1,15 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -20,10 +21,11 @@ import (
 	"github.com/ordersaga/ordersaga/sqldb"
 )
 
-// loadRole drives orders through a running stack and prints what it measured.
-type loadRole struct {
+// loadFlags are the settings of `ordersaga load`.
+type loadFlags struct {
 	db          databaseFlags
 	temporal    temporalFlags
+	log         logFlags
 	api         string
 	orders      int
 	concurrency int
@@ -33,25 +35,35 @@ type loadRole struct {
 	baseline    bool
 	rounds      int
 	jsonFile    string
-	conns
 }
 
-func (r *loadRole) flags(fs *flag.FlagSet, env func(string) string) {
-	r.db.register(fs, env)
-	r.temporal.register(fs, env)
-	fs.StringVar(&r.api, "api", envOr(env, "ORDERSAGA_API", "127.0.0.1:50051"), "gRPC address of the ordersaga API (env ORDERSAGA_API)")
+func (m *Main) loadCommand() *cobra.Command {
+	var (
+		r   loadFlags
+		cmd = &cobra.Command{Use: "load", Args: noArgs,
+			Short: "drive orders through a running stack and report throughput, latency, lag (and --baseline)"}
+	)
+	cmd.Long = cmd.Short + ".\n\n" + devDatabaseNote
+	f := m.flagsOf(cmd.Flags())
+	r.db.register(f)
+	r.temporal.register(f)
+	r.log.register(f)
+	fs := cmd.Flags()
+	f.String(&r.api, "api", "ORDERSAGA_API", "127.0.0.1:50051", "gRPC address of the ordersaga API")
 	fs.IntVar(&r.orders, "orders", 200, "how many orders to place")
 	fs.IntVar(&r.concurrency, "concurrency", 0, "orders in flight at once (default 8; with --rate the most in flight, default 256)")
 	fs.Float64Var(&r.rate, "rate", 0, "start orders at this many per second instead of as fast as --concurrency allows; latencies count from the scheduled start")
 	fs.StringVar(&r.via, "via", loadgen.ViaAPI, "drive the sagas through the gRPC API (api) or straight through Temporal (temporal); the read model is read through the API either way")
 	fs.StringVar(&r.decideAt, "decide-at", loadgen.DecideAtStart, "send the restaurant's decision right after placing the order (start, as the baseline does; the saga holds it) or once the read model shows the payment (paid)")
-	fs.BoolVar(&r.baseline, "baseline", false, "also run the no-op BaselineSaga the same way and report the ratio")
+	fs.BoolVar(&r.baseline, "baseline", false, "also run the no-op BaselineSaga the same way and report the ratio (the worker must run it: dev does, or `ordersaga worker --with-baseline`)")
 	fs.IntVar(&r.rounds, "rounds", 4, "with --baseline: alternate saga and baseline in this many rounds, so that drift during the run weighs on both alike")
 	fs.StringVar(&r.jsonFile, "json", "", "also write the figures to this file as JSON")
+	cmd.RunE = m.runs(func(ctx context.Context) error { return m.load(ctx, r) })
+	return cmd
 }
 
 // validate refuses figures that cannot describe a load.
-func (r *loadRole) validate() error {
+func (r *loadFlags) validate() error {
 	switch {
 	case r.orders <= 0:
 		return fmt.Errorf("--orders must be at least 1, got %d", r.orders)
@@ -69,17 +81,19 @@ func (r *loadRole) validate() error {
 	return nil
 }
 
-func (r *loadRole) run(ctx context.Context, m *Main) error {
+// load drives the load and prints what it measured.
+func (m *Main) load(ctx context.Context, r loadFlags) error {
 	if err := r.validate(); err != nil {
 		return err
 	}
-	logger := m.logger(true, r.db.logLevel)
+	logger := m.logger(true, r.log.level)
 	conn, err := grpc.NewClient(r.api, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	if r.temporalClient, err = r.temporal.dial(ctx, logger); err != nil {
+	m.onClose(conn.Close)
+	temporal, err := m.dialTemporal(ctx, r.temporal, logger)
+	if err != nil {
 		return err
 	}
 	if r.concurrency == 0 {
@@ -88,18 +102,21 @@ func (r *loadRole) run(ctx context.Context, m *Main) error {
 			r.concurrency = 256
 		}
 	}
-	var statementsNote string // why there are no statement statistics
-	if r.db.url == "" {
+	var (
+		pool           *sqldb.DB
+		statementsNote string // why there are no statement statistics
+	)
+	if url := cmp.Or(r.db.url, m.devDatabase()); url == "" {
 		statementsNote = "not collected (pass --database-url)"
 	} else {
-		if r.pool, err = r.db.open(ctx, r.db.url); err != nil {
+		if pool, err = m.openDB(ctx, r.db, url, requireSchema); err != nil {
 			return err
 		}
-		if err := r.pool.ResetStatementStats(ctx); err != nil {
+		if err := pool.ResetStatementStats(ctx); err != nil {
 			statementsNote = "not available: " + err.Error()
 		}
 	}
-	report, err := loadgen.Run(ctx, loadgen.Config{API: ordersagav1.NewOrderServiceClient(conn), Temporal: r.temporalClient,
+	report, err := loadgen.Run(ctx, loadgen.Config{API: ordersagav1.NewOrderServiceClient(conn), Temporal: temporal,
 		Orders: r.orders, Concurrency: r.concurrency, Rate: r.rate, Via: r.via, DecideAt: r.decideAt,
 		Baseline: r.baseline, Rounds: r.rounds, Progress: m.Stderr})
 	if err != nil {
@@ -108,14 +125,14 @@ func (r *loadRole) run(ctx context.Context, m *Main) error {
 	printReport(m, report)
 	var statements []sqldb.Statement
 	if statementsNote == "" {
-		if statements, err = r.pool.TopStatements(ctx, 8); err != nil {
+		if statements, err = pool.TopStatements(ctx, 8); err != nil {
 			statementsNote = "not available: " + err.Error()
 		}
 	}
 	printStatements(m, statements, statementsNote, report.Orders)
 	verified := "not run (pass --database-url)"
-	if r.db.url != "" {
-		if verified, err = r.verify(ctx); err != nil {
+	if pool != nil {
+		if verified, err = verifyAfterLoad(ctx, pool); err != nil {
 			return err
 		}
 	}
@@ -137,12 +154,12 @@ func (r *loadRole) run(ctx context.Context, m *Main) error {
 	return nil
 }
 
-// verify waits for the system to settle and runs verify.
-func (r *loadRole) verify(ctx context.Context) (string, error) {
-	store := eventstore.New(r.pool)
+// verifyAfterLoad waits for the system to settle and runs verify.
+func verifyAfterLoad(ctx context.Context, pool *sqldb.DB) (string, error) {
+	store, reads := eventstore.New(pool), projections.NewReadModels(pool)
 	deadline := time.Now().Add(time.Minute)
 	for {
-		report, err := projections.Verify(ctx, projections.NewReadModels(r.pool), store, 3*time.Second)
+		report, err := projections.Verify(ctx, reads, store, 3*time.Second)
 		if err != nil {
 			return "", err
 		}

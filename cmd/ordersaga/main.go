@@ -1,26 +1,25 @@
 // Command ordersaga is the order saga service's one binary. Each role is a subcommand:
 //
-//	ordersaga dev       everything that exists so far in one process, on a throwaway PostgreSQL
-//	ordersaga worker    the OrderSaga worker and the outbox relay
-//	ordersaga projector projector members building the read models
+//	ordersaga dev        everything in one process, on a throwaway PostgreSQL
+//	ordersaga worker     the OrderSaga worker and the outbox relay
+//	ordersaga projector  projector members building the read models
 //	ordersaga restaurant the restaurant simulator
-//	ordersaga api       the gRPC API against an existing database
-//	ordersaga relay     publish what is still in the outbox onto the event bus
-//	ordersaga migrate   create or upgrade the database schema, then exit
-//	ordersaga verify    prove that nothing was lost: read models = fold of the store
-//	ordersaga rebuild   rebuild the read models from the store (resumable)
-//	ordersaga load      drive orders through a running stack and measure it
-//	ordersaga order     place|get|list|history|watch|approve|reject|cancel (through the API)
-//	ordersaga account   credit|get (through the API)
+//	ordersaga api        the gRPC API against an existing database
+//	ordersaga relay      publish what is still in the outbox onto the event bus
+//	ordersaga migrate    create or upgrade the database schema, then exit
+//	ordersaga verify     prove that nothing was lost: read models = fold of the store
+//	ordersaga rebuild    rebuild the read models from the store (resumable)
+//	ordersaga load       drive orders through a running stack and measure it
+//	ordersaga order      place|get|list|history|watch|approve|reject|cancel (through the API)
+//	ordersaga account    credit|get (through the API)
 //
-// This package is the only one that reads flags and environment variables and wires the
-// other packages together.
+// This package only reads flags and environment variables and maps them to the roles
+// that internal/system builds.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -34,7 +33,7 @@ func main() {
 	defer stop()
 	m := NewMain()
 	if err := m.ParseFlags(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, ErrNothingToRun) {
 			os.Exit(0)
 		}
 		fmt.Fprintln(os.Stderr, "ordersaga:", err)

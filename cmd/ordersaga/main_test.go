@@ -242,7 +242,8 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{nil, "no command given"},
 		{[]string{"fly"}, `unknown command "fly"`},
-		{[]string{"api", "--no-such-flag"}, "flag provided but not defined"},
+		{[]string{"api", "--no-such-flag"}, "unknown flag: --no-such-flag"},
+		{[]string{"account", "get", "--item", "x:y:1:1"}, "unknown flag: --item"},
 		{[]string{"order"}, "needs a verb"},
 		{[]string{"order", "frob"}, `unknown verb "frob"`},
 		{[]string{"order", "get"}, "exactly one order id"},

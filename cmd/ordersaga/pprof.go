@@ -2,27 +2,12 @@ package main
 
 import (
 	"context"
-	"flag"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"time"
 )
-
-// pprofFlag is where a long-running role serves its profiles.
-type pprofFlag struct{ addr string }
-
-func (p *pprofFlag) register(fs *flag.FlagSet, env func(string) string) {
-	fs.StringVar(&p.addr, "pprof-addr", env("ORDERSAGA_PPROF_ADDR"), "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (env ORDERSAGA_PPROF_ADDR)")
-}
-
-// serve serves the profiles in the background of a role, logging a failure.
-func (p pprofFlag) serve(ctx context.Context, logger *slog.Logger) {
-	if err := servePprof(ctx, logger, p.addr); err != nil {
-		logger.Warn("pprof not served", "err", err)
-	}
-}
 
 // servePprof serves Go's profiles on addr (empty: off) until ctx ends.
 func servePprof(ctx context.Context, logger *slog.Logger, addr string) error {

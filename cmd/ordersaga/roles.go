@@ -2,162 +2,200 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
-	"net"
+	"time"
 
-	"go.temporal.io/sdk/client"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
-	"github.com/ordersaga/ordersaga/api"
-	"github.com/ordersaga/ordersaga/eventbus"
-	"github.com/ordersaga/ordersaga/eventstore"
-	"github.com/ordersaga/ordersaga/payments"
-	"github.com/ordersaga/ordersaga/projections"
-	"github.com/ordersaga/ordersaga/relay"
-	"github.com/ordersaga/ordersaga/sqldb"
-	"github.com/ordersaga/ordersaga/workflows"
+	"github.com/ordersaga/ordersaga/internal/system"
 )
 
-// databaseFlags are the settings of every role that uses the database.
-type databaseFlags struct {
-	url      string
-	maxConns int
-	logLevel string
-}
-
-func (d *databaseFlags) register(fs *flag.FlagSet, env func(string) string) {
-	fs.StringVar(&d.url, "database-url", env("DATABASE_URL"),
-		"CockroachDB or PostgreSQL connection string, e.g. postgresql://root@localhost:26257/ordersaga?sslmode=disable (env DATABASE_URL)")
-	fs.IntVar(&d.maxConns, "db-max-conns", 0, "database pool size (0: max(4, CPUs))")
-	fs.StringVar(&d.logLevel, "log-level", envOr(env, "ORDERSAGA_LOG_LEVEL", "info"), "debug, info, warn or error (env ORDERSAGA_LOG_LEVEL)")
-}
-
-// open connects and migrates: every role applies the schema at start.
-func (d *databaseFlags) open(ctx context.Context, url string) (*sqldb.DB, error) {
-	if url == "" {
-		return nil, errors.New("no database: pass --database-url or set DATABASE_URL")
-	}
-	db, err := sqldb.Open(ctx, sqldb.Config{URL: url, MaxConns: int32(d.maxConns)})
-	if err != nil {
-		return nil, err
-	}
-	for _, migrate := range []func(context.Context, *sqldb.DB) error{eventstore.Migrate, projections.Migrate} {
-		if err := migrate(ctx, db); err != nil {
-			db.Close()
-			return nil, err
+// runRole runs one long-running role built by internal/system, with its Go profiles
+// served beside it when asked for.
+func runRole(ctx context.Context, r interface{ Run(context.Context) error }, pprof pprofFlag, logger *slog.Logger) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := servePprof(ctx, logger, pprof.addr); err != nil {
+			logger.Warn("pprof not served", "err", err)
 		}
-	}
-	return db, nil
+		return nil
+	})
+	g.Go(func() error { return r.Run(ctx) })
+	return g.Wait()
 }
 
-// migrateRole applies the schema and exits.
-type migrateRole struct {
-	db databaseFlags
+func (m *Main) migrateCommand() *cobra.Command {
+	var (
+		db  databaseFlags
+		cmd = &cobra.Command{Use: "migrate", Short: "create or upgrade the database schema, then exit", Args: noArgs}
+	)
+	db.register(m.flagsOf(cmd.Flags()))
+	cmd.RunE = m.runs(func(ctx context.Context) error {
+		if _, err := m.openDB(ctx, db, db.url, migrateSchema); err != nil {
+			return err
+		}
+		fmt.Fprintln(m.Stdout, "schema is up to date")
+		return nil
+	})
+	return cmd
 }
 
-func (r *migrateRole) flags(fs *flag.FlagSet, env func(string) string) { r.db.register(fs, env) }
+func (m *Main) workerCommand() *cobra.Command {
+	var (
+		db       databaseFlags
+		bus      busFlags
+		temporal temporalFlags
+		log      logFlags
+		pprof    pprofFlag
+		baseline bool
+		cmd      = &cobra.Command{Use: "worker", Short: "run the OrderSaga worker (and the outbox relay) against Temporal", Args: noArgs}
+	)
+	f := m.flagsOf(cmd.Flags())
+	db.register(f)
+	bus.register(f, "worker")
+	temporal.register(f)
+	log.register(f)
+	pprof.register(f)
+	f.Bool(&baseline, "with-baseline", "ORDERSAGA_WITH_BASELINE", false,
+		"also run the load test's BaselineSaga (for `ordersaga load --baseline` against this worker)")
+	cmd.RunE = m.runs(func(ctx context.Context) error {
+		logger := m.logger(false, log.level)
+		conn, err := m.connect(ctx, logger, db, &bus, &temporal)
+		if err != nil {
+			return err
+		}
+		w, err := system.NewWorker(system.WorkerConfig{DB: conn.db, Bus: conn.bus, Temporal: conn.temporal, Logger: logger, Baseline: baseline})
+		if err != nil {
+			return err
+		}
+		return runRole(ctx, w, pprof, logger)
+	})
+	return cmd
+}
 
-func (r *migrateRole) run(ctx context.Context, m *Main) error {
-	db, err := r.db.open(ctx, r.db.url)
+func (m *Main) projectorCommand() *cobra.Command {
+	var (
+		db        databaseFlags
+		bus       busFlags
+		log       logFlags
+		members   int
+		reconcile time.Duration
+		cmd       = &cobra.Command{Use: "projector", Short: "build the read models from the bus (queue group " + system.ProjectorGroup + ")", Args: noArgs}
+	)
+	f := m.flagsOf(cmd.Flags())
+	db.register(f)
+	bus.register(f, "projector")
+	log.register(f)
+	cmd.Flags().IntVar(&members, "members", 1, "queue-group members in this process")
+	cmd.Flags().DurationVar(&reconcile, "reconcile-every", 30*time.Second, "how often to catch up streams whose last messages were lost")
+	cmd.RunE = m.runs(func(ctx context.Context) error {
+		logger := m.logger(false, log.level)
+		conn, err := m.connect(ctx, logger, db, &bus, nil)
+		if err != nil {
+			return err
+		}
+		p, err := system.NewProjectors(system.ProjectorsConfig{DB: conn.db, Bus: conn.bus, Logger: logger, Members: members, ReconcileEvery: reconcile})
+		if err != nil {
+			return err
+		}
+		return p.Run(ctx)
+	})
+	return cmd
+}
+
+func (m *Main) relayCommand() *cobra.Command {
+	var (
+		db  databaseFlags
+		bus busFlags
+		log logFlags
+		cmd = &cobra.Command{Use: "relay", Short: "publish committed events that are still in the outbox, until stopped", Args: noArgs}
+	)
+	f := m.flagsOf(cmd.Flags())
+	db.register(f)
+	bus.register(f, "relay")
+	log.register(f)
+	cmd.RunE = m.runs(func(ctx context.Context) error {
+		logger := m.logger(false, log.level)
+		conn, err := m.connect(ctx, logger, db, &bus, nil)
+		if err != nil {
+			return err
+		}
+		r, err := system.NewRelay(system.RelayConfig{DB: conn.db, Bus: conn.bus, Logger: logger})
+		if err != nil {
+			return err
+		}
+		return r.Run(ctx)
+	})
+	return cmd
+}
+
+func (m *Main) apiCommand() *cobra.Command {
+	var (
+		db       databaseFlags
+		temporal temporalFlags
+		log      logFlags
+		pprof    pprofFlag
+		addr     string
+		cmd      = &cobra.Command{Use: "api", Short: "serve the gRPC API against an existing database", Args: noArgs}
+	)
+	f := m.flagsOf(cmd.Flags())
+	db.register(f)
+	temporal.register(f)
+	log.register(f)
+	pprof.register(f)
+	f.String(&addr, "grpc-addr", "ORDERSAGA_GRPC_ADDR", ":50051", "gRPC listen address")
+	cmd.RunE = m.runs(func(ctx context.Context) error {
+		logger := m.logger(false, log.level)
+		conn, err := m.connect(ctx, logger, db, nil, &temporal)
+		if err != nil {
+			return err
+		}
+		a, err := newAPI(system.APIConfig{DB: conn.db, Temporal: conn.temporal, Logger: logger, Addr: addr})
+		if err != nil {
+			return err
+		}
+		return runRole(ctx, a, pprof, logger)
+	})
+	return cmd
+}
+
+// newAPI builds the API role, naming the flag that moves it when its address is taken.
+func newAPI(cfg system.APIConfig) (*system.API, error) {
+	a, err := system.NewAPI(cfg)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%w (choose another address with --grpc-addr)", err)
 	}
-	db.Close()
-	fmt.Fprintln(m.Stdout, "schema is up to date")
-	return nil
+	return a, nil
 }
 
-func (r *migrateRole) close() error { return nil }
-
-// apiRole serves the gRPC API.
-type apiRole struct {
-	db       databaseFlags
-	pprof    pprofFlag
-	temporal temporalFlags
-	grpcAddr string
-	conns
-}
-
-func (r *apiRole) flags(fs *flag.FlagSet, env func(string) string) {
-	r.db.register(fs, env)
-	r.pprof.register(fs, env)
-	r.temporal.register(fs, env)
-	fs.StringVar(&r.grpcAddr, "grpc-addr", envOr(env, "ORDERSAGA_GRPC_ADDR", ":50051"), "gRPC listen address (env ORDERSAGA_GRPC_ADDR)")
-}
-
-func (r *apiRole) run(ctx context.Context, m *Main) error {
-	logger := m.logger(false, r.db.logLevel)
-	if err := r.conns.open(ctx, logger, &r.db, nil, &r.temporal); err != nil {
-		return err
-	}
-	go r.pprof.serve(ctx, logger)
-	return serveAPI(ctx, logger, apiConfig(logger, r.pool, r.temporalClient), r.grpcAddr)
-}
-
-// apiConfig wires the API's dependencies.
-func apiConfig(logger *slog.Logger, db *sqldb.DB, c client.Client) api.Config {
-	store := eventstore.New(db)
-	return api.Config{
-		Store: store, Logger: logger,
-		Sagas:      workflows.Client{Temporal: c},
-		ReadModels: projections.NewReadModels(db),
-		Accounts:   payments.Accounts{Store: store, Cache: payments.NewAccountCache(0)},
-	}
-}
-
-// serveAPI serves the gRPC API on addr until ctx ends, then stops gracefully.
-func serveAPI(ctx context.Context, logger *slog.Logger, cfg api.Config, addr string) error {
-	srv, err := api.NewServer(cfg)
-	if err != nil {
-		return err
-	}
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("gRPC API cannot listen on %s (is the port in use? choose another with --grpc-addr): %w", addr, err)
-	}
-	logger.Info("gRPC API listening", "addr", lis.Addr().String())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down the gRPC API")
-	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	srv.Stop(stopCtx)
-	return <-served
-}
-
-// relayRole drains the outbox onto the bus.
-type relayRole struct {
-	db  databaseFlags
-	bus busFlags
-	conns
-}
-
-func (r *relayRole) flags(fs *flag.FlagSet, env func(string) string) {
-	r.db.register(fs, env)
-	r.bus.register(fs, env, "relay")
-}
-
-func (r *relayRole) run(ctx context.Context, m *Main) error {
-	logger := m.logger(false, r.db.logLevel)
-	if err := r.conns.open(ctx, logger, &r.db, &r.bus, nil); err != nil {
-		return err
-	}
-	return runRelay(ctx, logger, r.pool, r.conn)
-}
-
-// runRelay relays the outbox until ctx ends.
-func runRelay(ctx context.Context, logger *slog.Logger, db *sqldb.DB, bus eventbus.Publisher) error {
-	r, err := relay.New(relay.Config{Outbox: eventstore.New(db), Publisher: bus, Logger: logger.With("component", "relay")})
-	if err != nil {
-		return err
-	}
-	logger.Info("outbox relay running")
-	return r.Run(ctx)
+func (m *Main) restaurantCommand() *cobra.Command {
+	var (
+		db       databaseFlags
+		bus      busFlags
+		temporal temporalFlags
+		log      logFlags
+		rule     restaurantFlags
+		cmd      = &cobra.Command{Use: "restaurant", Short: "simulate restaurants: decide orders after their payment", Args: noArgs}
+	)
+	f := m.flagsOf(cmd.Flags())
+	db.register(f)
+	bus.register(f, "restaurant")
+	temporal.register(f)
+	log.register(f)
+	rule.register(cmd.Flags())
+	cmd.RunE = m.runs(func(ctx context.Context) error {
+		logger := m.logger(false, log.level)
+		conn, err := m.connect(ctx, logger, db, &bus, &temporal)
+		if err != nil {
+			return err
+		}
+		r, err := system.NewRestaurant(rule.config(conn, logger))
+		if err != nil {
+			return err
+		}
+		return r.Run(ctx)
+	})
+	return cmd
 }

@@ -1,6 +1,6 @@
 // Package stacktest runs the whole system in-process for tests: a Temporal dev server (one
-// per test binary), and per test a fresh PostgreSQL database, NATS Streaming, the saga
-// worker with the relay, and two projector members.
+// per test binary), and per test a fresh PostgreSQL database, NATS Streaming, and the saga
+// worker and two projector members built by internal/system, as production builds them.
 package stacktest
 
 import (
@@ -15,15 +15,14 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/eventbus/bustest"
 	"github.com/ordersaga/ordersaga/eventbus/natsstreaming"
 	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/internal/system"
 	"github.com/ordersaga/ordersaga/payments"
 	"github.com/ordersaga/ordersaga/projections"
-	"github.com/ordersaga/ordersaga/relay"
 	"github.com/ordersaga/ordersaga/sqldb"
 	"github.com/ordersaga/ordersaga/temporaldev"
 	"github.com/ordersaga/ordersaga/worker"
@@ -59,15 +58,15 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-// Stack is one test's system.
+// Stack is one test's system: the roles run as internal/system builds them for
+// production (the worker with its outbox marker and relay, two projector members).
 type Stack struct {
-	DB        *sqldb.DB
-	Store     *eventstore.Store
-	Accounts  payments.Accounts
-	Projector *projections.Projector
-	Reads     *projections.ReadModels
-	Bus       eventbus.Bus
-	Temporal  client.Client
+	DB       *sqldb.DB
+	Store    *eventstore.Store
+	Accounts payments.Accounts
+	Reads    *projections.ReadModels
+	Bus      eventbus.Bus
+	Temporal client.Client
 }
 
 // Start starts a stack for t and stops it when t ends.
@@ -79,10 +78,8 @@ func Start(t *testing.T) *Stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	for _, migrate := range []func(context.Context, *sqldb.DB) error{eventstore.Migrate, projections.Migrate} {
-		if err := migrate(ctx, db); err != nil {
-			t.Fatal(err)
-		}
+	if err := system.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
 	}
 	srv := bustest.StartServer(t)
 	bus, err := natsstreaming.Connect(ctx, natsstreaming.Config{URL: srv.URL(), ClusterID: srv.ClusterID(), ClientID: "stack", MonitorURL: srv.MonitorURL()})
@@ -90,41 +87,45 @@ func Start(t *testing.T) *Stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { bus.Close() })
-	c, err := worker.Dial(ctx, worker.Config{HostPort: temporalAddr})
+	c, err := worker.Dial(ctx, worker.Config{Client: client.Options{HostPort: temporalAddr}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
 	store := eventstore.New(db)
-	s := &Stack{DB: db, Store: store, Accounts: payments.Accounts{Store: store}, Projector: projections.New(db, store, nil), Reads: projections.NewReadModels(db), Bus: bus, Temporal: c}
-	for range 2 {
-		_, err := bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: "order-projectors", Types: projections.Types(),
-			Handler: func(ctx context.Context, m eventbus.Message) error { return s.Projector.Apply(ctx, m.Event) },
-			DeadLetter: func(ctx context.Context, m eventbus.Message, cause error) error {
-				return s.Projector.DeadLetter(ctx, m.Event, m.Raw, cause)
-			},
-			AckWait: 2 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 2)
-	go func() {
-		done <- worker.Run(wctx, c, &activities.Activities{Store: store, Bus: bus, Accounts: payments.NewAccountCache(0)}, nil)
-	}()
-	r, err := relay.New(relay.Config{Outbox: store, Publisher: bus, GracePeriod: time.Second, PollInterval: 200 * time.Millisecond})
+	w, err := system.NewWorker(system.WorkerConfig{DB: db, Bus: bus, Temporal: c,
+		Relay: system.RelayTuning{GracePeriod: time.Second, PollInterval: 200 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { done <- r.Run(wctx) }()
+	p, err := system.NewProjectors(system.ProjectorsConfig{DB: db, Bus: bus, Members: 2, AckWait: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	Run(t, w, p)
+	return &Stack{DB: db, Store: store, Accounts: payments.Accounts{Store: store}, Reads: projections.NewReadModels(db), Bus: bus, Temporal: c}
+}
+
+// Role is anything that runs until its context ends: what internal/system builds.
+type Role interface {
+	Run(ctx context.Context) error
+}
+
+// Run runs roles in the background until t ends, then stops them and fails t if one
+// returned an error.
+func Run(t *testing.T, roles ...Role) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, len(roles))
+	for _, r := range roles {
+		go func() { done <- r.Run(ctx) }()
+	}
 	t.Cleanup(func() {
 		stop()
-		for range 2 {
+		for range roles {
 			if err := <-done; err != nil {
 				t.Errorf("stack: %v", err)
 			}
 		}
 	})
-	return s
 }

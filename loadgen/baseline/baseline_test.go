@@ -1,4 +1,4 @@
-package workflows_test
+package baseline_test
 
 import (
 	"fmt"
@@ -10,22 +10,21 @@ import (
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
 
+	"github.com/ordersaga/ordersaga/loadgen/baseline"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // runBaseline runs BaselineSaga with in, sending the decision after a minute when decide
 // is set, and returns how many activities ran.
-func runBaseline(t *testing.T, in workflows.BaselineInput, decide bool) int {
+func runBaseline(t *testing.T, in baseline.Input, decide bool) int {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := suite.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(workflows.BaselineSaga, workflow.RegisterOptions{Name: workflows.BaselineName})
-	env.RegisterActivity(workflows.NoopActivity)
+	baseline.Register(env)
 	activities := 0
-	env.OnActivity(workflows.NoopActivity, mock.Anything, mock.Anything).Return(nil).Run(func(mock.Arguments) { activities++ })
+	env.OnActivity(baseline.NoopActivity, mock.Anything, mock.Anything).Return(nil).Run(func(mock.Arguments) { activities++ })
 	if decide {
 		env.RegisterDelayedCallback(func() {
 			env.UpdateWorkflow(workflows.UpdateDecision, "d", &testsuite.TestUpdateCallback{
@@ -33,7 +32,7 @@ func runBaseline(t *testing.T, in workflows.BaselineInput, decide bool) int {
 			}, workflows.Decision{Approved: true})
 		}, time.Minute)
 	}
-	env.ExecuteWorkflow(workflows.BaselineName, in)
+	env.ExecuteWorkflow(baseline.Name, in)
 	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
 		t.Fatalf("baseline %+v did not complete: %v", in, env.GetWorkflowError())
 	}
@@ -42,13 +41,13 @@ func runBaseline(t *testing.T, in workflows.BaselineInput, decide bool) int {
 
 func TestBaselineMirrorsEachPathsActivities(t *testing.T) {
 	for _, c := range []struct {
-		in     workflows.BaselineInput
+		in     baseline.Input
 		decide bool
 		want   int
 	}{
-		{workflows.BaselineInput{OrderID: "approved"}, true, 3},
-		{workflows.BaselineInput{OrderID: "rejected", Activities: 4}, true, 4},
-		{workflows.BaselineInput{OrderID: "declined", Activities: 4, NoDecision: true}, false, 4},
+		{baseline.Input{OrderID: "approved"}, true, 3},
+		{baseline.Input{OrderID: "rejected", Activities: 4}, true, 4},
+		{baseline.Input{OrderID: "declined", Activities: 4, NoDecision: true}, false, 4},
 	} {
 		if got := runBaseline(t, c.in, c.decide); got != c.want {
 			t.Errorf("baseline %+v ran %d activities, want %d", c.in, got, c.want)
@@ -62,9 +61,8 @@ func TestBaselinePublishesTheMirroredStatuses(t *testing.T) {
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := suite.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(workflows.BaselineSaga, workflow.RegisterOptions{Name: workflows.BaselineName})
-	env.RegisterActivity(workflows.NoopActivity)
-	env.OnActivity(workflows.NoopActivity, mock.Anything, mock.Anything).Return(nil)
+	baseline.Register(env)
+	env.OnActivity(baseline.NoopActivity, mock.Anything, mock.Anything).Return(nil)
 	var published []string
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil).Run(func(args mock.Arguments) {
 		attrs := args.Get(0).(temporal.SearchAttributes)
@@ -72,7 +70,7 @@ func TestBaselinePublishesTheMirroredStatuses(t *testing.T) {
 		customer, _ := attrs.GetKeyword(workflows.CustomerIDAttribute)
 		published = append(published, status+"/"+customer)
 	})
-	env.ExecuteWorkflow(workflows.BaselineName, workflows.BaselineInput{OrderID: "declined", Activities: 4, NoDecision: true,
+	env.ExecuteWorkflow(baseline.Name, baseline.Input{OrderID: "declined", Activities: 4, NoDecision: true,
 		Statuses: []string{"compensating", "rejected"}, CustomerID: "c-1"})
 	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
 		t.Fatalf("baseline did not complete: %v", env.GetWorkflowError())

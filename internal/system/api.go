@@ -1,0 +1,82 @@
+package system
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/payments"
+	"github.com/ordersaga/ordersaga/projections"
+	"github.com/ordersaga/ordersaga/sqldb"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// ShutdownGrace is how long calls in flight get to finish when a role is stopped.
+const ShutdownGrace = 10 * time.Second
+
+// APIConfig are the API role's dependencies and settings.
+type APIConfig struct {
+	DB       *sqldb.DB     // required
+	Temporal client.Client // required
+	Logger   *slog.Logger
+	// Addr is the address to listen on, host:port; port 0 picks a free one.
+	Addr string
+}
+
+// API is the gRPC API role: OrderService, EventStoreService, health and reflection.
+type API struct {
+	server *api.Server
+	lis    net.Listener
+	logger *slog.Logger
+}
+
+// NewAPI builds the API role and listens on cfg.Addr; the error names the address when it
+// cannot.
+func NewAPI(cfg APIConfig) (*API, error) {
+	if cfg.DB == nil || cfg.Temporal == nil {
+		return nil, errors.New("system: the API needs DB and Temporal")
+	}
+	logger := orDiscard(cfg.Logger)
+	store := eventstore.New(cfg.DB)
+	srv, err := api.NewServer(api.Config{
+		Store: store, Logger: logger,
+		Sagas:      workflows.Client{Temporal: cfg.Temporal},
+		ReadModels: projections.NewReadModels(cfg.DB),
+		Accounts:   payments.Accounts{Store: store, Cache: payments.NewAccountCache(0)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	lis, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("gRPC API cannot listen on %s (is the port in use?): %w", cfg.Addr, err)
+	}
+	return &API{server: srv, lis: lis, logger: logger}, nil
+}
+
+// Addr is the address the API listens on.
+func (a *API) Addr() string { return a.lis.Addr().String() }
+
+// Run serves until ctx ends, then stops gracefully: calls in flight get ShutdownGrace.
+func (a *API) Run(ctx context.Context) error {
+	a.logger.Info("gRPC API listening", "addr", a.Addr())
+	served := make(chan error, 1)
+	go func() { served <- a.server.Serve(a.lis) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	a.logger.Info("shutting down the gRPC API")
+	stopCtx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	defer cancel()
+	a.server.Stop(stopCtx)
+	return <-served
+}

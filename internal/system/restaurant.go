@@ -1,0 +1,72 @@
+package system
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/eventbus"
+	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/restaurant"
+	"github.com/ordersaga/ordersaga/sqldb"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// RestaurantConfig are the restaurant simulator's dependencies and its rule.
+type RestaurantConfig struct {
+	DB       *sqldb.DB           // required
+	Bus      eventbus.Subscriber // required
+	Temporal client.Client       // required
+	Logger   *slog.Logger
+	// Delay, Unavailable and ManualRestaurant are the simulator's rule (restaurant.Config).
+	Delay            time.Duration
+	Unavailable      []string
+	ManualRestaurant string
+}
+
+// Restaurant is the restaurant simulator role: it decides orders once they are paid.
+type Restaurant struct {
+	cfg RestaurantConfig
+	sim *restaurant.Simulator
+}
+
+// restaurantAckWait is how long the bus waits for the simulator's ack: a decision may wait
+// up to two minutes for its saga.
+const restaurantAckWait = 3 * time.Minute
+
+// NewRestaurant builds the restaurant simulator role.
+func NewRestaurant(cfg RestaurantConfig) (*Restaurant, error) {
+	if cfg.DB == nil || cfg.Bus == nil || cfg.Temporal == nil {
+		return nil, errors.New("system: the restaurant needs DB, Bus and Temporal")
+	}
+	cfg.Logger = orDiscard(cfg.Logger).With("component", "restaurant")
+	sim, err := restaurant.New(restaurant.Config{Sagas: workflows.Client{Temporal: cfg.Temporal}, Store: eventstore.New(cfg.DB),
+		Delay: cfg.Delay, Unavailable: cfg.Unavailable, ManualRestaurant: cfg.ManualRestaurant, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return &Restaurant{cfg: cfg, sim: sim}, nil
+}
+
+// Run decides orders until ctx ends.
+func (r *Restaurant) Run(ctx context.Context) error {
+	sub, err := r.cfg.Bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: restaurant.Group, Types: []string{ordersaga.EventPaymentDebited},
+		AckWait: restaurantAckWait,
+		Handler: func(ctx context.Context, m eventbus.Message) error { return r.sim.Handle(ctx, m.Event) },
+		DeadLetter: func(_ context.Context, m eventbus.Message, cause error) error {
+			r.cfg.Logger.Error("restaurant gave up on a message", "event", m.Event.ID, "err", cause)
+			return nil
+		}})
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	r.cfg.Logger.Info("restaurant simulator running", "delay", r.cfg.Delay, "unavailable", r.cfg.Unavailable,
+		"manual_restaurant", r.cfg.ManualRestaurant)
+	<-ctx.Done()
+	return nil
+}

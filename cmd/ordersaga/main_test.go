@@ -27,6 +27,7 @@ import (
 	"github.com/ordersaga/ordersaga/eventstore"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/pglocal"
 	"github.com/ordersaga/ordersaga/sqldb"
 	"github.com/ordersaga/ordersaga/temporaldev"
 )
@@ -427,5 +428,83 @@ func runSaga(t *testing.T, dataDir, apiAddr string) {
 			t.Fatalf("verify: %v\n%s", err, out)
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// TestAClientVerbThatCannotReachTheAPISaysSo calls the API where nothing listens: the
+// error names the address, the likely cause and the flag that changes it.
+func TestAClientVerbThatCannotReachTheAPISaysSo(t *testing.T) {
+	addr := freeAddr(t) // closed again: nothing listens there
+	for _, args := range [][]string{{"order", "get", "41"}, {"order", "watch", "41"}, {"account", "get", "--customer", "c-1"}} {
+		out, err := cli(t, append(args, "--api", addr, "--timeout", "3s")...)
+		if err == nil || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "ordersaga dev") ||
+			!strings.Contains(err.Error(), "--api") {
+			t.Errorf("ordersaga %v against %s: %v (%s); want an error naming the address, ordersaga dev and --api", args, addr, err, out)
+		}
+	}
+}
+
+// TestReadOnlyToolsNeverMigrate runs verify and rebuild against an empty database: each
+// says which schema version it needs and to run ordersaga migrate, and creates nothing.
+func TestReadOnlyToolsNeverMigrate(t *testing.T) {
+	url := dbtest.NewDatabase(t)
+	for _, tool := range []string{"verify", "rebuild"} {
+		_, err := cli(t, tool, "--database-url", url)
+		if err == nil || !strings.Contains(err.Error(), "ordersaga migrate") || !strings.Contains(err.Error(), "needs version") {
+			t.Errorf("%s on an empty database: %v, want an error naming the version it needs and ordersaga migrate", tool, err)
+		}
+	}
+	db, err := sqldb.Open(context.Background(), sqldb.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var tables int
+	if err := db.QueryRow(context.Background(), `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 0 {
+		t.Errorf("the read-only tools left %d tables in the database, want none", tables)
+	}
+	if out, err := cli(t, "migrate", "--database-url", url); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	if out, err := cli(t, "verify", "--database-url", url); err != nil {
+		t.Errorf("verify after migrate: %v\n%s", err, out)
+	}
+}
+
+// TestDevPostgresStartsWhereThePostgresUserCannotEnter starts dev's PostgreSQL from a data
+// directory inside a directory only its owner may enter, as `go run ./cmd/ordersaga dev`
+// from a checkout in root's home does: it starts, answers at the data directory's path,
+// and keeps its data across a restart.
+func TestDevPostgresStartsWhereThePostgresUserCannotEnter(t *testing.T) {
+	private := t.TempDir()
+	if err := os.Chmod(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(private, ".ordersaga")
+	if err := os.MkdirAll(dataDir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pglocal.Remove(filepath.Join(dataDir, "postgres")) })
+	ctx := context.Background()
+	for i, sql := range []string{`CREATE TABLE kept (n INT8)`, `INSERT INTO kept VALUES (1)`} {
+		m := &Main{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Getenv: func(string) string { return "" }}
+		url, err := m.devPostgres(ctx, dataDir, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatalf("start %d: %v", i+1, err)
+		}
+		db, err := sqldb.Open(ctx, sqldb.Config{URL: url})
+		if err == nil {
+			_, err = db.Exec(ctx, sql)
+			db.Close()
+		}
+		if cerr := m.Close(); cerr != nil {
+			t.Errorf("stop %d: %v", i+1, cerr)
+		}
+		if err != nil {
+			t.Fatalf("start %d, %s at %s: %v", i+1, sql, url, err)
+		}
 	}
 }

@@ -24,6 +24,12 @@ const (
 	EINTERNAL = "internal"
 )
 
+// ErrorCodes returns every application error code, for adapters and tests that must
+// cover each one.
+func ErrorCodes() []string {
+	return []string{EINVALID, ENOTFOUND, ECONFLICT, EPRECONDITION, EUNAVAILABLE, EINTERNAL}
+}
+
 // Error is the application error. Code is machine-readable, Message is safe to show to the
 // caller and names the offending field where there is one; Field repeats that field's path
 // for adapters that report it separately. Err keeps the underlying cause for logs.

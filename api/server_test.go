@@ -368,26 +368,51 @@ func TestDatabaseDownIsUnavailable(t *testing.T) {
 
 func TestStatusMapsEveryCode(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
-	tests := []struct {
+	// One case per application code: a code added to ordersaga.ErrorCodes without a case
+	// here fails the test.
+	byCode := map[string]struct {
 		err  error
 		code codes.Code
 		msg  string
 	}{
-		{ordersaga.Invalidf("events[0].event_id", "bad"), codes.InvalidArgument, "events[0].event_id: bad"},
-		{ordersaga.Errorf(ordersaga.ENOTFOUND, "no order 7"), codes.NotFound, "no order 7"},
-		{ordersaga.Errorf(ordersaga.ECONFLICT, "stale"), codes.Aborted, "stale"},
-		{fmt.Errorf("wrapped: %w", ordersaga.Errorf(ordersaga.EUNAVAILABLE, "db down")), codes.Unavailable, "db down"},
-		{&ordersaga.Error{Code: ordersaga.EINTERNAL, Message: "internal error", Err: errors.New("secret detail")}, codes.Internal, "internal error"},
-		{errors.New("secret detail"), codes.Internal, "internal error"},
-		{context.Canceled, codes.Canceled, ""},
-		{fmt.Errorf("read: %w", context.DeadlineExceeded), codes.DeadlineExceeded, ""},
-		{status.Error(codes.PermissionDenied, "no"), codes.PermissionDenied, "no"},
+		ordersaga.EINVALID:      {ordersaga.Invalidf("events[0].event_id", "bad"), codes.InvalidArgument, "events[0].event_id: bad"},
+		ordersaga.ENOTFOUND:     {ordersaga.Errorf(ordersaga.ENOTFOUND, "no order 7"), codes.NotFound, "no order 7"},
+		ordersaga.ECONFLICT:     {ordersaga.Errorf(ordersaga.ECONFLICT, "stale"), codes.Aborted, "stale"},
+		ordersaga.EPRECONDITION: {ordersaga.Errorf(ordersaga.EPRECONDITION, "decided already"), codes.FailedPrecondition, "decided already"},
+		ordersaga.EUNAVAILABLE:  {fmt.Errorf("wrapped: %w", ordersaga.Errorf(ordersaga.EUNAVAILABLE, "db down")), codes.Unavailable, "db down"},
+		ordersaga.EINTERNAL:     {&ordersaga.Error{Code: ordersaga.EINTERNAL, Message: "internal error", Err: errors.New("secret detail")}, codes.Internal, "internal error"},
 	}
-	for _, tt := range tests {
-		st := status.Convert(api.Status(logger, "/test", tt.err))
-		if st.Code() != tt.code || (tt.msg != "" && st.Message() != tt.msg) {
-			t.Errorf("Status(%v) = %v %q, want %v %q", tt.err, st.Code(), st.Message(), tt.code, tt.msg)
+	for _, code := range ordersaga.ErrorCodes() {
+		tt, ok := byCode[code]
+		if !ok {
+			t.Errorf("no case for application code %q", code)
+			continue
 		}
+		t.Run(code, func(t *testing.T) {
+			st := status.Convert(api.Status(logger, "/test", tt.err))
+			if st.Code() != tt.code || st.Message() != tt.msg {
+				t.Errorf("Status(%v) = %v %q, want %v %q", tt.err, st.Code(), st.Message(), tt.code, tt.msg)
+			}
+		})
+	}
+	// Errors that are not application errors.
+	for _, tt := range []struct {
+		name string
+		err  error
+		code codes.Code
+		msg  string
+	}{
+		{"a plain error", errors.New("secret detail"), codes.Internal, "internal error"},
+		{"cancellation", context.Canceled, codes.Canceled, ""},
+		{"a deadline", fmt.Errorf("read: %w", context.DeadlineExceeded), codes.DeadlineExceeded, ""},
+		{"a gRPC status", status.Error(codes.PermissionDenied, "no"), codes.PermissionDenied, "no"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := status.Convert(api.Status(logger, "/test", tt.err))
+			if st.Code() != tt.code || (tt.msg != "" && st.Message() != tt.msg) {
+				t.Errorf("Status(%v) = %v %q, want %v %q", tt.err, st.Code(), st.Message(), tt.code, tt.msg)
+			}
+		})
 	}
 	if api.Status(logger, "/test", nil) != nil {
 		t.Error("Status(nil) is not nil")

@@ -60,6 +60,8 @@ type Subscription interface {
 type Message struct {
 	// Event is the decoded envelope; zero when the payload could not be decoded.
 	Event ordersaga.RecordedEvent
+	// DecodeErr says why the payload could not be decoded; nil when Event is set.
+	DecodeErr error
 	// Raw is the payload as received, for dead letters.
 	Raw []byte
 	// Channel is where the message arrived.
@@ -125,7 +127,7 @@ func (o SubscribeOptions) WithDefaults() (SubscribeOptions, error) {
 // true when the message is done (handled, or dead-lettered) and false when it must be
 // redelivered. Adapters call it for every delivery so that all share one behaviour.
 func Dispatch(ctx context.Context, opts SubscribeOptions, msg Message) (ack bool) {
-	err := decodeError(msg)
+	err := msg.DecodeErr
 	if err == nil {
 		if err = opts.Handler(ctx, msg); err == nil {
 			return true
@@ -135,13 +137,6 @@ func Dispatch(ctx context.Context, opts SubscribeOptions, msg Message) (ack bool
 		}
 	}
 	return opts.DeadLetter(ctx, msg, err) == nil
-}
-
-func decodeError(msg Message) error {
-	if msg.Event.ID == uuid.Nil {
-		return errors.New("payload is not an event envelope")
-	}
-	return nil
 }
 
 // envelope is the wire form of an event: self-describing, so that consumers get ids and
@@ -242,10 +237,10 @@ func Decode(raw []byte) (ordersaga.RecordedEvent, error) {
 }
 
 // NewMessage decodes raw into a Message; an undecodable payload yields a Message with a
-// zero Event, which Dispatch dead-letters.
+// zero Event and the reason in DecodeErr, which Dispatch dead-letters with that reason.
 func NewMessage(channel string, raw []byte, deliveries int) Message {
-	event, _ := Decode(raw)
-	return Message{Event: event, Raw: raw, Channel: channel, Deliveries: deliveries}
+	event, err := Decode(raw)
+	return Message{Event: event, DecodeErr: err, Raw: raw, Channel: channel, Deliveries: deliveries}
 }
 
 // AcknowledgedPrefix returns how many results, from the first, are nil, and the first

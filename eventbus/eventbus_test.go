@@ -1,10 +1,13 @@
 package eventbus_test
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -58,4 +61,60 @@ func TestDecodeRejectsWhatIsNotAnEnvelope(t *testing.T) {
 			t.Errorf("Decode(%q) succeeded", raw)
 		}
 	}
+}
+
+// TestAnUndecodablePayloadIsDeadLetteredWithTheReason dispatches payloads that are not
+// event envelopes: the handler never sees them, and the dead letter says what was wrong.
+func TestAnUndecodablePayloadIsDeadLetteredWithTheReason(t *testing.T) {
+	for _, c := range []struct{ name, raw, want string }{
+		{"not JSON", "not an envelope", "invalid character"},
+		{"no event id", `{"stream":"order-1","type":"order-created","version":1}`, "event_id, stream, type and version are required"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var cause error
+			handled := false
+			opts := eventbus.SubscribeOptions{MaxDeliveries: 5,
+				Handler:    func(context.Context, eventbus.Message) error { handled = true; return nil },
+				DeadLetter: func(_ context.Context, _ eventbus.Message, err error) error { cause = err; return nil }}
+			ack := eventbus.Dispatch(context.Background(), opts, eventbus.NewMessage("order-created", []byte(c.raw), 1))
+			if !ack || handled || cause == nil || !strings.Contains(cause.Error(), c.want) {
+				t.Errorf("ack %v, handled %v, dead letter cause %v; want it acked, unhandled, dead-lettered for %q", ack, handled, cause, c.want)
+			}
+		})
+	}
+}
+
+// FuzzEnvelope checks that the hand-written encoder and the decoder describe one wire
+// format: whatever an event holds, its encoding is valid JSON that decodes to it.
+func FuzzEnvelope(f *testing.F) {
+	f.Add("order-42", "order-created", int64(3), int64(9001), `{"a":1}`, "wf-1", "00-abc-01")
+	f.Add("customer-\"x\"", "account-credited", int64(1), int64(1), `{}`, "", "\x01\t")
+	f.Fuzz(func(t *testing.T, stream, typ string, version, position int64, data, correlation, traceparent string) {
+		if version < 1 || stream == "" || typ == "" || !json.Valid([]byte(data)) {
+			t.Skip()
+		}
+		for _, s := range []string{stream, typ, correlation, traceparent} {
+			if !utf8.ValidString(s) { // the store and Temporal hold text: never invalid UTF-8
+				t.Skip()
+			}
+		}
+		in := ordersaga.RecordedEvent{ID: uuid.New(), StreamID: stream, StreamType: ordersaga.StreamTypeOf(stream), Version: version,
+			Position: position, Type: typ, Data: json.RawMessage(data),
+			Metadata: ordersaga.Metadata{CorrelationID: correlation, TraceParent: traceparent}, RecordedAt: time.Unix(0, 1).UTC()}
+		raw, err := eventbus.Encode(in)
+		if err != nil || !json.Valid(raw) {
+			t.Fatalf("Encode(%+v) = %s, %v: not valid JSON", in, raw, err)
+		}
+		out, err := eventbus.Decode(raw)
+		if err != nil {
+			t.Fatalf("Decode(%s): %v", raw, err)
+		}
+		var wantData, gotData any
+		_ = json.Unmarshal(in.Data, &wantData)
+		_ = json.Unmarshal(out.Data, &gotData)
+		in.Data, out.Data = nil, nil
+		if !reflect.DeepEqual(in, out) || !reflect.DeepEqual(wantData, gotData) {
+			t.Errorf("round trip changed the event:\n in  %+v\n out %+v", in, out)
+		}
+	})
 }

@@ -49,7 +49,7 @@ func (a Accounts) Get(ctx context.Context, customerID string) (ordersaga.Account
 	}
 	account, err = account.Extend(events)
 	if err != nil {
-		return ordersaga.Account{}, &ordersaga.Error{Code: ordersaga.EINTERNAL, Message: "internal error", Err: err}
+		return ordersaga.Account{}, &ordersaga.Error{Code: ordersaga.EINTERNAL, Message: "the account of " + customerID + " does not fold", Err: err}
 	}
 	a.Cache.put(account)
 	return account, nil

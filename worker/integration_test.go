@@ -388,3 +388,27 @@ func TestARestartedSagaForAFinishedOrderTouchesNothing(t *testing.T) {
 	}
 	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventOrderRejected)
 }
+
+// TestTheClientSaysWhetherASagaEndedOrNeverWas asks a saga that has ended, and one that
+// never existed, for a decision, against the real server: the first is EPRECONDITION (the
+// one place where Temporal's words are matched, workflows.sagaEnded), the second ENOTFOUND,
+// as is cancelling it. (The server accepts the cancellation of an ended saga as a no-op.)
+func TestTheClientSaysWhetherASagaEndedOrNeverWas(t *testing.T) {
+	s := newStack(t)
+	in := newOrder("c-" + uuid.NewString()[:8]) // no funds: declined at once
+	run := s.start(t, in)
+	if r := s.result(t, run); r.Status != ordersaga.StatusRejected {
+		t.Fatalf("saga = %+v, want it rejected", r)
+	}
+	sagas := workflows.Client{Temporal: s.Temporal}
+	ctx := context.Background()
+	if _, err := sagas.Decide(ctx, in.OrderID, workflows.Decision{Approved: true}); ordersaga.ErrorCode(err) != ordersaga.EPRECONDITION {
+		t.Errorf("deciding an ended saga: %v, want %s", err, ordersaga.EPRECONDITION)
+	}
+	never := "never-" + uuid.NewString()[:8]
+	_, decideErr := sagas.Decide(ctx, never, workflows.Decision{Approved: true})
+	cancelErr := sagas.Cancel(ctx, never)
+	if ordersaga.ErrorCode(decideErr) != ordersaga.ENOTFOUND || ordersaga.ErrorCode(cancelErr) != ordersaga.ENOTFOUND {
+		t.Errorf("an order that never was: Decide %v, Cancel %v; want both %s", decideErr, cancelErr, ordersaga.ENOTFOUND)
+	}
+}

@@ -73,24 +73,40 @@ func (c Client) Cancel(ctx context.Context, orderID string) error {
 	return temporalError("cancel order "+orderID, c.Temporal.CancelWorkflow(ctx, WorkflowID(orderID), ""))
 }
 
-// temporalError maps Temporal's errors to application errors.
+// temporalError maps Temporal's errors to application errors: context errors pass
+// through; a refused decision and a saga that has ended are EPRECONDITION; a saga that
+// does not exist is ENOTFOUND; a server that cannot be reached or is overloaded is
+// EUNAVAILABLE; anything else is EINTERNAL (retrying it would not help).
 func temporalError(op string, err error) error {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	var (
-		notFound *serviceerror.NotFound
-		appErr   *temporal.ApplicationError
+		notFound    *serviceerror.NotFound
+		appErr      *temporal.ApplicationError
+		unavailable *serviceerror.Unavailable
+		exhausted   *serviceerror.ResourceExhausted
+		deadline    *serviceerror.DeadlineExceeded
 	)
 	switch {
 	case errors.As(err, &appErr) && appErr.Type() == ErrNotAwaitingDecision:
 		return &ordersaga.Error{Code: ordersaga.EPRECONDITION, Message: appErr.Message(), Err: err}
-	case errors.As(err, &notFound) && strings.Contains(notFound.Message, "already completed"):
+	case errors.As(err, &notFound) && sagaEnded(notFound):
 		return &ordersaga.Error{Code: ordersaga.EPRECONDITION, Message: "the order's saga has already ended", Err: err}
 	case errors.As(err, &notFound):
 		return &ordersaga.Error{Code: ordersaga.ENOTFOUND, Message: "no such order (or its saga has been deleted)", Err: err}
+	case errors.As(err, &unavailable), errors.As(err, &exhausted), errors.As(err, &deadline):
+		return &ordersaga.Error{Code: ordersaga.EUNAVAILABLE, Message: "Temporal is unavailable", Err: fmt.Errorf("%s: %w", op, err)}
 	}
-	return &ordersaga.Error{Code: ordersaga.EUNAVAILABLE, Message: "Temporal is unavailable", Err: fmt.Errorf("%s: %w", op, err)}
+	return &ordersaga.Error{Code: ordersaga.EINTERNAL, Message: "internal error", Err: fmt.Errorf("%s: %w", op, err)}
+}
+
+// sagaEnded reports whether Temporal's NotFound says that the workflow has completed.
+// The SDK has one type for a workflow that does not exist and one that has closed, so
+// this matches the server's words; worker's TestTheClientSaysWhetherASagaEndedOrNeverWas
+// pins them against the real dev server.
+func sagaEnded(notFound *serviceerror.NotFound) bool {
+	return strings.Contains(notFound.Message, "already completed")
 }
 
 // Status queries the saga's live state.

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
+	stand "github.com/nats-io/nats-streaming-server/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/stan.go"
 
@@ -94,6 +96,9 @@ func (c Config) withDefaults() Config {
 // Bus is a connection to NATS Streaming that reconnects by itself.
 type Bus struct {
 	cfg Config
+	// life ends when the bus is closed, and with it any reconnection in progress.
+	life context.Context
+	end  context.CancelFunc
 
 	mu     sync.Mutex
 	sc     stan.Conn
@@ -116,8 +121,10 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 		}
 	}
 	b := &Bus{cfg: cfg}
+	b.life, b.end = context.WithCancel(context.Background())
 	sc, err := b.connect(ctx)
 	if err != nil {
+		b.end()
 		return nil, err
 	}
 	b.sc = sc
@@ -148,14 +155,13 @@ func checkStore(ctx context.Context, monitorURL string) error {
 	return nil
 }
 
-// connect opens a stan connection, retrying "client ID already registered" (a previous
-// incarnation of this process that the server has not noticed is gone) until
-// ConnectTimeout.
+// connect opens a stan connection, retrying while the server still holds this client id
+// (clientIDTaken) until ConnectTimeout.
 func (b *Bus) connect(ctx context.Context) (stan.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.ConnectTimeout)
 	defer cancel()
-	log := b.cfg.Logger
-	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+	var last error
+	sc, err := backoff.Retry(ctx, func() (stan.Conn, error) {
 		sc, err := stan.Connect(b.cfg.ClusterID, b.cfg.ClientID,
 			stan.NatsURL(b.cfg.URL),
 			stan.NatsOptions(nats.Name(b.cfg.ClientID), nats.MaxReconnects(-1)),
@@ -163,56 +169,66 @@ func (b *Bus) connect(ctx context.Context) (stan.Conn, error) {
 			stan.Pings(b.cfg.PingInterval, b.cfg.PingMaxOut),
 			stan.SetConnectionLostHandler(b.connectionLost),
 		)
-		if err == nil {
-			return sc, nil
+		last = err
+		if err != nil && !clientIDTaken(err) {
+			return nil, backoff.Permanent(err)
 		}
-		if !strings.Contains(err.Error(), "already registered") {
-			return nil, eventbus.Unavailable("connect to NATS Streaming "+b.cfg.ClusterID+" at "+b.cfg.URL, err)
-		}
-		log.Info("NATS Streaming still holds this client id from a previous connection; retrying", "client_id", b.cfg.ClientID)
-		select {
-		case <-ctx.Done():
-			return nil, eventbus.Unavailable("connect to NATS Streaming as "+b.cfg.ClientID, fmt.Errorf("%w: %w", err, ctx.Err()))
-		case <-time.After(wait):
-		}
+		return sc, err
+	}, backoff.WithBackOff(retryBackOff()), backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(error, time.Duration) {
+		b.cfg.Logger.Info("NATS Streaming still holds this client id from a previous connection; retrying", "client_id", b.cfg.ClientID)
+	}))
+	switch {
+	case err == nil:
+		return sc, nil
+	case clientIDTaken(last):
+		return nil, eventbus.Unavailable("connect to NATS Streaming as "+b.cfg.ClientID, fmt.Errorf("%w: %w", last, err))
 	}
+	return nil, eventbus.Unavailable("connect to NATS Streaming "+b.cfg.ClusterID+" at "+b.cfg.URL, err)
 }
 
-// connectionLost reconnects in the background and resubscribes every subscription.
+// retryBackOff waits a quarter of a second after a failed attempt, doubling up to 5 seconds.
+func retryBackOff() backoff.BackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.Multiplier, b.MaxInterval = 250*time.Millisecond, 2, 5*time.Second
+	return b
+}
+
+// clientIDTaken reports whether the server refused a connection because it still holds
+// one with the same client id: a previous incarnation of this process that it has not
+// noticed is gone. stan.go hands on the server's refusal as text only, so the text of the
+// server's own error is what is matched.
+func clientIDTaken(err error) bool {
+	return err != nil && strings.Contains(err.Error(), stand.ErrInvalidClient.Error())
+}
+
+// connectionLost reconnects in the background, until it succeeds or the bus is closed,
+// and resubscribes every subscription.
 func (b *Bus) connectionLost(_ stan.Conn, reason error) {
 	log := b.cfg.Logger
 	log.Warn("NATS Streaming connection lost; reconnecting", "err", reason)
 	go func() {
-		for {
-			b.mu.Lock()
-			closed := b.closed
-			b.mu.Unlock()
-			if closed {
-				return
-			}
-			sc, err := b.connect(context.Background())
-			if err != nil {
+		sc, err := backoff.Retry(b.life, func() (stan.Conn, error) { return b.connect(b.life) },
+			backoff.WithBackOff(retryBackOff()), backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, _ time.Duration) {
 				log.Warn("NATS Streaming reconnect failed; retrying", "err", err)
-				time.Sleep(time.Second)
-				continue
-			}
-			b.mu.Lock()
-			if b.closed {
-				b.mu.Unlock()
-				_ = sc.Close()
-				return
-			}
-			b.sc = sc
-			subs := append([]*subscription(nil), b.subs...)
+			}))
+		if err != nil {
+			return // closed
+		}
+		b.mu.Lock()
+		if b.closed {
 			b.mu.Unlock()
-			for _, s := range subs {
-				if err := s.subscribe(sc); err != nil {
-					log.Error("resubscribe failed", "group", s.opts.Group, "err", err)
-				}
-			}
-			log.Info("NATS Streaming reconnected", "subscriptions", len(subs))
+			_ = sc.Close()
 			return
 		}
+		b.sc = sc
+		subs := append([]*subscription(nil), b.subs...)
+		b.mu.Unlock()
+		for _, s := range subs {
+			if err := s.subscribe(sc); err != nil {
+				log.Error("resubscribe failed", "group", s.opts.Group, "err", err)
+			}
+		}
+		log.Info("NATS Streaming reconnected", "subscriptions", len(subs))
 	}()
 }
 
@@ -299,6 +315,7 @@ func (b *Bus) Close() error {
 		return nil
 	}
 	b.closed = true
+	b.end()
 	subs, sc := b.subs, b.sc
 	b.subs = nil
 	b.mu.Unlock()

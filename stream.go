@@ -25,17 +25,23 @@ var (
 // with a letter; aggregateID is letters, digits, '_', '.', ':', '@' and '-'. A violation is
 // an EINVALID error naming the field "aggregate_type" or "aggregate_id".
 func StreamFor(aggregateType, aggregateID string) (string, error) {
+	return StreamForFields("aggregate_type", "aggregate_id", aggregateType, aggregateID)
+}
+
+// StreamForFields is StreamFor for callers whose fields have other names: an error names
+// typeField or idField.
+func StreamForFields(typeField, idField, aggregateType, aggregateID string) (string, error) {
 	switch {
 	case aggregateType == "":
-		return "", Invalidf("aggregate_type", "required")
+		return "", Invalidf(typeField, "required")
 	case !aggregateTypePattern.MatchString(aggregateType):
-		return "", Invalidf("aggregate_type", "%q must be lowercase letters, digits and '_', starting with a letter", aggregateType)
+		return "", Invalidf(typeField, "%q must be lowercase letters, digits and '_', starting with a letter", aggregateType)
 	case aggregateID == "":
-		return "", Invalidf("aggregate_id", "required")
+		return "", Invalidf(idField, "required")
 	case !aggregateIDPattern.MatchString(aggregateID):
-		return "", Invalidf("aggregate_id", "%q may hold only letters, digits, '_', '.', ':', '@' and '-'", aggregateID)
+		return "", Invalidf(idField, "%q may hold only letters, digits, '_', '.', ':', '@' and '-'", aggregateID)
 	case len(aggregateType)+1+len(aggregateID) > MaxStreamLength:
-		return "", Invalidf("aggregate_id", "too long: the stream name may have at most %d characters", MaxStreamLength)
+		return "", Invalidf(idField, "too long: the stream name may have at most %d characters", MaxStreamLength)
 	}
 	return aggregateType + "-" + aggregateID, nil
 }

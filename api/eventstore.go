@@ -2,11 +2,8 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -40,14 +37,21 @@ type eventStoreServer struct {
 	store EventStore
 }
 
+// createFields and appendFields name an event's fields as the requests do.
+var (
+	createFields = ordersaga.EventFields{List: "event", Item: func(int) string { return "event" },
+		ID: "event_id", Type: "event_type", Data: "event_data", Metadata: "metadata"}
+	appendFields = ordersaga.EventFields{List: "events", ID: "event_id", Type: "event_type", Data: "event_data", Metadata: "metadata"}
+)
+
 func (s *eventStoreServer) CreateEvent(ctx context.Context, req *ordersagav1.CreateEventRequest) (*ordersagav1.CreateEventResponse, error) {
 	e := req.GetEvent()
 	if e == nil {
 		return nil, ordersaga.Invalidf("event", "required")
 	}
-	stream, err := ordersaga.StreamFor(e.GetAggregateType(), e.GetAggregateId())
+	stream, err := ordersaga.StreamForFields("event.aggregate_type", "event.aggregate_id", e.GetAggregateType(), e.GetAggregateId())
 	if err != nil {
-		return nil, renameFields(err, func(f string) string { return "event." + f })
+		return nil, err
 	}
 	if e.GetChannel() != "" && e.GetChannel() != e.GetEventType() {
 		return nil, ordersaga.Invalidf("event.channel", "%q differs from event_type %q; events are published on the channel named after their type, so leave channel empty or equal to event_type",
@@ -57,9 +61,13 @@ func (s *eventStoreServer) CreateEvent(ctx context.Context, req *ordersagav1.Cre
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.store.Append(ctx, stream, ordersaga.AnyVersion, []ordersaga.EventData{data})
+	events := []ordersaga.EventData{data}
+	if err := ordersaga.ValidateEvents(events, createFields); err != nil {
+		return nil, err
+	}
+	res, err := s.store.Append(ctx, stream, ordersaga.AnyVersion, events)
 	if err != nil {
-		return nil, renameFields(err, storeFieldToAPI("event"))
+		return nil, err
 	}
 	a := res.Events[0]
 	return &ordersagav1.CreateEventResponse{
@@ -76,8 +84,8 @@ func (s *eventStoreServer) AppendEvents(ctx context.Context, req *ordersagav1.Ap
 	if err != nil {
 		return nil, err
 	}
-	if len(req.GetEvents()) == 0 {
-		return nil, ordersaga.Invalidf("events", "at least one event is required")
+	if len(req.GetEvents()) > ordersaga.MaxEventsPerAppend { // before converting any
+		return nil, ordersaga.Invalidf("events", "%d events in one append; the limit is %d", len(req.GetEvents()), ordersaga.MaxEventsPerAppend)
 	}
 	events := make([]ordersaga.EventData, len(req.GetEvents()))
 	for i, e := range req.GetEvents() {
@@ -86,9 +94,12 @@ func (s *eventStoreServer) AppendEvents(ctx context.Context, req *ordersagav1.Ap
 			return nil, err
 		}
 	}
+	if err := ordersaga.ValidateEvents(events, appendFields); err != nil {
+		return nil, err
+	}
 	res, err := s.store.Append(ctx, stream, expected, events)
 	if err != nil {
-		return nil, renameFields(err, storeFieldToAPI(""))
+		return nil, err
 	}
 	out := &ordersagav1.AppendEventsResponse{Duplicate: res.Duplicate}
 	for _, a := range res.Events {
@@ -131,41 +142,6 @@ func newEventData(prefix, id, typ, data, metadata string) (ordersaga.EventData, 
 	return e, nil
 }
 
-// storeFieldToAPI maps the store's field paths ("events[0].type") to the request's
-// ("events[0].event_type", or "event.event_type" for CreateEvent's single event).
-func storeFieldToAPI(single string) func(string) string {
-	names := map[string]string{"id": "event_id", "type": "event_type", "data": "event_data", "metadata": "metadata"}
-	return func(field string) string {
-		head, leaf, found := strings.Cut(field, ".")
-		if found {
-			if name, ok := names[leaf]; ok {
-				leaf = name
-			}
-		}
-		if single != "" && strings.HasPrefix(head, "events[") {
-			head = single
-		}
-		if !found {
-			return head
-		}
-		return head + "." + leaf
-	}
-}
-
-// renameFields rewrites the field path of an EINVALID error (and the same prefix of its
-// message) so that it names the request's field.
-func renameFields(err error, rename func(string) string) error {
-	var appErr *ordersaga.Error
-	if !errors.As(err, &appErr) || appErr.Field == "" {
-		return err
-	}
-	renamed := rename(appErr.Field)
-	return &ordersaga.Error{
-		Code: appErr.Code, Field: renamed, Err: appErr.Err,
-		Message: renamed + strings.TrimPrefix(appErr.Message, appErr.Field),
-	}
-}
-
 func (s *eventStoreServer) GetEvents(ctx context.Context, req *ordersagav1.GetEventsRequest) (*ordersagav1.GetEventsResponse, error) {
 	size := int(req.GetPageSize())
 	switch {
@@ -190,17 +166,29 @@ func (s *eventStoreServer) GetEvents(ctx context.Context, req *ordersagav1.GetEv
 	} else if req.GetFromVersion() != 0 {
 		return nil, ordersaga.Invalidf("from_version", "applies to reads of one aggregate; set aggregate_type and aggregate_id, or use after_position")
 	}
-
-	cursor := pageCursor{Selection: selection(req)}
-	if req.GetPageToken() != "" {
-		var err error
-		if cursor, err = decodePageToken(req.GetPageToken(), cursor.Selection); err != nil {
+	for i, t := range req.GetEventTypes() {
+		if err := ordersaga.ValidateEventType(fmt.Sprintf("event_types[%d]", i), t); err != nil {
 			return nil, err
 		}
-	} else if byStream {
-		cursor.Next = max(req.GetFromVersion(), 1)
-	} else {
-		cursor.Next = req.GetAfterPosition()
+	}
+
+	// next is the next version (a stream read) or the position to read after (all).
+	selection := fmt.Sprintf("events %q %q %q", req.GetAggregateType(), req.GetAggregateId(), req.GetEventTypes())
+	var next int64
+	switch {
+	case req.GetPageToken() != "":
+		cursor, err := decodePageToken(req.GetPageToken(), selection)
+		if err != nil {
+			return nil, err
+		}
+		if len(cursor) != 8 || int64(binary.BigEndian.Uint64(cursor)) < 0 {
+			return nil, ordersaga.Invalidf("page_token", "malformed; pass next_page_token from the previous response unchanged")
+		}
+		next = int64(binary.BigEndian.Uint64(cursor))
+	case byStream:
+		next = max(req.GetFromVersion(), 1)
+	default:
+		next = req.GetAfterPosition()
 	}
 
 	// Read one more than a page to learn whether another page follows.
@@ -210,27 +198,27 @@ func (s *eventStoreServer) GetEvents(ctx context.Context, req *ordersagav1.GetEv
 		resp   = &ordersagav1.GetEventsResponse{}
 	)
 	if byStream {
-		if events, err = s.store.ReadStream(ctx, stream, cursor.Next, size+1); err != nil {
+		if events, err = s.store.ReadStream(ctx, stream, next, size+1); err != nil {
 			return nil, err
 		}
 		if resp.StreamVersion, err = s.store.StreamVersion(ctx, stream); err != nil {
 			return nil, err
 		}
 	} else {
-		events, err = s.store.ReadAll(ctx, ordersaga.ReadAllOptions{After: cursor.Next, Types: req.GetEventTypes(), Limit: size + 1})
+		events, err = s.store.ReadAll(ctx, ordersaga.ReadAllOptions{After: next, Types: req.GetEventTypes(), Limit: size + 1})
 		if err != nil {
-			return nil, renameFields(err, func(f string) string { return strings.Replace(f, "types", "event_types", 1) })
+			return nil, err
 		}
 	}
 	if len(events) > size {
 		events = events[:size]
 		last := events[size-1]
 		if byStream {
-			cursor.Next = last.Version + 1
+			next = last.Version + 1
 		} else {
-			cursor.Next = last.Position
+			next = last.Position
 		}
-		resp.NextPageToken = cursor.encode()
+		resp.NextPageToken = encodePageToken(selection, binary.BigEndian.AppendUint64(nil, uint64(next)))
 	}
 	for _, e := range events {
 		resp.Events = append(resp.Events, toProto(e))
@@ -246,35 +234,4 @@ func toProto(e ordersaga.RecordedEvent) *ordersagav1.Event {
 		EventData: string(e.Data), Channel: e.Type, Metadata: string(meta),
 		Version: e.Version, Position: e.Position, RecordedAt: timestamppb.New(e.RecordedAt),
 	}
-}
-
-// pageCursor is what a page token carries: where the next page starts, and a fingerprint
-// of the selection it belongs to.
-type pageCursor struct {
-	Selection uint64
-	Next      int64 // next version (stream read) or the position to read after (all)
-}
-
-func selection(req *ordersagav1.GetEventsRequest) uint64 {
-	h := sha256.New()
-	fmt.Fprintf(h, "%q %q %q", req.GetAggregateType(), req.GetAggregateId(), req.GetEventTypes())
-	return binary.BigEndian.Uint64(h.Sum(nil))
-}
-
-func (c pageCursor) encode() string {
-	b := binary.BigEndian.AppendUint64(nil, c.Selection)
-	b = binary.BigEndian.AppendUint64(b, uint64(c.Next))
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodePageToken(token string, sel uint64) (pageCursor, error) {
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) != 16 {
-		return pageCursor{}, ordersaga.Invalidf("page_token", "malformed; pass next_page_token from the previous response unchanged")
-	}
-	c := pageCursor{Selection: binary.BigEndian.Uint64(b), Next: int64(binary.BigEndian.Uint64(b[8:]))}
-	if c.Selection != sel || c.Next < 0 {
-		return pageCursor{}, ordersaga.Invalidf("page_token", "belongs to a different selection; keep aggregate and event_types unchanged while paging")
-	}
-	return c, nil
 }

@@ -2,9 +2,7 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,15 +44,18 @@ type Accounts interface {
 const (
 	DefaultOrderPageSize = 50
 	MaxOrderPageSize     = 500
+	// maxHistoryEvents is the most events GetOrderHistory returns; an order with more is
+	// refused, naming the paged read that serves it (an order of the saga has at most 6).
+	maxHistoryEvents = 1000
 	// maxReadYourWritesWait caps how long GetOrder waits for min_version and WatchOrder
 	// for an order to appear.
 	maxReadYourWritesWait = 10 * time.Second
-	pollInterval          = 50 * time.Millisecond
-	// firstReadYourWritesPoll is how soon GetOrder looks again for a min_version the read
-	// model has not reached; the interval doubles up to pollInterval. The projectors take
-	// a few milliseconds (docs/benchmarks.md), so a client that asks right after the saga
-	// wrote waits about that long, not a whole pollInterval.
-	firstReadYourWritesPoll = 2 * time.Millisecond
+	// firstPoll is how soon the API looks at the read model again for a version it does
+	// not hold yet; the interval doubles up to getOrderPoll (GetOrder) or watchPoll
+	// (WatchOrder, which waits on people, not on projectors).
+	firstPoll    = 2 * time.Millisecond
+	getOrderPoll = 50 * time.Millisecond
+	watchPoll    = 200 * time.Millisecond
 )
 
 type orderServer struct {
@@ -85,19 +86,41 @@ func (s *orderServer) GetOrder(ctx context.Context, req *ordersagav1.GetOrderReq
 	if req.GetMinVersion() < 0 {
 		return nil, ordersaga.Invalidf("min_version", "must not be negative, got %d", req.GetMinVersion())
 	}
-	ctx, cancel := context.WithTimeout(ctx, maxReadYourWritesWait)
+	// Without min_version, a missing order is NotFound at once; with one, the caller has
+	// just written it, and the projectors may not have seen it yet.
+	appear := time.Time{}
+	if req.GetMinVersion() > 0 {
+		appear = time.Now().Add(2 * maxReadYourWritesWait) // the wait ends first: Unavailable, retry
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, maxReadYourWritesWait)
 	defer cancel()
-	for wait := firstReadYourWritesPoll; ; wait = min(2*wait, pollInterval) {
-		o, err := s.reads.Order(ctx, req.GetOrderId())
-		switch {
-		case err == nil && o.Version >= req.GetMinVersion():
-			return &ordersagav1.GetOrderResponse{Order: orderToProto(o)}, nil
-		case err != nil && (req.GetMinVersion() == 0 || ordersaga.ErrorCode(err) != ordersaga.ENOTFOUND):
-			return nil, err
+	o, err := s.awaitOrder(waitCtx, req.GetOrderId(), req.GetMinVersion(), appear, getOrderPoll)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return nil, ordersaga.Errorf(ordersaga.EUNAVAILABLE, "order %s has not reached version %d in the read model yet; retry", req.GetOrderId(), req.GetMinVersion())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &ordersagav1.GetOrderResponse{Order: orderToProto(o)}, nil
+}
+
+// awaitOrder polls the read model until it holds the order at version least or later,
+// and returns it. An order the read model does not hold is waited for until appear, then it
+// is ENOTFOUND. The polls start after firstPoll and double up to maxPoll; ctx bounds it all.
+func (s *orderServer) awaitOrder(ctx context.Context, orderID string, least int64, appear time.Time, maxPoll time.Duration) (ordersaga.OrderView, error) {
+	for wait := firstPoll; ; wait = min(2*wait, maxPoll) {
+		o, err := s.reads.Order(ctx, orderID)
+		switch code := ordersaga.ErrorCode(err); {
+		case err == nil && o.Version >= least:
+			return o, nil
+		case code == ordersaga.ENOTFOUND && time.Now().After(appear):
+			return o, err
+		case err != nil && code != ordersaga.ENOTFOUND:
+			return o, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ordersaga.Errorf(ordersaga.EUNAVAILABLE, "order %s has not reached version %d in the read model yet; retry", req.GetOrderId(), req.GetMinVersion())
+			return ordersaga.OrderView{}, ctx.Err()
 		case <-time.After(wait):
 		}
 	}
@@ -112,13 +135,14 @@ func (s *orderServer) ListOrders(ctx context.Context, req *ordersagav1.ListOrder
 		size = DefaultOrderPageSize
 	}
 	f := ordersaga.OrderFilter{CustomerID: req.GetCustomerId(), RestaurantID: req.GetRestaurantId(), Status: req.GetStatus()}
-	fingerprint := fingerprintOf(f)
+	selection := fmt.Sprintf("orders %q %q %q", f.CustomerID, f.RestaurantID, f.Status)
 	after := ""
 	if req.GetPageToken() != "" {
-		var err error
-		if after, err = decodeOrderToken(req.GetPageToken(), fingerprint); err != nil {
+		cursor, err := decodePageToken(req.GetPageToken(), selection)
+		if err != nil {
 			return nil, err
 		}
+		after = string(cursor)
 	}
 	orders, err := s.reads.ListOrders(ctx, f, after, size+1)
 	if err != nil {
@@ -127,7 +151,7 @@ func (s *orderServer) ListOrders(ctx context.Context, req *ordersagav1.ListOrder
 	resp := &ordersagav1.ListOrdersResponse{}
 	if len(orders) > size {
 		orders = orders[:size]
-		resp.NextPageToken = encodeOrderToken(fingerprint, orders[size-1].OrderID)
+		resp.NextPageToken = encodePageToken(selection, []byte(orders[size-1].OrderID))
 	}
 	for _, o := range orders {
 		resp.Orders = append(resp.Orders, orderToProto(o))
@@ -139,12 +163,15 @@ func (s *orderServer) GetOrderHistory(ctx context.Context, req *ordersagav1.GetO
 	if err := ordersaga.ValidateID("order_id", req.GetOrderId()); err != nil {
 		return nil, err
 	}
-	events, err := s.store.ReadStream(ctx, ordersaga.OrderStream(req.GetOrderId()), 1, 1000)
-	if err != nil {
+	events, err := s.store.ReadStream(ctx, ordersaga.OrderStream(req.GetOrderId()), 1, maxHistoryEvents+1)
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	if len(events) == 0 {
+	case len(events) == 0:
 		return nil, ordersaga.Errorf(ordersaga.ENOTFOUND, "order %s not found", req.GetOrderId())
+	case len(events) > maxHistoryEvents:
+		return nil, ordersaga.Errorf(ordersaga.EPRECONDITION, "order %s has more than %d events; page through them with EventStoreService.GetEvents",
+			req.GetOrderId(), maxHistoryEvents)
 	}
 	resp := &ordersagav1.GetOrderHistoryResponse{}
 	for _, e := range events {
@@ -157,30 +184,20 @@ func (s *orderServer) WatchOrder(req *ordersagav1.WatchOrderRequest, stream grpc
 	if err := ordersaga.ValidateID("order_id", req.GetOrderId()); err != nil {
 		return err
 	}
-	ctx := stream.Context()
+	// Placed a moment ago, the order may not be in the read model yet.
 	appear := time.Now().Add(maxReadYourWritesWait)
-	var sent int64
-	for {
-		o, err := s.reads.Order(ctx, req.GetOrderId())
-		switch {
-		case err == nil && o.Version > sent:
-			if err := stream.Send(&ordersagav1.WatchOrderResponse{Order: orderToProto(o)}); err != nil {
-				return err
-			}
-			sent = o.Version
-			if o.Terminal() {
-				return nil
-			}
-		case ordersaga.ErrorCode(err) == ordersaga.ENOTFOUND && time.Now().Before(appear):
-			// Placed a moment ago: the projectors have not seen it yet.
-		case err != nil:
+	for next := int64(1); ; {
+		o, err := s.awaitOrder(stream.Context(), req.GetOrderId(), next, appear, watchPoll)
+		if err != nil {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(4 * pollInterval):
+		if err := stream.Send(&ordersagav1.WatchOrderResponse{Order: orderToProto(o)}); err != nil {
+			return err
 		}
+		if o.Terminal() {
+			return nil
+		}
+		next = o.Version + 1
 	}
 }
 
@@ -241,25 +258,4 @@ func orderToProto(o ordersaga.OrderView) *ordersagav1.Order {
 
 func accountToProto(a ordersaga.Account) *ordersagav1.Account {
 	return &ordersagav1.Account{CustomerId: a.CustomerID, Balance: a.Balance, Currency: a.Currency, Version: a.Version}
-}
-
-func fingerprintOf(f ordersaga.OrderFilter) uint64 {
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%q %q %q", f.CustomerID, f.RestaurantID, f.Status)))
-	return binary.BigEndian.Uint64(sum[:8])
-}
-
-func encodeOrderToken(fingerprint uint64, after string) string {
-	b := binary.BigEndian.AppendUint64(nil, fingerprint)
-	return base64.RawURLEncoding.EncodeToString(append(b, after...))
-}
-
-func decodeOrderToken(token string, fingerprint uint64) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) < 9 {
-		return "", ordersaga.Invalidf("page_token", "malformed; pass next_page_token from the previous response unchanged")
-	}
-	if binary.BigEndian.Uint64(b) != fingerprint {
-		return "", ordersaga.Invalidf("page_token", "belongs to other filters; keep customer_id, restaurant_id and status unchanged while paging")
-	}
-	return string(b[8:]), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,12 @@ import (
 // orderClient serves the full API over a real listener on a running stack.
 func orderClient(t *testing.T) ordersagav1.OrderServiceClient {
 	t.Helper()
+	return ordersagav1.NewOrderServiceClient(apiConn(t))
+}
+
+// apiConn serves the full API over a real listener on a running stack and connects to it.
+func apiConn(t *testing.T) *grpc.ClientConn {
+	t.Helper()
 	s := stacktest.Start(t)
 	a, err := system.NewAPI(system.APIConfig{DB: s.DB, Temporal: s.Temporal, Addr: "127.0.0.1:0"})
 	if err != nil {
@@ -33,7 +40,7 @@ func orderClient(t *testing.T) ordersagav1.OrderServiceClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return ordersagav1.NewOrderServiceClient(conn)
+	return conn
 }
 
 func placeRequest(orderID, customer string, quantity int64) *ordersagav1.PlaceOrderRequest {
@@ -228,4 +235,27 @@ func TestOrderServiceErrors(t *testing.T) {
 		_, err = watch.Recv()
 	}
 	wantStatus(t, err, codes.InvalidArgument, "order_id")
+}
+
+// TestHistoryIsWholeOrRefused gives an order stream more events than GetOrderHistory
+// returns: the history is refused, naming the paged read, rather than cut short.
+func TestHistoryIsWholeOrRefused(t *testing.T) {
+	conn := apiConn(t)
+	ctx := context.Background()
+	events := ordersagav1.NewEventStoreServiceClient(conn)
+	const batches = 11 // of 100 events: 1100, over the 1000 a history holds
+	for b := range batches {
+		req := &ordersagav1.AppendEventsRequest{AggregateType: "order", AggregateId: "long"}
+		for range 100 {
+			req.Events = append(req.Events, &ordersagav1.NewEvent{EventId: uuid.NewString(), EventType: "order-noted", EventData: `{}`})
+		}
+		if _, err := events.AppendEvents(ctx, req); err != nil {
+			t.Fatalf("batch %d: %v", b, err)
+		}
+	}
+	_, err := ordersagav1.NewOrderServiceClient(conn).GetOrderHistory(ctx, &ordersagav1.GetOrderHistoryRequest{OrderId: "long"})
+	wantStatus(t, err, codes.FailedPrecondition, "")
+	if !strings.Contains(status.Convert(err).Message(), "GetEvents") {
+		t.Errorf("the refusal %q does not name EventStoreService.GetEvents", status.Convert(err).Message())
+	}
 }

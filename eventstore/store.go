@@ -63,8 +63,8 @@ func appendSQL(n int, expected ordersaga.ExpectedVersion) string {
 
 var appendAfterVersion, appendToNewStream = buildAppendStatements()
 
-func buildAppendStatements() (afterVersion, newStream [MaxEventsPerAppend + 1]string) {
-	for n := 1; n <= MaxEventsPerAppend; n++ {
+func buildAppendStatements() (afterVersion, newStream [ordersaga.MaxEventsPerAppend + 1]string) {
+	for n := 1; n <= ordersaga.MaxEventsPerAppend; n++ {
 		var rows strings.Builder
 		for i := range n {
 			if i > 0 {
@@ -315,7 +315,7 @@ func (s *Store) ReadAll(ctx context.Context, opts ordersaga.ReadAllOptions) ([]o
 		return nil, err
 	}
 	for i, t := range opts.Types {
-		if err := ValidateEventType(fmt.Sprintf("types[%d]", i), t); err != nil {
+		if err := ordersaga.ValidateEventType(fmt.Sprintf("types[%d]", i), t); err != nil {
 			return nil, err
 		}
 	}

@@ -341,14 +341,14 @@ func TestAppendRejectsBadInput(t *testing.T) {
 		mod(&e)
 		return []ordersaga.EventData{e}
 	}
-	many := make([]ordersaga.EventData, eventstore.MaxEventsPerAppend+1)
+	many := make([]ordersaga.EventData, ordersaga.MaxEventsPerAppend+1)
 	for i := range many {
 		many[i] = ok()
 	}
-	big := fmt.Sprintf(`{"blob": %q}`, strings.Repeat("x", eventstore.MaxEventBytes))
+	big := fmt.Sprintf(`{"blob": %q}`, strings.Repeat("x", ordersaga.MaxEventBytes))
 	heavy := make([]ordersaga.EventData, 20)
 	for i := range heavy {
-		heavy[i] = event("order-noted", fmt.Sprintf(`{"blob": %q}`, strings.Repeat("y", eventstore.MaxEventBytes-200)))
+		heavy[i] = event("order-noted", fmt.Sprintf(`{"blob": %q}`, strings.Repeat("y", ordersaga.MaxEventBytes-200)))
 	}
 	dupID := []ordersaga.EventData{ok(), ok()}
 	dupID[1].ID = dupID[0].ID

@@ -101,12 +101,14 @@ func temporalError(op string, err error) error {
 	return &ordersaga.Error{Code: ordersaga.EINTERNAL, Message: "internal error", Err: fmt.Errorf("%s: %w", op, err)}
 }
 
-// sagaEnded reports whether Temporal's NotFound says that the workflow has completed.
-// The SDK has one type for a workflow that does not exist and one that has closed, so
-// this matches the server's words; worker's TestTheClientSaysWhetherASagaEndedOrNeverWas
-// pins them against the real dev server.
+// sagaEnded reports whether Temporal's NotFound says that the workflow has closed, or is
+// closing under an update that waited. The SDK has one type for these and for a workflow
+// that does not exist, so this matches the server's words (ErrWorkflowCompleted and
+// update.AbortedByWorkflowClosingErr in go.temporal.io/server); worker's
+// TestTheClientSaysWhetherASagaEndedOrNeverWas pins the first against the real dev server.
 func sagaEnded(notFound *serviceerror.NotFound) bool {
-	return strings.Contains(notFound.Message, "already completed")
+	return strings.Contains(notFound.Message, "workflow execution already completed") ||
+		strings.Contains(notFound.Message, "workflow update was aborted by closing workflow")
 }
 
 // Status queries the saga's live state.

@@ -114,4 +114,3 @@ func ValidateEvents(events []EventData, f EventFields) error {
 	}
 	return nil
 }
-

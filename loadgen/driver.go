@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"context"
-	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -21,14 +20,12 @@ type driver interface {
 	cancel(ctx context.Context, orderID string) error
 }
 
-func newDriver(cfg Config) (driver, error) {
-	switch cfg.Via {
-	case ViaAPI:
-		return apiDriver{cfg.API}, nil
-	case ViaTemporal:
-		return temporalDriver{workflows.Client{Temporal: cfg.Temporal}}, nil
+// newDriver returns the driver of cfg.Via (validated).
+func newDriver(cfg Config) driver {
+	if cfg.Via == ViaTemporal {
+		return temporalDriver{workflows.Client{Temporal: cfg.Temporal}}
 	}
-	return nil, fmt.Errorf("loadgen: via %q: want %q or %q", cfg.Via, ViaAPI, ViaTemporal)
+	return apiDriver{cfg.API}
 }
 
 // refusedDecision says whether err is the saga refusing a decision or cancellation it is

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventstore"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/loadgen"
@@ -56,35 +58,29 @@ func (m *Main) loadCommand() *cobra.Command {
 	fs.StringVar(&r.via, "via", loadgen.ViaAPI, "drive the sagas through the gRPC API (api) or straight through Temporal (temporal); the read model is read through the API either way")
 	fs.StringVar(&r.decideAt, "decide-at", loadgen.DecideAtStart, "send the restaurant's decision right after placing the order (start, as the baseline does; the saga holds it) or once the read model shows the payment (paid)")
 	fs.BoolVar(&r.baseline, "baseline", false, "also run the no-op BaselineSaga the same way and report the ratio (the worker must run it: dev does, or `ordersaga worker --with-baseline`)")
-	fs.IntVar(&r.rounds, "rounds", 4, "with --baseline: alternate saga and baseline in this many rounds, so that drift during the run weighs on both alike")
+	fs.IntVar(&r.rounds, "rounds", 0, "with --baseline: alternate saga and baseline in this many rounds, so that drift during the run weighs on both alike (default 4)")
 	fs.StringVar(&r.jsonFile, "json", "", "also write the figures to this file as JSON")
 	cmd.RunE = m.runs(func(ctx context.Context) error { return m.load(ctx, r) })
 	return cmd
 }
 
-// validate refuses figures that cannot describe a load.
-func (r *loadFlags) validate() error {
-	switch {
-	case r.orders <= 0:
-		return fmt.Errorf("--orders must be at least 1, got %d", r.orders)
-	case r.concurrency < 0:
-		return fmt.Errorf("--concurrency must not be negative, got %d", r.concurrency)
-	case r.rate < 0:
-		return fmt.Errorf("--rate must not be negative, got %g", r.rate)
-	case r.rounds < 1:
-		return fmt.Errorf("--rounds must be at least 1, got %d", r.rounds)
-	case r.via != loadgen.ViaAPI && r.via != loadgen.ViaTemporal:
-		return fmt.Errorf("--via must be %s or %s, got %q", loadgen.ViaAPI, loadgen.ViaTemporal, r.via)
-	case r.decideAt != loadgen.DecideAtStart && r.decideAt != loadgen.DecideWhenPaid:
-		return fmt.Errorf("--decide-at must be %s or %s, got %q", loadgen.DecideAtStart, loadgen.DecideWhenPaid, r.decideAt)
+// asFlag names a field of loadgen.Config's EINVALID error as the flag that sets it
+// ("decide_at" is --decide-at).
+func asFlag(err error) error {
+	var invalid *ordersaga.Error
+	if !errors.As(err, &invalid) || invalid.Field == "" {
+		return err
 	}
-	return nil
+	flag := "--" + strings.ReplaceAll(invalid.Field, "_", "-")
+	return fmt.Errorf("%s%s", flag, strings.TrimPrefix(invalid.Message, invalid.Field))
 }
 
 // load drives the load and prints what it measured.
 func (m *Main) load(ctx context.Context, r loadFlags) error {
-	if err := r.validate(); err != nil {
-		return err
+	cfg := loadgen.Config{Orders: r.orders, Concurrency: r.concurrency, Rate: r.rate, Via: r.via, DecideAt: r.decideAt,
+		Baseline: r.baseline, Rounds: r.rounds, Progress: m.Stderr}
+	if err := cfg.Validate(); err != nil {
+		return asFlag(err)
 	}
 	logger := m.logger(true, r.log.level)
 	conn, err := grpc.NewClient(r.api, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -95,12 +91,6 @@ func (m *Main) load(ctx context.Context, r loadFlags) error {
 	temporal, err := m.dialTemporal(ctx, r.temporal, logger)
 	if err != nil {
 		return err
-	}
-	if r.concurrency == 0 {
-		r.concurrency = 8
-		if r.rate > 0 {
-			r.concurrency = 256
-		}
 	}
 	var (
 		pool           *sqldb.DB
@@ -116,9 +106,8 @@ func (m *Main) load(ctx context.Context, r loadFlags) error {
 			statementsNote = "not available: " + err.Error()
 		}
 	}
-	report, err := loadgen.Run(ctx, loadgen.Config{API: ordersagav1.NewOrderServiceClient(conn), Temporal: temporal,
-		Orders: r.orders, Concurrency: r.concurrency, Rate: r.rate, Via: r.via, DecideAt: r.decideAt,
-		Baseline: r.baseline, Rounds: r.rounds, Progress: m.Stderr})
+	cfg.API, cfg.Temporal = ordersagav1.NewOrderServiceClient(conn), temporal
+	report, err := loadgen.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}

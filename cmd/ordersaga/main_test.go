@@ -273,7 +273,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"load", "--orders", "0"}, "--orders"},
 		{[]string{"load", "--rate", "-2"}, "--rate"},
-		{[]string{"load", "--rounds", "0"}, "--rounds"},
+		{[]string{"load", "--rounds", "-1"}, "--rounds"},
 		{[]string{"load", "--via", "carrier-pigeon"}, "--via"},
 		{[]string{"load", "--decide-at", "never"}, "--decide-at"},
 		{[]string{"dev", "--data-dir", t.TempDir(), "--nats-sync-interval", "-1s"}, "--nats-sync-interval"},

@@ -1,0 +1,90 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/loadgen/baseline"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// baselineFor is the BaselineSaga that mirrors order i's saga: as many activities (the
+// approved path runs create, debit, approve; the others create, debit, refund, close), a
+// decision unless the payment is declined, and the OrderStatus upserts the saga makes on
+// that path when events come in the expected order (see mirroredStatuses).
+func baselineFor(cfg Config, i int) baseline.Input {
+	want := wantedOutcome(i)
+	in := baseline.Input{OrderID: fmt.Sprintf("baseline-%s-%06d", cfg.RunID, i), Activities: 4,
+		Statuses: mirroredStatuses(cfg.DecideAt, want), CustomerID: "load-" + cfg.RunID + "-baseline"}
+	switch want {
+	case approved:
+		in.Activities = 3
+	case declined:
+		in.NoDecision = true
+	}
+	return in
+}
+
+// mirroredStatuses are the statuses an API-started saga upserts on the way to outcome
+// want (it starts with pending, which the starter sets): awaiting_decision when it waits
+// for a decision (a decision sent at the start is held, so it does not wait; one sent once
+// the payment shows usually finds it waiting, but may beat it there), compensating before
+// undoing its steps, and the final status.
+func mirroredStatuses(decideAt string, want Outcome) []string {
+	const (
+		awaiting     = ordersaga.StatusAwaitingDecision
+		compensating = ordersaga.StatusCompensating
+	)
+	waits := decideAt == DecideWhenPaid
+	switch want {
+	case approved:
+		if waits {
+			return []string{awaiting, approved.Status}
+		}
+		return []string{approved.Status}
+	case rejected:
+		if waits {
+			return []string{awaiting, compensating, rejected.Status}
+		}
+		return []string{compensating, rejected.Status}
+	case declined:
+		return []string{compensating, declined.Status}
+	}
+	// Cancelled once paid, while it waits for the restaurant.
+	return []string{awaiting, compensating, cancelled.Status}
+}
+
+// runBaseline runs order i's BaselineSaga: start, decide (like the orders, at once), wait.
+func runBaseline(ctx context.Context, cfg Config, i int, start time.Time) (time.Duration, error) {
+	in := baselineFor(cfg, i)
+	opts := workflows.StartOptions(in.OrderID)
+	opts.ID = in.OrderID
+	// Started with the attributes the API gives a saga.
+	opts.TypedSearchAttributes = temporal.NewSearchAttributes(workflows.OrderStatusAttribute.ValueSet(ordersaga.StatusPending),
+		workflows.CustomerIDAttribute.ValueSet(in.CustomerID))
+	run, err := cfg.Temporal.ExecuteWorkflow(ctx, opts, baseline.Name, in)
+	if err != nil {
+		return 0, err
+	}
+	if !in.NoDecision {
+		h, err := cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: in.OrderID, RunID: run.GetRunID(),
+			UpdateName: workflows.UpdateDecision, Args: []any{workflows.Decision{Approved: true}}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		var accepted workflows.DecisionResult
+		if err == nil {
+			err = h.Get(ctx, &accepted)
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	var res workflows.Result
+	if err := run.Get(ctx, &res); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}

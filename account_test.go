@@ -21,7 +21,7 @@ func accountStream(rng *rand.Rand, n int) []ordersaga.RecordedEvent {
 			typ = ordersaga.EventAccountCredited
 		}
 		data, _ := json.Marshal(ordersaga.AccountEntry{CustomerID: "c", Amount: rng.Int64N(1000) + 1, Currency: "EUR"})
-		events[i] = ordersaga.RecordedEvent{ID: uuid.New(), StreamID: ordersaga.CustomerStream("c"), Version: int64(i + 1), Type: typ, Data: data}
+		events[i] = ordersaga.RecordedEvent{ID: uuid.New(), StreamID: "customer-c", Version: int64(i + 1), Type: typ, Data: data}
 	}
 	return events
 }

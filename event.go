@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"iter"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -92,19 +91,13 @@ type ReadAllOptions struct {
 	Limit int
 }
 
-// StreamTypeOf returns the type part of a stream name "<type>-<id>".
-func StreamTypeOf(stream string) string {
-	typ, _, _ := strings.Cut(stream, "-")
-	return typ
-}
-
 // Recorded returns the events of an append as the store recorded them, for publishing.
 // events are the events given to Append, in the same order as r.Events.
-func (r AppendResult) Recorded(stream string, events []EventData) []RecordedEvent {
+func (r AppendResult) Recorded(stream Stream, events []EventData) []RecordedEvent {
 	out := make([]RecordedEvent, len(r.Events))
 	for i, a := range r.Events {
 		e := events[i]
-		out[i] = RecordedEvent{ID: a.ID, StreamID: stream, StreamType: StreamTypeOf(stream), Version: a.Version,
+		out[i] = RecordedEvent{ID: a.ID, StreamID: stream.String(), StreamType: stream.Type(), Version: a.Version,
 			Position: a.Position, Type: e.Type, Data: e.Data, Metadata: e.Metadata, RecordedAt: a.RecordedAt}
 	}
 	return out
@@ -112,23 +105,23 @@ func (r AppendResult) Recorded(stream string, events []EventData) []RecordedEven
 
 // StreamVersion is a stream and its current version.
 type StreamVersion struct {
-	Stream  string
+	Stream  Stream
 	Version int64
 }
 
 // StreamReader reads a stream a page at a time (the event store's ReadStream).
 type StreamReader interface {
-	ReadStream(ctx context.Context, stream string, fromVersion int64, limit int) ([]RecordedEvent, error)
+	ReadStream(ctx context.Context, stream Stream, fromVersion int64, limit int) ([]RecordedEvent, error)
 }
 
 // ReadWholeStream reads every event of stream in version order, a page at a time.
-func ReadWholeStream(ctx context.Context, r StreamReader, stream string) ([]RecordedEvent, error) {
+func ReadWholeStream(ctx context.Context, r StreamReader, stream Stream) ([]RecordedEvent, error) {
 	return ReadStreamFrom(ctx, r, stream, 1)
 }
 
 // ReadStreamFrom reads the events of stream from version from on, in version order, a
 // page at a time.
-func ReadStreamFrom(ctx context.Context, r StreamReader, stream string, from int64) ([]RecordedEvent, error) {
+func ReadStreamFrom(ctx context.Context, r StreamReader, stream Stream, from int64) ([]RecordedEvent, error) {
 	const page = 1000
 	var all []RecordedEvent
 	for {
@@ -173,7 +166,7 @@ func StreamPages(ctx context.Context, s StreamLister, streamType, afterStream st
 			if len(page) < size {
 				return
 			}
-			after = page[len(page)-1].Stream
+			after = page[len(page)-1].Stream.String()
 		}
 	}
 }

@@ -170,12 +170,6 @@ func (o OrderInput) Timeout() (time.Duration, error) {
 	return d, nil
 }
 
-// OrderStream is the event stream of an order.
-func OrderStream(orderID string) string { return StreamTypeOrder + "-" + orderID }
-
-// CustomerStream is the event stream of a customer's account.
-func CustomerStream(customerID string) string { return StreamTypeCustomer + "-" + customerID }
-
 // OrderCreated is the payload of EventOrderCreated.
 type OrderCreated struct {
 	OrderID      string `json:"order_id"`

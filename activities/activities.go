@@ -21,9 +21,9 @@ import (
 // Store is what the activities need from the event store.
 type Store interface {
 	// Append: EINVALID, ECONFLICT, EUNAVAILABLE, EINTERNAL.
-	Append(ctx context.Context, stream string, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error)
+	Append(ctx context.Context, stream ordersaga.Stream, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error)
 	// ReadStream: EINVALID, EUNAVAILABLE, EINTERNAL.
-	ReadStream(ctx context.Context, stream string, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
+	ReadStream(ctx context.Context, stream ordersaga.Stream, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
 	OutboxMarker
 }
 
@@ -121,7 +121,7 @@ func (s stepContext) eventID(step string) uuid.UUID {
 // no-op); if the process dies before the outbox is cleared, the outbox relay publishes them
 // (again: consumers are idempotent). Clearing the outbox here is what keeps the relay from
 // publishing every event a second time.
-func (a *Activities) appendAndPublish(ctx context.Context, stream string, expected ordersaga.ExpectedVersion, events ...ordersaga.EventData) (ordersaga.AppendResult, error) {
+func (a *Activities) appendAndPublish(ctx context.Context, stream ordersaga.Stream, expected ordersaga.ExpectedVersion, events ...ordersaga.EventData) (ordersaga.AppendResult, error) {
 	res, err := a.Store.Append(ctx, stream, expected, events)
 	if err != nil {
 		return res, asActivityError(err)
@@ -185,7 +185,10 @@ func (a *Activities) CreateOrder(ctx context.Context, in ordersaga.OrderInput) (
 	if err != nil {
 		return StepResult{}, err
 	}
-	stream := ordersaga.OrderStream(in.OrderID)
+	stream, err := orderStream(in.OrderID)
+	if err != nil {
+		return StepResult{}, err
+	}
 	res, err := a.appendAndPublish(ctx, stream, ordersaga.NoStream, e)
 	if isConflict(err) {
 		return StepResult{}, temporal.NewNonRetryableApplicationError(
@@ -226,7 +229,14 @@ const maxDebitRaces = 20
 // non-retryable ErrInsufficientFunds.
 func (a *Activities) DebitPayment(ctx context.Context, in PaymentInput) (StepResult, error) {
 	s := newStepContext(ctx, in.OrderID)
-	stream := ordersaga.CustomerStream(in.CustomerID)
+	stream, err := customerStream(in.CustomerID)
+	if err != nil {
+		return StepResult{}, err
+	}
+	order, err := orderStream(in.OrderID)
+	if err != nil {
+		return StepResult{}, err
+	}
 	debit, err := s.event("debit-account", ordersaga.EventAccountDebited, ordersaga.AccountEntry{
 		CustomerID: in.CustomerID, Amount: in.Amount, Currency: in.Currency, OrderID: in.OrderID, PaymentID: PaymentID(in.OrderID),
 	})
@@ -268,8 +278,20 @@ func (a *Activities) DebitPayment(ctx context.Context, in PaymentInput) (StepRes
 	if err != nil {
 		return StepResult{}, err
 	}
-	res, err := a.appendAndPublish(ctx, ordersaga.OrderStream(in.OrderID), ordersaga.AnyVersion, e)
+	res, err := a.appendAndPublish(ctx, order, ordersaga.AnyVersion, e)
 	return stepResult(res), err
+}
+
+// orderStream and customerStream are the streams an activity writes; an id that cannot
+// name one is a non-retryable invalid input.
+func orderStream(orderID string) (ordersaga.Stream, error) {
+	stream, err := ordersaga.OrderStream(orderID)
+	return stream, asActivityError(err)
+}
+
+func customerStream(customerID string) (ordersaga.Stream, error) {
+	stream, err := ordersaga.CustomerStream(customerID)
+	return stream, asActivityError(err)
 }
 
 // account folds a customer's account from its stream.
@@ -289,6 +311,14 @@ type RefundResult struct {
 // is a no-op; refunding twice refunds once.
 func (a *Activities) RefundPayment(ctx context.Context, in PaymentInput) (RefundResult, error) {
 	s := newStepContext(ctx, in.OrderID)
+	customer, err := customerStream(in.CustomerID)
+	if err != nil {
+		return RefundResult{}, err
+	}
+	order, err := orderStream(in.OrderID)
+	if err != nil {
+		return RefundResult{}, err
+	}
 	account, err := a.account(ctx, in.CustomerID)
 	if err != nil {
 		return RefundResult{}, err
@@ -303,7 +333,7 @@ func (a *Activities) RefundPayment(ctx context.Context, in PaymentInput) (Refund
 		return RefundResult{}, err
 	}
 	// A refund only adds to the balance: no version check needed.
-	if _, err := a.appendAndPublish(ctx, ordersaga.CustomerStream(in.CustomerID), ordersaga.AnyVersion, refund); err != nil {
+	if _, err := a.appendAndPublish(ctx, customer, ordersaga.AnyVersion, refund); err != nil {
 		return RefundResult{}, err
 	}
 	e, err := s.event("payment-refunded", ordersaga.EventPaymentRefunded, ordersaga.PaymentRefunded{
@@ -312,7 +342,7 @@ func (a *Activities) RefundPayment(ctx context.Context, in PaymentInput) (Refund
 	if err != nil {
 		return RefundResult{}, err
 	}
-	if _, err := a.appendAndPublish(ctx, ordersaga.OrderStream(in.OrderID), ordersaga.AnyVersion, e); err != nil {
+	if _, err := a.appendAndPublish(ctx, order, ordersaga.AnyVersion, e); err != nil {
 		return RefundResult{}, err
 	}
 	return RefundResult{Refunded: true}, nil
@@ -327,11 +357,15 @@ type DecisionInput struct {
 // ApproveOrder appends order-approved.
 func (a *Activities) ApproveOrder(ctx context.Context, in DecisionInput) (StepResult, error) {
 	s := newStepContext(ctx, in.OrderID)
+	stream, err := orderStream(in.OrderID)
+	if err != nil {
+		return StepResult{}, err
+	}
 	e, err := s.event("approve-order", ordersaga.EventOrderApproved, ordersaga.OrderApproved{OrderID: in.OrderID, RestaurantID: in.RestaurantID})
 	if err != nil {
 		return StepResult{}, err
 	}
-	res, err := a.appendAndPublish(ctx, ordersaga.OrderStream(in.OrderID), ordersaga.AnyVersion, e)
+	res, err := a.appendAndPublish(ctx, stream, ordersaga.AnyVersion, e)
 	return stepResult(res), err
 }
 
@@ -358,7 +392,10 @@ func (a *Activities) CancelOrder(ctx context.Context, in CloseInput) (StepResult
 
 func (a *Activities) closeOrder(ctx context.Context, step, typ, orderID string, payload any) (StepResult, error) {
 	s := newStepContext(ctx, orderID)
-	stream := ordersaga.OrderStream(orderID)
+	stream, err := orderStream(orderID)
+	if err != nil {
+		return StepResult{}, err
+	}
 	created, err := a.Store.ReadStream(ctx, stream, 1, 1)
 	if err != nil {
 		return StepResult{}, asActivityError(err)

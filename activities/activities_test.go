@@ -69,7 +69,7 @@ func (f fixture) run(activity any, input any, result any) error {
 	return v.Get(result)
 }
 
-func (f fixture) stream(t *testing.T, stream string) []ordersaga.RecordedEvent {
+func (f fixture) stream(t *testing.T, stream ordersaga.Stream) []ordersaga.RecordedEvent {
 	t.Helper()
 	events, err := f.store.ReadStream(context.Background(), stream, 1, 1000)
 	if err != nil {
@@ -134,12 +134,12 @@ func TestEveryActivityRunTwiceAppendsOnce(t *testing.T) {
 			}
 		}
 	}
-	orderEvents := f.stream(t, ordersaga.OrderStream(in.OrderID))
+	orderEvents := f.stream(t, ordersaga.MustParseStream("order-"+in.OrderID))
 	want := "[order-created order-payment-debited order-approved order-payment-refunded order-rejected]"
 	if fmt.Sprint(types(orderEvents)) != want {
 		t.Errorf("order stream = %v, want %s", types(orderEvents), want)
 	}
-	accountEvents := f.stream(t, ordersaga.CustomerStream(in.CustomerID))
+	accountEvents := f.stream(t, ordersaga.MustParseStream("customer-"+in.CustomerID))
 	if fmt.Sprint(types(accountEvents)) != "[account-credited account-debited account-refunded]" {
 		t.Errorf("account stream = %v, want credit, debit, refund once each", types(accountEvents))
 	}
@@ -218,7 +218,7 @@ func concurrentDebitsNeverOverdraw(t *testing.T, f fixture) {
 	}
 	// The balance never went below zero at any version.
 	balance := int64(0)
-	for _, e := range f.stream(t, ordersaga.CustomerStream("shared")) {
+	for _, e := range f.stream(t, ordersaga.MustParseStream("customer-"+"shared")) {
 		var entry ordersaga.AccountEntry
 		_ = json.Unmarshal(e.Data, &entry)
 		if e.Type == ordersaga.EventAccountDebited {
@@ -250,7 +250,7 @@ func TestCompensationsOfStepsThatNeverHappenedDoNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := len(f.stream(t, ordersaga.OrderStream(in.OrderID))) + len(f.stream(t, ordersaga.CustomerStream(in.CustomerID))); n != 0 {
+	if n := len(f.stream(t, ordersaga.MustParseStream("order-"+in.OrderID))) + len(f.stream(t, ordersaga.MustParseStream("customer-"+in.CustomerID))); n != 0 {
 		t.Errorf("compensating nothing appended %d events", n)
 	}
 }
@@ -289,7 +289,7 @@ func TestBusinessFailuresAreNotRetryable(t *testing.T) {
 			}
 		})
 	}
-	if n := len(f.stream(t, ordersaga.OrderStream(in.OrderID))); n != 1 {
+	if n := len(f.stream(t, ordersaga.MustParseStream("order-"+in.OrderID))); n != 1 {
 		t.Errorf("order stream holds %d events after the refused steps, want 1", n)
 	}
 }

@@ -17,13 +17,13 @@ import (
 // EventStore is what EventStoreService needs from the event store.
 type EventStore interface {
 	// Append: EINVALID, ECONFLICT, EUNAVAILABLE, EINTERNAL.
-	Append(ctx context.Context, stream string, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error)
+	Append(ctx context.Context, stream ordersaga.Stream, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error)
 	// ReadStream: EINVALID, EUNAVAILABLE, EINTERNAL.
-	ReadStream(ctx context.Context, stream string, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
+	ReadStream(ctx context.Context, stream ordersaga.Stream, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
 	// ReadAll: EINVALID, EUNAVAILABLE, EINTERNAL.
 	ReadAll(ctx context.Context, opts ordersaga.ReadAllOptions) ([]ordersaga.RecordedEvent, error)
 	// StreamVersion: EINVALID, EUNAVAILABLE, EINTERNAL.
-	StreamVersion(ctx context.Context, stream string) (int64, error)
+	StreamVersion(ctx context.Context, stream ordersaga.Stream) (int64, error)
 }
 
 // Page sizes of GetEvents.
@@ -49,7 +49,7 @@ func (s *eventStoreServer) CreateEvent(ctx context.Context, req *ordersagav1.Cre
 	if e == nil {
 		return nil, ordersaga.Invalidf("event", "required")
 	}
-	stream, err := ordersaga.StreamForFields("event.aggregate_type", "event.aggregate_id", e.GetAggregateType(), e.GetAggregateId())
+	stream, err := ordersaga.NewStreamWithFields("event.aggregate_type", "event.aggregate_id", e.GetAggregateType(), e.GetAggregateId())
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func (s *eventStoreServer) CreateEvent(ctx context.Context, req *ordersagav1.Cre
 }
 
 func (s *eventStoreServer) AppendEvents(ctx context.Context, req *ordersagav1.AppendEventsRequest) (*ordersagav1.AppendEventsResponse, error) {
-	stream, err := ordersaga.StreamFor(req.GetAggregateType(), req.GetAggregateId())
+	stream, err := ordersaga.NewStream(req.GetAggregateType(), req.GetAggregateId())
 	if err != nil {
 		return nil, err
 	}
@@ -151,10 +151,10 @@ func (s *eventStoreServer) GetEvents(ctx context.Context, req *ordersagav1.GetEv
 		size = DefaultPageSize
 	}
 	byStream := req.GetAggregateId() != "" || req.GetAggregateType() != ""
-	var stream string
+	var stream ordersaga.Stream
 	if byStream {
 		var err error
-		if stream, err = ordersaga.StreamFor(req.GetAggregateType(), req.GetAggregateId()); err != nil {
+		if stream, err = ordersaga.NewStream(req.GetAggregateType(), req.GetAggregateId()); err != nil {
 			return nil, err
 		}
 		if len(req.GetEventTypes()) > 0 {

@@ -160,10 +160,11 @@ func (s *orderServer) ListOrders(ctx context.Context, req *ordersagav1.ListOrder
 }
 
 func (s *orderServer) GetOrderHistory(ctx context.Context, req *ordersagav1.GetOrderHistoryRequest) (*ordersagav1.GetOrderHistoryResponse, error) {
-	if err := ordersaga.ValidateID("order_id", req.GetOrderId()); err != nil {
+	stream, err := ordersaga.OrderStream(req.GetOrderId())
+	if err != nil {
 		return nil, err
 	}
-	events, err := s.store.ReadStream(ctx, ordersaga.OrderStream(req.GetOrderId()), 1, maxHistoryEvents+1)
+	events, err := s.store.ReadStream(ctx, stream, 1, maxHistoryEvents+1)
 	switch {
 	case err != nil:
 		return nil, err

@@ -54,7 +54,7 @@ func BenchmarkAppend(b *testing.B) {
 						for i := range events {
 							events[i] = ordersaga.EventData{ID: uuid.New(), Type: "order-created", Data: benchPayload}
 						}
-						if _, err := f.store.Append(ctx, stream, expected, events); err != nil {
+						if _, err := f.store.Append(ctx, ordersaga.MustParseStream(stream), expected, events); err != nil {
 							b.Error(err)
 							return
 						}

@@ -104,14 +104,14 @@ const maxAnyVersionRaces = 20
 // Errors: EINVALID (bad argument, field named; nothing written), ECONFLICT (stale expected
 // version, the message gives the actual one; or an event id already stored with different
 // content), EUNAVAILABLE (database unreachable), EINTERNAL.
-func (s *Store) Append(ctx context.Context, stream string, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error) {
+func (s *Store) Append(ctx context.Context, stream ordersaga.Stream, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error) {
 	encoded, err := validateAppend(stream, expected, events)
 	if err != nil {
 		return ordersaga.AppendResult{}, err
 	}
 	n := len(encoded)
 	args := make([]any, 0, 3+4*n)
-	args = append(args, stream, int64(expected), ordersaga.StreamTypeOf(stream))
+	args = append(args, stream.String(), int64(expected), stream.Type())
 	for _, e := range encoded {
 		args = append(args, e.id, e.typ, e.data, e.metadata)
 	}
@@ -133,7 +133,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected ordersaga.Ex
 			return ordersaga.AppendResult{Events: appended}, nil
 		}
 		if err != nil && sqldb.SQLState(err) != "23505" {
-			return ordersaga.AppendResult{}, storeError("append to "+stream, err)
+			return ordersaga.AppendResult{}, storeError("append to "+stream.String(), err)
 		}
 		// The expectation failed, or a unique key was taken: either these events were
 		// stored before (an idempotent retry), or another writer got there first.
@@ -181,7 +181,7 @@ ORDER BY i.ord`
 // previousAppend reports whether events were all appended to stream before with the same
 // content, and returns that append's result. Some but not all of them stored, or stored
 // with other content or in another stream, is ECONFLICT. None stored is (zero, false, nil).
-func (s *Store) previousAppend(ctx context.Context, stream string, events []encodedEvent) (ordersaga.AppendResult, bool, error) {
+func (s *Store) previousAppend(ctx context.Context, stream ordersaga.Stream, events []encodedEvent) (ordersaga.AppendResult, bool, error) {
 	n := len(events)
 	ids, types, data := make([]uuid.UUID, n), make([]string, n), make([]string, n)
 	for i, e := range events {
@@ -211,7 +211,7 @@ func (s *Store) previousAppend(ctx context.Context, stream string, events []enco
 	}
 	res := ordersaga.AppendResult{Duplicate: true}
 	for _, f := range found {
-		if f.stream != stream || !f.sameBody {
+		if f.stream != stream.String() || !f.sameBody {
 			return ordersaga.AppendResult{}, false, &ordersaga.Error{Code: ordersaga.ECONFLICT, Field: fmt.Sprintf("events[%d].id", f.ord-1),
 				Message: fmt.Sprintf("events[%d].id: %s is already stored (stream %s, version %d) with different content", f.ord-1, f.event.ID, f.stream, f.event.Version)}
 		}
@@ -231,14 +231,14 @@ func (s *Store) previousAppend(ctx context.Context, stream string, events []enco
 // StreamVersion returns the version of stream's last event, 0 if it has none.
 //
 // Errors: EINVALID, EUNAVAILABLE, EINTERNAL.
-func (s *Store) StreamVersion(ctx context.Context, stream string) (int64, error) {
-	if err := ValidateStream("stream", stream); err != nil {
+func (s *Store) StreamVersion(ctx context.Context, stream ordersaga.Stream) (int64, error) {
+	if err := requireStream(stream); err != nil {
 		return 0, err
 	}
 	var v int64
-	err := s.db.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1`, stream).Scan(&v)
+	err := s.db.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1`, stream.String()).Scan(&v)
 	if err != nil {
-		return 0, storeError("read version of "+stream, err)
+		return 0, storeError("read version of "+stream.String(), err)
 	}
 	return v, nil
 }
@@ -257,7 +257,15 @@ func (s *Store) StreamVersions(ctx context.Context, streamType, afterStream stri
 		rows, err := q.Query(ctx, `SELECT stream_id, max(version) FROM events
 		WHERE stream_type = $1 AND stream_id > $2 GROUP BY stream_id ORDER BY stream_id LIMIT $3`, streamType, afterStream, limit)
 		if err == nil {
-			out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[ordersaga.StreamVersion])
+			out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (ordersaga.StreamVersion, error) {
+				var name string
+				var v ordersaga.StreamVersion
+				if err := row.Scan(&name, &v.Version); err != nil {
+					return v, err
+				}
+				v.Stream, err = ordersaga.ParseStream(name)
+				return v, err
+			})
 		}
 		return err
 	})
@@ -288,8 +296,8 @@ const eventColumns = `event_id, stream_id, stream_type, version, position, event
 //
 // Errors: EINVALID (bad stream, fromVersion < 1, limit outside 1..MaxReadLimit),
 // EUNAVAILABLE, EINTERNAL.
-func (s *Store) ReadStream(ctx context.Context, stream string, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error) {
-	if err := ValidateStream("stream", stream); err != nil {
+func (s *Store) ReadStream(ctx context.Context, stream ordersaga.Stream, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error) {
+	if err := requireStream(stream); err != nil {
 		return nil, err
 	}
 	if fromVersion < 1 {
@@ -298,8 +306,8 @@ func (s *Store) ReadStream(ctx context.Context, stream string, fromVersion int64
 	if err := validateLimit(limit); err != nil {
 		return nil, err
 	}
-	return s.query(ctx, "read "+stream, `SELECT `+eventColumns+` FROM events
-		WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`, stream, fromVersion, limit)
+	return s.query(ctx, "read "+stream.String(), `SELECT `+eventColumns+` FROM events
+		WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`, stream.String(), fromVersion, limit)
 }
 
 // ReadAll returns events with a position greater than opts.After, in position order.

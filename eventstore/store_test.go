@@ -56,7 +56,7 @@ func event(typ string, data string) ordersaga.EventData {
 
 func mustAppend(t testing.TB, s *eventstore.Store, stream string, expected ordersaga.ExpectedVersion, events ...ordersaga.EventData) ordersaga.AppendResult {
 	t.Helper()
-	res, err := s.Append(context.Background(), stream, expected, events)
+	res, err := s.Append(context.Background(), ordersaga.MustParseStream(stream), expected, events)
 	if err != nil {
 		t.Fatalf("append to %s: %v", stream, err)
 	}
@@ -91,7 +91,7 @@ func TestAppendThenReadBack(t *testing.T) {
 			t.Errorf("positions not increasing within one append: %d then %d", res.Events[i-1].Position, a.Position)
 		}
 	}
-	got, err := f.store.ReadStream(ctx, "order-o1", 1, 100)
+	got, err := f.store.ReadStream(ctx, ordersaga.MustParseStream("order-o1"), 1, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,10 +108,10 @@ func TestAppendThenReadBack(t *testing.T) {
 			t.Errorf("event %d read back as %+v, want %+v at %+v", i, e, in[i], res.Events[i])
 		}
 	}
-	if v, err := f.store.StreamVersion(ctx, "order-o1"); err != nil || v != 3 {
+	if v, err := f.store.StreamVersion(ctx, ordersaga.MustParseStream("order-o1")); err != nil || v != 3 {
 		t.Errorf("StreamVersion = %d, %v; want 3", v, err)
 	}
-	if v, err := f.store.StreamVersion(ctx, "order-none"); err != nil || v != 0 {
+	if v, err := f.store.StreamVersion(ctx, ordersaga.MustParseStream("order-none")); err != nil || v != 0 {
 		t.Errorf("StreamVersion of a missing stream = %d, %v; want 0", v, err)
 	}
 }
@@ -138,7 +138,7 @@ func TestAppendChecksExpectedVersion(t *testing.T) {
 				mustAppend(t, f.store, "order-x", ordersaga.AnyVersion, event("order-noted", `{}`))
 			}
 			beforeEvents, beforeOutbox := f.counts(t)
-			res, err := f.store.Append(context.Background(), "order-x", tt.expected, []ordersaga.EventData{event("order-noted", `{"n": 1}`)})
+			res, err := f.store.Append(context.Background(), ordersaga.MustParseStream("order-x"), tt.expected, []ordersaga.EventData{event("order-noted", `{"n": 1}`)})
 			afterEvents, afterOutbox := f.counts(t)
 			if tt.wantErr == "" {
 				if err != nil {
@@ -178,7 +178,7 @@ func TestAppendIsIdempotent(t *testing.T) {
 		retry[0].Data = json.RawMessage(`{"b":[1,2],"a":1}`)
 		retry[0].Metadata.TraceParent = "00-11111111111111111111111111111111-2222222222222222-01"
 		for _, expected := range []ordersaga.ExpectedVersion{ordersaga.NoStream, ordersaga.AnyVersion, 3, 7} {
-			again, err := f.store.Append(ctx, "order-i", expected, retry)
+			again, err := f.store.Append(ctx, ordersaga.MustParseStream("order-i"), expected, retry)
 			if err != nil {
 				t.Fatalf("retry with expected %d: %v", expected, err)
 			}
@@ -203,7 +203,7 @@ func TestAppendIsIdempotent(t *testing.T) {
 	}
 	for _, tt := range conflicts {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := f.store.Append(ctx, tt.stream, ordersaga.AnyVersion, tt.events)
+			_, err := f.store.Append(ctx, ordersaga.MustParseStream(tt.stream), ordersaga.AnyVersion, tt.events)
 			wantCode(t, err, ordersaga.ECONFLICT)
 			if e, o := f.counts(t); e != events || o != outbox {
 				t.Errorf("conflicting append wrote rows: events %d→%d, outbox %d→%d", events, e, outbox, o)
@@ -222,13 +222,13 @@ func TestRacingAppendersGetOneWinnerPerVersion(t *testing.T) {
 	for w := range writers {
 		wg.Go(func() {
 			for i := 0; i < perWriter; {
-				v, err := f.store.StreamVersion(ctx, "order-race")
+				v, err := f.store.StreamVersion(ctx, ordersaga.MustParseStream("order-race"))
 				if err != nil {
 					errs <- err
 					return
 				}
 				e := event("order-noted", fmt.Sprintf(`{"writer": %d, "n": %d}`, w, i))
-				_, err = f.store.Append(ctx, "order-race", ordersaga.ExpectedVersion(v), []ordersaga.EventData{e})
+				_, err = f.store.Append(ctx, ordersaga.MustParseStream("order-race"), ordersaga.ExpectedVersion(v), []ordersaga.EventData{e})
 				switch ordersaga.ErrorCode(err) {
 				case "":
 					wins.Add(1)
@@ -263,7 +263,7 @@ func TestRacingAnyVersionAppendsAllLand(t *testing.T) {
 		wg.Go(func() {
 			for i := range perWriter {
 				e := event("order-noted", fmt.Sprintf(`{"writer": %d, "n": %d}`, w, i))
-				if _, err := f.store.Append(context.Background(), "order-any", ordersaga.AnyVersion, []ordersaga.EventData{e}); err != nil {
+				if _, err := f.store.Append(context.Background(), ordersaga.MustParseStream("order-any"), ordersaga.AnyVersion, []ordersaga.EventData{e}); err != nil {
 					errs <- err
 				}
 			}
@@ -281,7 +281,7 @@ func TestRacingAnyVersionAppendsAllLand(t *testing.T) {
 // payload exactly once, and that every event is in the outbox once.
 func assertGapFree(t *testing.T, f fixture, stream string, n int) {
 	t.Helper()
-	events, err := f.store.ReadStream(context.Background(), stream, 1, eventstore.MaxReadLimit)
+	events, err := f.store.ReadStream(context.Background(), ordersaga.MustParseStream(stream), 1, eventstore.MaxReadLimit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +383,11 @@ func TestAppendRejectsBadInput(t *testing.T) {
 	f := newFixture(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := f.store.Append(context.Background(), tt.stream, tt.expected, tt.events)
+			// A stream name is checked where a Stream is made; the store refuses the zero one.
+			stream, err := ordersaga.ParseStream(tt.stream)
+			if err == nil {
+				_, err = f.store.Append(context.Background(), stream, tt.expected, tt.events)
+			}
 			wantCode(t, err, ordersaga.EINVALID)
 			var appErr *ordersaga.Error
 			if !errors.As(err, &appErr) || appErr.Field != tt.wantField || !strings.HasPrefix(appErr.Message, tt.wantField+": ") {
@@ -405,7 +409,7 @@ func TestReadStreamPages(t *testing.T) {
 	mustAppend(t, f.store, "order-other", ordersaga.AnyVersion, event("order-noted", `{}`))
 	var versions []int64
 	for from := int64(1); ; {
-		page, err := f.store.ReadStream(ctx, "order-p", from, 10)
+		page, err := f.store.ReadStream(ctx, ordersaga.MustParseStream("order-p"), from, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -420,13 +424,13 @@ func TestReadStreamPages(t *testing.T) {
 	if len(versions) != 25 || versions[0] != 1 || versions[24] != 25 {
 		t.Errorf("paged versions = %v, want 1..25", versions)
 	}
-	if _, err := f.store.ReadStream(ctx, "order-p", 0, 10); ordersaga.ErrorCode(err) != ordersaga.EINVALID {
+	if _, err := f.store.ReadStream(ctx, ordersaga.MustParseStream("order-p"), 0, 10); ordersaga.ErrorCode(err) != ordersaga.EINVALID {
 		t.Errorf("from version 0: error %v, want invalid", err)
 	}
-	if _, err := f.store.ReadStream(ctx, "order-p", 1, eventstore.MaxReadLimit+1); ordersaga.ErrorCode(err) != ordersaga.EINVALID {
+	if _, err := f.store.ReadStream(ctx, ordersaga.MustParseStream("order-p"), 1, eventstore.MaxReadLimit+1); ordersaga.ErrorCode(err) != ordersaga.EINVALID {
 		t.Errorf("limit over the maximum: error %v, want invalid", err)
 	}
-	if got, err := f.store.ReadStream(ctx, "order-missing", 1, 10); err != nil || len(got) != 0 {
+	if got, err := f.store.ReadStream(ctx, ordersaga.MustParseStream("order-missing"), 1, 10); err != nil || len(got) != 0 {
 		t.Errorf("missing stream read = %v, %v; want empty", got, err)
 	}
 }

@@ -2,7 +2,6 @@ package eventstore
 
 import (
 	"encoding/json"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -12,15 +11,10 @@ import (
 // MaxReadLimit is the most events one read returns.
 const MaxReadLimit = 10000
 
-// ValidateStream returns an EINVALID error naming field if stream is not "<type>-<id>" as
-// ordersaga.StreamFor makes it.
-func ValidateStream(field, stream string) error {
-	if stream == "" {
-		return ordersaga.Invalidf(field, "required")
-	}
-	typ, id, _ := strings.Cut(stream, "-")
-	if _, err := ordersaga.StreamFor(typ, id); err != nil {
-		return ordersaga.Invalidf(field, "%q is not a stream name of the form <type>-<id> (%s)", stream, ordersaga.ErrorMessage(err))
+// requireStream refuses the zero Stream; any other is valid by construction.
+func requireStream(stream ordersaga.Stream) error {
+	if stream.IsZero() {
+		return ordersaga.Invalidf("stream", "required")
 	}
 	return nil
 }
@@ -38,8 +32,8 @@ type encodedEvent struct {
 
 // validateAppend checks every argument of Append and encodes the events. It returns an
 // EINVALID error naming the first offending field.
-func validateAppend(stream string, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) ([]encodedEvent, error) {
-	if err := ValidateStream("stream", stream); err != nil {
+func validateAppend(stream ordersaga.Stream, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) ([]encodedEvent, error) {
+	if err := requireStream(stream); err != nil {
 		return nil, err
 	}
 	if expected < ordersaga.AnyVersion {

@@ -18,9 +18,9 @@ import (
 // Store is what accounts need from the event store.
 type Store interface {
 	// Append: EINVALID, ECONFLICT, EUNAVAILABLE, EINTERNAL.
-	Append(ctx context.Context, stream string, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error)
+	Append(ctx context.Context, stream ordersaga.Stream, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error)
 	// ReadStream: EINVALID, EUNAVAILABLE, EINTERNAL.
-	ReadStream(ctx context.Context, stream string, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
+	ReadStream(ctx context.Context, stream ordersaga.Stream, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
 }
 
 // Accounts reads and funds accounts.
@@ -36,14 +36,15 @@ type Accounts struct {
 //
 // Errors: EINVALID, EUNAVAILABLE, EINTERNAL.
 func (a Accounts) Get(ctx context.Context, customerID string) (ordersaga.Account, error) {
-	if err := ordersaga.ValidateID("customer_id", customerID); err != nil {
+	stream, err := ordersaga.CustomerStream(customerID)
+	if err != nil {
 		return ordersaga.Account{}, err
 	}
 	account, _ := a.Cache.get(customerID)
 	if account.CustomerID == "" {
 		account = ordersaga.Account{CustomerID: customerID}
 	}
-	events, err := ordersaga.ReadStreamFrom(ctx, a.Store, ordersaga.CustomerStream(customerID), account.Version+1)
+	events, err := ordersaga.ReadStreamFrom(ctx, a.Store, stream, account.Version+1)
 	if err != nil {
 		return ordersaga.Account{}, err
 	}
@@ -106,7 +107,8 @@ var creditNamespace = uuid.MustParse("0d4f8a61-2b7e-4c3d-8e9f-5a6b7c8d9e0f")
 // Errors: EINVALID (bad amount, currency or reference; a currency other than the
 // account's), ECONFLICT (the reference was used for another credit), EUNAVAILABLE, EINTERNAL.
 func (a Accounts) Credit(ctx context.Context, customerID string, amount int64, currency, reference string) (ordersaga.Account, error) {
-	if err := ordersaga.ValidateID("customer_id", customerID); err != nil {
+	stream, err := ordersaga.CustomerStream(customerID)
+	if err != nil {
 		return ordersaga.Account{}, err
 	}
 	if err := ordersaga.ValidateCurrency("currency", currency); err != nil {
@@ -127,7 +129,7 @@ func (a Accounts) Credit(ctx context.Context, customerID string, amount int64, c
 	}
 	data, _ := json.Marshal(ordersaga.AccountEntry{CustomerID: customerID, Amount: amount, Currency: currency, Reference: reference})
 	event := ordersaga.EventData{ID: uuid.NewSHA1(creditNamespace, []byte(customerID+"/"+reference)), Type: ordersaga.EventAccountCredited, Data: data}
-	if _, err := a.Store.Append(ctx, ordersaga.CustomerStream(customerID), ordersaga.AnyVersion, []ordersaga.EventData{event}); err != nil {
+	if _, err := a.Store.Append(ctx, stream, ordersaga.AnyVersion, []ordersaga.EventData{event}); err != nil {
 		if ordersaga.ErrorCode(err) == ordersaga.ECONFLICT {
 			return ordersaga.Account{}, ordersaga.Errorf(ordersaga.ECONFLICT, "reference %q was already used for a different credit", reference)
 		}

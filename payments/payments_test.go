@@ -95,7 +95,7 @@ func appendEntry(t testing.TB, store payments.Store, customer, typ string, amoun
 	t.Helper()
 	data, _ := json.Marshal(ordersaga.AccountEntry{CustomerID: customer, Amount: amount, Currency: "EUR"})
 	id := uuid.New()
-	if _, err := store.Append(context.Background(), ordersaga.CustomerStream(customer), ordersaga.AnyVersion,
+	if _, err := store.Append(context.Background(), ordersaga.MustParseStream("customer-"+customer), ordersaga.AnyVersion,
 		[]ordersaga.EventData{{ID: id, Type: typ, Data: data}}); err != nil {
 		t.Fatal(err)
 	}

@@ -37,11 +37,11 @@ func TestAPoisonMessageIsDeadLetteredWhileTheRestFlows(t *testing.T) {
 	bustest.RawPublish(t, srv.URL(), bus.Subject(ordersaga.EventOrderCreated), []byte("not an envelope"))
 	in := ordersaga.EventData{ID: uuid.New(), Type: ordersaga.EventOrderCreated,
 		Data: []byte(`{"order_id":"q1","customer_id":"c","restaurant_id":"r","items":[],"amount":100,"currency":"EUR"}`)}
-	res, err := f.store.Append(ctx, "order-q1", ordersaga.NoStream, []ordersaga.EventData{in})
+	res, err := f.store.Append(ctx, ordersaga.MustParseStream("order-q1"), ordersaga.NoStream, []ordersaga.EventData{in})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := bus.Publish(ctx, res.Recorded("order-q1", []ordersaga.EventData{in})[0]); err != nil {
+	if err := bus.Publish(ctx, res.Recorded(ordersaga.MustParseStream("order-q1"), []ordersaga.EventData{in})[0]); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)

@@ -41,7 +41,7 @@ func CheckSchema(ctx context.Context, db *sqldb.DB) error {
 // rebuild and verify.
 type Store interface {
 	// ReadStream: EINVALID, EUNAVAILABLE, EINTERNAL.
-	ReadStream(ctx context.Context, stream string, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
+	ReadStream(ctx context.Context, stream ordersaga.Stream, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
 	// StreamVersions: EINVALID, EUNAVAILABLE, EINTERNAL.
 	StreamVersions(ctx context.Context, streamType, afterStream string, limit int) ([]ordersaga.StreamVersion, error)
 }

@@ -54,7 +54,7 @@ func newFixture(t *testing.T) fixture {
 func history(t *testing.T, f fixture, rng *rand.Rand, orders int) (events []ordersaga.RecordedEvent, malformed int) {
 	t.Helper()
 	ctx := context.Background()
-	add := func(stream, typ string, payload any) {
+	add := func(stream ordersaga.Stream, typ string, payload any) {
 		data, _ := json.Marshal(payload)
 		e := ordersaga.EventData{ID: uuid.New(), Type: typ, Data: data}
 		res, err := f.store.Append(ctx, stream, ordersaga.AnyVersion, []ordersaga.EventData{e})
@@ -66,7 +66,7 @@ func history(t *testing.T, f fixture, rng *rand.Rand, orders int) (events []orde
 	for i := range orders {
 		id := fmt.Sprintf("p%d", i)
 		customer := fmt.Sprintf("c%d", i%5)
-		stream := ordersaga.OrderStream(id)
+		stream := ordersaga.MustParseStream("order-" + id)
 		amount := int64(100 * (1 + rng.IntN(20)))
 		if rng.IntN(15) == 0 {
 			add(stream, ordersaga.EventOrderApproved, map[string]any{"order_id": id}) // a stream that starts wrong
@@ -75,7 +75,7 @@ func history(t *testing.T, f fixture, rng *rand.Rand, orders int) (events []orde
 		add(stream, ordersaga.EventOrderCreated, ordersaga.OrderCreated{OrderID: id, CustomerID: customer, RestaurantID: "r1",
 			Items: []ordersaga.Item{{ID: "x", Name: "X", UnitPrice: amount, Quantity: 1}}, Amount: amount, Currency: "EUR"})
 		if rng.IntN(4) == 0 {
-			add(ordersaga.CustomerStream(customer), ordersaga.EventAccountCredited, ordersaga.AccountEntry{CustomerID: customer, Amount: 5000, Currency: "EUR"})
+			add(ordersaga.MustParseStream("customer-"+customer), ordersaga.EventAccountCredited, ordersaga.AccountEntry{CustomerID: customer, Amount: 5000, Currency: "EUR"})
 		}
 		if rng.IntN(10) == 0 {
 			add(stream, "order-noted", map[string]any{"note": "an event type the read models do not know"})
@@ -87,13 +87,13 @@ func history(t *testing.T, f fixture, rng *rand.Rand, orders int) (events []orde
 		case 1: // still open
 			continue
 		}
-		add(ordersaga.CustomerStream(customer), ordersaga.EventAccountDebited, ordersaga.AccountEntry{CustomerID: customer, Amount: amount, Currency: "EUR", OrderID: id})
+		add(ordersaga.MustParseStream("customer-"+customer), ordersaga.EventAccountDebited, ordersaga.AccountEntry{CustomerID: customer, Amount: amount, Currency: "EUR", OrderID: id})
 		add(stream, ordersaga.EventPaymentDebited, ordersaga.PaymentDebited{OrderID: id, CustomerID: customer, Amount: amount, Currency: "EUR"})
 		switch rng.IntN(4) {
 		case 0:
 			add(stream, ordersaga.EventOrderApproved, ordersaga.OrderApproved{OrderID: id, RestaurantID: "r1"})
 		case 1:
-			add(ordersaga.CustomerStream(customer), ordersaga.EventAccountRefunded, ordersaga.AccountEntry{CustomerID: customer, Amount: amount, Currency: "EUR", OrderID: id})
+			add(ordersaga.MustParseStream("customer-"+customer), ordersaga.EventAccountRefunded, ordersaga.AccountEntry{CustomerID: customer, Amount: amount, Currency: "EUR", OrderID: id})
 			add(stream, ordersaga.EventPaymentRefunded, ordersaga.PaymentRefunded{OrderID: id, Amount: amount, Currency: "EUR"})
 			add(stream, ordersaga.EventOrderCancelled, ordersaga.OrderCancelled{OrderID: id, Reason: ordersaga.ReasonCancelled, By: "customer"})
 		case 2:
@@ -210,12 +210,13 @@ func assertFold(t *testing.T, f fixture, events []ordersaga.RecordedEvent) {
 	for _, e := range events {
 		streams[e.StreamID] = true
 	}
-	for stream := range streams {
+	for name := range streams {
+		stream := ordersaga.MustParseStream(name)
 		all, err := f.store.ReadStream(ctx, stream, 1, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
-		typ, id, _ := cut(stream)
+		typ, id := stream.Type(), stream.ID()
 		switch typ {
 		case "order":
 			want := projections.FoldOrder(all)
@@ -238,15 +239,6 @@ func assertFold(t *testing.T, f fixture, events []ordersaga.RecordedEvent) {
 			}
 		}
 	}
-}
-
-func cut(stream string) (string, string, bool) {
-	for i := range stream {
-		if stream[i] == '-' {
-			return stream[:i], stream[i+1:], true
-		}
-	}
-	return stream, "", false
 }
 
 // sameOrder compares what the events determine; ProjectedAt is when the read model took

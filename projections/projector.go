@@ -44,15 +44,20 @@ func (p *Projector) DeadLetters() int64 { return p.dead.Load() }
 // Apply applies event e and, first, any earlier events of its stream that are missing.
 // It returns nil for events already applied. An error means "not applied, deliver again".
 func (p *Projector) Apply(ctx context.Context, e ordersaga.RecordedEvent) error {
-	id, m := modelFor(e.StreamID)
+	stream, err := ordersaga.ParseStream(e.StreamID)
+	if err != nil {
+		return fmt.Errorf("event %s: %w", e.ID, err) // not from the store: redelivered, then dead-lettered
+	}
+	m := modelFor(stream)
 	if m == nil {
 		return nil // not a stream the read models follow
 	}
+	id := stream.ID()
 	// Usually the row's next version: one statement, which is its own transaction
 	// (retried on serialization failures like every transaction). Its other errors are
 	// left to the transaction path, which reports what persists.
 	var done bool
-	err := p.db.InStatement(ctx, func(q sqldb.Querier) (err error) {
+	err = p.db.InStatement(ctx, func(q sqldb.Querier) (err error) {
 		done, err = m.next(ctx, q, id, e)
 		return err
 	})
@@ -61,32 +66,32 @@ func (p *Projector) Apply(ctx context.Context, e ordersaga.RecordedEvent) error 
 	}
 	// Otherwise one transaction that loads the row: it skips what was applied, and
 	// dead-letters what cannot be. On a gap, read what is missing and apply all.
-	current, err := p.applyAll(ctx, e.StreamID, id, m, []ordersaga.RecordedEvent{e})
+	current, err := p.applyAll(ctx, stream, m, []ordersaga.RecordedEvent{e})
 	if !errors.Is(err, errGap) {
 		return err
 	}
-	events, err := p.store.ReadStream(ctx, e.StreamID, current+1, int(e.Version-current))
+	events, err := p.store.ReadStream(ctx, stream, current+1, int(e.Version-current))
 	if err != nil {
 		return fmt.Errorf("fill gap of %s: %w", e.StreamID, err)
 	}
 	if len(events) == 0 || events[len(events)-1].Version < e.Version {
 		return fmt.Errorf("fill gap of %s: the store has not got version %d yet", e.StreamID, e.Version)
 	}
-	_, err = p.applyAll(ctx, e.StreamID, id, m, events)
+	_, err = p.applyAll(ctx, stream, m, events)
 	return err
 }
 
 // applyAll applies the events in version order to the stream's row in one transaction,
 // skipping those already applied, and records malformed ones as dead letters. It returns
 // the version the row had; errGap means the events do not follow it.
-func (p *Projector) applyAll(ctx context.Context, stream, id string, rm *readModel, events []ordersaga.RecordedEvent) (int64, error) {
+func (p *Projector) applyAll(ctx context.Context, stream ordersaga.Stream, rm *readModel, events []ordersaga.RecordedEvent) (int64, error) {
 	var (
 		deadLettered int64
 		before       int64
 	)
 	err := p.db.InTx(ctx, func(tx pgx.Tx) error {
 		deadLettered = 0
-		m, err := rm.load(ctx, tx, id)
+		m, err := rm.load(ctx, tx, stream.ID())
 		if err != nil {
 			return fmt.Errorf("load %s: %w", stream, err)
 		}
@@ -122,7 +127,7 @@ func (p *Projector) applyAll(ctx context.Context, stream, id string, rm *readMod
 	}
 	if deadLettered > 0 {
 		p.dead.Add(deadLettered)
-		p.logger.Warn("events dead-lettered", "stream", stream, "count", deadLettered)
+		p.logger.Warn("events dead-lettered", "stream", stream.String(), "count", deadLettered)
 	}
 	return before, nil
 }
@@ -165,7 +170,7 @@ func (p *Projector) Reconcile(ctx context.Context) (int, error) {
 			}
 			ids := make([]string, len(page))
 			for i, sv := range page {
-				ids[i], _ = modelFor(sv.Stream)
+				ids[i] = sv.Stream.ID()
 			}
 			applied, err := appliedVersions(ctx, p.db, rm, ids)
 			if err != nil {
@@ -180,7 +185,7 @@ func (p *Projector) Reconcile(ctx context.Context) (int, error) {
 				if err != nil {
 					return caught, err
 				}
-				if _, err := p.applyAll(ctx, sv.Stream, ids[i], rm, events); err != nil {
+				if _, err := p.applyAll(ctx, sv.Stream, rm, events); err != nil {
 					return caught, err
 				}
 				caught++

@@ -58,15 +58,14 @@ func Types() []string {
 	return slices.Compact(types)
 }
 
-// modelFor returns the id and read model of a stream, or nil for streams no model reads.
-func modelFor(stream string) (string, *readModel) {
-	typ, id, _ := strings.Cut(stream, "-")
+// modelFor returns the read model of a stream, or nil for streams no model reads.
+func modelFor(stream ordersaga.Stream) *readModel {
 	for _, m := range readModels {
-		if m.streamType == typ {
-			return id, m
+		if m.streamType == stream.Type() {
+			return m
 		}
 	}
-	return "", nil
+	return nil
 }
 
 // malformed marks an event that cannot be applied: it is dead-lettered, and the stream

@@ -132,8 +132,7 @@ func rebuildPage(ctx context.Context, db *sqldb.DB, store Store, rm *readModel, 
 		if err != nil {
 			return 0, err
 		}
-		id, _ := modelFor(sv.Stream)
-		folded = append(folded, rm.fold(id, all))
+		folded = append(folded, rm.fold(sv.Stream.ID(), all))
 		events += int64(len(all))
 	}
 	err := db.InTx(ctx, func(tx pgx.Tx) error {
@@ -143,7 +142,7 @@ func rebuildPage(ctx context.Context, db *sqldb.DB, store Store, rm *readModel, 
 			}
 		}
 		_, err := tx.Exec(ctx, `UPDATE projection_rebuilds SET stream_type = $1, last_stream = $2, events = $3 WHERE name = 'read-models'`,
-			rm.streamType, page[len(page)-1].Stream, doneBefore+events)
+			rm.streamType, page[len(page)-1].Stream.String(), doneBefore+events)
 		if err != nil {
 			return fmt.Errorf("record rebuild progress: %w", err)
 		}

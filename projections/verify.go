@@ -66,15 +66,14 @@ func Verify(ctx context.Context, reads *ReadModels, store VerifyStore, grace tim
 }
 
 // verifyStream compares the row of one stream with the fold of its events.
-func verifyStream(ctx context.Context, reads *ReadModels, store Store, rm *readModel, stream string, r *Report) error {
+func verifyStream(ctx context.Context, reads *ReadModels, store Store, rm *readModel, stream ordersaga.Stream, r *Report) error {
 	events, err := ordersaga.ReadWholeStream(ctx, store, stream)
 	if err != nil {
 		return err
 	}
 	r.StreamsChecked++
-	id, _ := modelFor(stream)
-	want := rm.fold(id, events)
-	got, err := reads.row(ctx, rm, id)
+	want := rm.fold(stream.ID(), events)
+	got, err := reads.row(ctx, rm, stream.ID())
 	switch {
 	case err != nil:
 		return err

@@ -40,7 +40,7 @@ func BenchmarkRelay(b *testing.B) {
 					events[j] = ordersaga.EventData{ID: uuid.New(), Type: "order-created", Data: data}
 				}
 				for k := 0; k < batch; k += 100 {
-					if _, err := store.Append(ctx, fmt.Sprintf("order-bench-%d-%d", i, k), ordersaga.NoStream, events[k:k+100]); err != nil {
+					if _, err := store.Append(ctx, ordersaga.MustParseStream(fmt.Sprintf("order-bench-%d-%d", i, k)), ordersaga.NoStream, events[k:k+100]); err != nil {
 						b.Fatal(err)
 					}
 				}

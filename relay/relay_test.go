@@ -64,7 +64,7 @@ func appendEvents(t *testing.T, store *eventstore.Store, typ string, n int) []uu
 	var ids []uuid.UUID
 	for i := range n {
 		e := ordersaga.EventData{ID: uuid.New(), Type: typ, Data: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))}
-		if _, err := store.Append(context.Background(), fmt.Sprintf("order-r%d", i%7), ordersaga.AnyVersion, []ordersaga.EventData{e}); err != nil {
+		if _, err := store.Append(context.Background(), ordersaga.MustParseStream(fmt.Sprintf("order-r%d", i%7)), ordersaga.AnyVersion, []ordersaga.EventData{e}); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, e.ID)

@@ -32,7 +32,7 @@ type Deciders interface {
 // Store reads an order's events.
 type Store interface {
 	// ReadStream: EINVALID, EUNAVAILABLE, EINTERNAL.
-	ReadStream(ctx context.Context, stream string, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
+	ReadStream(ctx context.Context, stream ordersaga.Stream, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
 }
 
 // Config is the rule.
@@ -92,7 +92,11 @@ func (s *Simulator) Handle(ctx context.Context, e ordersaga.RecordedEvent) error
 	if err := json.Unmarshal(e.Data, &debited); err != nil {
 		return fmt.Errorf("decode %s: %w", e.ID, err)
 	}
-	first, err := s.cfg.Store.ReadStream(ctx, ordersaga.OrderStream(debited.OrderID), 1, 1)
+	stream, err := ordersaga.OrderStream(debited.OrderID)
+	if err != nil {
+		return fmt.Errorf("event %s: %w", e.ID, err)
+	}
+	first, err := s.cfg.Store.ReadStream(ctx, stream, 1, 1)
 	if err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func (s *stack) result(t *testing.T, run client.WorkflowRun) workflows.Result {
 }
 
 // assertStream checks the event types of a stream and that each of them reached the bus.
-func (s *stack) assertStream(t *testing.T, stream string, want ...string) {
+func (s *stack) assertStream(t *testing.T, stream ordersaga.Stream, want ...string) {
 	t.Helper()
 	events, err := s.Store.ReadStream(context.Background(), stream, 1, 100)
 	if err != nil {
@@ -187,8 +187,8 @@ func TestHappyPath(t *testing.T) {
 	if r := s.result(t, run); r.Status != ordersaga.StatusApproved || r.Amount != 2300 {
 		t.Errorf("result = %+v, want approved for 2300", r)
 	}
-	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited, ordersaga.EventOrderApproved)
-	s.assertStream(t, ordersaga.CustomerStream(in.CustomerID), ordersaga.EventAccountCredited, ordersaga.EventAccountDebited)
+	s.assertStream(t, ordersaga.MustParseStream("order-"+in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited, ordersaga.EventOrderApproved)
+	s.assertStream(t, ordersaga.MustParseStream("customer-"+in.CustomerID), ordersaga.EventAccountCredited, ordersaga.EventAccountDebited)
 	if a, _ := s.Accounts.Get(context.Background(), in.CustomerID); a.Balance != 2700 {
 		t.Errorf("balance = %d, want 2700", a.Balance)
 	}
@@ -199,7 +199,7 @@ func TestHappyPath(t *testing.T) {
 	if err != nil || again.GetRunID() != run.GetRunID() {
 		t.Errorf("a second start of order %s: run %v, %v; want the first run %s", in.OrderID, again, err, run.GetRunID())
 	}
-	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited, ordersaga.EventOrderApproved)
+	s.assertStream(t, ordersaga.MustParseStream("order-"+in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited, ordersaga.EventOrderApproved)
 }
 
 // TestAnOrderPlacedWithItsSearchAttributesNeedsNoVersionMarker places the order as the API
@@ -251,7 +251,7 @@ func TestADecisionSentAtOnceIsHeld(t *testing.T) {
 	if r := s.result(t, run); r.Status != ordersaga.StatusApproved {
 		t.Errorf("result = %+v, want approved", r)
 	}
-	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited, ordersaga.EventOrderApproved)
+	s.assertStream(t, ordersaga.MustParseStream("order-"+in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited, ordersaga.EventOrderApproved)
 	s.assertNoTimer(t, run)
 	record(t, run, "held-update")
 }
@@ -269,7 +269,7 @@ func TestADecisionSignalSentAtOnceIsHeld(t *testing.T) {
 	if r := s.result(t, run); r.Status != ordersaga.StatusRejected || r.Reason != ordersaga.ReasonRestaurantRejected {
 		t.Errorf("result = %+v, want rejected by the restaurant", r)
 	}
-	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited,
+	s.assertStream(t, ordersaga.MustParseStream("order-"+in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited,
 		ordersaga.EventPaymentRefunded, ordersaga.EventOrderRejected)
 	s.assertNoTimer(t, run)
 	record(t, run, "held-signal")
@@ -309,8 +309,8 @@ func TestPaymentDeclined(t *testing.T) {
 	if r.Status != ordersaga.StatusRejected || r.Reason != ordersaga.ReasonPaymentDeclined {
 		t.Errorf("result = %+v, want rejected for payment_declined", r)
 	}
-	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventOrderRejected)
-	s.assertStream(t, ordersaga.CustomerStream(in.CustomerID), ordersaga.EventAccountCredited)
+	s.assertStream(t, ordersaga.MustParseStream("order-"+in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventOrderRejected)
+	s.assertStream(t, ordersaga.MustParseStream("customer-"+in.CustomerID), ordersaga.EventAccountCredited)
 	record(t, run, "declined")
 }
 
@@ -327,9 +327,9 @@ func TestRestaurantRejects(t *testing.T) {
 	if r := s.result(t, run); r.Status != ordersaga.StatusRejected || r.Reason != ordersaga.ReasonRestaurantRejected {
 		t.Errorf("result = %+v, want rejected for restaurant_rejected", r)
 	}
-	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited,
+	s.assertStream(t, ordersaga.MustParseStream("order-"+in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited,
 		ordersaga.EventPaymentRefunded, ordersaga.EventOrderRejected)
-	s.assertStream(t, ordersaga.CustomerStream(in.CustomerID), ordersaga.EventAccountCredited, ordersaga.EventAccountDebited, ordersaga.EventAccountRefunded)
+	s.assertStream(t, ordersaga.MustParseStream("customer-"+in.CustomerID), ordersaga.EventAccountCredited, ordersaga.EventAccountDebited, ordersaga.EventAccountRefunded)
 	record(t, run, "restaurant-rejected")
 }
 
@@ -342,7 +342,7 @@ func TestRestaurantTimeout(t *testing.T) {
 	if r := s.result(t, run); r.Status != ordersaga.StatusRejected || r.Reason != ordersaga.ReasonRestaurantTimeout {
 		t.Errorf("result = %+v, want rejected for restaurant_timeout", r)
 	}
-	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited,
+	s.assertStream(t, ordersaga.MustParseStream("order-"+in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited,
 		ordersaga.EventPaymentRefunded, ordersaga.EventOrderRejected)
 	record(t, run, "restaurant-timeout")
 }
@@ -359,7 +359,7 @@ func TestCancelledMidSaga(t *testing.T) {
 	if r := s.result(t, run); r.Status != ordersaga.StatusCancelled || r.Reason != ordersaga.ReasonCancelled {
 		t.Errorf("result = %+v, want cancelled", r)
 	}
-	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited,
+	s.assertStream(t, ordersaga.MustParseStream("order-"+in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited,
 		ordersaga.EventPaymentRefunded, ordersaga.EventOrderCancelled)
 	if a, _ := s.Accounts.Get(context.Background(), in.CustomerID); a.Balance != 5000 {
 		t.Errorf("balance after the refund = %d, want 5000", a.Balance)
@@ -386,7 +386,7 @@ func TestARestartedSagaForAFinishedOrderTouchesNothing(t *testing.T) {
 	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrAlreadyStarted {
 		t.Errorf("second run: %v, want AlreadyStarted", err)
 	}
-	s.assertStream(t, ordersaga.OrderStream(in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventOrderRejected)
+	s.assertStream(t, ordersaga.MustParseStream("order-"+in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventOrderRejected)
 }
 
 // TestTheClientSaysWhetherASagaEndedOrNeverWas asks a saga that has ended, and one that

@@ -340,7 +340,7 @@ func TestRelayRolePublishesTheOutbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := uuid.New()
-	if _, err := store.Append(ctx, "order-relayed", ordersaga.NoStream, []ordersaga.EventData{{ID: id, Type: "order-created", Data: []byte(`{}`)}}); err != nil {
+	if _, err := store.Append(ctx, ordersaga.MustParseStream("order-relayed"), ordersaga.NoStream, []ordersaga.EventData{{ID: id, Type: "order-created", Data: []byte(`{}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -33,7 +33,9 @@ func TestStreamsAreValidWhereTheyAreMade(t *testing.T) {
 		{"upper-case type", func() (ordersaga.Stream, error) { return ordersaga.NewStream("Order", "1") }, "aggregate_type"},
 		{"order id with a slash", func() (ordersaga.Stream, error) { return ordersaga.OrderStream("a/b") }, "order_id"},
 		{"empty customer", func() (ordersaga.Stream, error) { return ordersaga.CustomerStream("") }, "customer_id"},
-		{"renamed fields", func() (ordersaga.Stream, error) { return ordersaga.NewStreamWithFields("t", "event.aggregate_id", "order", "") }, "event.aggregate_id"},
+		{"renamed fields", func() (ordersaga.Stream, error) {
+			return ordersaga.NewStreamWithFields("t", "event.aggregate_id", "order", "")
+		}, "event.aggregate_id"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s, err := c.make()

@@ -243,15 +243,35 @@ func NewMessage(channel string, raw []byte, deliveries int) Message {
 	return Message{Event: event, DecodeErr: err, Raw: raw, Channel: channel, Deliveries: deliveries}
 }
 
-// AcknowledgedPrefix returns how many results, from the first, are nil, and the first
-// error. Adapters use it to report PublishBatch results.
-func AcknowledgedPrefix(results []error) (int, error) {
-	for i, err := range results {
+// SendFunc sends one encoded event for PublishBatch and returns a wait for the server's
+// acknowledgement of it.
+type SendFunc func(event ordersaga.RecordedEvent, payload []byte) (wait func(ctx context.Context) error, err error)
+
+// PublishBatch is the adapters' PublishBatch: it encodes the events and sends them in
+// order with send, sending nothing after the first failure, then waits for each
+// acknowledgement in turn (or for ctx). It returns how many events, from the first, the
+// server acknowledged, and the first failure as EUNAVAILABLE.
+func PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent, send SendFunc) (int, error) {
+	waits := make([]func(context.Context) error, 0, len(events))
+	var sendErr error
+	for _, event := range events {
+		payload, err := Encode(event)
+		var wait func(context.Context) error
+		if err == nil {
+			wait, err = send(event, payload)
+		}
 		if err != nil {
-			return i, err
+			sendErr = err
+			break
+		}
+		waits = append(waits, wait)
+	}
+	for i, wait := range waits {
+		if err := wait(ctx); err != nil {
+			return i, Unavailable("publish", err)
 		}
 	}
-	return len(results), nil
+	return len(waits), Unavailable("publish", sendErr)
 }
 
 // Unavailable wraps a bus failure as an EUNAVAILABLE application error.

@@ -3,6 +3,7 @@ package eventbus_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -117,4 +118,45 @@ func FuzzEnvelope(f *testing.F) {
 			t.Errorf("round trip changed the event:\n in  %+v\n out %+v", in, out)
 		}
 	})
+}
+
+// TestPublishBatchCountsTheAcknowledgedPrefix sends five events through a fake server
+// that refuses one at sending or at acknowledging: the count is of the events before it,
+// nothing is sent after a refused send, and the failure is EUNAVAILABLE.
+func TestPublishBatchCountsTheAcknowledgedPrefix(t *testing.T) {
+	events := make([]ordersaga.RecordedEvent, 5)
+	for i := range events {
+		events[i] = ordersaga.RecordedEvent{ID: uuid.New(), StreamID: "order-1", Version: int64(i + 1), Type: "order-noted", Data: json.RawMessage(`{}`)}
+	}
+	refused := errors.New("refused")
+	for _, c := range []struct {
+		name                string
+		sendFails, ackFails int // index of the refused event, -1 for none
+		want, wantSent      int
+	}{
+		{"all acknowledged", -1, -1, 5, 5},
+		{"the third send refused", 2, -1, 2, 2},
+		{"the fourth acknowledgement refused", -1, 3, 3, 5},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sent := 0
+			n, err := eventbus.PublishBatch(context.Background(), events, func(e ordersaga.RecordedEvent, _ []byte) (func(context.Context) error, error) {
+				i := int(e.Version - 1)
+				if i == c.sendFails {
+					return nil, refused
+				}
+				sent++
+				return func(context.Context) error {
+					if i == c.ackFails {
+						return refused
+					}
+					return nil
+				}, nil
+			})
+			failed := c.sendFails >= 0 || c.ackFails >= 0
+			if n != c.want || sent != c.wantSent || (err != nil) != failed || (failed && ordersaga.ErrorCode(err) != ordersaga.EUNAVAILABLE) {
+				t.Errorf("PublishBatch = %d, %v after %d sends; want %d acknowledged of %d sent, failed: %v", n, err, sent, c.want, c.wantSent, failed)
+			}
+		})
+	}
 }

@@ -149,31 +149,19 @@ func (b *Bus) publishOpts(event ordersaga.RecordedEvent) []jetstream.PublishOpt 
 func (b *Bus) PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
-	futures := make([]jetstream.PubAckFuture, 0, len(events))
-	results := make([]error, len(events))
-	for i, event := range events {
-		payload, err := eventbus.Encode(event)
-		var f jetstream.PubAckFuture
-		if err == nil {
-			f, err = b.js.PublishMsgAsync(b.message(event, payload), b.publishOpts(event)...)
-		}
-		if err != nil {
-			results[i] = err // the events after it are not sent
-			break
-		}
-		futures = append(futures, f)
-	}
-	for i, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			results[i] = err
-		case <-ctx.Done():
-			results[i] = ctx.Err()
-		}
-	}
-	n, err := eventbus.AcknowledgedPrefix(results)
-	return n, eventbus.Unavailable("publish", err)
+	return eventbus.PublishBatch(ctx, events, func(event ordersaga.RecordedEvent, payload []byte) (func(context.Context) error, error) {
+		f, err := b.js.PublishMsgAsync(b.message(event, payload), b.publishOpts(event)...)
+		return func(ctx context.Context) error {
+			select {
+			case <-f.Ok():
+				return nil
+			case err := <-f.Err():
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}, err
+	})
 }
 
 // Subscribe implements eventbus.Subscriber: the group is a durable consumer filtered to

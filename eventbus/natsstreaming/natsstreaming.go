@@ -256,29 +256,18 @@ func (b *Bus) PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent
 	if err != nil {
 		return 0, eventbus.Unavailable("publish", err)
 	}
-	results := make([]error, len(events))
-	acks := make([]chan error, 0, len(events))
-	for i, event := range events {
-		payload, err := eventbus.Encode(event)
+	return eventbus.PublishBatch(ctx, events, func(event ordersaga.RecordedEvent, payload []byte) (func(context.Context) error, error) {
 		acked := make(chan error, 1)
-		if err == nil {
-			_, err = sc.PublishAsync(b.Channel(event.Type), payload, func(_ string, err error) { acked <- err })
-		}
-		if err != nil {
-			results[i] = err // the events after it are not sent
-			break
-		}
-		acks = append(acks, acked)
-	}
-	for i, acked := range acks {
-		select {
-		case results[i] = <-acked:
-		case <-ctx.Done():
-			results[i] = ctx.Err()
-		}
-	}
-	n, err := eventbus.AcknowledgedPrefix(results)
-	return n, eventbus.Unavailable("publish", err)
+		_, err := sc.PublishAsync(b.Channel(event.Type), payload, func(_ string, err error) { acked <- err })
+		return func(ctx context.Context) error {
+			select {
+			case err := <-acked:
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}, err
+	})
 }
 
 // Subscribe implements eventbus.Subscriber: one durable queue subscription per channel,

@@ -27,25 +27,20 @@ const CLIVersion = "v1.5.1"
 // EnvBinary names the environment variable that points at a temporal binary to use.
 const EnvBinary = "ORDERSAGA_TEMPORAL_BIN"
 
-// SearchAttributes are registered on the dev server at start: the saga's Keyword attributes.
-var SearchAttributes = []string{"OrderStatus=Keyword", "CustomerId=Keyword"}
+// SearchAttributes are registered on the dev server at start: the saga's Keyword
+// attributes (workflows.OrderStatusAttribute and CustomerIDAttribute), as NAME=Keyword.
+func SearchAttributes() []string { return []string{"OrderStatus=Keyword", "CustomerId=Keyword"} }
 
-// DynamicConfig is the server settings the dev server starts with, as KEY=VALUE with a
-// JSON value. Eager activity execution lets a worker that completes a workflow task take
-// the activities it just scheduled in the same round trip instead of through the task
-// queue; the server has it off by default. On a real cluster, set it in the dynamic config.
-//
-// The CLI's dev server turns on system.forceSearchAttributesCacheRefreshOnRead, a testing
-// setting ("should not be turned on in production") that rereads the search attributes
-// from its database on every request that carries some: each start of a saga (which sets
-// OrderStatus and CustomerId) costs two extra queries on the dev server's one SQLite
-// connection, which the baseline's starts, without attributes, do not pay. We put back
-// the server's default; the attributes are registered before the server starts (with
-// --search-attribute), and ones created later are seen within the cache's minute, as on a
-// real cluster.
-var DynamicConfig = []string{"system.enableActivityEagerExecution=true",
-	"matching.numTaskqueueReadPartitions=1", "matching.numTaskqueueWritePartitions=1",
-	"system.forceSearchAttributesCacheRefreshOnRead=false"}
+// DynamicConfig are the server settings the dev server starts with, as KEY=VALUE with a
+// JSON value: eager activity execution (off by default in the server; set it on a real
+// cluster too), one task-queue partition, and the server's own default for
+// system.forceSearchAttributesCacheRefreshOnRead, which the CLI's dev server turns on (a
+// testing setting). docs/benchmarks.md tells what each is worth.
+func DynamicConfig() []string {
+	return []string{"system.enableActivityEagerExecution=true",
+		"matching.numTaskqueueReadPartitions=1", "matching.numTaskqueueWritePartitions=1",
+		"system.forceSearchAttributesCacheRefreshOnRead=false"}
+}
 
 // Binary returns the temporal CLI to run: $ORDERSAGA_TEMPORAL_BIN, else `temporal` on PATH,
 // else one built once from tools/temporal into the user's cache directory (about six
@@ -176,10 +171,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	args := []string{"server", "start-dev", "--ip", cfg.IP, "--port", strconv.Itoa(cfg.Port),
 		"--ui-port", strconv.Itoa(cfg.UIPort), "--log-level", "error"}
-	for _, kv := range DynamicConfig {
+	for _, kv := range DynamicConfig() {
 		args = append(args, "--dynamic-config-value", kv)
 	}
-	for _, sa := range SearchAttributes {
+	for _, sa := range SearchAttributes() {
 		args = append(args, "--search-attribute", sa)
 	}
 	if cfg.Headless {

@@ -311,19 +311,16 @@ func (s *saga) result() Result {
 		Amount: s.state.Amount, Compensated: s.state.Compensated, OrderVersion: s.state.OrderVersion}
 }
 
-// upsertChange names the change to fewer search-attribute upserts. Each upsert is a history
-// event and a visibility write on the Temporal server, which the load test showed to be the
-// bottleneck; the statuses created and paid last milliseconds, so runs started by this code
-// publish only pending (unless the starter already set it), awaiting_decision,
-// compensating and the final status.
+// upsertChange names the change to fewer search-attribute upserts: runs started by this
+// code publish only pending (unless the starter set it), awaiting_decision, compensating
+// and the final status, not created and paid, which last milliseconds. (Why it matters:
+// docs/benchmarks.md.)
 const upsertChange = "fewer-search-attribute-upserts"
 
 // startedWithSearchAttributes reports whether the starter set the order's search
-// attributes, as the API does. Starters began to do so with the change to fewer upserts,
-// so such a run needs no GetVersion to know it follows that change: the marker it would
-// record costs a history event and, with it, a TemporalChangeVersion upsert, a visibility
-// write on the server, in every run. The attributes come from the start event, so replays
-// decide the same; runs started without them (the temporal CLI) still ask GetVersion.
+// attributes, as the API does. Such a run follows the change to fewer upserts without
+// asking GetVersion, which would record a marker (and upsert) in every run; replays decide
+// the same, from the start event. Runs started without them (the temporal CLI) ask.
 func startedWithSearchAttributes(ctx workflow.Context) bool {
 	_, set := workflow.GetTypedSearchAttributes(ctx).GetKeyword(CustomerIDAttribute)
 	return set

@@ -11,9 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"go.temporal.io/sdk/temporal"
 	"gopkg.in/yaml.v3"
 
 	"github.com/ordersaga/ordersaga/temporaldev"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // composeFile is the part of docker-compose.yml the test reads.
@@ -60,14 +62,20 @@ func TestDockerComposeMatchesTheBinary(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &c); err != nil {
 		t.Fatal(err)
 	}
+	// The dev server registers the saga's search attributes.
+	for _, key := range []temporal.SearchAttributeKeyKeyword{workflows.OrderStatusAttribute, workflows.CustomerIDAttribute} {
+		if !slices.Contains(temporaldev.SearchAttributes(), key.GetName()+"=Keyword") {
+			t.Errorf("the dev server does not register the saga's search attribute %s", key.GetName())
+		}
+	}
 	// The Temporal service starts like the dev server that `ordersaga dev` runs.
 	temporalCommand := strings.Join(c.Services["temporal"].Command, " ")
-	for _, sa := range temporaldev.SearchAttributes {
+	for _, sa := range temporaldev.SearchAttributes() {
 		if !strings.Contains(temporalCommand, "--search-attribute "+sa) {
 			t.Errorf("the temporal service does not register search attribute %s", sa)
 		}
 	}
-	for _, kv := range temporaldev.DynamicConfig {
+	for _, kv := range temporaldev.DynamicConfig() {
 		if !strings.Contains(temporalCommand, "--dynamic-config-value "+kv) {
 			t.Errorf("the temporal service does not set %s", kv)
 		}

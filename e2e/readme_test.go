@@ -8,25 +8,28 @@ import (
 	"testing"
 )
 
-// readmeBlocks returns the indented command blocks of the README section headed "## Try it".
-func readmeBlocks(t *testing.T) []string {
+// commandBlocks returns the indented command blocks of a Markdown file, only those of the
+// section headed section when it is not empty.
+func commandBlocks(t *testing.T, path, section string) []string {
 	t.Helper()
-	raw, err := os.ReadFile("../README.md")
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	section := string(raw)
-	start := strings.Index(section, "\n## Try it\n")
-	if start < 0 {
-		t.Fatal("README has no '## Try it' section")
-	}
-	section = section[start+1:]
-	if end := strings.Index(section[3:], "\n## "); end >= 0 {
-		section = section[:end+3]
+	text := string(raw)
+	if section != "" {
+		start := strings.Index(text, "\n"+section+"\n")
+		if start < 0 {
+			t.Fatalf("%s has no %q section", path, section)
+		}
+		text = text[start+1:]
+		if end := strings.Index(text[3:], "\n## "); end >= 0 {
+			text = text[:end+3]
+		}
 	}
 	var blocks []string
 	var cur []string
-	for _, line := range strings.Split(section, "\n") {
+	for _, line := range strings.Split(text, "\n") {
 		if strings.HasPrefix(line, "    ") {
 			cur = append(cur, strings.TrimPrefix(line, "    "))
 			continue
@@ -39,17 +42,20 @@ func readmeBlocks(t *testing.T) []string {
 	return blocks
 }
 
-// TestReadmeQuickstartVerbatim runs every command of the README's "Try it" section, as
-// written, against `ordersaga dev`: `go run ./cmd/ordersaga` is the built binary, $PWD is
-// where dev keeps its data (./.ordersaga), and dev's ports are free ones rather than the
+// TestReadmeQuickstartVerbatim runs every command of the README's "Try it" section, then
+// every command of docs/tour.md, which goes on from it, as written, against `ordersaga
+// dev`: `go run ./cmd/ordersaga` is the built binary, $PWD is where dev keeps its data
+// (./.ordersaga, where verify finds it), and dev's ports are free ones rather than the
 // defaults (so that a developer's own dev, or a parallel run, does not collide): the shell
 // gets ORDERSAGA_API and TEMPORAL_ADDRESS, which the ordersaga and temporal CLIs read, and
-// the one literal address in the README (grpcurl's 127.0.0.1:50051) is rewritten.
+// the one literal address (grpcurl's 127.0.0.1:50051) is rewritten.
 func TestReadmeQuickstartVerbatim(t *testing.T) {
-	blocks := readmeBlocks(t)
-	if len(blocks) < 5 {
-		t.Fatalf("found %d command blocks in the README's Try it section", len(blocks))
+	readme, tour := commandBlocks(t, "../README.md", "## Try it"), commandBlocks(t, "../docs/tour.md", "")
+	if len(readme) != 1 || len(tour) < 5 || strings.Count(readme[0], "\n") != 4 {
+		t.Fatalf("found %d command blocks in the README's Try it section (want one of five commands: %q) and %d in docs/tour.md",
+			len(readme), readme, len(tour))
 	}
+	blocks := append(readme, tour...)
 	s := newSystem(t)
 	work := filepath.Dir(s.bin)
 	s.dataDir = filepath.Join(work, ".ordersaga")
@@ -69,5 +75,5 @@ set -euo pipefail
 	if err != nil {
 		t.Fatalf("the README's commands failed: %v\n%s", err, tail(string(out), 6000))
 	}
-	t.Logf("the README's %d command blocks ran:\n%s", len(blocks), tail(string(out), 3000))
+	t.Logf("the %d command blocks of the README and the tour ran:\n%s", len(blocks), tail(string(out), 3000))
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -25,18 +26,17 @@ func (db *DB) Migrate(ctx context.Context, component string, fsys fs.FS, dir str
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", component, err)
 	}
-	const maxAttempts = 5
-	for attempt := 1; ; attempt++ {
-		err = db.migrateOnce(ctx, component, migrations)
-		if err == nil || attempt == maxAttempts || !raceWithOtherMigrator(err) {
-			return err
+	// Another role may create the same object at the same moment: then look again.
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	_, err = backoff.Retry(ctx, func() (struct{}, error) {
+		err := db.migrateOnce(ctx, component, migrations)
+		if err != nil && !raceWithOtherMigrator(err) {
+			return struct{}{}, backoff.Permanent(err)
 		}
-		select { // another role created the same object at the same moment; look again
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
-		}
-	}
+		return struct{}{}, err
+	}, backoff.WithBackOff(b), backoff.WithMaxTries(5))
+	return err
 }
 
 // ErrSchemaBehind is the error CheckMigrated wraps when the database's schema is older than

@@ -147,7 +147,7 @@ func (m *Main) dev(ctx context.Context, r devFlags) error {
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return servePprof(ctx, logger, r.pprof.addr) })
-	for _, role := range []interface{ Run(context.Context) error }{worker, projectors, restaurant, api} {
+	for _, role := range []runner{worker, projectors, restaurant, api} {
 		g.Go(func() error { return role.Run(ctx) })
 	}
 	m.banner(r, url, server, bin)

@@ -14,7 +14,7 @@ import (
 
 // runRole runs one long-running role built by internal/system, with its Go profiles
 // served beside it when asked for.
-func runRole(ctx context.Context, r interface{ Run(context.Context) error }, pprof pprofFlag, logger *slog.Logger) error {
+func runRole(ctx context.Context, r runner, pprof pprofFlag, logger *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := servePprof(ctx, logger, pprof.addr); err != nil {
@@ -42,123 +42,104 @@ func (m *Main) migrateCommand() *cobra.Command {
 	return cmd
 }
 
-func (m *Main) workerCommand() *cobra.Command {
+// runner is a role built by internal/system.
+type runner interface{ Run(ctx context.Context) error }
+
+// roleSpec describes a long-running role's command: what it connects to besides the
+// database, its own flags, and how it builds the role from its connections.
+type roleSpec struct {
+	use, short    string
+	bus, temporal bool
+	// flags registers the role's own flags; nil for none.
+	flags func(f envFlags)
+	// build makes the role once its connections are open.
+	build func(c conns, logger *slog.Logger) (runner, error)
+}
+
+// roleCommand is the command of a long-running role: the database (migrated at start),
+// the bus and Temporal as the spec asks, logging and profiles, then the role until stopped.
+func (m *Main) roleCommand(spec roleSpec) *cobra.Command {
 	var (
 		db       databaseFlags
 		bus      busFlags
 		temporal temporalFlags
 		log      logFlags
 		pprof    pprofFlag
-		baseline bool
-		cmd      = &cobra.Command{Use: "worker", Short: "run the OrderSaga worker (and the outbox relay) against Temporal", Args: noArgs}
+		busOf    *busFlags
+		tempOf   *temporalFlags
+		cmd      = &cobra.Command{Use: spec.use, Short: spec.short, Args: noArgs}
 	)
 	f := m.flagsOf(cmd.Flags())
 	db.register(f)
-	bus.register(f, "worker")
-	temporal.register(f)
+	if spec.bus {
+		bus.register(f, spec.use)
+		busOf = &bus
+	}
+	if spec.temporal {
+		temporal.register(f)
+		tempOf = &temporal
+	}
 	log.register(f)
 	pprof.register(f)
-	f.Bool(&baseline, "with-baseline", "ORDERSAGA_WITH_BASELINE", false,
-		"also run the load test's BaselineSaga (for `ordersaga load --baseline` against this worker)")
+	if spec.flags != nil {
+		spec.flags(f)
+	}
 	cmd.RunE = m.runs(func(ctx context.Context) error {
 		logger := m.logger(false, log.level)
-		conn, err := m.connect(ctx, logger, db, &bus, &temporal)
+		conn, err := m.connect(ctx, logger, db, busOf, tempOf)
 		if err != nil {
 			return err
 		}
-		w, err := system.NewWorker(system.WorkerConfig{DB: conn.db, Bus: conn.bus, Temporal: conn.temporal, Logger: logger, Baseline: baseline})
+		r, err := spec.build(conn, logger)
 		if err != nil {
 			return err
 		}
-		return runRole(ctx, w, pprof, logger)
+		return runRole(ctx, r, pprof, logger)
 	})
 	return cmd
+}
+
+func (m *Main) workerCommand() *cobra.Command {
+	var baseline bool
+	return m.roleCommand(roleSpec{use: "worker", short: "run the OrderSaga worker (and the outbox relay) against Temporal", bus: true, temporal: true,
+		flags: func(f envFlags) {
+			f.Bool(&baseline, "with-baseline", "ORDERSAGA_WITH_BASELINE", false,
+				"also run the load test's BaselineSaga (for `ordersaga load --baseline` against this worker)")
+		},
+		build: func(c conns, logger *slog.Logger) (runner, error) {
+			return system.NewWorker(system.WorkerConfig{DB: c.db, Bus: c.bus, Temporal: c.temporal, Logger: logger, Baseline: baseline})
+		}})
 }
 
 func (m *Main) projectorCommand() *cobra.Command {
 	var (
-		db        databaseFlags
-		bus       busFlags
-		log       logFlags
 		members   int
 		reconcile time.Duration
-		cmd       = &cobra.Command{Use: "projector", Short: "build the read models from the bus (queue group " + system.ProjectorGroup + ")", Args: noArgs}
 	)
-	f := m.flagsOf(cmd.Flags())
-	db.register(f)
-	bus.register(f, "projector")
-	log.register(f)
-	cmd.Flags().IntVar(&members, "members", 1, "queue-group members in this process")
-	cmd.Flags().DurationVar(&reconcile, "reconcile-every", 30*time.Second, "how often to catch up streams whose last messages were lost")
-	cmd.RunE = m.runs(func(ctx context.Context) error {
-		logger := m.logger(false, log.level)
-		conn, err := m.connect(ctx, logger, db, &bus, nil)
-		if err != nil {
-			return err
-		}
-		p, err := system.NewProjectors(system.ProjectorsConfig{DB: conn.db, Bus: conn.bus, Logger: logger, Members: members, ReconcileEvery: reconcile})
-		if err != nil {
-			return err
-		}
-		return p.Run(ctx)
-	})
-	return cmd
+	return m.roleCommand(roleSpec{use: "projector", short: "build the read models from the bus (queue group " + system.ProjectorGroup + ")", bus: true,
+		flags: func(f envFlags) {
+			f.fs.IntVar(&members, "members", 1, "queue-group members in this process")
+			f.fs.DurationVar(&reconcile, "reconcile-every", 30*time.Second, "how often to catch up streams whose last messages were lost")
+		},
+		build: func(c conns, logger *slog.Logger) (runner, error) {
+			return system.NewProjectors(system.ProjectorsConfig{DB: c.db, Bus: c.bus, Logger: logger, Members: members, ReconcileEvery: reconcile})
+		}})
 }
 
 func (m *Main) relayCommand() *cobra.Command {
-	var (
-		db  databaseFlags
-		bus busFlags
-		log logFlags
-		cmd = &cobra.Command{Use: "relay", Short: "publish committed events that are still in the outbox, until stopped", Args: noArgs}
-	)
-	f := m.flagsOf(cmd.Flags())
-	db.register(f)
-	bus.register(f, "relay")
-	log.register(f)
-	cmd.RunE = m.runs(func(ctx context.Context) error {
-		logger := m.logger(false, log.level)
-		conn, err := m.connect(ctx, logger, db, &bus, nil)
-		if err != nil {
-			return err
-		}
-		r, err := system.NewRelay(system.RelayConfig{DB: conn.db, Bus: conn.bus, Logger: logger})
-		if err != nil {
-			return err
-		}
-		return r.Run(ctx)
-	})
-	return cmd
+	return m.roleCommand(roleSpec{use: "relay", short: "publish committed events that are still in the outbox, until stopped", bus: true,
+		build: func(c conns, logger *slog.Logger) (runner, error) {
+			return system.NewRelay(system.RelayConfig{DB: c.db, Bus: c.bus, Logger: logger})
+		}})
 }
 
 func (m *Main) apiCommand() *cobra.Command {
-	var (
-		db       databaseFlags
-		temporal temporalFlags
-		log      logFlags
-		pprof    pprofFlag
-		addr     string
-		cmd      = &cobra.Command{Use: "api", Short: "serve the gRPC API against an existing database", Args: noArgs}
-	)
-	f := m.flagsOf(cmd.Flags())
-	db.register(f)
-	temporal.register(f)
-	log.register(f)
-	pprof.register(f)
-	f.String(&addr, "grpc-addr", "ORDERSAGA_GRPC_ADDR", ":50051", "gRPC listen address")
-	cmd.RunE = m.runs(func(ctx context.Context) error {
-		logger := m.logger(false, log.level)
-		conn, err := m.connect(ctx, logger, db, nil, &temporal)
-		if err != nil {
-			return err
-		}
-		a, err := newAPI(system.APIConfig{DB: conn.db, Temporal: conn.temporal, Logger: logger, Addr: addr})
-		if err != nil {
-			return err
-		}
-		return runRole(ctx, a, pprof, logger)
-	})
-	return cmd
+	var addr string
+	return m.roleCommand(roleSpec{use: "api", short: "serve the gRPC API against an existing database", temporal: true,
+		flags: func(f envFlags) { f.String(&addr, "grpc-addr", "ORDERSAGA_GRPC_ADDR", ":50051", "gRPC listen address") },
+		build: func(c conns, logger *slog.Logger) (runner, error) {
+			return newAPI(system.APIConfig{DB: c.db, Temporal: c.temporal, Logger: logger, Addr: addr})
+		}})
 }
 
 // newAPI builds the API role, naming the flag that moves it when its address is taken.
@@ -171,31 +152,10 @@ func newAPI(cfg system.APIConfig) (*system.API, error) {
 }
 
 func (m *Main) restaurantCommand() *cobra.Command {
-	var (
-		db       databaseFlags
-		bus      busFlags
-		temporal temporalFlags
-		log      logFlags
-		rule     restaurantFlags
-		cmd      = &cobra.Command{Use: "restaurant", Short: "simulate restaurants: decide orders after their payment", Args: noArgs}
-	)
-	f := m.flagsOf(cmd.Flags())
-	db.register(f)
-	bus.register(f, "restaurant")
-	temporal.register(f)
-	log.register(f)
-	rule.register(cmd.Flags())
-	cmd.RunE = m.runs(func(ctx context.Context) error {
-		logger := m.logger(false, log.level)
-		conn, err := m.connect(ctx, logger, db, &bus, &temporal)
-		if err != nil {
-			return err
-		}
-		r, err := system.NewRestaurant(rule.config(conn, logger))
-		if err != nil {
-			return err
-		}
-		return r.Run(ctx)
-	})
-	return cmd
+	var rule restaurantFlags
+	return m.roleCommand(roleSpec{use: "restaurant", short: "simulate restaurants: decide orders after their payment", bus: true, temporal: true,
+		flags: func(f envFlags) { rule.register(f.fs) },
+		build: func(c conns, logger *slog.Logger) (runner, error) {
+			return system.NewRestaurant(rule.config(c, logger))
+		}})
 }

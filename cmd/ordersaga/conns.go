@@ -14,8 +14,6 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/ordersaga/ordersaga/eventbus"
-	"github.com/ordersaga/ordersaga/eventbus/jetstream"
-	"github.com/ordersaga/ordersaga/eventbus/natsstreaming"
 	"github.com/ordersaga/ordersaga/internal/system"
 	"github.com/ordersaga/ordersaga/sqldb"
 	"github.com/ordersaga/ordersaga/worker"
@@ -57,11 +55,11 @@ func (m *Main) openDB(ctx context.Context, d databaseFlags, url string, s schema
 // devDatabase is the connection string of the PostgreSQL cluster that `ordersaga dev` keeps
 // in its data directory ($ORDERSAGA_DATA_DIR, else ./.ordersaga), or "" if there is none.
 func (m *Main) devDatabase() string {
-	dir := filepath.Join(cmp.Or(m.Getenv("ORDERSAGA_DATA_DIR"), defaultDataDir), "postgres")
-	if _, err := os.Stat(filepath.Join(dir, "data", "PG_VERSION")); err != nil {
+	dataDir := cmp.Or(m.Getenv("ORDERSAGA_DATA_DIR"), defaultDataDir)
+	if _, err := os.Stat(filepath.Join(dataDir, "postgres", "data", "PG_VERSION")); err != nil {
 		return ""
 	}
-	url, err := devDatabaseURL(dir)
+	url, err := system.DevDatabaseURL(dataDir)
 	if err != nil {
 		return ""
 	}
@@ -99,21 +97,7 @@ func (m *Main) connect(ctx context.Context, logger *slog.Logger, db databaseFlag
 
 // openBus connects to the configured bus; Close closes it.
 func (m *Main) openBus(ctx context.Context, b busFlags, logger *slog.Logger) (eventbus.Bus, error) {
-	var (
-		bus eventbus.Bus
-		err error
-	)
-	switch b.kind {
-	case "natsstreaming":
-		bus, err = natsstreaming.Connect(ctx, natsstreaming.Config{
-			URL: b.url, ClusterID: b.clusterID, ClientID: b.clientID, ChannelPrefix: b.prefix,
-			MonitorURL: b.monitorURL, AllowMemoryStore: b.allowMemoryStore, Logger: logger,
-		})
-	case "jetstream":
-		bus, err = jetstream.Connect(ctx, jetstream.Config{URL: b.url, ClientName: b.clientID, SubjectPrefix: b.prefix, Logger: logger})
-	default:
-		return nil, fmt.Errorf("unknown --bus %q: choose natsstreaming or jetstream", b.kind)
-	}
+	bus, err := system.OpenBus(ctx, b.config(), logger)
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +161,9 @@ func (e envLookup) Environ() []string {
 	}
 	return out
 }
+
+// errNoDevDatabase says that no database was named and no dev database was found.
+var errNoDevDatabase = errors.New("no database: pass --database-url or set DATABASE_URL (or run `ordersaga dev` here first)")
 
 // devDatabaseNote is the help text of the tools that find dev's database by themselves.
 const devDatabaseNote = "Without --database-url or DATABASE_URL it uses the database of `ordersaga dev` in ./.ordersaga\n" +

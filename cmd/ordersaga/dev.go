@@ -1,22 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"os"
-	"path/filepath"
-	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ordersaga/ordersaga/internal/system"
-	"github.com/ordersaga/ordersaga/natsembed"
-	"github.com/ordersaga/ordersaga/pglocal"
 	"github.com/ordersaga/ordersaga/temporaldev"
 )
 
@@ -37,10 +33,6 @@ type devFlags struct {
 	uiPort   int
 	reset    bool
 }
-
-// devClusterBase is where dev keeps its PostgreSQL cluster when it runs as root and the
-// postgres user cannot enter the data directory (pglocal.Config.RelocateTo).
-const devClusterBase = "/var/lib/ordersaga/clusters"
 
 // defaultDataDir is where dev keeps its data unless told otherwise.
 const defaultDataDir = ".ordersaga"
@@ -71,146 +63,45 @@ func (m *Main) devCommand() *cobra.Command {
 	return cmd
 }
 
-// dev runs everything in one process: a PostgreSQL cluster in the data directory (unless
-// --database-url is given), the schema, embedded NATS Streaming and JetStream with file
-// stores, the Temporal dev server with its Web UI, and the roles: the saga worker (with the
-// load test's baseline) and its relay, two projector members, the restaurant simulator and
-// the gRPC API.
+// dev runs everything in one process (system.Dev) and prints where it is.
 func (m *Main) dev(ctx context.Context, r devFlags) error {
 	if r.natsSync < 0 {
 		return fmt.Errorf("--nats-sync-interval must not be negative, got %s", r.natsSync)
 	}
 	logger := m.logger(true, r.log.level)
-	if r.reset {
-		logger.Info("deleting the data directory", "dir", r.dataDir)
-		if err := pglocal.Remove(filepath.Join(r.dataDir, "postgres")); err != nil {
-			return err
-		}
-		if err := os.RemoveAll(r.dataDir); err != nil {
-			return err
-		}
-	}
-	// 0711: PostgreSQL runs as its own user when we are root and must pass through.
-	if err := os.MkdirAll(r.dataDir, 0o711); err != nil {
-		return err
-	}
-	url := r.db.url
-	if url == "" {
-		var err error
-		if url, err = m.devPostgres(ctx, r.dataDir, logger); err != nil {
-			return err
-		}
-	}
-	db, err := m.openDB(ctx, r.db, url, migrateSchema)
-	if err != nil {
-		return err
-	}
-	logger.Info("schema is up to date", "database", url)
-
-	nats, err := natsembed.Start(natsembed.Config{Dir: filepath.Join(r.dataDir, "nats"), Port: r.natsPort, MonitorPort: r.monitorPort,
-		ClusterID: r.bus.clusterID, Logger: logger, SyncInterval: r.natsSync})
-	if err != nil {
-		return fmt.Errorf("%w (choose other ports with --nats-port and --nats-monitor-port)", err)
-	}
-	m.onClose(func() error { nats.Shutdown(); return nil })
-	r.bus.url, r.bus.monitorURL = nats.ClientURL(), nats.MonitorURL()
-	logger.Info("NATS Streaming and JetStream running", "url", r.bus.url, "monitor", r.bus.monitorURL, "bus", r.bus.kind)
-	bus, err := m.openBus(ctx, r.bus, logger)
-	if err != nil {
-		return err
-	}
-
-	server, bin, err := m.startTemporal(ctx, &r, logger)
-	if err != nil {
-		return err
-	}
-	temporal, err := m.dialTemporal(ctx, r.temporal, logger)
-	if err != nil {
-		return err
-	}
-
-	worker, err := system.NewWorker(system.WorkerConfig{DB: db, Bus: bus, Temporal: temporal, Logger: logger, Baseline: true})
-	if err != nil {
-		return err
-	}
-	projectors, err := system.NewProjectors(system.ProjectorsConfig{DB: db, Bus: bus, Logger: logger, Members: 2})
-	if err != nil {
-		return err
-	}
-	restaurant, err := system.NewRestaurant(r.rule.config(conns{db: db, bus: bus, temporal: temporal}, logger))
-	if err != nil {
-		return err
-	}
-	api, err := newAPI(system.APIConfig{DB: db, Temporal: temporal, Logger: logger, Addr: r.grpcAddr})
-	if err != nil {
-		return err
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return servePprof(ctx, logger, r.pprof.addr) })
-	for _, role := range []runner{worker, projectors, restaurant, api} {
-		g.Go(func() error { return role.Run(ctx) })
-	}
-	m.banner(r, url, server, bin)
-	return g.Wait()
-}
-
-// devPostgres starts dev's PostgreSQL cluster in the data directory and returns its URL.
-// As root, the server runs as the postgres user; if that user cannot enter the data
-// directory, the cluster lives under devClusterBase, linked from the data directory.
-func (m *Main) devPostgres(ctx context.Context, dataDir string, logger *slog.Logger) (string, error) {
-	dir := filepath.Join(dataDir, "postgres")
-	logger.Info("starting PostgreSQL", "dir", dir)
-	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	cluster, err := pglocal.Start(startCtx, pglocal.Config{Dir: dir, Durable: true, RelocateTo: devClusterBase})
-	if err != nil {
-		return "", err
-	}
-	m.onClose(cluster.Stop)
-	return devDatabaseURL(dir)
-}
-
-// devDatabaseURL is the connection string of dev's cluster in dir, through dir's path.
-func devDatabaseURL(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("host=%s user=postgres dbname=postgres sslmode=disable", abs), nil
-}
-
-// startTemporal runs the Temporal dev server, persisted in the data directory, at
-// --temporal-address (default 127.0.0.1:7233), and points the Temporal flags at it.
-func (m *Main) startTemporal(ctx context.Context, r *devFlags, logger *slog.Logger) (*temporaldev.Server, string, error) {
-	if r.temporal.address == "" {
-		r.temporal.address = "127.0.0.1:7233"
-	}
 	root, err := os.Getwd()
 	if err != nil {
-		return nil, "", err
+		return err
 	}
 	bin, err := temporaldev.Binary(ctx, root, logger)
 	if err != nil {
-		return nil, "", err
+		return err
 	}
-	host, portText, err := net.SplitHostPort(r.temporal.address)
-	port, perr := strconv.Atoi(portText)
-	if err != nil || perr != nil || port <= 0 {
-		return nil, "", fmt.Errorf("--temporal-address %q: want host:port", r.temporal.address)
+	d, err := system.StartDev(ctx, system.DevConfig{
+		DataDir: r.dataDir, Reset: r.reset, DatabaseURL: r.db.url,
+		Bus:      r.bus.config(),
+		NATSPort: r.natsPort, NATSMonitorPort: r.monitorPort, NATSSync: r.natsSync,
+		TemporalBinary: bin, TemporalAddress: cmp.Or(r.temporal.address, "127.0.0.1:7233"), TemporalUIPort: r.uiPort, TemporalOutput: m.Stderr,
+		GRPCAddr:   r.grpcAddr,
+		Restaurant: r.rule.config(conns{}, logger),
+		Logger:     logger,
+	})
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w (choose other addresses with --grpc-addr, --nats-port, --nats-monitor-port, --temporal-address, --temporal-ui-port)", err)
 	}
-	logger.Info("starting the Temporal dev server", "binary", bin)
-	server, err := temporaldev.Start(ctx, temporaldev.Config{Binary: bin, IP: host, Port: port, UIPort: r.uiPort,
-		DBFile: filepath.Join(r.dataDir, "temporal.db"), Output: m.Stderr, Logger: logger})
 	if err != nil {
-		return nil, "", fmt.Errorf("%w (choose other ports with --temporal-address and --temporal-ui-port)", err)
+		return err
 	}
-	m.onClose(server.Stop)
-	logger.Info("Temporal running", "address", server.HostPort(), "web", server.UIURL())
-	return server, bin, nil
+	m.onClose(d.Close)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return servePprof(ctx, logger, r.pprof.addr) })
+	g.Go(func() error { return d.Run(ctx) })
+	m.banner(d.Where)
+	return g.Wait()
 }
 
 // banner tells a newcomer where everything is and what to try.
-func (m *Main) banner(r devFlags, databaseURL string, server *temporaldev.Server, temporalBin string) {
+func (m *Main) banner(at system.DevAddresses) {
 	cli := "go run ./cmd/ordersaga"
 	fmt.Fprintf(m.Stdout, `
 ordersaga dev is running. Ctrl-C stops everything; running it again keeps the data (--reset wipes it).
@@ -232,9 +123,6 @@ Try, in another terminal:
   %s verify --database-url "%s"
   %s load --orders 200 --concurrency 8 --baseline --api %s --temporal-address %s --database-url "%s"
 
-`, server.UIURL(), r.grpcAddr, r.bus.url, r.bus.monitorURL, r.bus.kind, databaseURL, server.HostPort(), temporalBin,
-		cli, cli, cli, cli, r.grpcAddr, cli, databaseURL, cli, r.grpcAddr, server.HostPort(), databaseURL)
+`, at.TemporalWeb, at.GRPC, at.NATS, at.NATSMonitor, at.Bus, at.DatabaseURL, at.Temporal, at.TemporalBinary,
+		cli, cli, cli, cli, at.GRPC, cli, at.DatabaseURL, cli, at.GRPC, at.Temporal, at.DatabaseURL)
 }
-
-// errNoDevDatabase says that no database was named and no dev database was found.
-var errNoDevDatabase = errors.New("no database: pass --database-url or set DATABASE_URL (or run `ordersaga dev` here first)")

@@ -100,6 +100,12 @@ func (b *busFlags) register(f envFlags, role string) {
 	f.fs.BoolVar(&b.allowMemoryStore, "allow-memory-store", false, "accept a NATS Streaming server with a memory store (loses messages on restart)")
 }
 
+// config is the bus these flags name.
+func (b busFlags) config() system.BusConfig {
+	return system.BusConfig{Kind: b.kind, URL: b.url, MonitorURL: b.monitorURL, AllowMemoryStore: b.allowMemoryStore,
+		ClusterID: b.clusterID, ClientID: b.clientID, Prefix: b.prefix}
+}
+
 // temporalFlags say where Temporal is. Everything else about the connection (TLS, API key,
 // headers) comes from the TEMPORAL_* variables and the profile file the temporal CLI
 // reads (go.temporal.io/sdk/contrib/envconfig); the flags override the address and the

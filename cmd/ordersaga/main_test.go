@@ -27,7 +27,6 @@ import (
 	"github.com/ordersaga/ordersaga/eventstore"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
-	"github.com/ordersaga/ordersaga/pglocal"
 	"github.com/ordersaga/ordersaga/sqldb"
 	"github.com/ordersaga/ordersaga/temporaldev"
 )
@@ -471,40 +470,5 @@ func TestReadOnlyToolsNeverMigrate(t *testing.T) {
 	}
 	if out, err := cli(t, "verify", "--database-url", url); err != nil {
 		t.Errorf("verify after migrate: %v\n%s", err, out)
-	}
-}
-
-// TestDevPostgresStartsWhereThePostgresUserCannotEnter starts dev's PostgreSQL from a data
-// directory inside a directory only its owner may enter, as `go run ./cmd/ordersaga dev`
-// from a checkout in root's home does: it starts, answers at the data directory's path,
-// and keeps its data across a restart.
-func TestDevPostgresStartsWhereThePostgresUserCannotEnter(t *testing.T) {
-	private := t.TempDir()
-	if err := os.Chmod(private, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	dataDir := filepath.Join(private, ".ordersaga")
-	if err := os.MkdirAll(dataDir, 0o711); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pglocal.Remove(filepath.Join(dataDir, "postgres")) })
-	ctx := context.Background()
-	for i, sql := range []string{`CREATE TABLE kept (n INT8)`, `INSERT INTO kept VALUES (1)`} {
-		m := &Main{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Getenv: func(string) string { return "" }}
-		url, err := m.devPostgres(ctx, dataDir, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatalf("start %d: %v", i+1, err)
-		}
-		db, err := sqldb.Open(ctx, sqldb.Config{URL: url})
-		if err == nil {
-			_, err = db.Exec(ctx, sql)
-			db.Close()
-		}
-		if cerr := m.Close(); cerr != nil {
-			t.Errorf("stop %d: %v", i+1, cerr)
-		}
-		if err != nil {
-			t.Fatalf("start %d, %s at %s: %v", i+1, sql, url, err)
-		}
 	}
 }

@@ -43,7 +43,9 @@ func (m *Main) migrateCommand() *cobra.Command {
 }
 
 // runner is a role built by internal/system.
-type runner interface{ Run(ctx context.Context) error }
+type runner interface {
+	Run(ctx context.Context) error
+}
 
 // roleSpec describes a long-running role's command: what it connects to besides the
 // database, its own flags, and how it builds the role from its connections.

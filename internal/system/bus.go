@@ -1,0 +1,46 @@
+package system
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/ordersaga/ordersaga/eventbus"
+	"github.com/ordersaga/ordersaga/eventbus/jetstream"
+	"github.com/ordersaga/ordersaga/eventbus/natsstreaming"
+)
+
+// Bus kinds: BusConfig.Kind.
+const (
+	BusNATSStreaming = "natsstreaming"
+	BusJetStream     = "jetstream"
+)
+
+// BusConfig says which event bus to connect to, and how.
+type BusConfig struct {
+	// Kind is BusNATSStreaming or BusJetStream.
+	Kind string
+	// URL of the NATS server; MonitorURL its HTTP monitoring (NATS Streaming checks there
+	// that it stores on disk, unless AllowMemoryStore).
+	URL, MonitorURL  string
+	AllowMemoryStore bool
+	// ClusterID is NATS Streaming's; ClientID names this process (NATS Streaming needs it
+	// stable across restarts and unique per process).
+	ClusterID, ClientID string
+	// Prefix of channel or subject names; empty keeps the adapter's default.
+	Prefix string
+}
+
+// OpenBus connects to the bus cfg names.
+func OpenBus(ctx context.Context, cfg BusConfig, logger *slog.Logger) (eventbus.Bus, error) {
+	switch cfg.Kind {
+	case BusNATSStreaming:
+		return natsstreaming.Connect(ctx, natsstreaming.Config{
+			URL: cfg.URL, ClusterID: cfg.ClusterID, ClientID: cfg.ClientID, ChannelPrefix: cfg.Prefix,
+			MonitorURL: cfg.MonitorURL, AllowMemoryStore: cfg.AllowMemoryStore, Logger: logger,
+		})
+	case BusJetStream:
+		return jetstream.Connect(ctx, jetstream.Config{URL: cfg.URL, ClientName: cfg.ClientID, SubjectPrefix: cfg.Prefix, Logger: logger})
+	}
+	return nil, fmt.Errorf("unknown bus %q: choose %s or %s", cfg.Kind, BusNATSStreaming, BusJetStream)
+}

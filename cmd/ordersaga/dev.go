@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,14 +12,15 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ordersaga/ordersaga/internal/system"
+	"github.com/ordersaga/ordersaga/natsembed"
 	"github.com/ordersaga/ordersaga/temporaldev"
 )
 
 // devFlags are the settings of `ordersaga dev`.
 type devFlags struct {
-	db          databaseFlags
-	bus         busFlags
-	temporal    temporalFlags
+	databaseURL string
+	busKind     string
+	temporal    string // where the Temporal dev server listens
 	log         logFlags
 	rule        restaurantFlags
 	pprof       pprofFlag
@@ -44,9 +44,9 @@ func (m *Main) devCommand() *cobra.Command {
 			Short: "run everything in one process on a throwaway PostgreSQL, with Temporal Web and NATS"}
 	)
 	f := m.flagsOf(cmd.Flags())
-	r.db.register(f)
-	r.bus.register(f, "dev")
-	r.temporal.register(f)
+	f.String(&r.databaseURL, "database-url", "DATABASE_URL", "", "use this database instead of a PostgreSQL cluster in the data directory")
+	f.String(&r.busKind, "bus", "ORDERSAGA_BUS", system.BusNATSStreaming, "event bus: natsstreaming or jetstream")
+	f.String(&r.temporal, "temporal-address", "TEMPORAL_ADDRESS", "127.0.0.1:7233", "where the Temporal dev server listens (host:port)")
 	r.log.register(f)
 	r.rule.register(cmd.Flags())
 	r.pprof.register(f)
@@ -78,10 +78,10 @@ func (m *Main) dev(ctx context.Context, r devFlags) error {
 		return err
 	}
 	d, err := system.StartDev(ctx, system.DevConfig{
-		DataDir: r.dataDir, Reset: r.reset, DatabaseURL: r.db.url,
-		Bus:      r.bus.config(),
+		DataDir: r.dataDir, Reset: r.reset, DatabaseURL: r.databaseURL,
+		Bus:      system.BusConfig{Kind: r.busKind, ClusterID: natsembed.DefaultClusterID, ClientID: "dev"},
 		NATSPort: r.natsPort, NATSMonitorPort: r.monitorPort, NATSSync: r.natsSync,
-		TemporalBinary: bin, TemporalAddress: cmp.Or(r.temporal.address, "127.0.0.1:7233"), TemporalUIPort: r.uiPort, TemporalOutput: m.Stderr,
+		TemporalBinary: bin, TemporalAddress: r.temporal, TemporalUIPort: r.uiPort, TemporalOutput: m.Stderr,
 		GRPCAddr:   r.grpcAddr,
 		Restaurant: r.rule.config(conns{}, logger),
 		Logger:     logger,

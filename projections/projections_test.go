@@ -507,3 +507,22 @@ func TestProjectorsSubscribeToEveryEventTheReadModelsConsume(t *testing.T) {
 		t.Errorf("projections.Types() = %v, want %v", got, want)
 	}
 }
+
+// TestAForgedStreamNameIsRefused delivers events whose stream names the store could never
+// have written: each is refused (so the bus redelivers it, then parks it as a dead letter),
+// and no read model row appears.
+func TestAForgedStreamNameIsRefused(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, stream := range []string{"", "order", "order-a b", "order-" + strings.Repeat("x", 300), "Order-1"} {
+		e := ordersaga.RecordedEvent{ID: uuid.New(), StreamID: stream, Version: 1, Type: ordersaga.EventOrderCreated,
+			Data: []byte(`{"order_id":"a b","customer_id":"c","restaurant_id":"r","items":[],"amount":1,"currency":"EUR"}`)}
+		if err := f.projector.Apply(ctx, e); err == nil || !strings.Contains(err.Error(), "stream") {
+			t.Errorf("Apply of an event on stream %q: %v, want an error naming the stream", stream, err)
+		}
+	}
+	orders, err := f.reads.ListOrders(ctx, ordersaga.OrderFilter{}, "", 10)
+	if err != nil || len(orders) != 0 {
+		t.Errorf("read model after forged events: %d orders, %v; want none", len(orders), err)
+	}
+}

@@ -18,6 +18,12 @@ const (
 	// EPRECONDITION means the thing is not in a state that allows the request (for example
 	// a decision for an order that is not awaiting one); retrying it as is fails again.
 	EPRECONDITION = "failed_precondition"
+	// EUNAUTHENTICATED means the caller sent no credentials, or ones that do not verify
+	// (forged, expired, for another audience).
+	EUNAUTHENTICATED = "unauthenticated"
+	// EFORBIDDEN means the caller may not do this, or may not see the thing it names (the
+	// two answer alike, so that ids cannot be probed).
+	EFORBIDDEN = "permission_denied"
 	// EUNAVAILABLE means a dependency (database, bus) cannot be reached now; retrying later may work.
 	EUNAVAILABLE = "unavailable"
 	// EINTERNAL means a bug or an unexpected failure; details are logged, not returned.
@@ -27,7 +33,7 @@ const (
 // ErrorCodes returns every application error code, for adapters and tests that must
 // cover each one.
 func ErrorCodes() []string {
-	return []string{EINVALID, ENOTFOUND, ECONFLICT, EPRECONDITION, EUNAVAILABLE, EINTERNAL}
+	return []string{EINVALID, ENOTFOUND, ECONFLICT, EPRECONDITION, EUNAUTHENTICATED, EFORBIDDEN, EUNAVAILABLE, EINTERNAL}
 }
 
 // Error is the application error. Code is machine-readable, Message is safe to show to the

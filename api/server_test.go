@@ -375,12 +375,14 @@ func TestStatusMapsEveryCode(t *testing.T) {
 		code codes.Code
 		msg  string
 	}{
-		ordersaga.EINVALID:      {ordersaga.Invalidf("events[0].event_id", "bad"), codes.InvalidArgument, "events[0].event_id: bad"},
-		ordersaga.ENOTFOUND:     {ordersaga.Errorf(ordersaga.ENOTFOUND, "no order 7"), codes.NotFound, "no order 7"},
-		ordersaga.ECONFLICT:     {ordersaga.Errorf(ordersaga.ECONFLICT, "stale"), codes.Aborted, "stale"},
-		ordersaga.EPRECONDITION: {ordersaga.Errorf(ordersaga.EPRECONDITION, "decided already"), codes.FailedPrecondition, "decided already"},
-		ordersaga.EUNAVAILABLE:  {fmt.Errorf("wrapped: %w", ordersaga.Errorf(ordersaga.EUNAVAILABLE, "db down")), codes.Unavailable, "db down"},
-		ordersaga.EINTERNAL:     {&ordersaga.Error{Code: ordersaga.EINTERNAL, Message: "internal error", Err: errors.New("secret detail")}, codes.Internal, "internal error"},
+		ordersaga.EINVALID:         {ordersaga.Invalidf("events[0].event_id", "bad"), codes.InvalidArgument, "events[0].event_id: bad"},
+		ordersaga.ENOTFOUND:        {ordersaga.Errorf(ordersaga.ENOTFOUND, "no order 7"), codes.NotFound, "no order 7"},
+		ordersaga.ECONFLICT:        {ordersaga.Errorf(ordersaga.ECONFLICT, "stale"), codes.Aborted, "stale"},
+		ordersaga.EPRECONDITION:    {ordersaga.Errorf(ordersaga.EPRECONDITION, "decided already"), codes.FailedPrecondition, "decided already"},
+		ordersaga.EUNAUTHENTICATED: {ordersaga.Errorf(ordersaga.EUNAUTHENTICATED, "token expired"), codes.Unauthenticated, "token expired"},
+		ordersaga.EFORBIDDEN:       {ordersaga.Errorf(ordersaga.EFORBIDDEN, "order 7 is not yours"), codes.PermissionDenied, "order 7 is not yours"},
+		ordersaga.EUNAVAILABLE:     {fmt.Errorf("wrapped: %w", ordersaga.Errorf(ordersaga.EUNAVAILABLE, "db down")), codes.Unavailable, "db down"},
+		ordersaga.EINTERNAL:        {&ordersaga.Error{Code: ordersaga.EINTERNAL, Message: "internal error", Err: errors.New("secret detail")}, codes.Internal, "internal error"},
 	}
 	for _, code := range ordersaga.ErrorCodes() {
 		tt, ok := byCode[code]

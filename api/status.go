@@ -19,6 +19,8 @@ import (
 //	not_found   → NotFound
 //	conflict    → Aborted (a concurrency conflict: re-read, then decide again)
 //	failed_precondition → FailedPrecondition (not in a state that allows it)
+//	unauthenticated → Unauthenticated (no credentials, or ones that do not verify)
+//	permission_denied → PermissionDenied (not the caller's to see or change)
 //	unavailable → Unavailable (retry the same call later)
 //	internal    → Internal, with a generic message; the cause is logged, not returned
 //
@@ -53,6 +55,10 @@ func Status(logger *slog.Logger, method string, err error) error {
 		return status.Error(codes.Aborted, msg)
 	case ordersaga.EPRECONDITION:
 		return status.Error(codes.FailedPrecondition, msg)
+	case ordersaga.EUNAUTHENTICATED:
+		return status.Error(codes.Unauthenticated, msg)
+	case ordersaga.EFORBIDDEN:
+		return status.Error(codes.PermissionDenied, msg)
 	case ordersaga.EUNAVAILABLE:
 		logger.Warn("dependency unavailable", "method", method, "err", err)
 		return status.Error(codes.Unavailable, msg)

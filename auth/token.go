@@ -1,0 +1,250 @@
+package auth
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/ordersaga/ordersaga"
+)
+
+// DefaultAudience is the audience ordersaga's tokens are for, unless configured otherwise.
+const DefaultAudience = "ordersaga"
+
+// claims are the private claims of an ordersaga token; the principal's id is "sub".
+type claims struct {
+	Role Role `json:"role"`
+}
+
+// algorithms are the signature algorithms a Verifier accepts (never "none", never HMAC:
+// a key set holds public keys).
+var algorithms = []jose.SignatureAlgorithm{jose.ES256, jose.ES384, jose.ES512, jose.RS256, jose.RS384, jose.RS512,
+	jose.PS256, jose.PS384, jose.PS512, jose.EdDSA}
+
+// VerifierConfig says which tokens a Verifier accepts.
+type VerifierConfig struct {
+	// Keys are the public keys tokens may be signed with. Required.
+	Keys jose.JSONWebKeySet
+	// Issuer is the "iss" tokens must carry. Required.
+	Issuer string
+	// Audience is one "aud" tokens must carry; default DefaultAudience.
+	Audience string
+	// Leeway is the clock skew allowed on "exp", "nbf" and "iat"; default 30s.
+	Leeway time.Duration
+	// Now tells the time; default time.Now.
+	Now func() time.Time
+}
+
+// Verifier checks bearer tokens: signed by one of its keys, from its issuer, for its
+// audience, not expired, naming a valid principal.
+type Verifier struct {
+	cfg VerifierConfig
+}
+
+// NewVerifier returns a Verifier.
+func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
+	switch {
+	case len(cfg.Keys.Keys) == 0:
+		return nil, errors.New("auth: the verifier needs at least one public key")
+	case cfg.Issuer == "":
+		return nil, errors.New("auth: the verifier needs the tokens' issuer")
+	}
+	for _, k := range cfg.Keys.Keys {
+		if !k.IsPublic() {
+			return nil, fmt.Errorf("auth: key %q of the key set is private; publish public keys only", k.KeyID)
+		}
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = DefaultAudience
+	}
+	if cfg.Leeway == 0 {
+		cfg.Leeway = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Verifier{cfg: cfg}, nil
+}
+
+// Verify returns the principal that token names, or an EUNAUTHENTICATED error saying what
+// is wrong with it.
+func (v *Verifier) Verify(token string) (Principal, error) {
+	unauthenticated := func(why string) (Principal, error) {
+		return Principal{}, ordersaga.Errorf(ordersaga.EUNAUTHENTICATED, "invalid token: %s", why)
+	}
+	tok, err := jwt.ParseSigned(token, algorithms)
+	if err != nil || len(tok.Headers) != 1 {
+		return unauthenticated("not a signed JWT")
+	}
+	key, ok := v.key(tok.Headers[0].KeyID)
+	if !ok {
+		return unauthenticated("signed with an unknown key")
+	}
+	var (
+		registered jwt.Claims
+		private    claims
+	)
+	if err := tok.Claims(key.Key, &registered, &private); err != nil {
+		return unauthenticated("the signature does not verify")
+	}
+	if registered.Expiry == nil {
+		return unauthenticated("it has no expiry")
+	}
+	err = registered.ValidateWithLeeway(jwt.Expected{Issuer: v.cfg.Issuer, AnyAudience: jwt.Audience{v.cfg.Audience}, Time: v.cfg.Now()}, v.cfg.Leeway)
+	switch {
+	case errors.Is(err, jwt.ErrExpired):
+		return unauthenticated("it has expired")
+	case err != nil:
+		return unauthenticated(err.Error())
+	}
+	p := Principal{Role: private.Role, ID: registered.Subject}
+	if err := p.Validate(); err != nil {
+		return unauthenticated("it names no valid principal (" + ordersaga.ErrorMessage(err) + ")")
+	}
+	return p, nil
+}
+
+// key finds the key a token names; a token that names none may use the only key.
+func (v *Verifier) key(id string) (jose.JSONWebKey, bool) {
+	if id == "" {
+		if len(v.cfg.Keys.Keys) == 1 {
+			return v.cfg.Keys.Keys[0], true
+		}
+		return jose.JSONWebKey{}, false
+	}
+	keys := v.cfg.Keys.Key(id)
+	if len(keys) == 0 {
+		return jose.JSONWebKey{}, false
+	}
+	return keys[0], true
+}
+
+// Signer issues tokens: what an identity provider does for a real deployment, and what
+// `ordersaga token` does for dev.
+type Signer struct {
+	signer           jose.Signer
+	issuer, audience string
+}
+
+// NewSigner returns a Signer with the private key key.
+func NewSigner(key jose.JSONWebKey, issuer, audience string) (*Signer, error) {
+	if key.IsPublic() {
+		return nil, errors.New("auth: a signer needs a private key")
+	}
+	if audience == "" {
+		audience = DefaultAudience
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(key.Algorithm), Key: key},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	return &Signer{signer: signer, issuer: issuer, audience: audience}, nil
+}
+
+// Token returns a token naming p, valid for ttl.
+func (s *Signer) Token(p Principal, ttl time.Duration) (string, error) {
+	if err := p.Validate(); err != nil {
+		return "", err
+	}
+	now := time.Now()
+	return jwt.Signed(s.signer).Claims(jwt.Claims{Issuer: s.issuer, Audience: jwt.Audience{s.audience}, Subject: p.ID,
+		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(ttl))}).
+		Claims(claims{Role: p.Role}).Serialize()
+}
+
+// NewKey returns a new ES256 signing key, named by its thumbprint.
+func NewKey() (jose.JSONWebKey, error) {
+	private, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return jose.JSONWebKey{}, fmt.Errorf("auth: %w", err)
+	}
+	key := jose.JSONWebKey{Key: private, Algorithm: string(jose.ES256), Use: "sig"}
+	thumb, err := key.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return jose.JSONWebKey{}, fmt.Errorf("auth: %w", err)
+	}
+	key.KeyID = base64.RawURLEncoding.EncodeToString(thumb)
+	return key, nil
+}
+
+// PublicKeySet is the key set that publishes key's public half.
+func PublicKeySet(key jose.JSONWebKey) jose.JSONWebKeySet {
+	return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{key.Public()}}
+}
+
+// ReadKeySet reads a JSON Web Key Set file.
+func ReadKeySet(path string) (jose.JSONWebKeySet, error) {
+	var set jose.JSONWebKeySet
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return set, fmt.Errorf("auth: %w", err)
+	}
+	if err := json.Unmarshal(raw, &set); err != nil {
+		return set, fmt.Errorf("auth: %s is not a JSON Web Key Set: %w", path, err)
+	}
+	return set, nil
+}
+
+// Key files in a key directory (WriteKeys, ReadSigningKey).
+const (
+	SigningKeyFile = "signing-key.json"
+	KeySetFile     = "jwks.json"
+)
+
+// WriteKeys writes a new signing key into dir (readable by its owner only) and the key set
+// that publishes it beside it, unless dir holds a signing key already; it returns the
+// signing key either way.
+func WriteKeys(dir string) (jose.JSONWebKey, error) {
+	if key, err := ReadSigningKey(dir); err == nil {
+		return key, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return jose.JSONWebKey{}, err
+	}
+	key, err := NewKey()
+	if err != nil {
+		return key, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return key, fmt.Errorf("auth: %w", err)
+	}
+	private, err := json.Marshal(key)
+	if err != nil {
+		return key, fmt.Errorf("auth: %w", err)
+	}
+	public, err := json.Marshal(PublicKeySet(key))
+	if err != nil {
+		return key, fmt.Errorf("auth: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, KeySetFile), public, 0o644); err != nil {
+		return key, fmt.Errorf("auth: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, SigningKeyFile), private, 0o600); err != nil {
+		return key, fmt.Errorf("auth: %w", err)
+	}
+	return key, nil
+}
+
+// ReadSigningKey reads the signing key WriteKeys wrote into dir.
+func ReadSigningKey(dir string) (jose.JSONWebKey, error) {
+	var key jose.JSONWebKey
+	raw, err := os.ReadFile(filepath.Join(dir, SigningKeyFile))
+	if err != nil {
+		return key, err
+	}
+	if err := json.Unmarshal(raw, &key); err != nil || key.IsPublic() {
+		return key, fmt.Errorf("auth: %s is not a private JSON Web Key", filepath.Join(dir, SigningKeyFile))
+	}
+	return key, nil
+}

@@ -45,12 +45,18 @@ var (
 )
 
 func (s *eventStoreServer) CreateEvent(ctx context.Context, req *ordersagav1.CreateEventRequest) (*ordersagav1.CreateEventResponse, error) {
+	if err := mayOperate(ctx); err != nil {
+		return nil, err
+	}
 	e := req.GetEvent()
 	if e == nil {
 		return nil, ordersaga.Invalidf("event", "required")
 	}
 	stream, err := ordersaga.NewStreamWithFields("event.aggregate_type", "event.aggregate_id", e.GetAggregateType(), e.GetAggregateId())
 	if err != nil {
+		return nil, err
+	}
+	if err := notASagaStream(stream); err != nil {
 		return nil, err
 	}
 	if e.GetChannel() != "" && e.GetChannel() != e.GetEventType() {
@@ -76,8 +82,14 @@ func (s *eventStoreServer) CreateEvent(ctx context.Context, req *ordersagav1.Cre
 }
 
 func (s *eventStoreServer) AppendEvents(ctx context.Context, req *ordersagav1.AppendEventsRequest) (*ordersagav1.AppendEventsResponse, error) {
+	if err := mayOperate(ctx); err != nil {
+		return nil, err
+	}
 	stream, err := ordersaga.NewStream(req.GetAggregateType(), req.GetAggregateId())
 	if err != nil {
+		return nil, err
+	}
+	if err := notASagaStream(stream); err != nil {
 		return nil, err
 	}
 	expected, err := expectedVersion(req.GetExpectedVersion(), req.GetVersion())
@@ -142,7 +154,20 @@ func newEventData(prefix, id, typ, data, metadata string) (ordersaga.EventData, 
 	return e, nil
 }
 
+// notASagaStream refuses a stream of the saga's own types: only its activities write
+// those, so that no event appended here can move money or change an order.
+func notASagaStream(stream ordersaga.Stream) error {
+	switch stream.Type() {
+	case ordersaga.StreamTypeOrder, ordersaga.StreamTypeCustomer:
+		return ordersaga.Errorf(ordersaga.EFORBIDDEN, "%s streams are written only by the order saga; the event store API reads them", stream.Type())
+	}
+	return nil
+}
+
 func (s *eventStoreServer) GetEvents(ctx context.Context, req *ordersagav1.GetEventsRequest) (*ordersagav1.GetEventsResponse, error) {
+	if err := mayOperate(ctx); err != nil {
+		return nil, err
+	}
 	size := int(req.GetPageSize())
 	switch {
 	case size < 0 || size > MaxPageSize:

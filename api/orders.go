@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/auth"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -72,6 +73,13 @@ func (s *orderServer) PlaceOrder(ctx context.Context, req *ordersagav1.PlaceOrde
 	for _, it := range req.GetItems() {
 		in.Items = append(in.Items, ordersaga.Item{ID: it.GetId(), Name: it.GetName(), UnitPrice: it.GetUnitPrice(), Quantity: it.GetQuantity()})
 	}
+	p, err := auth.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !auth.MayActForCustomer(p, in.CustomerID) {
+		return nil, auth.Denied("placing orders for customer %s", in.CustomerID)
+	}
 	placed, err := s.sagas.Place(ctx, in)
 	if err != nil {
 		return nil, err
@@ -80,6 +88,10 @@ func (s *orderServer) PlaceOrder(ctx context.Context, req *ordersagav1.PlaceOrde
 }
 
 func (s *orderServer) GetOrder(ctx context.Context, req *ordersagav1.GetOrderRequest) (*ordersagav1.GetOrderResponse, error) {
+	p, err := auth.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if err := ordersaga.ValidateID("order_id", req.GetOrderId()); err != nil {
 		return nil, err
 	}
@@ -99,7 +111,10 @@ func (s *orderServer) GetOrder(ctx context.Context, req *ordersagav1.GetOrderReq
 		return nil, ordersaga.Errorf(ordersaga.EUNAVAILABLE, "order %s has not reached version %d in the read model yet; retry", req.GetOrderId(), req.GetMinVersion())
 	}
 	if err != nil {
-		return nil, err
+		return nil, hideMissing(p, req.GetOrderId(), err)
+	}
+	if !auth.MaySeeOrder(p, o.CustomerID, o.RestaurantID) {
+		return nil, auth.Denied("order %s", req.GetOrderId())
 	}
 	return &ordersagav1.GetOrderResponse{Order: orderToProto(o)}, nil
 }
@@ -135,6 +150,9 @@ func (s *orderServer) ListOrders(ctx context.Context, req *ordersagav1.ListOrder
 		size = DefaultOrderPageSize
 	}
 	f := ordersaga.OrderFilter{CustomerID: req.GetCustomerId(), RestaurantID: req.GetRestaurantId(), Status: req.GetStatus()}
+	if err := restrictToCaller(ctx, &f); err != nil {
+		return nil, err
+	}
 	selection := fmt.Sprintf("orders %q %q %q", f.CustomerID, f.RestaurantID, f.Status)
 	after := ""
 	if req.GetPageToken() != "" {
@@ -160,6 +178,10 @@ func (s *orderServer) ListOrders(ctx context.Context, req *ordersagav1.ListOrder
 }
 
 func (s *orderServer) GetOrderHistory(ctx context.Context, req *ordersagav1.GetOrderHistoryRequest) (*ordersagav1.GetOrderHistoryResponse, error) {
+	p, err := auth.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
 	stream, err := ordersaga.OrderStream(req.GetOrderId())
 	if err != nil {
 		return nil, err
@@ -169,7 +191,9 @@ func (s *orderServer) GetOrderHistory(ctx context.Context, req *ordersagav1.GetO
 	case err != nil:
 		return nil, err
 	case len(events) == 0:
-		return nil, ordersaga.Errorf(ordersaga.ENOTFOUND, "order %s not found", req.GetOrderId())
+		return nil, hideMissing(p, req.GetOrderId(), ordersaga.Errorf(ordersaga.ENOTFOUND, "order %s not found", req.GetOrderId()))
+	case !maySeeStream(p, events[0]):
+		return nil, auth.Denied("order %s", req.GetOrderId())
 	case len(events) > maxHistoryEvents:
 		return nil, ordersaga.Errorf(ordersaga.EPRECONDITION, "order %s has more than %d events; page through them with EventStoreService.GetEvents",
 			req.GetOrderId(), maxHistoryEvents)
@@ -182,6 +206,10 @@ func (s *orderServer) GetOrderHistory(ctx context.Context, req *ordersagav1.GetO
 }
 
 func (s *orderServer) WatchOrder(req *ordersagav1.WatchOrderRequest, stream grpc.ServerStreamingServer[ordersagav1.WatchOrderResponse]) error {
+	p, err := auth.FromContext(stream.Context())
+	if err != nil {
+		return err
+	}
 	if err := ordersaga.ValidateID("order_id", req.GetOrderId()); err != nil {
 		return err
 	}
@@ -190,7 +218,10 @@ func (s *orderServer) WatchOrder(req *ordersagav1.WatchOrderRequest, stream grpc
 	for next := int64(1); ; {
 		o, err := s.awaitOrder(stream.Context(), req.GetOrderId(), next, appear, watchPoll)
 		if err != nil {
-			return err
+			return hideMissing(p, req.GetOrderId(), err)
+		}
+		if !auth.MaySeeOrder(p, o.CustomerID, o.RestaurantID) {
+			return auth.Denied("order %s", req.GetOrderId())
 		}
 		if err := stream.Send(&ordersagav1.WatchOrderResponse{Order: orderToProto(o)}); err != nil {
 			return err
@@ -203,6 +234,9 @@ func (s *orderServer) WatchOrder(req *ordersagav1.WatchOrderRequest, stream grpc
 }
 
 func (s *orderServer) ApproveOrder(ctx context.Context, req *ordersagav1.ApproveOrderRequest) (*ordersagav1.ApproveOrderResponse, error) {
+	if err := s.mayDecide(ctx, req.GetOrderId()); err != nil {
+		return nil, err
+	}
 	res, err := s.sagas.Decide(ctx, req.GetOrderId(), workflows.Decision{Approved: true})
 	if err != nil {
 		return nil, err
@@ -211,6 +245,9 @@ func (s *orderServer) ApproveOrder(ctx context.Context, req *ordersagav1.Approve
 }
 
 func (s *orderServer) RejectOrder(ctx context.Context, req *ordersagav1.RejectOrderRequest) (*ordersagav1.RejectOrderResponse, error) {
+	if err := s.mayDecide(ctx, req.GetOrderId()); err != nil {
+		return nil, err
+	}
 	res, err := s.sagas.Decide(ctx, req.GetOrderId(), workflows.Decision{Approved: false, Reason: req.GetReason()})
 	if err != nil {
 		return nil, err
@@ -219,6 +256,19 @@ func (s *orderServer) RejectOrder(ctx context.Context, req *ordersagav1.RejectOr
 }
 
 func (s *orderServer) CancelOrder(ctx context.Context, req *ordersagav1.CancelOrderRequest) (*ordersagav1.CancelOrderResponse, error) {
+	p, err := auth.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.Role != auth.Operator {
+		customer, _, err := s.orderParties(ctx, p, req.GetOrderId())
+		if err != nil {
+			return nil, err
+		}
+		if !auth.MayActForCustomer(p, customer) {
+			return nil, auth.Denied("order %s", req.GetOrderId())
+		}
+	}
 	if err := s.sagas.Cancel(ctx, req.GetOrderId()); err != nil {
 		return nil, err
 	}
@@ -226,6 +276,9 @@ func (s *orderServer) CancelOrder(ctx context.Context, req *ordersagav1.CancelOr
 }
 
 func (s *orderServer) CreditAccount(ctx context.Context, req *ordersagav1.CreditAccountRequest) (*ordersagav1.CreditAccountResponse, error) {
+	if err := mayOperate(ctx); err != nil {
+		return nil, err
+	}
 	a, err := s.accounts.Credit(ctx, req.GetCustomerId(), req.GetAmount(), req.GetCurrency(), req.GetReference())
 	if err != nil {
 		return nil, err
@@ -234,6 +287,13 @@ func (s *orderServer) CreditAccount(ctx context.Context, req *ordersagav1.Credit
 }
 
 func (s *orderServer) GetAccount(ctx context.Context, req *ordersagav1.GetAccountRequest) (*ordersagav1.GetAccountResponse, error) {
+	p, err := auth.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !auth.MayActForCustomer(p, req.GetCustomerId()) {
+		return nil, auth.Denied("the account of customer %s", req.GetCustomerId())
+	}
 	a, err := s.accounts.Get(ctx, req.GetCustomerId())
 	if err != nil {
 		return nil, err

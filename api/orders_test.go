@@ -26,16 +26,30 @@ func orderClient(t *testing.T) ordersagav1.OrderServiceClient {
 	return ordersagav1.NewOrderServiceClient(apiConn(t))
 }
 
-// apiConn serves the full API over a real listener on a running stack and connects to it.
+// apiConn serves the full API over a real listener on a running stack and connects to it
+// as an operator.
 func apiConn(t *testing.T) *grpc.ClientConn {
 	t.Helper()
+	s, addr := serveStack(t)
+	return connect(t, addr, s.Tokens.As(t, stacktest.Operator))
+}
+
+// serveStack serves the full API over a real listener on a running stack.
+func serveStack(t *testing.T) (*stacktest.Stack, string) {
+	t.Helper()
 	s := stacktest.Start(t)
-	a, err := system.NewAPI(system.APIConfig{DB: s.DB, Temporal: s.Temporal, Addr: "127.0.0.1:0"})
+	a, err := system.NewAPI(system.APIConfig{DB: s.DB, Temporal: s.Temporal, Tokens: s.Tokens.Verifier, Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	stacktest.Run(t, a)
-	conn, err := grpc.NewClient(a.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return s, a.Addr()
+}
+
+// connect dials the API at addr with opts (credentials, say).
+func connect(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,20 +254,20 @@ func TestOrderServiceErrors(t *testing.T) {
 // TestHistoryIsWholeOrRefused gives an order stream more events than GetOrderHistory
 // returns: the history is refused, naming the paged read, rather than cut short.
 func TestHistoryIsWholeOrRefused(t *testing.T) {
-	conn := apiConn(t)
+	s, addr := serveStack(t)
 	ctx := context.Background()
-	events := ordersagav1.NewEventStoreServiceClient(conn)
 	const batches = 11 // of 100 events: 1100, over the 1000 a history holds
 	for b := range batches {
-		req := &ordersagav1.AppendEventsRequest{AggregateType: "order", AggregateId: "long"}
+		var events []ordersaga.EventData
 		for range 100 {
-			req.Events = append(req.Events, &ordersagav1.NewEvent{EventId: uuid.NewString(), EventType: "order-noted", EventData: `{}`})
+			events = append(events, ordersaga.EventData{ID: uuid.New(), Type: "order-noted", Data: []byte(`{}`)})
 		}
-		if _, err := events.AppendEvents(ctx, req); err != nil {
+		if _, err := s.Store.Append(ctx, ordersaga.MustParseStream("order-long"), ordersaga.AnyVersion, events); err != nil {
 			t.Fatalf("batch %d: %v", b, err)
 		}
 	}
-	_, err := ordersagav1.NewOrderServiceClient(conn).GetOrderHistory(ctx, &ordersagav1.GetOrderHistoryRequest{OrderId: "long"})
+	c := ordersagav1.NewOrderServiceClient(connect(t, addr, s.Tokens.As(t, stacktest.Operator)))
+	_, err := c.GetOrderHistory(ctx, &ordersagav1.GetOrderHistoryRequest{OrderId: "long"})
 	wantStatus(t, err, codes.FailedPrecondition, "")
 	if !strings.Contains(status.Convert(err).Message(), "GetEvents") {
 		t.Errorf("the refusal %q does not name EventStoreService.GetEvents", status.Convert(err).Message())

@@ -1,7 +1,9 @@
-// Package api serves ordersaga over gRPC: the EventStoreService (the classic demo's event
-// store contract, plus batched appends and paged reads), the standard health service and
-// server reflection. Handlers return application errors; one interceptor turns them into
-// gRPC statuses (see Status).
+// Package api serves ordersaga over gRPC: OrderService (orders and accounts, for customers,
+// restaurants and operators), EventStoreService (the classic demo's event store contract,
+// plus batched appends and paged reads; operators only), the standard health service and
+// server reflection. Every call but health and reflection carries a bearer token (see
+// TokenVerifier); each handler asks package auth's policy what its caller may do. Handlers
+// return application errors; one interceptor turns them into gRPC statuses (see Status).
 package api
 
 import (
@@ -21,6 +23,8 @@ import (
 
 // Config configures the gRPC server.
 type Config struct {
+	// Tokens authenticates every call but health checks and reflection. Required.
+	Tokens TokenVerifier
 	// Store backs EventStoreService. Required.
 	Store EventStore
 	// Sagas, ReadModels and Accounts back OrderService, which is served when all three
@@ -39,8 +43,8 @@ type Config struct {
 
 // Validate reports a configuration that cannot work.
 func (c Config) Validate() error {
-	if c.Store == nil {
-		return errors.New("api: Store is required")
+	if c.Store == nil || c.Tokens == nil {
+		return errors.New("api: Store and Tokens are required")
 	}
 	if c.DefaultTimeout < 0 || c.MaxMessageBytes < 0 {
 		return errors.New("api: DefaultTimeout and MaxMessageBytes must not be negative")
@@ -76,8 +80,8 @@ func NewServer(cfg Config) (*Server, error) {
 	g := grpc.NewServer(
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(cfg.MaxMessageBytes),
-		grpc.ChainUnaryInterceptor(unaryErrors(cfg.Logger, cfg.DefaultTimeout)),
-		grpc.ChainStreamInterceptor(streamErrors(cfg.Logger)),
+		grpc.ChainUnaryInterceptor(unaryErrors(cfg.Logger, cfg.DefaultTimeout), unaryAuth(cfg.Tokens)),
+		grpc.ChainStreamInterceptor(streamErrors(cfg.Logger), streamAuth(cfg.Tokens)),
 	)
 	ordersagav1.RegisterEventStoreServiceServer(g, &eventStoreServer{store: cfg.Store})
 	h := health.NewServer()

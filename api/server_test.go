@@ -46,7 +46,9 @@ func serve(t *testing.T, databaseURL string) *grpc.ClientConn {
 	if err := eventstore.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.NewServer(api.Config{Store: eventstore.New(db), Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+	tokens := stacktest.NewTokens(t)
+	srv, err := api.NewServer(api.Config{Store: eventstore.New(db), Tokens: tokens.Verifier,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +66,7 @@ func serve(t *testing.T, databaseURL string) *grpc.ClientConn {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()), tokens.As(t, stacktest.Operator))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +98,7 @@ func TestCreateEventIsTheDemoContractAndIdempotent(t *testing.T) {
 	client := ordersagav1.NewEventStoreServiceClient(serve(t, dbtest.NewDatabase(t)))
 	ctx := context.Background()
 	ev := &ordersagav1.Event{
-		EventId: uuid.NewString(), EventType: "order-created", AggregateId: "42", AggregateType: "order",
+		EventId: uuid.NewString(), EventType: "order-created", AggregateId: "42", AggregateType: "demo",
 		EventData: `{"order_id": "42", "amount": 1999}`, Channel: "order-created",
 		Metadata: `{"correlation_id": "saga-42"}`,
 	}
@@ -114,7 +116,7 @@ func TestCreateEventIsTheDemoContractAndIdempotent(t *testing.T) {
 	if again.Version != first.Version || again.Position != first.Position || !again.Duplicate {
 		t.Errorf("repeated CreateEvent = %v, want the original %v marked duplicate", again, first)
 	}
-	got, err := client.GetEvents(ctx, &ordersagav1.GetEventsRequest{AggregateType: "order", AggregateId: "42"})
+	got, err := client.GetEvents(ctx, &ordersagav1.GetEventsRequest{AggregateType: "demo", AggregateId: "42"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +124,7 @@ func TestCreateEventIsTheDemoContractAndIdempotent(t *testing.T) {
 		t.Fatalf("GetEvents = %v, want the one event", got)
 	}
 	e := got.Events[0]
-	if e.EventId != ev.EventId || e.EventType != ev.EventType || e.AggregateId != "42" || e.AggregateType != "order" ||
+	if e.EventId != ev.EventId || e.EventType != ev.EventType || e.AggregateId != "42" || e.AggregateType != "demo" ||
 		e.Channel != "order-created" || e.Version != 1 || e.Position != first.Position || !strings.Contains(e.Metadata, `"correlation_id":"saga-42"`) {
 		t.Errorf("stored event = %v, want %v", e, ev)
 	}
@@ -138,7 +140,7 @@ func TestAppendEventsChecksExpectedVersion(t *testing.T) {
 		}
 		return out
 	}
-	first := &ordersagav1.AppendEventsRequest{AggregateType: "order", AggregateId: "7",
+	first := &ordersagav1.AppendEventsRequest{AggregateType: "demo", AggregateId: "7",
 		ExpectedVersion: ordersagav1.ExpectedVersion_EXPECTED_VERSION_NO_STREAM, Events: batch(3)}
 	res, err := client.AppendEvents(ctx, first)
 	if err != nil {
@@ -151,20 +153,20 @@ func TestAppendEventsChecksExpectedVersion(t *testing.T) {
 	if err != nil || !retry.Duplicate || retry.Events[2].Position != res.Events[2].Position {
 		t.Errorf("retried AppendEvents = %v, %v; want the original result marked duplicate", retry, err)
 	}
-	_, err = client.AppendEvents(ctx, &ordersagav1.AppendEventsRequest{AggregateType: "order", AggregateId: "7",
+	_, err = client.AppendEvents(ctx, &ordersagav1.AppendEventsRequest{AggregateType: "demo", AggregateId: "7",
 		ExpectedVersion: ordersagav1.ExpectedVersion_EXPECTED_VERSION_EXACT, Version: 2, Events: batch(1)})
 	wantStatus(t, err, codes.Aborted, "")
 	if !strings.Contains(status.Convert(err).Message(), "actual version 3") {
 		t.Errorf("conflict message %q does not give the actual version", status.Convert(err).Message())
 	}
-	res, err = client.AppendEvents(ctx, &ordersagav1.AppendEventsRequest{AggregateType: "order", AggregateId: "7",
+	res, err = client.AppendEvents(ctx, &ordersagav1.AppendEventsRequest{AggregateType: "demo", AggregateId: "7",
 		ExpectedVersion: ordersagav1.ExpectedVersion_EXPECTED_VERSION_EXACT, Version: 3, Events: batch(2)})
 	if err != nil || res.Events[1].Version != 5 {
 		t.Errorf("append at the exact version = %v, %v; want versions 4..5", res, err)
 	}
 	reused := batch(1)
 	reused[0].EventId, reused[0].EventData = first.Events[0].EventId, `{"other": "content"}`
-	_, err = client.AppendEvents(ctx, &ordersagav1.AppendEventsRequest{AggregateType: "order", AggregateId: "7", Events: reused})
+	_, err = client.AppendEvents(ctx, &ordersagav1.AppendEventsRequest{AggregateType: "demo", AggregateId: "7", Events: reused})
 	wantStatus(t, err, codes.Aborted, "")
 }
 
@@ -172,7 +174,7 @@ func TestBadRequestsAreInvalidArgumentNamingTheField(t *testing.T) {
 	client := ordersagav1.NewEventStoreServiceClient(serve(t, dbtest.NewDatabase(t)))
 	ctx := context.Background()
 	good := func() *ordersagav1.Event {
-		return &ordersagav1.Event{EventId: uuid.NewString(), EventType: "order-created", AggregateId: "1", AggregateType: "order", EventData: `{}`}
+		return &ordersagav1.Event{EventId: uuid.NewString(), EventType: "order-created", AggregateId: "1", AggregateType: "demo", EventData: `{}`}
 	}
 	create := func(mod func(*ordersagav1.Event)) error {
 		e := good()
@@ -181,7 +183,7 @@ func TestBadRequestsAreInvalidArgumentNamingTheField(t *testing.T) {
 		return err
 	}
 	appendOne := func(mod func(*ordersagav1.AppendEventsRequest)) error {
-		req := &ordersagav1.AppendEventsRequest{AggregateType: "order", AggregateId: "1",
+		req := &ordersagav1.AppendEventsRequest{AggregateType: "demo", AggregateId: "1",
 			Events: []*ordersagav1.NewEvent{{EventId: uuid.NewString(), EventType: "order-created", EventData: `{}`}}}
 		mod(req)
 		_, err := client.AppendEvents(ctx, req)
@@ -225,9 +227,9 @@ func TestBadRequestsAreInvalidArgumentNamingTheField(t *testing.T) {
 		{"page size too large", func() error { return get(&ordersagav1.GetEventsRequest{PageSize: api.MaxPageSize + 1}) }, "page_size"},
 		{"malformed page token", func() error { return get(&ordersagav1.GetEventsRequest{PageToken: "%%%"}) }, "page_token"},
 		{"from version without aggregate", func() error { return get(&ordersagav1.GetEventsRequest{FromVersion: 3}) }, "from_version"},
-		{"aggregate type without id", func() error { return get(&ordersagav1.GetEventsRequest{AggregateType: "order"}) }, "aggregate_id"},
+		{"aggregate type without id", func() error { return get(&ordersagav1.GetEventsRequest{AggregateType: "demo"}) }, "aggregate_id"},
 		{"type filter on a stream", func() error {
-			return get(&ordersagav1.GetEventsRequest{AggregateType: "order", AggregateId: "1", EventTypes: []string{"x"}})
+			return get(&ordersagav1.GetEventsRequest{AggregateType: "demo", AggregateId: "1", EventTypes: []string{"x"}})
 		}, "event_types"},
 		{"bad type filter", func() error { return get(&ordersagav1.GetEventsRequest{EventTypes: []string{"ok", "not ok"}}) }, "event_types[1]"},
 		{"negative position", func() error { return get(&ordersagav1.GetEventsRequest{AfterPosition: -1}) }, "after_position"},
@@ -252,7 +254,7 @@ func TestGetEventsPages(t *testing.T) {
 	types := []string{"order-created", "order-approved"}
 	for i := range 23 {
 		_, err := client.CreateEvent(ctx, &ordersagav1.CreateEventRequest{Event: &ordersagav1.Event{
-			EventId: uuid.NewString(), EventType: types[i%2], AggregateType: "order", AggregateId: fmt.Sprint(i % 4),
+			EventId: uuid.NewString(), EventType: types[i%2], AggregateType: "demo", AggregateId: fmt.Sprint(i % 4),
 			EventData: fmt.Sprintf(`{"i": %d}`, i)}})
 		if err != nil {
 			t.Fatal(err)
@@ -283,7 +285,7 @@ func TestGetEventsPages(t *testing.T) {
 	if len(created) != 12 {
 		t.Errorf("order-created events: %d, want 12", len(created))
 	}
-	stream, n := pages(&ordersagav1.GetEventsRequest{AggregateType: "order", AggregateId: "1", PageSize: 2, FromVersion: 2})
+	stream, n := pages(&ordersagav1.GetEventsRequest{AggregateType: "demo", AggregateId: "1", PageSize: 2, FromVersion: 2})
 	if len(stream) != 5 || n != 3 || stream[0].Version != 2 || stream[4].Version != 6 {
 		t.Errorf("order-1 from version 2: %d events in %d pages, want versions 2..6 in 3 pages", len(stream), n)
 	}
@@ -351,7 +353,7 @@ func TestDatabaseDownIsUnavailable(t *testing.T) {
 	client := ordersagav1.NewEventStoreServiceClient(serve(t, cluster.URL("postgres")))
 	create := func() error {
 		_, err := client.CreateEvent(ctx, &ordersagav1.CreateEventRequest{Event: &ordersagav1.Event{
-			EventId: uuid.NewString(), EventType: "order-created", AggregateType: "order", AggregateId: "1", EventData: `{}`}})
+			EventId: uuid.NewString(), EventType: "order-created", AggregateType: "demo", AggregateId: "1", EventData: `{}`}})
 		return err
 	}
 	if err := create(); err != nil {

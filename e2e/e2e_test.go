@@ -32,7 +32,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/auth"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
+	roles "github.com/ordersaga/ordersaga/internal/system"
 	"github.com/ordersaga/ordersaga/temporaldev"
 )
 
@@ -104,7 +107,7 @@ func newSystem(t *testing.T) *system {
 	s := &system{t: t, bin: bin, temporalBin: temporalBin, dataDir: filepath.Join(tmp, "data"),
 		apiAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), temporal: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		uiPort: freePort(t), natsPort: freePort(t), monitorPort: freePort(t)}
-	conn, err := grpc.NewClient(s.apiAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(s.apiAddr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(devOperator{s}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,12 +185,37 @@ func (s *system) kill() {
 // run runs a command and returns its output; it fails the test on error.
 func (s *system) run(name string, args ...string) string {
 	s.t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
+	out, err := s.command(name, args...).CombinedOutput()
 	if err != nil {
 		s.t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
 	}
 	return string(out)
 }
+
+// command is a command that runs as a user of this dev would: its CLI finds dev's data
+// directory, and with it dev's operator credentials.
+func (s *system) command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), "ORDERSAGA_DATA_DIR="+s.dataDir)
+	return cmd
+}
+
+// devOperator calls the API as an operator, with a token signed by dev's key.
+type devOperator struct{ s *system }
+
+func (d devOperator) GetRequestMetadata(ctx context.Context, uri ...string) (map[string]string, error) {
+	signer, err := roles.DevSigner(d.s.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	token, err := signer.Token(auth.Principal{Role: auth.Operator, ID: "e2e"}, time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	return api.BearerToken{Token: token, AllowInsecure: true}.GetRequestMetadata(ctx, uri...)
+}
+
+func (devOperator) RequireTransportSecurity() bool { return false }
 
 func (s *system) ordersaga(args ...string) string {
 	return s.run(s.bin, append(args, "--api", s.apiAddr)...)
@@ -348,7 +376,7 @@ func TestLoadSmoke(t *testing.T) {
 		report := filepath.Join(filepath.Dir(s.bin), "load-"+run.name+".json")
 		args := append([]string{"load", "--orders", fmt.Sprint(run.orders), "--api", s.apiAddr,
 			"--temporal-address", s.temporal, "--database-url", url, "--json", report}, run.args...)
-		out, err := exec.Command(s.bin, args...).CombinedOutput()
+		out, err := s.command(s.bin, args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("ordersaga %s: %v\n%s", strings.Join(args, " "), err, out)
 		}

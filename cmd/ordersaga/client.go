@@ -12,11 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -26,13 +21,13 @@ import (
 // clientFlags are the settings every `order` and `account` verb shares: where the API is
 // and how to print.
 type clientFlags struct {
-	api     string
+	api     apiFlags
 	asJSON  bool
 	timeout time.Duration
 }
 
 func (c *clientFlags) register(f envFlags) {
-	f.String(&c.api, "api", "ORDERSAGA_API", "127.0.0.1:50051", "gRPC address of the ordersaga API")
+	c.api.register(f)
 	f.fs.BoolVar(&c.asJSON, "json", false, "print JSON instead of a table")
 	f.fs.DurationVar(&c.timeout, "timeout", 15*time.Second, "deadline of the call (watch: none)")
 }
@@ -44,30 +39,19 @@ type call func(ctx context.Context, c ordersagav1.OrderServiceClient) (proto.Mes
 // timeout and prints the answer.
 func (m *Main) verb(cf *clientFlags, cmd *cobra.Command, do call) *cobra.Command {
 	cmd.RunE = m.runs(func(ctx context.Context) error {
-		conn, err := grpc.NewClient(cf.api, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := m.dialAPI(cf.api)
 		if err != nil {
-			return fmt.Errorf("--api %q: %w", cf.api, err)
+			return err
 		}
-		m.onClose(conn.Close)
 		ctx, cancel := context.WithTimeout(ctx, cf.timeout)
 		defer cancel()
 		out, err := do(ctx, ordersagav1.NewOrderServiceClient(conn))
 		if err != nil {
-			return unreachable(err, conn, cf.api)
+			return explain(err, conn, cf.api.addr)
 		}
 		return cf.print(m.Stdout, out)
 	})
 	return cmd
-}
-
-// unreachable says in words that the API could not be reached, when that is why err
-// happened; other errors come back as they are.
-func unreachable(err error, conn *grpc.ClientConn, addr string) error {
-	if status.Code(err) != codes.Unavailable || conn.GetState() == connectivity.Ready {
-		return err // the API answered (its database or Temporal may be what is unavailable)
-	}
-	return fmt.Errorf("cannot reach the ordersaga API at %s: is `ordersaga dev` (or `ordersaga api`) running? "+
-		"--api or ORDERSAGA_API choose another address (%s)", addr, status.Convert(err).Message())
 }
 
 // orderID is the one positional argument of the order verbs that take it.
@@ -204,14 +188,13 @@ func (m *Main) accountCommand() *cobra.Command {
 
 // watch prints every version of an order until it ends; it has no deadline.
 func (m *Main) watch(ctx context.Context, cf *clientFlags, orderID string) error {
-	conn, err := grpc.NewClient(cf.api, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := m.dialAPI(cf.api)
 	if err != nil {
-		return fmt.Errorf("--api %q: %w", cf.api, err)
+		return err
 	}
-	m.onClose(conn.Close)
 	stream, err := ordersagav1.NewOrderServiceClient(conn).WatchOrder(ctx, &ordersagav1.WatchOrderRequest{OrderId: orderID})
 	if err != nil {
-		return unreachable(err, conn, cf.api)
+		return explain(err, conn, cf.api.addr)
 	}
 	for {
 		res, err := stream.Recv()
@@ -219,7 +202,7 @@ func (m *Main) watch(ctx context.Context, cf *clientFlags, orderID string) error
 			return nil
 		}
 		if err != nil {
-			return unreachable(err, conn, cf.api)
+			return explain(err, conn, cf.api.addr)
 		}
 		if err := cf.print(m.Stdout, res.Order); err != nil {
 			return err

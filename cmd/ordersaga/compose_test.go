@@ -154,7 +154,7 @@ func TestDockerComposeMatchesTheBinary(t *testing.T) {
 			}
 		}
 	}
-	if ordersagaServices != 6 {
-		t.Errorf("%d ordersaga services, want 6: migrate, worker, two projectors, restaurant, api", ordersagaServices)
+	if ordersagaServices != 7 {
+		t.Errorf("%d ordersaga services, want 7: migrate, keys, worker, two projectors, restaurant, api", ordersagaServices)
 	}
 }

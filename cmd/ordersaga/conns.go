@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,7 +54,7 @@ func (m *Main) openDB(ctx context.Context, d databaseFlags, url string, s schema
 // devDatabase is the connection string of the PostgreSQL cluster that `ordersaga dev` keeps
 // in its data directory ($ORDERSAGA_DATA_DIR, else ./.ordersaga), or "" if there is none.
 func (m *Main) devDatabase() string {
-	dataDir := cmp.Or(m.Getenv("ORDERSAGA_DATA_DIR"), defaultDataDir)
+	dataDir := m.dataDir()
 	if _, err := os.Stat(filepath.Join(dataDir, "postgres", "data", "PG_VERSION")); err != nil {
 		return ""
 	}

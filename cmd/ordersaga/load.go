@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventstore"
@@ -28,7 +26,7 @@ type loadFlags struct {
 	db          databaseFlags
 	temporal    temporalFlags
 	log         logFlags
-	api         string
+	api         apiFlags
 	orders      int
 	concurrency int
 	rate        float64
@@ -51,7 +49,7 @@ func (m *Main) loadCommand() *cobra.Command {
 	r.temporal.register(f)
 	r.log.register(f)
 	fs := cmd.Flags()
-	f.String(&r.api, "api", "ORDERSAGA_API", "127.0.0.1:50051", "gRPC address of the ordersaga API")
+	r.api.register(f)
 	fs.IntVar(&r.orders, "orders", 200, "how many orders to place")
 	fs.IntVar(&r.concurrency, "concurrency", 0, "orders in flight at once (default 8; with --rate the most in flight, default 256)")
 	fs.Float64Var(&r.rate, "rate", 0, "start orders at this many per second instead of as fast as --concurrency allows; latencies count from the scheduled start")
@@ -83,11 +81,10 @@ func (m *Main) load(ctx context.Context, r loadFlags) error {
 		return asFlag(err)
 	}
 	logger := m.logger(true, r.log.level)
-	conn, err := grpc.NewClient(r.api, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := m.dialAPI(r.api)
 	if err != nil {
 		return err
 	}
-	m.onClose(conn.Close)
 	temporal, err := m.dialTemporal(ctx, r.temporal, logger)
 	if err != nil {
 		return err

@@ -20,6 +20,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/auth"
 	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/eventbus/bustest"
 	"github.com/ordersaga/ordersaga/eventbus/jetstream"
@@ -27,6 +29,7 @@ import (
 	"github.com/ordersaga/ordersaga/eventstore"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/internal/system"
 	"github.com/ordersaga/ordersaga/sqldb"
 	"github.com/ordersaga/ordersaga/temporaldev"
 )
@@ -92,20 +95,27 @@ func start(t *testing.T, env map[string]string, args ...string) (stop func() err
 	}, output
 }
 
-// dial waits until the API at addr reports SERVING and returns a client.
-func dial(t *testing.T, addr string, output *syncBuffer) ordersagav1.EventStoreServiceClient {
+// dial waits until the API at addr reports SERVING and returns a client that calls it with
+// the token that token returns then.
+func dial(t *testing.T, addr string, output *syncBuffer, token func() string) ordersagav1.EventStoreServiceClient {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	health, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() { health.Close() })
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		res, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		res, err := healthpb.NewHealthClient(health).Check(ctx, &healthpb.HealthCheckRequest{})
 		cancel()
 		if err == nil && res.Status == healthpb.HealthCheckResponse_SERVING {
+			conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+				grpc.WithPerRPCCredentials(api.BearerToken{Token: token(), AllowInsecure: true}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close() })
 			return ordersagav1.NewEventStoreServiceClient(conn)
 		}
 		if time.Now().After(deadline) {
@@ -134,9 +144,9 @@ func TestDevKeepsDataAcrossRestartsAndResetWipesIt(t *testing.T) {
 			"--temporal-address", temporalAddr, "--temporal-ui-port", fmt.Sprint(uiPort)}, extra...)
 	}
 	ctx := context.Background()
-	event := &ordersagav1.Event{EventId: uuid.NewString(), EventType: "order-created", AggregateType: "order", AggregateId: "dev-1", EventData: `{"n": 1}`}
+	event := &ordersagav1.Event{EventId: uuid.NewString(), EventType: "order-created", AggregateType: "note", AggregateId: "dev-1", EventData: `{"n": 1}`}
 	count := func(client ordersagav1.EventStoreServiceClient) int {
-		res, err := client.GetEvents(ctx, &ordersagav1.GetEventsRequest{AggregateType: "order", AggregateId: "dev-1"})
+		res, err := client.GetEvents(ctx, &ordersagav1.GetEventsRequest{AggregateType: "note", AggregateId: "dev-1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +154,7 @@ func TestDevKeepsDataAcrossRestartsAndResetWipesIt(t *testing.T) {
 	}
 
 	stop, out := start(t, nil, devArgs()...)
-	client := dial(t, addr, out)
+	client := dial(t, addr, out, devToken(t, dataDir))
 	received := make(chan eventbus.Message, 100)
 	bus, err := natsstreaming.Connect(ctx, natsstreaming.Config{URL: fmt.Sprintf("nats://127.0.0.1:%d", natsPort), ClusterID: "ordersaga",
 		ClientID: "dev-test", MonitorURL: fmt.Sprintf("http://127.0.0.1:%d", monitorPort)})
@@ -177,7 +187,7 @@ func TestDevKeepsDataAcrossRestartsAndResetWipesIt(t *testing.T) {
 	}
 
 	stop, out = start(t, nil, devArgs()...)
-	if n := count(dial(t, addr, out)); n != 1 {
+	if n := count(dial(t, addr, out, devToken(t, dataDir))); n != 1 {
 		t.Errorf("after a restart the stream holds %d events, want 1", n)
 	}
 	if err := stop(); err != nil {
@@ -185,7 +195,7 @@ func TestDevKeepsDataAcrossRestartsAndResetWipesIt(t *testing.T) {
 	}
 
 	stop, out = start(t, nil, devArgs("--reset")...)
-	if n := count(dial(t, addr, out)); n != 0 {
+	if n := count(dial(t, addr, out, devToken(t, dataDir))); n != 0 {
 		t.Errorf("after --reset the stream holds %d events, want 0", n)
 	}
 	if err := stop(); err != nil {
@@ -209,8 +219,41 @@ func startTemporal(t *testing.T) string {
 	return srv.HostPort()
 }
 
+// apiKeys writes a signing key for an api role under test and returns the environment that
+// points the role at its key set, and a signer of tokens it accepts.
+func apiKeys(t *testing.T) (map[string]string, *auth.Signer) {
+	t.Helper()
+	dir := t.TempDir()
+	key, err := auth.WriteKeys(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := auth.NewSigner(key, "ordersaga-test", auth.DefaultAudience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"ORDERSAGA_JWKS_FILE": filepath.Join(dir, auth.KeySetFile), "ORDERSAGA_TOKEN_ISSUER": "ordersaga-test"}, signer
+}
+
+// devToken returns a source of operator tokens signed with dev's key in dataDir.
+func devToken(t *testing.T, dataDir string) func() string {
+	return func() string {
+		t.Helper()
+		signer, err := system.DevSigner(dataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, err := signer.Token(auth.Principal{Role: auth.Operator, ID: "test"}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return token
+	}
+}
+
 func TestAPIRoleServesAnExistingDatabase(t *testing.T) {
-	env := map[string]string{"DATABASE_URL": dbtest.NewDatabase(t), "TEMPORAL_ADDRESS": startTemporal(t)}
+	env, signer := apiKeys(t)
+	env["DATABASE_URL"], env["TEMPORAL_ADDRESS"] = dbtest.NewDatabase(t), startTemporal(t)
 	out := &syncBuffer{}
 	m := &Main{Stdout: out, Stderr: out, Getenv: func(k string) string { return env[k] }}
 	if err := m.ParseFlags([]string{"migrate"}); err != nil {
@@ -225,9 +268,15 @@ func TestAPIRoleServesAnExistingDatabase(t *testing.T) {
 	addr := freeAddr(t)
 	env["ORDERSAGA_GRPC_ADDR"] = addr
 	stop, out := start(t, env, "api")
-	client := dial(t, addr, out)
+	client := dial(t, addr, out, func() string {
+		token, err := signer.Token(auth.Principal{Role: auth.Operator, ID: "test"}, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return token
+	})
 	if _, err := client.CreateEvent(context.Background(), &ordersagav1.CreateEventRequest{Event: &ordersagav1.Event{
-		EventId: uuid.NewString(), EventType: "order-created", AggregateType: "order", AggregateId: "a", EventData: `{}`}}); err != nil {
+		EventId: uuid.NewString(), EventType: "order-created", AggregateType: "note", AggregateId: "a", EventData: `{}`}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := stop(); err != nil {
@@ -293,7 +342,8 @@ func TestPortInUseIsNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lis.Close()
-	env := map[string]string{"DATABASE_URL": dbtest.NewDatabase(t), "TEMPORAL_ADDRESS": startTemporal(t)}
+	env, _ := apiKeys(t)
+	env["DATABASE_URL"], env["TEMPORAL_ADDRESS"] = dbtest.NewDatabase(t), startTemporal(t)
 	out := &syncBuffer{}
 	m := &Main{Stdout: out, Stderr: out, Getenv: func(k string) string { return env[k] }}
 	if err := m.ParseFlags([]string{"api", "--grpc-addr", lis.Addr().String()}); err != nil {
@@ -369,9 +419,10 @@ func cli(t *testing.T, args ...string) (string, error) {
 // order, approve it, watch it, read it, list it, see its history, and verify the system.
 func runSaga(t *testing.T, dataDir, apiAddr string) {
 	t.Helper()
+	token := devToken(t, dataDir)()
 	mustCLI := func(args ...string) string {
 		t.Helper()
-		out, err := cli(t, append(args, "--api", apiAddr)...)
+		out, err := cli(t, append(args, "--api", apiAddr, "--token", token)...)
 		if err != nil {
 			t.Fatalf("ordersaga %v: %v\n%s", args, err, out)
 		}
@@ -383,7 +434,7 @@ func runSaga(t *testing.T, dataDir, apiAddr string) {
 	mustCLI("order", "place", "dev-saga-1", "--customer", "dev-c1", "--restaurant", "manual", "--item", "pizza:Margherita:1150:2")
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		out, err := cli(t, "order", "approve", "dev-saga-1", "--api", apiAddr)
+		out, err := cli(t, "order", "approve", "dev-saga-1", "--api", apiAddr, "--token", token)
 		if err == nil {
 			break
 		}

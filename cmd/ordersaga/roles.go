@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ordersaga/ordersaga/auth"
 	"github.com/ordersaga/ordersaga/internal/system"
 )
 
@@ -136,11 +138,27 @@ func (m *Main) relayCommand() *cobra.Command {
 }
 
 func (m *Main) apiCommand() *cobra.Command {
-	var addr string
+	var addr, jwks, issuer, audience string
 	return m.roleCommand(roleSpec{use: "api", short: "serve the gRPC API against an existing database", temporal: true,
-		flags: func(f envFlags) { f.String(&addr, "grpc-addr", "ORDERSAGA_GRPC_ADDR", ":50051", "gRPC listen address") },
+		flags: func(f envFlags) {
+			f.String(&addr, "grpc-addr", "ORDERSAGA_GRPC_ADDR", ":50051", "gRPC listen address")
+			f.String(&jwks, "jwks-file", "ORDERSAGA_JWKS_FILE", "", "JSON Web Key Set of the keys that sign callers' tokens (required; `ordersaga keys` makes one)")
+			f.String(&issuer, "token-issuer", "ORDERSAGA_TOKEN_ISSUER", "", "issuer (iss) callers' tokens must name (required)")
+			f.String(&audience, "token-audience", "ORDERSAGA_TOKEN_AUDIENCE", auth.DefaultAudience, "audience (aud) callers' tokens must name")
+		},
 		build: func(c conns, logger *slog.Logger) (runner, error) {
-			return newAPI(system.APIConfig{DB: c.db, Temporal: c.temporal, Logger: logger, Addr: addr})
+			if jwks == "" || issuer == "" {
+				return nil, errors.New("the api role authenticates every caller: pass --jwks-file and --token-issuer (or ORDERSAGA_JWKS_FILE and ORDERSAGA_TOKEN_ISSUER)")
+			}
+			keys, err := auth.ReadKeySet(jwks)
+			if err != nil {
+				return nil, err
+			}
+			tokens, err := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Issuer: issuer, Audience: audience})
+			if err != nil {
+				return nil, err
+			}
+			return newAPI(system.APIConfig{DB: c.db, Temporal: c.temporal, Tokens: tokens, Logger: logger, Addr: addr})
 		}})
 }
 

@@ -67,6 +67,8 @@ type Stack struct {
 	Reads    *projections.ReadModels
 	Bus      eventbus.Bus
 	Temporal client.Client
+	// Tokens issue the tokens an API on this stack trusts.
+	Tokens *Tokens
 }
 
 // Start starts a stack for t and stops it when t ends.
@@ -103,7 +105,8 @@ func Start(t *testing.T) *Stack {
 		t.Fatal(err)
 	}
 	Run(t, w, p)
-	return &Stack{DB: db, Store: store, Accounts: payments.Accounts{Store: store}, Reads: projections.NewReadModels(db), Bus: bus, Temporal: c}
+	return &Stack{DB: db, Store: store, Accounts: payments.Accounts{Store: store}, Reads: projections.NewReadModels(db), Bus: bus, Temporal: c,
+		Tokens: NewTokens(t)}
 }
 
 // Role is anything that runs until its context ends: what internal/system builds.

@@ -25,7 +25,9 @@ const ShutdownGrace = 10 * time.Second
 type APIConfig struct {
 	DB       *sqldb.DB     // required
 	Temporal client.Client // required
-	Logger   *slog.Logger
+	// Tokens checks every caller's bearer token (auth.Verifier). Required.
+	Tokens api.TokenVerifier
+	Logger *slog.Logger
 	// Addr is the address to listen on, host:port; port 0 picks a free one.
 	Addr string
 }
@@ -40,13 +42,13 @@ type API struct {
 // NewAPI builds the API role and listens on cfg.Addr; the error names the address when it
 // cannot.
 func NewAPI(cfg APIConfig) (*API, error) {
-	if cfg.DB == nil || cfg.Temporal == nil {
-		return nil, errors.New("system: the API needs DB and Temporal")
+	if cfg.DB == nil || cfg.Temporal == nil || cfg.Tokens == nil {
+		return nil, errors.New("system: the API needs DB, Temporal and Tokens")
 	}
 	logger := orDiscard(cfg.Logger)
 	store := eventstore.New(cfg.DB)
 	srv, err := api.NewServer(api.Config{
-		Store: store, Logger: logger,
+		Store: store, Logger: logger, Tokens: cfg.Tokens,
 		Sagas:      workflows.Client{Temporal: cfg.Temporal},
 		ReadModels: projections.NewReadModels(cfg.DB),
 		Accounts:   payments.Accounts{Store: store, Cache: payments.NewAccountCache(0)},

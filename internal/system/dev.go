@@ -118,7 +118,11 @@ func StartDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := NewAPI(APIConfig{DB: db, Temporal: temporal, Logger: d.logger, Addr: cfg.GRPCAddr})
+	tokens, err := DevVerifier(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	api, err := NewAPI(APIConfig{DB: db, Temporal: temporal, Tokens: tokens, Logger: d.logger, Addr: cfg.GRPCAddr})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,91 @@
+package api
+
+import (
+	"context"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/auth"
+)
+
+// TokenVerifier checks a bearer token and says whose it is (auth.Verifier).
+type TokenVerifier interface {
+	// Verify: EUNAUTHENTICATED.
+	Verify(token string) (auth.Principal, error)
+}
+
+// public says whether a method needs no credentials: health checks and server reflection,
+// so that load balancers and tools such as grpcurl keep working.
+func public(fullMethod string) bool {
+	return strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/") || strings.HasPrefix(fullMethod, "/grpc.reflection.")
+}
+
+// authenticate returns ctx carrying the caller's principal, from its "authorization:
+// Bearer <token>" header, or an EUNAUTHENTICATED error.
+func authenticate(ctx context.Context, v TokenVerifier, fullMethod string) (context.Context, error) {
+	if public(fullMethod) {
+		return ctx, nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	values := md.Get("authorization")
+	if len(values) != 1 {
+		return ctx, ordersaga.Errorf(ordersaga.EUNAUTHENTICATED, "no credentials: send one header authorization: Bearer <token>")
+	}
+	scheme, token, ok := strings.Cut(values[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ctx, ordersaga.Errorf(ordersaga.EUNAUTHENTICATED, "the authorization header is not Bearer <token>")
+	}
+	p, err := v.Verify(strings.TrimSpace(token))
+	if err != nil {
+		return ctx, err
+	}
+	return auth.WithPrincipal(ctx, p), nil
+}
+
+// unaryAuth authenticates every unary call.
+func unaryAuth(v TokenVerifier) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, err := authenticate(ctx, v, info.FullMethod)
+		if err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+// streamAuth authenticates every streaming call.
+func streamAuth(v TokenVerifier) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, err := authenticate(ss.Context(), v, info.FullMethod)
+		if err != nil {
+			return err
+		}
+		return handler(srv, authenticatedStream{ServerStream: ss, ctx: ctx})
+	}
+}
+
+// authenticatedStream is a server stream whose context carries the caller's principal.
+type authenticatedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s authenticatedStream) Context() context.Context { return s.ctx }
+
+// BearerToken is a client's per-call credential: it sends "authorization: Bearer <Token>"
+// with every call. AllowInsecure lets it travel without TLS (to an API on loopback).
+type BearerToken struct {
+	Token         string
+	AllowInsecure bool
+}
+
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (b BearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + b.Token}, nil
+}
+
+// RequireTransportSecurity implements credentials.PerRPCCredentials.
+func (b BearerToken) RequireTransportSecurity() bool { return !b.AllowInsecure }

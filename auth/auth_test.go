@@ -116,3 +116,25 @@ func TestPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestARememberedTokenStillExpires verifies a token, then asks again after its expiry: the
+// Verifier remembers tokens that verified, but not past their expiry.
+func TestARememberedTokenStillExpires(t *testing.T) {
+	key := newKey(t)
+	now := time.Now()
+	v, err := auth.NewVerifier(auth.VerifierConfig{Keys: auth.PublicKeySet(key), Issuer: "i", Leeway: time.Second,
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := sign(t, key, "i", "", auth.Principal{Role: auth.Operator, ID: "ops"}, time.Minute)
+	for range 2 { // verified, then remembered
+		if _, err := v.Verify(token); err != nil {
+			t.Fatalf("a fresh token: %v", err)
+		}
+	}
+	now = now.Add(2 * time.Minute)
+	if _, err := v.Verify(token); ordersaga.ErrorCode(err) != ordersaga.EUNAUTHENTICATED {
+		t.Errorf("the remembered token after its expiry: %v, want unauthenticated", err)
+	}
+}

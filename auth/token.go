@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/ordersaga/ordersaga"
 )
@@ -44,12 +45,24 @@ type VerifierConfig struct {
 	Leeway time.Duration
 	// Now tells the time; default time.Now.
 	Now func() time.Time
+	// CacheSize is how many verified tokens the Verifier remembers, so that a client's
+	// next call with the same token costs no signature check; default 10,000.
+	CacheSize int
 }
 
 // Verifier checks bearer tokens: signed by one of its keys, from its issuer, for its
 // audience, not expired, naming a valid principal.
 type Verifier struct {
 	cfg VerifierConfig
+	// verified remembers tokens that verified, with their principal and expiry; a hit is
+	// still refused once the token expires.
+	verified *lru.Cache[string, verified]
+}
+
+// verified is a token that verified: whose it is, and until when.
+type verified struct {
+	principal Principal
+	expiry    time.Time
 }
 
 // NewVerifier returns a Verifier.
@@ -74,7 +87,14 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Verifier{cfg: cfg}, nil
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 10_000
+	}
+	cache, err := lru.New[string, verified](cfg.CacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	return &Verifier{cfg: cfg, verified: cache}, nil
 }
 
 // Verify returns the principal that token names, or an EUNAUTHENTICATED error saying what
@@ -82,6 +102,13 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 func (v *Verifier) Verify(token string) (Principal, error) {
 	unauthenticated := func(why string) (Principal, error) {
 		return Principal{}, ordersaga.Errorf(ordersaga.EUNAUTHENTICATED, "invalid token: %s", why)
+	}
+	if hit, ok := v.verified.Get(token); ok {
+		if v.cfg.Now().After(hit.expiry.Add(v.cfg.Leeway)) {
+			v.verified.Remove(token)
+			return unauthenticated("it has expired")
+		}
+		return hit.principal, nil
 	}
 	tok, err := jwt.ParseSigned(token, algorithms)
 	if err != nil || len(tok.Headers) != 1 {
@@ -112,6 +139,7 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 	if err := p.Validate(); err != nil {
 		return unauthenticated("it names no valid principal (" + ordersaga.ErrorMessage(err) + ")")
 	}
+	v.verified.Add(token, verified{principal: p, expiry: registered.Expiry.Time()})
 	return p, nil
 }
 

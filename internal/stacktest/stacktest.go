@@ -72,7 +72,7 @@ type Stack struct {
 }
 
 // Start starts a stack for t and stops it when t ends.
-func Start(t *testing.T) *Stack {
+func Start(t testing.TB) *Stack {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbtest.NewDatabase(t)})
@@ -116,7 +116,7 @@ type Role interface {
 
 // Run runs roles in the background until t ends, then stops them and fails t if one
 // returned an error.
-func Run(t *testing.T, roles ...Role) {
+func Run(t testing.TB, roles ...Role) {
 	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, len(roles))

@@ -76,10 +76,20 @@ func TestEveryCallAnswersEachCallerAsThePolicySays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := op.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: order, MinVersion: 2}); err != nil {
-		t.Fatal(err)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) { // until it is paid
+		res, err := op.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: order})
+		if err == nil && res.Order.Version >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("order %s never got paid: %v, %v", order, res, err)
+		}
 	}
 	missing := "never-" + uuid.NewString()[:8]
+	// A version the store has not got is refused at once, not waited for.
+	if _, err := op.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: order, MinVersion: 99}); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("GetOrder at a version the store has not got: %v, want FailedPrecondition at once", err)
+	}
 
 	const (
 		ok    = codes.OK

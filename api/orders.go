@@ -65,6 +65,8 @@ type orderServer struct {
 	reads    ReadModels
 	accounts Accounts
 	store    EventStore
+	// maxWatch is how long one WatchOrder stream lasts at most.
+	maxWatch time.Duration
 }
 
 func (s *orderServer) PlaceOrder(ctx context.Context, req *ordersagav1.PlaceOrderRequest) (*ordersagav1.PlaceOrderResponse, error) {
@@ -98,8 +100,13 @@ func (s *orderServer) GetOrder(ctx context.Context, req *ordersagav1.GetOrderReq
 	if req.GetMinVersion() < 0 {
 		return nil, ordersaga.Invalidf("min_version", "must not be negative, got %d", req.GetMinVersion())
 	}
-	// Without min_version, a missing order is NotFound at once; with one, the caller has
-	// just written it, and the projectors may not have seen it yet.
+	if req.GetMinVersion() > 0 {
+		if err := s.reachable(ctx, p, req.GetOrderId(), req.GetMinVersion()); err != nil {
+			return nil, err
+		}
+	}
+	// Without min_version, a missing order is NotFound at once; with one, the store has
+	// the version (reachable) and the projectors will have it in a moment.
 	appear := time.Time{}
 	if req.GetMinVersion() > 0 {
 		appear = time.Now().Add(2 * maxReadYourWritesWait) // the wait ends first: Unavailable, retry
@@ -117,6 +124,31 @@ func (s *orderServer) GetOrder(ctx context.Context, req *ordersagav1.GetOrderReq
 		return nil, auth.Denied("order %s", req.GetOrderId())
 	}
 	return &ordersagav1.GetOrderResponse{Order: orderToProto(o)}, nil
+}
+
+// reachable returns nil when the store holds version minVersion of an order that p may
+// see, so that waiting for the read model to reach it makes sense; a version the store has
+// not got is EPRECONDITION at once, and an order p may not see is refused first.
+func (s *orderServer) reachable(ctx context.Context, p auth.Principal, orderID string, minVersion int64) error {
+	customer, restaurant, err := s.orderParties(ctx, p, orderID)
+	if err != nil {
+		return err
+	}
+	if !auth.MaySeeOrder(p, customer, restaurant) {
+		return auth.Denied("order %s", orderID)
+	}
+	stream, err := ordersaga.OrderStream(orderID)
+	if err != nil {
+		return err
+	}
+	version, err := s.store.StreamVersion(ctx, stream)
+	if err != nil {
+		return err
+	}
+	if version < minVersion {
+		return ordersaga.Errorf(ordersaga.EPRECONDITION, "order %s is at version %d; version %d has not been written", orderID, version, minVersion)
+	}
+	return nil
 }
 
 // awaitOrder polls the read model until it holds the order at version least or later,
@@ -213,10 +245,16 @@ func (s *orderServer) WatchOrder(req *ordersagav1.WatchOrderRequest, stream grpc
 	if err := ordersaga.ValidateID("order_id", req.GetOrderId()); err != nil {
 		return err
 	}
-	// Placed a moment ago, the order may not be in the read model yet.
+	// Placed a moment ago, the order may not be in the read model yet. After maxWatch the
+	// stream ends, without an error; the client resubscribes.
 	appear := time.Now().Add(maxReadYourWritesWait)
+	ctx, cancel := context.WithTimeout(stream.Context(), s.maxWatch)
+	defer cancel()
 	for next := int64(1); ; {
-		o, err := s.awaitOrder(stream.Context(), req.GetOrderId(), next, appear, watchPoll)
+		o, err := s.awaitOrder(ctx, req.GetOrderId(), next, appear, watchPoll)
+		if errors.Is(err, context.DeadlineExceeded) && stream.Context().Err() == nil {
+			return nil // the stream's lifetime is over
+		}
 		if err != nil {
 			return hideMissing(p, req.GetOrderId(), err)
 		}

@@ -38,7 +38,7 @@ func apiConn(t *testing.T) *grpc.ClientConn {
 func serveStack(t *testing.T) (*stacktest.Stack, string) {
 	t.Helper()
 	s := stacktest.Start(t)
-	a, err := system.NewAPI(system.APIConfig{DB: s.DB, Temporal: s.Temporal, Tokens: s.Tokens.Verifier, Addr: "127.0.0.1:0"})
+	a, err := system.NewAPI(system.APIConfig{DB: s.DB, Temporal: s.Temporal, Tokens: s.Tokens.Verifier, Addr: "127.0.0.1:0", Reflection: true})
 	if err != nil {
 		t.Fatal(err)
 	}

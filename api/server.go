@@ -11,13 +11,18 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc/keepalive"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/ordersaga/ordersaga"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 )
 
@@ -39,6 +44,17 @@ type Config struct {
 	// MaxMessageBytes bounds request and response messages. Default 4 MiB, enough for the
 	// largest append the store accepts.
 	MaxMessageBytes int
+	// MaxStreams bounds the calls in flight on one connection. Default 100.
+	MaxStreams uint32
+	// MaxConnectionAge closes a connection this long after it opened (clients reconnect,
+	// and spread over the servers behind a balancer); calls in flight get a minute more.
+	// Default 30 minutes.
+	MaxConnectionAge time.Duration
+	// MaxWatch ends a WatchOrder stream this long after it began; the client resubscribes.
+	// Default 10 minutes.
+	MaxWatch time.Duration
+	// Reflection serves gRPC server reflection, for tools such as grpcurl.
+	Reflection bool
 }
 
 // Validate reports a configuration that cannot work.
@@ -46,8 +62,8 @@ func (c Config) Validate() error {
 	if c.Store == nil || c.Tokens == nil {
 		return errors.New("api: Store and Tokens are required")
 	}
-	if c.DefaultTimeout < 0 || c.MaxMessageBytes < 0 {
-		return errors.New("api: DefaultTimeout and MaxMessageBytes must not be negative")
+	if c.DefaultTimeout < 0 || c.MaxMessageBytes < 0 || c.MaxConnectionAge < 0 || c.MaxWatch < 0 {
+		return errors.New("api: timeouts, ages and sizes must not be negative")
 	}
 	return nil
 }
@@ -61,6 +77,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxMessageBytes == 0 {
 		c.MaxMessageBytes = 4 << 20
+	}
+	if c.MaxStreams == 0 {
+		c.MaxStreams = 100
+	}
+	if c.MaxConnectionAge == 0 {
+		c.MaxConnectionAge = 30 * time.Minute
+	}
+	if c.MaxWatch == 0 {
+		c.MaxWatch = 10 * time.Minute
 	}
 	return c
 }
@@ -77,21 +102,31 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	recover := recovery.WithRecoveryHandler(func(p any) error {
+		cfg.Logger.Error("a handler panicked", "panic", p, "stack", string(debug.Stack()))
+		return ordersaga.Errorf(ordersaga.EINTERNAL, "internal error")
+	})
 	g := grpc.NewServer(
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(cfg.MaxMessageBytes),
-		grpc.ChainUnaryInterceptor(unaryErrors(cfg.Logger, cfg.DefaultTimeout), unaryAuth(cfg.Tokens)),
-		grpc.ChainStreamInterceptor(streamErrors(cfg.Logger), streamAuth(cfg.Tokens)),
+		grpc.MaxConcurrentStreams(cfg.MaxStreams),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: cfg.MaxConnectionAge, MaxConnectionAgeGrace: time.Minute}),
+		grpc.ChainUnaryInterceptor(unaryErrors(cfg.Logger, cfg.DefaultTimeout), recovery.UnaryServerInterceptor(recover), unaryAuth(cfg.Tokens)),
+		grpc.ChainStreamInterceptor(streamErrors(cfg.Logger), recovery.StreamServerInterceptor(recover), streamAuth(cfg.Tokens)),
 	)
 	ordersagav1.RegisterEventStoreServiceServer(g, &eventStoreServer{store: cfg.Store})
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(g, h)
 	h.SetServingStatus(ordersagav1.EventStoreService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	if cfg.Sagas != nil && cfg.ReadModels != nil && cfg.Accounts != nil {
-		ordersagav1.RegisterOrderServiceServer(g, &orderServer{sagas: cfg.Sagas, reads: cfg.ReadModels, accounts: cfg.Accounts, store: cfg.Store})
+		ordersagav1.RegisterOrderServiceServer(g, &orderServer{sagas: cfg.Sagas, reads: cfg.ReadModels, accounts: cfg.Accounts, store: cfg.Store,
+			maxWatch: cfg.MaxWatch})
 		h.SetServingStatus(ordersagav1.OrderService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	}
-	reflection.Register(g)
+	if cfg.Reflection {
+		reflection.Register(g)
+	}
 	return &Server{grpc: g, health: h}, nil
 }
 

@@ -47,7 +47,7 @@ func serve(t *testing.T, databaseURL string) *grpc.ClientConn {
 		t.Fatal(err)
 	}
 	tokens := stacktest.NewTokens(t)
-	srv, err := api.NewServer(api.Config{Store: eventstore.New(db), Tokens: tokens.Verifier,
+	srv, err := api.NewServer(api.Config{Store: eventstore.New(db), Tokens: tokens.Verifier, Reflection: true,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ordersaga/ordersaga"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 )
 
@@ -186,28 +187,46 @@ func (m *Main) accountCommand() *cobra.Command {
 	return cmd
 }
 
-// watch prints every version of an order until it ends; it has no deadline.
+// watch prints every version of an order until it ends; it has no deadline. When the
+// server ends the stream before the order ends (each stream has a lifetime), it watches
+// again from the version it saw last.
 func (m *Main) watch(ctx context.Context, cf *clientFlags, orderID string) error {
 	conn, err := m.dialAPI(cf.api)
 	if err != nil {
 		return err
 	}
-	stream, err := ordersagav1.NewOrderServiceClient(conn).WatchOrder(ctx, &ordersagav1.WatchOrderRequest{OrderId: orderID})
-	if err != nil {
-		return explain(err, conn, cf.api.addr)
-	}
+	c := ordersagav1.NewOrderServiceClient(conn)
+	var seen int64
 	for {
-		res, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
+		stream, err := c.WatchOrder(ctx, &ordersagav1.WatchOrderRequest{OrderId: orderID})
 		if err != nil {
 			return explain(err, conn, cf.api.addr)
 		}
-		if err := cf.print(m.Stdout, res.Order); err != nil {
-			return err
+		for {
+			res, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return explain(err, conn, cf.api.addr)
+			}
+			if res.Order.Version <= seen {
+				continue // printed before the stream was renewed
+			}
+			seen = res.Order.Version
+			if err := cf.print(m.Stdout, res.Order); err != nil {
+				return err
+			}
+			if terminal(res.Order.Status) {
+				return nil
+			}
 		}
 	}
+}
+
+// terminal says whether an order with status will not change any more.
+func terminal(status string) bool {
+	return ordersaga.OrderView{Status: status}.Terminal()
 }
 
 // print writes msg as JSON or as a table.

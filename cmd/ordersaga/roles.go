@@ -138,13 +138,17 @@ func (m *Main) relayCommand() *cobra.Command {
 }
 
 func (m *Main) apiCommand() *cobra.Command {
-	var addr, jwks, issuer, audience string
+	var (
+		addr, jwks, issuer, audience string
+		reflection                   bool
+	)
 	return m.roleCommand(roleSpec{use: "api", short: "serve the gRPC API against an existing database", temporal: true,
 		flags: func(f envFlags) {
 			f.String(&addr, "grpc-addr", "ORDERSAGA_GRPC_ADDR", ":50051", "gRPC listen address")
 			f.String(&jwks, "jwks-file", "ORDERSAGA_JWKS_FILE", "", "JSON Web Key Set of the keys that sign callers' tokens (required; `ordersaga keys` makes one)")
 			f.String(&issuer, "token-issuer", "ORDERSAGA_TOKEN_ISSUER", "", "issuer (iss) callers' tokens must name (required)")
 			f.String(&audience, "token-audience", "ORDERSAGA_TOKEN_AUDIENCE", auth.DefaultAudience, "audience (aud) callers' tokens must name")
+			f.Bool(&reflection, "reflection", "ORDERSAGA_REFLECTION", false, "serve gRPC server reflection (for grpcurl and the like)")
 		},
 		build: func(c conns, logger *slog.Logger) (runner, error) {
 			if jwks == "" || issuer == "" {
@@ -158,7 +162,7 @@ func (m *Main) apiCommand() *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			return newAPI(system.APIConfig{DB: c.db, Temporal: c.temporal, Tokens: tokens, Logger: logger, Addr: addr})
+			return newAPI(system.APIConfig{DB: c.db, Temporal: c.temporal, Tokens: tokens, Logger: logger, Addr: addr, Reflection: reflection})
 		}})
 }
 

@@ -30,6 +30,10 @@ type APIConfig struct {
 	Logger *slog.Logger
 	// Addr is the address to listen on, host:port; port 0 picks a free one.
 	Addr string
+	// Reflection serves gRPC server reflection (dev does; a production API need not).
+	Reflection bool
+	// MaxWatch bounds one WatchOrder stream; 0 keeps api's default.
+	MaxWatch time.Duration
 }
 
 // API is the gRPC API role: OrderService, EventStoreService, health and reflection.
@@ -48,7 +52,7 @@ func NewAPI(cfg APIConfig) (*API, error) {
 	logger := orDiscard(cfg.Logger)
 	store := eventstore.New(cfg.DB)
 	srv, err := api.NewServer(api.Config{
-		Store: store, Logger: logger, Tokens: cfg.Tokens,
+		Store: store, Logger: logger, Tokens: cfg.Tokens, Reflection: cfg.Reflection, MaxWatch: cfg.MaxWatch,
 		Sagas:      workflows.Client{Temporal: cfg.Temporal},
 		ReadModels: projections.NewReadModels(cfg.DB),
 		Accounts:   payments.Accounts{Store: store, Cache: payments.NewAccountCache(0)},

@@ -122,7 +122,7 @@ func StartDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := NewAPI(APIConfig{DB: db, Temporal: temporal, Tokens: tokens, Logger: d.logger, Addr: cfg.GRPCAddr})
+	api, err := NewAPI(APIConfig{DB: db, Temporal: temporal, Tokens: tokens, Logger: d.logger, Addr: cfg.GRPCAddr, Reflection: true})
 	if err != nil {
 		return nil, err
 	}

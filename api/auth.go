@@ -2,10 +2,13 @@ package api
 
 import (
 	"context"
+	"crypto/x509"
 	"strings"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/auth"
@@ -24,15 +27,25 @@ func public(fullMethod string) bool {
 }
 
 // authenticate returns ctx carrying the caller's principal, from its "authorization:
-// Bearer <token>" header, or an EUNAUTHENTICATED error.
+// Bearer <token>" header or, without one, from the client certificate the TLS handshake
+// verified; or an EUNAUTHENTICATED error.
 func authenticate(ctx context.Context, v TokenVerifier, fullMethod string) (context.Context, error) {
 	if public(fullMethod) {
 		return ctx, nil
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	values := md.Get("authorization")
+	if len(values) == 0 {
+		if cert := verifiedClientCertificate(ctx); cert != nil {
+			p, err := auth.FromCertificate(cert)
+			if err != nil {
+				return ctx, err
+			}
+			return auth.WithPrincipal(ctx, p), nil
+		}
+	}
 	if len(values) != 1 {
-		return ctx, ordersaga.Errorf(ordersaga.EUNAUTHENTICATED, "no credentials: send one header authorization: Bearer <token>")
+		return ctx, ordersaga.Errorf(ordersaga.EUNAUTHENTICATED, "no credentials: send one header authorization: Bearer <token>, or a client certificate")
 	}
 	scheme, token, ok := strings.Cut(values[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -43,6 +56,20 @@ func authenticate(ctx context.Context, v TokenVerifier, fullMethod string) (cont
 		return ctx, err
 	}
 	return auth.WithPrincipal(ctx, p), nil
+}
+
+// verifiedClientCertificate returns the client certificate that the TLS handshake verified
+// against the server's client CA, or nil.
+func verifiedClientCertificate(ctx context.Context) *x509.Certificate {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return nil
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(info.State.VerifiedChains) == 0 || len(info.State.VerifiedChains[0]) == 0 {
+		return nil
+	}
+	return info.State.VerifiedChains[0][0]
 }
 
 // unaryAuth authenticates every unary call.

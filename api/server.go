@@ -8,6 +8,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
 	"google.golang.org/grpc"
@@ -55,6 +57,9 @@ type Config struct {
 	MaxWatch time.Duration
 	// Reflection serves gRPC server reflection, for tools such as grpcurl.
 	Reflection bool
+	// TLS, when set, serves over TLS (at least 1.2); with ClientCAs and a ClientAuth that
+	// verifies them, a client certificate names its caller (auth.FromCertificate).
+	TLS *tls.Config
 }
 
 // Validate reports a configuration that cannot work.
@@ -106,7 +111,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg.Logger.Error("a handler panicked", "panic", p, "stack", string(debug.Stack()))
 		return ordersaga.Errorf(ordersaga.EINTERNAL, "internal error")
 	})
-	g := grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(cfg.MaxMessageBytes),
 		grpc.MaxConcurrentStreams(cfg.MaxStreams),
@@ -114,7 +119,13 @@ func NewServer(cfg Config) (*Server, error) {
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: cfg.MaxConnectionAge, MaxConnectionAgeGrace: time.Minute}),
 		grpc.ChainUnaryInterceptor(unaryErrors(cfg.Logger, cfg.DefaultTimeout), recovery.UnaryServerInterceptor(recover), unaryAuth(cfg.Tokens)),
 		grpc.ChainStreamInterceptor(streamErrors(cfg.Logger), recovery.StreamServerInterceptor(recover), streamAuth(cfg.Tokens)),
-	)
+	}
+	if cfg.TLS != nil {
+		t := cfg.TLS.Clone()
+		t.MinVersion = max(t.MinVersion, tls.VersionTLS12)
+		opts = append(opts, grpc.Creds(credentials.NewTLS(t)))
+	}
+	g := grpc.NewServer(opts...)
 	ordersagav1.RegisterEventStoreServiceServer(g, &eventStoreServer{store: cfg.Store})
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(g, h)

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -25,12 +27,14 @@ import (
 // apiFlags say where the API is and who calls it.
 type apiFlags struct {
 	addr, token string
+	tls         clientTLSFlags
 }
 
 func (a *apiFlags) register(f envFlags) {
 	f.String(&a.addr, "api", "ORDERSAGA_API", "127.0.0.1:50051", "gRPC address of the ordersaga API")
 	f.String(&a.token, "token", "ORDERSAGA_TOKEN", "",
 		"bearer token to call the API with (default: an operator token signed with the key of `ordersaga dev` in ./.ordersaga, if there is one)")
+	a.tls.register(f)
 }
 
 // dataDir is dev's data directory as the client commands look for it.
@@ -39,10 +43,21 @@ func (m *Main) dataDir() string { return cmp.Or(m.Getenv("ORDERSAGA_DATA_DIR"), 
 // dialAPI connects to the API with the caller's token, or dev's operator credentials when
 // it has none; Close closes the connection.
 func (m *Main) dialAPI(a apiFlags) (*grpc.ClientConn, error) {
-	token := cmp.Or(a.token, m.devOperatorToken())
+	tlsConfig, err := a.tls.config()
+	if err != nil {
+		return nil, err
+	}
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if tlsConfig != nil {
+		opts = []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig))}
+	}
+	// A client certificate alone names the caller; otherwise a token does.
+	token := a.token
+	if token == "" && (tlsConfig == nil || len(tlsConfig.Certificates) == 0) {
+		token = m.devOperatorToken()
+	}
 	if token != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(api.BearerToken{Token: token, AllowInsecure: true}))
+		opts = append(opts, grpc.WithPerRPCCredentials(api.BearerToken{Token: token, AllowInsecure: tlsConfig == nil}))
 	}
 	conn, err := grpc.NewClient(a.addr, opts...)
 	if err != nil {
@@ -69,6 +84,9 @@ func (m *Main) devOperatorToken() string {
 // answer to the call itself: it could not be reached, or it wants credentials.
 func explain(err error, conn *grpc.ClientConn, addr string) error {
 	switch code := status.Code(err); {
+	case code == codes.Unavailable && strings.Contains(status.Convert(err).Message(), "certificate"):
+		return fmt.Errorf("the TLS handshake with the ordersaga API at %s failed: %s; check --tls-ca and --tls-server-name",
+			addr, status.Convert(err).Message())
 	case code == codes.Unavailable && conn.GetState() != connectivity.Ready:
 		return fmt.Errorf("cannot reach the ordersaga API at %s: is `ordersaga dev` (or `ordersaga api`) running? "+
 			"--api or ORDERSAGA_API choose another address (%s)", addr, status.Convert(err).Message())
@@ -149,16 +167,16 @@ func (m *Main) keysCommand() *cobra.Command {
 
 func (m *Main) healthCommand() *cobra.Command {
 	var (
-		addr string
-		cmd  = &cobra.Command{Use: "health", Args: noArgs, Short: "check that the API serves (no credentials needed); exit 1 if not"}
+		a   apiFlags
+		cmd = &cobra.Command{Use: "health", Args: noArgs, Short: "check that the API serves (no credentials needed); exit 1 if not"}
 	)
-	m.flagsOf(cmd.Flags()).String(&addr, "api", "ORDERSAGA_API", "127.0.0.1:50051", "gRPC address of the ordersaga API")
+	a.register(m.flagsOf(cmd.Flags()))
 	cmd.RunE = m.runs(func(ctx context.Context) error {
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		addr := a.addr
+		conn, err := m.dialAPI(a)
 		if err != nil {
 			return err
 		}
-		m.onClose(conn.Close)
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		res, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})

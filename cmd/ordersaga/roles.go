@@ -141,6 +141,7 @@ func (m *Main) apiCommand() *cobra.Command {
 	var (
 		addr, jwks, issuer, audience string
 		reflection                   bool
+		serverTLS                    serverTLSFlags
 	)
 	return m.roleCommand(roleSpec{use: "api", short: "serve the gRPC API against an existing database", temporal: true,
 		flags: func(f envFlags) {
@@ -149,6 +150,7 @@ func (m *Main) apiCommand() *cobra.Command {
 			f.String(&issuer, "token-issuer", "ORDERSAGA_TOKEN_ISSUER", "", "issuer (iss) callers' tokens must name (required)")
 			f.String(&audience, "token-audience", "ORDERSAGA_TOKEN_AUDIENCE", auth.DefaultAudience, "audience (aud) callers' tokens must name")
 			f.Bool(&reflection, "reflection", "ORDERSAGA_REFLECTION", false, "serve gRPC server reflection (for grpcurl and the like)")
+			serverTLS.register(f)
 		},
 		build: func(c conns, logger *slog.Logger) (runner, error) {
 			if jwks == "" || issuer == "" {
@@ -162,7 +164,12 @@ func (m *Main) apiCommand() *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			return newAPI(system.APIConfig{DB: c.db, Temporal: c.temporal, Tokens: tokens, Logger: logger, Addr: addr, Reflection: reflection})
+			tlsConfig, err := serverTLS.config()
+			if err != nil {
+				return nil, err
+			}
+			return newAPI(system.APIConfig{DB: c.db, Temporal: c.temporal, Tokens: tokens, Logger: logger, Addr: addr, Reflection: reflection,
+				TLS: tlsConfig, AllowPlaintext: serverTLS.insecure})
 		}})
 }
 
@@ -170,7 +177,7 @@ func (m *Main) apiCommand() *cobra.Command {
 func newAPI(cfg system.APIConfig) (*system.API, error) {
 	a, err := system.NewAPI(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%w (choose another address with --grpc-addr)", err)
+		return nil, fmt.Errorf("%w (choose another address with --grpc-addr; --tls-cert and --tls-key, or --insecure, to serve beyond loopback)", err)
 	}
 	return a, nil
 }

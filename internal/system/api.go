@@ -2,6 +2,7 @@ package system
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,10 @@ type APIConfig struct {
 	Reflection bool
 	// MaxWatch bounds one WatchOrder stream; 0 keeps api's default.
 	MaxWatch time.Duration
+	// TLS, when set, serves over TLS (api.Config.TLS). Without it the API serves plaintext
+	// only on a loopback address, unless AllowPlaintext.
+	TLS            *tls.Config
+	AllowPlaintext bool
 }
 
 // API is the gRPC API role: OrderService, EventStoreService, health and reflection.
@@ -49,10 +54,13 @@ func NewAPI(cfg APIConfig) (*API, error) {
 	if cfg.DB == nil || cfg.Temporal == nil || cfg.Tokens == nil {
 		return nil, errors.New("system: the API needs DB, Temporal and Tokens")
 	}
+	if cfg.TLS == nil && !cfg.AllowPlaintext && !loopback(cfg.Addr) {
+		return nil, fmt.Errorf("refusing to serve the API without TLS on %s, which is not a loopback address: give it a certificate, or allow plaintext explicitly", cfg.Addr)
+	}
 	logger := orDiscard(cfg.Logger)
 	store := eventstore.New(cfg.DB)
 	srv, err := api.NewServer(api.Config{
-		Store: store, Logger: logger, Tokens: cfg.Tokens, Reflection: cfg.Reflection, MaxWatch: cfg.MaxWatch,
+		Store: store, Logger: logger, Tokens: cfg.Tokens, Reflection: cfg.Reflection, MaxWatch: cfg.MaxWatch, TLS: cfg.TLS,
 		Sagas:      workflows.Client{Temporal: cfg.Temporal},
 		ReadModels: projections.NewReadModels(cfg.DB),
 		Accounts:   payments.Accounts{Store: store, Cache: payments.NewAccountCache(0)},
@@ -65,6 +73,19 @@ func NewAPI(cfg APIConfig) (*API, error) {
 		return nil, fmt.Errorf("gRPC API cannot listen on %s (is the port in use?): %w", cfg.Addr, err)
 	}
 	return &API{server: srv, lis: lis, logger: logger}, nil
+}
+
+// loopback says whether addr (host:port) listens on the loopback interface only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Addr is the address the API listens on.

@@ -13,7 +13,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -280,4 +282,19 @@ func Unavailable(op string, err error) error {
 		return err
 	}
 	return &ordersaga.Error{Code: ordersaga.EUNAVAILABLE, Message: "the event bus is unavailable", Err: fmt.Errorf("%s: %w", op, err)}
+}
+
+// RedactURL returns NATS server URLs (one, or several separated by commas) with their
+// passwords and tokens hidden, for logs and errors.
+func RedactURL(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, part := range parts {
+		if u, err := url.Parse(strings.TrimSpace(part)); err == nil && u.User != nil {
+			if _, hasPassword := u.User.Password(); !hasPassword {
+				u.User = url.User("xxxxx") // a token in the user part
+			}
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }

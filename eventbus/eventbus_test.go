@@ -160,3 +160,16 @@ func TestPublishBatchCountsTheAcknowledgedPrefix(t *testing.T) {
 		})
 	}
 }
+
+// TestRedactURLHidesCredentials checks user:password and token URLs, and lists of them.
+func TestRedactURLHidesCredentials(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"nats://ordersaga:s3cret@nats:4222", "nats://ordersaga:xxxxx@nats:4222"},
+		{"nats://s3cret@nats:4222,nats://u:s3cret@nats-2:4222", "nats://xxxxx@nats:4222,nats://u:xxxxx@nats-2:4222"},
+		{"nats://127.0.0.1:4222", "nats://127.0.0.1:4222"},
+	} {
+		if got := eventbus.RedactURL(c.in); got != c.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -294,4 +296,16 @@ func Unreachable(err error) bool {
 		return true
 	}
 	return false
+}
+
+// passwordParam matches the password of a keyword/value connection string.
+var passwordParam = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+// Redact returns the connection string url with its password hidden, for logs and
+// banners: a postgres:// URL's user info, or a keyword/value string's password=.
+func Redact(connString string) string {
+	if u, err := url.Parse(connString); err == nil && u.Scheme != "" {
+		return u.Redacted()
+	}
+	return passwordParam.ReplaceAllString(connString, "${1}xxxxx")
 }

@@ -263,3 +263,17 @@ func TestMigrateSplitsStatementsNotCommentsAndCheckMigratedSaysWhatIsMissing(t *
 		t.Errorf("the migrated tables: %v", err)
 	}
 }
+
+// TestRedactHidesPasswords checks both forms of connection string.
+func TestRedactHidesPasswords(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"postgresql://app:s3cret@db:26257/ordersaga?sslmode=verify-full", "postgresql://app:xxxxx@db:26257/ordersaga?sslmode=verify-full"},
+		{"host=db user=app password=s3cret dbname=ordersaga", "host=db user=app password=xxxxx dbname=ordersaga"},
+		{"host=db password = 'a b\\'c' dbname=x", "host=db password = xxxxx dbname=x"},
+		{"host=/tmp/pg user=postgres dbname=postgres sslmode=disable", "host=/tmp/pg user=postgres dbname=postgres sslmode=disable"},
+	} {
+		if got := sqldb.Redact(c.in); got != c.want || strings.Contains(got, "s3cret") {
+			t.Errorf("Redact(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

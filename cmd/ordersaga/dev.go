@@ -13,6 +13,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/internal/system"
 	"github.com/ordersaga/ordersaga/natsembed"
+	"github.com/ordersaga/ordersaga/sqldb"
 	"github.com/ordersaga/ordersaga/temporaldev"
 )
 
@@ -96,7 +97,9 @@ func (m *Main) dev(ctx context.Context, r devFlags) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return servePprof(ctx, logger, r.pprof.addr) })
 	g.Go(func() error { return d.Run(ctx) })
-	m.banner(d.Where)
+	where := d.Where
+	where.DatabaseURL = sqldb.Redact(where.DatabaseURL) // a --database-url may carry a password
+	m.banner(where)
 	return g.Wait()
 }
 

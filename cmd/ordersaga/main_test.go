@@ -171,6 +171,13 @@ func TestDevKeepsDataAcrossRestartsAndResetWipesIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	runSaga(t, dataDir, addr)
+	// What dev keeps of orders, customers and keys is for its owner's eyes only.
+	for path, want := range map[string]os.FileMode{"temporal.db": 0o600, "nats": 0o700 | os.ModeDir, "auth": 0o700 | os.ModeDir,
+		"auth/signing-key.json": 0o600} {
+		if info, err := os.Stat(filepath.Join(dataDir, path)); err != nil || info.Mode() != want {
+			t.Errorf("%s: mode %v (%v), want %v", path, info.Mode(), err, want)
+		}
+	}
 	// The saga's events arrive too; wait for the one appended through the API.
 	relayed := time.After(30 * time.Second)
 	for found := false; !found; {

@@ -97,7 +97,7 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "url", nc.ConnectedUrl()) }),
 	)
 	if err != nil {
-		return nil, eventbus.Unavailable("connect to "+cfg.URL, err)
+		return nil, eventbus.Unavailable("connect to "+eventbus.RedactURL(cfg.URL), err)
 	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(cfg.PublishTimeout), jetstream.WithPublishAsyncMaxPending(4096))
 	if err != nil {

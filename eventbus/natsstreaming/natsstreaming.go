@@ -183,7 +183,7 @@ func (b *Bus) connect(ctx context.Context) (stan.Conn, error) {
 	case clientIDTaken(last):
 		return nil, eventbus.Unavailable("connect to NATS Streaming as "+b.cfg.ClientID, fmt.Errorf("%w: %w", last, err))
 	}
-	return nil, eventbus.Unavailable("connect to NATS Streaming "+b.cfg.ClusterID+" at "+b.cfg.URL, err)
+	return nil, eventbus.Unavailable("connect to NATS Streaming "+b.cfg.ClusterID+" at "+eventbus.RedactURL(b.cfg.URL), err)
 }
 
 // retryBackOff waits a quarter of a second after a failed attempt, doubling up to 5 seconds.

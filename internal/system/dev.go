@@ -83,12 +83,13 @@ func StartDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 	if cfg.NATSSync < 0 {
 		return nil, fmt.Errorf("system: the NATS sync interval must not be negative, got %s", cfg.NATSSync)
 	}
-	d = &Dev{logger: orDiscard(cfg.Logger)}
+	dev := &Dev{logger: orDiscard(cfg.Logger)}
 	defer func() {
 		if err != nil {
-			d.Close()
+			dev.Close()
 		}
 	}()
+	d = dev
 	if err := d.prepareDataDir(cfg); err != nil {
 		return nil, err
 	}
@@ -163,7 +164,7 @@ func (d *Dev) database(ctx context.Context, cfg DevConfig) (*sqldb.DB, error) {
 	if err := Migrate(ctx, db); err != nil {
 		return nil, err
 	}
-	d.logger.Info("schema is up to date", "database", url)
+	d.logger.Info("schema is up to date", "database", sqldb.Redact(url))
 	d.Where.DatabaseURL = url
 	return db, nil
 }
@@ -209,6 +210,9 @@ func DevDatabaseURL(dataDir string) (string, error) {
 
 // bus starts the embedded NATS servers and connects to the configured bus on them.
 func (d *Dev) bus(ctx context.Context, cfg DevConfig) (eventbus.Bus, error) {
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "nats"), 0o700); err != nil { // the events, as the bus holds them
+		return nil, err
+	}
 	nats, err := natsembed.Start(natsembed.Config{Dir: filepath.Join(cfg.DataDir, "nats"), Port: cfg.NATSPort, MonitorPort: cfg.NATSMonitorPort,
 		ClusterID: cfg.Bus.ClusterID, Logger: d.logger, SyncInterval: cfg.NATSSync})
 	if err != nil {
@@ -218,7 +222,7 @@ func (d *Dev) bus(ctx context.Context, cfg DevConfig) (eventbus.Bus, error) {
 	bc := cfg.Bus
 	bc.URL, bc.MonitorURL = nats.ClientURL(), nats.MonitorURL()
 	d.Where.NATS, d.Where.NATSMonitor, d.Where.Bus = bc.URL, bc.MonitorURL, bc.Kind
-	d.logger.Info("NATS Streaming and JetStream running", "url", bc.URL, "monitor", bc.MonitorURL, "bus", bc.Kind)
+	d.logger.Info("NATS Streaming and JetStream running", "url", eventbus.RedactURL(bc.URL), "monitor", bc.MonitorURL, "bus", bc.Kind)
 	bus, err := OpenBus(ctx, bc, d.logger)
 	if err != nil {
 		return nil, err
@@ -234,13 +238,20 @@ func (d *Dev) temporal(ctx context.Context, cfg DevConfig) (client.Client, error
 	if err != nil || perr != nil || port <= 0 {
 		return nil, fmt.Errorf("system: the Temporal address %q is not host:port", cfg.TemporalAddress)
 	}
+	dbFile := filepath.Join(cfg.DataDir, "temporal.db")
 	d.logger.Info("starting the Temporal dev server", "binary", cfg.TemporalBinary)
 	server, err := temporaldev.Start(ctx, temporaldev.Config{Binary: cfg.TemporalBinary, IP: host, Port: port, UIPort: cfg.TemporalUIPort,
-		DBFile: filepath.Join(cfg.DataDir, "temporal.db"), Output: cfg.TemporalOutput, Logger: d.logger})
+		DBFile: dbFile, Output: cfg.TemporalOutput, Logger: d.logger})
 	if err != nil {
 		return nil, err
 	}
 	d.closers = append(d.closers, server.Stop)
+	// Orders and customers are in its database: readable by its owner only.
+	for _, f := range []string{dbFile, dbFile + "-wal", dbFile + "-shm"} {
+		if err := os.Chmod(f, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
 	d.Where.Temporal, d.Where.TemporalWeb, d.Where.TemporalBinary = server.HostPort(), server.UIURL(), cfg.TemporalBinary
 	d.logger.Info("Temporal running", "address", server.HostPort(), "web", server.UIURL())
 	c, err := worker.Dial(ctx, worker.Config{Client: client.Options{HostPort: server.HostPort()}, Logger: d.logger.With("component", "temporal")})

@@ -140,6 +140,12 @@ func OrderSaga(ctx workflow.Context, in ordersaga.OrderInput) (Result, error) {
 	if err := in.Validate(); err != nil {
 		return Result{}, temporal.NewNonRetryableApplicationError(ordersaga.ErrorMessage(err), ErrInvalidOrder, nil)
 	}
+	// One order, one saga: a run under another workflow id could act on an order beside
+	// the saga that owns it.
+	if id := workflow.GetInfo(ctx).WorkflowExecution.ID; id != WorkflowID(in.OrderID) {
+		return Result{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("the saga of order %s runs as workflow %s, not %s", in.OrderID, WorkflowID(in.OrderID), id), ErrInvalidOrder, nil)
+	}
 	amount, _ := in.Amount()
 	timeout, _ := in.Timeout()
 	s := &saga{in: in, state: State{OrderID: in.OrderID, Status: ordersaga.StatusPending, Amount: amount,

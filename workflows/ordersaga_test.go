@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -38,6 +39,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{env: suite.NewTestWorkflowEnvironment(), acts: &activities.Activities{}}
 	f.env.RegisterWorkflowWithOptions(workflows.OrderSaga, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	f.env.RegisterActivity(f.acts)
+	f.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.WorkflowID(order().OrderID)})
 	t.Cleanup(func() { f.env.AssertExpectations(t) })
 	return f
 }
@@ -413,4 +415,18 @@ func TestASecondSagaForTheSameOrderTouchesNothing(t *testing.T) {
 		t.Errorf("a decision held when the saga gave up: %+v, want accepted then failed with %s", held, workflows.ErrNotAwaitingDecision)
 	}
 	f.wantCalls(t, "CreateOrder") // no compensation of an order that is not its own
+}
+
+// TestASagaUnderAnotherWorkflowIDTouchesNothing starts the saga of order o-1 as workflow
+// "order-o-2" (the temporal CLI allows any id): it fails as an invalid order and runs no
+// activity, so it cannot act beside o-1's own saga.
+func TestASagaUnderAnotherWorkflowIDTouchesNothing(t *testing.T) {
+	f := newFixture(t)
+	f.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.WorkflowID("o-2")})
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	var appErr *temporal.ApplicationError
+	if err := f.env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != workflows.ErrInvalidOrder {
+		t.Errorf("workflow error = %v, want %s", err, workflows.ErrInvalidOrder)
+	}
+	f.wantCalls(t)
 }

@@ -1,14 +1,18 @@
 package workflows_test
 
 import (
+	"encoding/json"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -36,9 +40,26 @@ func TestReplayRecordedHistories(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
+			raw, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			history, err := client.HistoryFromJSON(raw, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Replay under the saga's own workflow id, as it ran.
+			var in ordersaga.OrderInput
+			payload := history.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads()[0]
+			if err := json.Unmarshal(payload.GetData(), &in); err != nil {
+				t.Fatalf("%s: input %s: %v", file, payload.GetData(), err)
+			}
 			replayer := worker.NewWorkflowReplayer()
 			replayer.RegisterWorkflowWithOptions(workflows.OrderSaga, workflow.RegisterOptions{Name: workflows.WorkflowName})
-			if err := replayer.ReplayWorkflowHistoryFromJSONFile(log.NewStructuredLogger(slog.New(slog.DiscardHandler)), file); err != nil {
+			err = replayer.ReplayWorkflowHistoryWithOptions(log.NewStructuredLogger(slog.New(slog.DiscardHandler)), history,
+				worker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: workflows.WorkflowID(in.OrderID)}})
+			if err != nil {
 				t.Errorf("replay %s: %v", file, err)
 			}
 		})

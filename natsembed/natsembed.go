@@ -4,6 +4,7 @@
 package natsembed
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +45,13 @@ type Config struct {
 	// nothing, a power cut the last SyncInterval of messages, whose events the event store
 	// still has (projectors fill gaps and reconcile from it). It applies to both stores.
 	SyncInterval time.Duration
+	// User and Password, when set, are required of every client (NATS Streaming's own
+	// connection to its NATS server included).
+	User, Password string
+	// TLS, when set, serves NATS over TLS only; CAFile is the CA that signed its
+	// certificate, which NATS Streaming's own connection verifies it with.
+	TLS    *tls.Config
+	CAFile string
 }
 
 // Validate reports a configuration that cannot work.
@@ -109,6 +117,10 @@ func Start(cfg Config) (*Servers, error) {
 	nopts.NoSigs = true
 	nopts.NoLog = cfg.Logger == nil
 	nopts.DisableJetStreamBanner = true
+	nopts.Username, nopts.Password = cfg.User, cfg.Password
+	if cfg.TLS != nil {
+		nopts.TLSConfig, nopts.TLS = cfg.TLS, true
+	}
 	nopts.SyncAlways = cfg.SyncInterval == 0
 	if cfg.SyncInterval > 0 {
 		nopts.SyncInterval = cfg.SyncInterval
@@ -119,6 +131,7 @@ func Start(cfg Config) (*Servers, error) {
 	sopts.StoreType = stores.TypeFile
 	sopts.FilestoreDir = filepath.Join(cfg.Dir, "streaming")
 	sopts.HandleSignals = false
+	sopts.ClientCA = cfg.CAFile
 	if cfg.SyncInterval > 0 {
 		sopts.FileStoreOpts.DoSync = false
 		sopts.FileStoreOpts.AutoSync = cfg.SyncInterval

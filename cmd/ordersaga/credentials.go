@@ -32,7 +32,7 @@ type apiFlags struct {
 
 func (a *apiFlags) register(f envFlags) {
 	f.String(&a.addr, "api", "ORDERSAGA_API", "127.0.0.1:50051", "gRPC address of the ordersaga API")
-	f.String(&a.token, "token", "ORDERSAGA_TOKEN", "",
+	f.Secret(&a.token, "token", "ORDERSAGA_TOKEN",
 		"bearer token to call the API with (default: an operator token signed with the key of `ordersaga dev` in ./.ordersaga, if there is one)")
 	a.tls.register(f)
 }

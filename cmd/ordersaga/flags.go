@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ordersaga/ordersaga/eventbus/natsconn"
 	"github.com/ordersaga/ordersaga/internal/system"
 )
 
@@ -37,6 +38,14 @@ func (f envFlags) String(p *string, name, env, def, usage string) {
 		def = v
 	}
 	f.fs.StringVar(p, name, def, usage)
+	f.note(name, env)
+}
+
+// Secret registers a string flag whose value, when the flag is not given, is $env, without
+// ever showing that value as the flag's default in the help.
+func (f envFlags) Secret(p *string, name, env, usage string) {
+	f.fs.StringVar(p, name, "", usage)
+	*p = f.getenv(env)
 	f.note(name, env)
 }
 
@@ -84,6 +93,7 @@ type busFlags struct {
 	clientID         string
 	prefix           string
 	allowMemoryStore bool
+	conn             natsconn.Config
 }
 
 func (b *busFlags) register(f envFlags, role string) {
@@ -98,12 +108,20 @@ func (b *busFlags) register(f envFlags, role string) {
 	f.String(&b.prefix, "channel-prefix", "ORDERSAGA_CHANNEL_PREFIX", "",
 		`prefix of channel/subject names; default "" for natsstreaming (channel = event type), "ordersaga.events." for jetstream`)
 	f.fs.BoolVar(&b.allowMemoryStore, "allow-memory-store", false, "accept a NATS Streaming server with a memory store (loses messages on restart)")
+	f.String(&b.conn.User, "nats-user", "NATS_USER", "", "NATS user (with --nats-password)")
+	f.Secret(&b.conn.Password, "nats-password", "NATS_PASSWORD", "NATS password")
+	f.Secret(&b.conn.Token, "nats-token", "NATS_TOKEN", "NATS authentication token")
+	f.String(&b.conn.NKeySeedFile, "nats-nkey-seed", "NATS_NKEY_SEED", "", "file of the NKey seed to authenticate to NATS with")
+	f.String(&b.conn.CredsFile, "nats-creds", "NATS_CREDS", "", "NATS credentials file (a user JWT and its NKey, as NATS accounts issue)")
+	f.String(&b.conn.CAFile, "nats-ca", "NATS_CA", "", "CA (PEM) to verify the NATS server with; any --nats-ca/--nats-cert connects over TLS")
+	f.String(&b.conn.CertFile, "nats-cert", "NATS_CERT", "", "client certificate (PEM) for NATS mutual TLS")
+	f.String(&b.conn.KeyFile, "nats-key", "NATS_KEY", "", "private key (PEM) of --nats-cert")
 }
 
 // config is the bus these flags name.
 func (b busFlags) config() system.BusConfig {
 	return system.BusConfig{Kind: b.kind, URL: b.url, MonitorURL: b.monitorURL, AllowMemoryStore: b.allowMemoryStore,
-		ClusterID: b.clusterID, ClientID: b.clientID, Prefix: b.prefix}
+		ClusterID: b.clusterID, ClientID: b.clientID, Prefix: b.prefix, Conn: b.conn}
 }
 
 // temporalFlags say where Temporal is. Everything else about the connection (TLS, API key,

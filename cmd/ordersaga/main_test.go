@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -528,5 +530,32 @@ func TestReadOnlyToolsNeverMigrate(t *testing.T) {
 	}
 	if out, err := cli(t, "verify", "--database-url", url); err != nil {
 		t.Errorf("verify after migrate: %v\n%s", err, out)
+	}
+}
+
+// TestSecretsFromTheEnvironmentStayOutOfTheHelp sets a token and a NATS password in the
+// environment: the commands use them, and their help does not show them.
+func TestSecretsFromTheEnvironmentStayOutOfTheHelp(t *testing.T) {
+	env := map[string]string{"ORDERSAGA_TOKEN": "tok3n-s3cret", "NATS_PASSWORD": "pa55-s3cret"}
+	for _, args := range [][]string{{"order", "list", "-h"}, {"worker", "-h"}} {
+		out := &syncBuffer{}
+		m := &Main{Stdout: out, Stderr: out, Getenv: func(k string) string { return env[k] }}
+		if err := m.ParseFlags(args); !errors.Is(err, ErrNothingToRun) {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if strings.Contains(out.String(), "s3cret") || !strings.Contains(out.String(), "env ") {
+			t.Errorf("%v shows a secret, or no environment variables:\n%s", args, out)
+		}
+	}
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }}
+	cmd, _, err := m.commands().Find([]string{"worker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.ParseFlags(nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := cmd.Flags().GetString("nats-password"); v != "pa55-s3cret" {
+		t.Errorf("--nats-password from NATS_PASSWORD = %q, want the variable's value", v)
 	}
 }

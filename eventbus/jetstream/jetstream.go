@@ -18,6 +18,7 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventbus"
+	"github.com/ordersaga/ordersaga/eventbus/natsconn"
 )
 
 // Config configures the adapter.
@@ -36,6 +37,8 @@ type Config struct {
 	DuplicateWindow time.Duration
 	// PublishTimeout bounds the wait for the server's acknowledgement; default 5s.
 	PublishTimeout time.Duration
+	// Conn are the NATS credentials and TLS settings; the zero value is anonymous plaintext.
+	Conn natsconn.Config
 	// Logger receives connection and consumer problems; nil discards them.
 	Logger *slog.Logger
 }
@@ -48,7 +51,7 @@ func (c Config) Validate() error {
 	if c.SubjectPrefix != "" && !strings.HasSuffix(c.SubjectPrefix, ".") {
 		return fmt.Errorf("jetstream: SubjectPrefix %q must end with a dot", c.SubjectPrefix)
 	}
-	return nil
+	return c.Conn.Validate()
 }
 
 func (c Config) withDefaults() Config {
@@ -89,13 +92,17 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 	}
 	cfg = cfg.withDefaults()
 	log := cfg.Logger
-	nc, err := nats.Connect(cfg.URL,
+	conn, err := cfg.Conn.Options()
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(cfg.URL, append(conn,
 		nats.Name(cfg.ClientName),
 		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(false),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("NATS disconnected", "err", err) }),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "url", nc.ConnectedUrl()) }),
-	)
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "url", eventbus.RedactURL(nc.ConnectedUrl())) }),
+	)...)
 	if err != nil {
 		return nil, eventbus.Unavailable("connect to "+eventbus.RedactURL(cfg.URL), err)
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventbus"
+	"github.com/ordersaga/ordersaga/eventbus/natsconn"
 )
 
 // Config configures the adapter.
@@ -55,6 +56,8 @@ type Config struct {
 	// PingInterval (seconds) and PingMaxOut decide when the connection counts as lost:
 	// after PingInterval×PingMaxOut seconds without the server; defaults 5 and 6.
 	PingInterval, PingMaxOut int
+	// Conn are the NATS credentials and TLS settings; the zero value is anonymous plaintext.
+	Conn natsconn.Config
 	// Logger receives connection events; nil discards them.
 	Logger *slog.Logger
 }
@@ -71,7 +74,7 @@ func (c Config) Validate() error {
 	case !c.AllowMemoryStore && c.MonitorURL == "":
 		return errors.New("natsstreaming: MonitorURL is required to check that the server stores messages on disk (or set AllowMemoryStore)")
 	}
-	return nil
+	return c.Conn.Validate()
 }
 
 func (c Config) withDefaults() Config {
@@ -161,10 +164,15 @@ func (b *Bus) connect(ctx context.Context) (stan.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.ConnectTimeout)
 	defer cancel()
 	var last error
+	conn, err := b.cfg.Conn.Options()
+	if err != nil {
+		return nil, err
+	}
+	natsOpts := append([]nats.Option{nats.Name(b.cfg.ClientID), nats.MaxReconnects(-1)}, conn...)
 	sc, err := backoff.Retry(ctx, func() (stan.Conn, error) {
 		sc, err := stan.Connect(b.cfg.ClusterID, b.cfg.ClientID,
 			stan.NatsURL(b.cfg.URL),
-			stan.NatsOptions(nats.Name(b.cfg.ClientID), nats.MaxReconnects(-1)),
+			stan.NatsOptions(natsOpts...),
 			stan.PubAckWait(b.cfg.PublishTimeout),
 			stan.Pings(b.cfg.PingInterval, b.cfg.PingMaxOut),
 			stan.SetConnectionLostHandler(b.connectionLost),

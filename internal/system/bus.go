@@ -7,6 +7,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/eventbus/jetstream"
+	"github.com/ordersaga/ordersaga/eventbus/natsconn"
 	"github.com/ordersaga/ordersaga/eventbus/natsstreaming"
 )
 
@@ -29,6 +30,8 @@ type BusConfig struct {
 	ClusterID, ClientID string
 	// Prefix of channel or subject names; empty keeps the adapter's default.
 	Prefix string
+	// Conn are the NATS credentials and TLS; the zero value is anonymous plaintext.
+	Conn natsconn.Config
 }
 
 // OpenBus connects to the bus cfg names.
@@ -37,10 +40,10 @@ func OpenBus(ctx context.Context, cfg BusConfig, logger *slog.Logger) (eventbus.
 	case BusNATSStreaming:
 		return natsstreaming.Connect(ctx, natsstreaming.Config{
 			URL: cfg.URL, ClusterID: cfg.ClusterID, ClientID: cfg.ClientID, ChannelPrefix: cfg.Prefix,
-			MonitorURL: cfg.MonitorURL, AllowMemoryStore: cfg.AllowMemoryStore, Logger: logger,
+			MonitorURL: cfg.MonitorURL, AllowMemoryStore: cfg.AllowMemoryStore, Conn: cfg.Conn, Logger: logger,
 		})
 	case BusJetStream:
-		return jetstream.Connect(ctx, jetstream.Config{URL: cfg.URL, ClientName: cfg.ClientID, SubjectPrefix: cfg.Prefix, Logger: logger})
+		return jetstream.Connect(ctx, jetstream.Config{URL: cfg.URL, ClientName: cfg.ClientID, SubjectPrefix: cfg.Prefix, Conn: cfg.Conn, Logger: logger})
 	}
 	return nil, fmt.Errorf("unknown bus %q: choose %s or %s", cfg.Kind, BusNATSStreaming, BusJetStream)
 }

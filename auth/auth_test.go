@@ -2,7 +2,11 @@ package auth_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,5 +140,42 @@ func TestARememberedTokenStillExpires(t *testing.T) {
 	now = now.Add(2 * time.Minute)
 	if _, err := v.Verify(token); ordersaga.ErrorCode(err) != ordersaga.EUNAUTHENTICATED {
 		t.Errorf("the remembered token after its expiry: %v, want unauthenticated", err)
+	}
+}
+
+// TestKeysFromAURLFollowTheProvidersRotation serves a key set over HTTP, then rotates it:
+// a token signed with the new key verifies once the Verifier has fetched the set again,
+// which a key it does not know makes it do.
+func TestKeysFromAURLFollowTheProvidersRotation(t *testing.T) {
+	first, second := newKey(t), newKey(t)
+	var mu sync.Mutex
+	published := auth.PublicKeySet(first)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		json.NewEncoder(w).Encode(published)
+	}))
+	defer srv.Close()
+	v, err := auth.NewVerifier(auth.VerifierConfig{KeysURL: srv.URL, Issuer: "idp", MinRefresh: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := auth.Principal{Role: auth.Customer, ID: "alice"}
+	if _, err := v.Verify(sign(t, first, "idp", "", alice, time.Hour)); err != nil {
+		t.Fatalf("a token of the published key: %v", err)
+	}
+	if _, err := v.Verify(sign(t, second, "idp", "", alice, time.Hour)); ordersaga.ErrorCode(err) != ordersaga.EUNAUTHENTICATED {
+		t.Fatalf("a token of a key not published yet: %v, want unauthenticated", err)
+	}
+	mu.Lock()
+	published = auth.PublicKeySet(second)
+	mu.Unlock()
+	if _, err := v.Verify(sign(t, second, "idp", "", alice, time.Hour)); err != nil {
+		t.Errorf("a token of the rotated-in key: %v", err)
+	}
+	bad := httptest.NewServer(http.NotFoundHandler())
+	defer bad.Close()
+	if _, err := auth.NewVerifier(auth.VerifierConfig{KeysURL: bad.URL, Issuer: "idp"}); err == nil {
+		t.Error("a key set URL that answers 404: no error")
 	}
 }

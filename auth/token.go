@@ -9,8 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -35,8 +38,15 @@ var algorithms = []jose.SignatureAlgorithm{jose.ES256, jose.ES384, jose.ES512, j
 
 // VerifierConfig says which tokens a Verifier accepts.
 type VerifierConfig struct {
-	// Keys are the public keys tokens may be signed with. Required.
+	// Keys are the public keys tokens may be signed with. Required, unless KeysURL.
 	Keys jose.JSONWebKeySet
+	// KeysURL, instead of Keys, is where an identity provider publishes its key set (its
+	// jwks_uri): fetched at start, again when a token names a key the set lacks (at most
+	// every MinRefresh, default 1 minute), and once it is older than MaxAge (default 1h).
+	KeysURL            string
+	MinRefresh, MaxAge time.Duration
+	// HTTPClient fetches KeysURL; default one with a 10-second timeout.
+	HTTPClient *http.Client
 	// Issuer is the "iss" tokens must carry. Required.
 	Issuer string
 	// Audience is one "aud" tokens must carry; default DefaultAudience.
@@ -54,6 +64,10 @@ type VerifierConfig struct {
 // audience, not expired, naming a valid principal.
 type Verifier struct {
 	cfg VerifierConfig
+	// keys are cfg.Keys, or the set last fetched from cfg.KeysURL (at fetched).
+	mu      sync.RWMutex
+	keys    jose.JSONWebKeySet
+	fetched time.Time
 	// verified remembers tokens that verified, with their principal and expiry; a hit is
 	// still refused once the token expires.
 	verified *lru.Cache[string, verified]
@@ -68,15 +82,13 @@ type verified struct {
 // NewVerifier returns a Verifier.
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	switch {
-	case len(cfg.Keys.Keys) == 0:
-		return nil, errors.New("auth: the verifier needs at least one public key")
+	case len(cfg.Keys.Keys) == 0 && cfg.KeysURL == "":
+		return nil, errors.New("auth: the verifier needs at least one public key, or the URL of a key set")
 	case cfg.Issuer == "":
 		return nil, errors.New("auth: the verifier needs the tokens' issuer")
 	}
-	for _, k := range cfg.Keys.Keys {
-		if !k.IsPublic() {
-			return nil, fmt.Errorf("auth: key %q of the key set is private; publish public keys only", k.KeyID)
-		}
+	if err := publicOnly(cfg.Keys); err != nil {
+		return nil, err
 	}
 	if cfg.Audience == "" {
 		cfg.Audience = DefaultAudience
@@ -90,11 +102,71 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 10_000
 	}
+	if cfg.MinRefresh == 0 {
+		cfg.MinRefresh = time.Minute
+	}
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = time.Hour
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
 	cache, err := lru.New[string, verified](cfg.CacheSize)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	return &Verifier{cfg: cfg, verified: cache}, nil
+	v := &Verifier{cfg: cfg, verified: cache, keys: cfg.Keys}
+	if cfg.KeysURL != "" {
+		if err := v.fetch(); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+// publicOnly refuses a key set that holds a private key.
+func publicOnly(set jose.JSONWebKeySet) error {
+	for _, k := range set.Keys {
+		if !k.IsPublic() {
+			return fmt.Errorf("auth: key %q of the key set is private; publish public keys only", k.KeyID)
+		}
+	}
+	return nil
+}
+
+// fetch reads the key set at cfg.KeysURL and keeps it.
+func (v *Verifier) fetch() error {
+	resp, err := v.cfg.HTTPClient.Get(v.cfg.KeysURL)
+	if err != nil {
+		return fmt.Errorf("auth: fetch the key set: %w", err)
+	}
+	defer resp.Body.Close()
+	var set jose.JSONWebKeySet
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("auth: fetch the key set at %s: HTTP %d", v.cfg.KeysURL, resp.StatusCode)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil || len(set.Keys) == 0 {
+		return fmt.Errorf("auth: %s holds no JSON Web Key Set (%v)", v.cfg.KeysURL, err)
+	}
+	if err := publicOnly(set); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.keys, v.fetched = set, v.cfg.Now()
+	v.mu.Unlock()
+	return nil
+}
+
+// refresh fetches the key set again if it comes from a URL and was fetched at least
+// after ago; it reports whether it did. A failed fetch keeps the set there was.
+func (v *Verifier) refresh(after time.Duration) bool {
+	if v.cfg.KeysURL == "" {
+		return false
+	}
+	v.mu.RLock()
+	due := v.cfg.Now().Sub(v.fetched) >= after
+	v.mu.RUnlock()
+	return due && v.fetch() == nil
 }
 
 // Verify returns the principal that token names, or an EUNAUTHENTICATED error saying what
@@ -114,7 +186,11 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 	if err != nil || len(tok.Headers) != 1 {
 		return unauthenticated("not a signed JWT")
 	}
+	v.refresh(v.cfg.MaxAge)
 	key, ok := v.key(tok.Headers[0].KeyID)
+	if !ok && v.refresh(v.cfg.MinRefresh) { // a key the provider has added since
+		key, ok = v.key(tok.Headers[0].KeyID)
+	}
 	if !ok {
 		return unauthenticated("signed with an unknown key")
 	}
@@ -145,13 +221,15 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 
 // key finds the key a token names; a token that names none may use the only key.
 func (v *Verifier) key(id string) (jose.JSONWebKey, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
 	if id == "" {
-		if len(v.cfg.Keys.Keys) == 1 {
-			return v.cfg.Keys.Keys[0], true
+		if len(v.keys.Keys) == 1 {
+			return v.keys.Keys[0], true
 		}
 		return jose.JSONWebKey{}, false
 	}
-	keys := v.cfg.Keys.Key(id)
+	keys := v.keys.Key(id)
 	if len(keys) == 0 {
 		return jose.JSONWebKey{}, false
 	}

@@ -139,28 +139,34 @@ func (m *Main) relayCommand() *cobra.Command {
 
 func (m *Main) apiCommand() *cobra.Command {
 	var (
-		addr, jwks, issuer, audience string
+		addr, jwks, jwksURL, issuer, audience string
 		reflection                   bool
 		serverTLS                    serverTLSFlags
 	)
 	return m.roleCommand(roleSpec{use: "api", short: "serve the gRPC API against an existing database", temporal: true,
 		flags: func(f envFlags) {
 			f.String(&addr, "grpc-addr", "ORDERSAGA_GRPC_ADDR", ":50051", "gRPC listen address")
-			f.String(&jwks, "jwks-file", "ORDERSAGA_JWKS_FILE", "", "JSON Web Key Set of the keys that sign callers' tokens (required; `ordersaga keys` makes one)")
+			f.String(&jwks, "jwks-file", "ORDERSAGA_JWKS_FILE", "", "JSON Web Key Set of the keys that sign callers' tokens (this or --jwks-url; `ordersaga keys` makes one)")
+			f.String(&jwksURL, "jwks-url", "ORDERSAGA_JWKS_URL", "", "URL where an identity provider publishes its key set (its jwks_uri); fetched again as keys rotate")
 			f.String(&issuer, "token-issuer", "ORDERSAGA_TOKEN_ISSUER", "", "issuer (iss) callers' tokens must name (required)")
 			f.String(&audience, "token-audience", "ORDERSAGA_TOKEN_AUDIENCE", auth.DefaultAudience, "audience (aud) callers' tokens must name")
 			f.Bool(&reflection, "reflection", "ORDERSAGA_REFLECTION", false, "serve gRPC server reflection (for grpcurl and the like)")
 			serverTLS.register(f)
 		},
 		build: func(c conns, logger *slog.Logger) (runner, error) {
-			if jwks == "" || issuer == "" {
-				return nil, errors.New("the api role authenticates every caller: pass --jwks-file and --token-issuer (or ORDERSAGA_JWKS_FILE and ORDERSAGA_TOKEN_ISSUER)")
+			if (jwks == "") == (jwksURL == "") || issuer == "" {
+				return nil, errors.New("the api role authenticates every caller: pass --token-issuer and one of --jwks-file and --jwks-url " +
+					"(or ORDERSAGA_TOKEN_ISSUER and ORDERSAGA_JWKS_FILE or ORDERSAGA_JWKS_URL)")
 			}
-			keys, err := auth.ReadKeySet(jwks)
-			if err != nil {
-				return nil, err
+			cfg := auth.VerifierConfig{KeysURL: jwksURL, Issuer: issuer, Audience: audience}
+			if jwks != "" {
+				keys, err := auth.ReadKeySet(jwks)
+				if err != nil {
+					return nil, err
+				}
+				cfg.Keys = keys
 			}
-			tokens, err := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Issuer: issuer, Audience: audience})
+			tokens, err := auth.NewVerifier(cfg)
 			if err != nil {
 				return nil, err
 			}

@@ -1,6 +1,6 @@
 // Package restaurant simulates restaurants, like the classic demo's restaurant service: it
-// receives order-payment-debited (as its own queue group) and sends each order's saga a
-// decision by a documented rule:
+// receives order-payment-debited (as its own queue group), reads the order and sends its
+// decision through the order API, as any client does (APIOrders), by a documented rule:
 //
 //   - orders of restaurant "manual" (Config.ManualRestaurant) are left to a human;
 //   - an order containing an item the restaurant marks unavailable is rejected;
@@ -23,22 +23,19 @@ import (
 // Group is the queue group the simulator's instances share.
 const Group = "restaurants"
 
-// Deciders hand decisions to sagas (workflows.Client).
-type Deciders interface {
-	// Decide: EINVALID, ENOTFOUND, EPRECONDITION, EUNAVAILABLE.
-	Decide(ctx context.Context, orderID string, d workflows.Decision) (workflows.DecisionResult, error)
-}
-
-// Store reads an order's events.
-type Store interface {
-	// ReadStream: EINVALID, EUNAVAILABLE, EINTERNAL.
-	ReadStream(ctx context.Context, stream ordersaga.Stream, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
+// Orders is what the simulator asks of the orders it decides (APIOrders).
+type Orders interface {
+	// Created returns what the order was created with. Errors: ENOTFOUND (no such order,
+	// or not this restaurant's), EUNAVAILABLE.
+	Created(ctx context.Context, orderID string) (ordersaga.OrderCreated, error)
+	// Decide hands the restaurant's decision to the order's saga. Errors: ENOTFOUND,
+	// EPRECONDITION (no decision needed any more), EUNAVAILABLE.
+	Decide(ctx context.Context, orderID string, d workflows.Decision) error
 }
 
 // Config is the rule.
 type Config struct {
-	Sagas Deciders // required
-	Store Store    // required
+	Orders Orders // required
 	// Delay before approving; default 3s.
 	Delay time.Duration
 	// Unavailable item ids: an order containing one is rejected.
@@ -54,8 +51,8 @@ type Simulator struct{ cfg Config }
 // Validate reports a configuration that cannot work.
 func (c Config) Validate() error {
 	switch {
-	case c.Sagas == nil || c.Store == nil:
-		return errors.New("restaurant: Sagas and Store are required")
+	case c.Orders == nil:
+		return errors.New("restaurant: Orders is required")
 	case c.Delay < 0:
 		return fmt.Errorf("restaurant: Delay must not be negative, got %s", c.Delay)
 	}
@@ -92,17 +89,16 @@ func (s *Simulator) Handle(ctx context.Context, e ordersaga.RecordedEvent) error
 	if err := json.Unmarshal(e.Data, &debited); err != nil {
 		return fmt.Errorf("decode %s: %w", e.ID, err)
 	}
-	stream, err := ordersaga.OrderStream(debited.OrderID)
-	if err != nil {
+	if err := ordersaga.ValidateID("order_id", debited.OrderID); err != nil {
 		return fmt.Errorf("event %s: %w", e.ID, err)
 	}
-	first, err := s.cfg.Store.ReadStream(ctx, stream, 1, 1)
+	created, err := s.cfg.Orders.Created(ctx, debited.OrderID)
+	if ordersaga.ErrorCode(err) == ordersaga.ENOTFOUND {
+		s.cfg.Logger.Warn("restaurant cannot see a paid order; leaving it", "order", debited.OrderID, "why", ordersaga.ErrorMessage(err))
+		return nil
+	}
 	if err != nil {
 		return err
-	}
-	var created ordersaga.OrderCreated
-	if len(first) == 0 || json.Unmarshal(first[0].Data, &created) != nil {
-		return fmt.Errorf("order %s has no readable order-created event", debited.OrderID)
 	}
 	if created.RestaurantID == s.cfg.ManualRestaurant {
 		return nil
@@ -123,7 +119,7 @@ func (s *Simulator) Handle(ctx context.Context, e ordersaga.RecordedEvent) error
 	}
 	// The saga holds a decision that arrives before it awaits one, so a refusal means that
 	// no decision is needed any more: decided already (a redelivery), cancelled, timed out.
-	_, err = s.cfg.Sagas.Decide(ctx, debited.OrderID, d)
+	err = s.cfg.Orders.Decide(ctx, debited.OrderID, d)
 	switch code := ordersaga.ErrorCode(err); {
 	case err == nil:
 		s.cfg.Logger.Info("restaurant decided", "order", debited.OrderID, "approved", d.Approved, "reason", d.Reason)

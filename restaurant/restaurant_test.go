@@ -6,8 +6,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/ordersaga/ordersaga"
+	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/stacktest"
 	"github.com/ordersaga/ordersaga/internal/system"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -19,12 +22,22 @@ func TestSimulatorDecidesByItsRule(t *testing.T) {
 	s := stacktest.Start(t)
 	ctx := context.Background()
 	sagas := workflows.Client{Temporal: s.Temporal}
-	sim, err := system.NewRestaurant(system.RestaurantConfig{DB: s.DB, Bus: s.Bus, Temporal: s.Temporal,
+	// The simulator calls the API, with an operator's token, as it runs in dev.
+	a, err := system.NewAPI(system.APIConfig{DB: s.DB, Temporal: s.Temporal, Tokens: s.Tokens.Verifier, Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(a.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()), s.Tokens.As(t, stacktest.Operator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	sim, err := system.NewRestaurant(system.RestaurantConfig{Bus: s.Bus, API: ordersagav1.NewOrderServiceClient(conn),
 		Delay: 100 * time.Millisecond, Unavailable: []string{"truffle"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stacktest.Run(t, sim)
+	stacktest.Run(t, a, sim)
 	customer := "c-" + uuid.NewString()[:8]
 	if _, err := s.Accounts.Credit(ctx, customer, 100000, "EUR", "funding"); err != nil {
 		t.Fatal(err)

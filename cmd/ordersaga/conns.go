@@ -73,13 +73,15 @@ type conns struct {
 	temporal client.Client // nil unless asked for
 }
 
-// connect opens the database (migrating it, as every long-running role does at start),
-// the bus when bus is not nil, and Temporal when temporal is not nil.
-func (m *Main) connect(ctx context.Context, logger *slog.Logger, db databaseFlags, bus *busFlags, temporal *temporalFlags) (conns, error) {
+// connect opens the database when withDB (migrating it, as every long-running role does
+// at start), the bus when bus is not nil, and Temporal when temporal is not nil.
+func (m *Main) connect(ctx context.Context, logger *slog.Logger, db databaseFlags, withDB bool, bus *busFlags, temporal *temporalFlags) (conns, error) {
 	var c conns
 	var err error
-	if c.db, err = m.openDB(ctx, db, db.url, migrateSchema); err != nil {
-		return c, err
+	if withDB {
+		if c.db, err = m.openDB(ctx, db, db.url, migrateSchema); err != nil {
+			return c, err
+		}
 	}
 	if bus != nil {
 		if c.bus, err = m.openBus(ctx, *bus, logger); err != nil {

@@ -26,14 +26,18 @@ import (
 
 // apiFlags say where the API is and who calls it.
 type apiFlags struct {
-	addr, token string
-	tls         clientTLSFlags
+	addr, token    string
+	keyDir, issuer string
+	tls            clientTLSFlags
 }
 
 func (a *apiFlags) register(f envFlags) {
 	f.String(&a.addr, "api", "ORDERSAGA_API", "127.0.0.1:50051", "gRPC address of the ordersaga API")
 	f.Secret(&a.token, "token", "ORDERSAGA_TOKEN",
 		"bearer token to call the API with (default: an operator token signed with the key of `ordersaga dev` in ./.ordersaga, if there is one)")
+	f.String(&a.keyDir, "key-dir", "ORDERSAGA_KEY_DIR", "",
+		"sign operator tokens with the key in this directory instead of passing --token (default: dev's, in ./.ordersaga/auth)")
+	f.String(&a.issuer, "token-issuer", "ORDERSAGA_TOKEN_ISSUER", system.DevIssuer, "issuer of the tokens signed with --key-dir's key")
 	a.tls.register(f)
 }
 
@@ -51,13 +55,16 @@ func (m *Main) dialAPI(a apiFlags) (*grpc.ClientConn, error) {
 	if tlsConfig != nil {
 		opts = []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig))}
 	}
-	// A client certificate alone names the caller; otherwise a token does.
-	token := a.token
-	if token == "" && (tlsConfig == nil || len(tlsConfig.Certificates) == 0) {
-		token = m.devOperatorToken()
-	}
-	if token != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(api.BearerToken{Token: token, AllowInsecure: tlsConfig == nil}))
+	// A token names the caller, or tokens signed with a key at hand, or else a client
+	// certificate alone.
+	switch signer, err := m.signer(a); {
+	case a.token != "":
+		opts = append(opts, grpc.WithPerRPCCredentials(api.BearerToken{Token: a.token, AllowInsecure: tlsConfig == nil}))
+	case err != nil:
+		return nil, err
+	case signer != nil && (tlsConfig == nil || len(tlsConfig.Certificates) == 0):
+		opts = append(opts, grpc.WithPerRPCCredentials(&api.SignedTokens{Signer: signer,
+			Principal: auth.Principal{Role: auth.Operator, ID: "cli"}, TTL: time.Hour, AllowInsecure: tlsConfig == nil}))
 	}
 	conn, err := grpc.NewClient(a.addr, opts...)
 	if err != nil {
@@ -67,17 +74,21 @@ func (m *Main) dialAPI(a apiFlags) (*grpc.ClientConn, error) {
 	return conn, nil
 }
 
-// devOperatorToken is an operator token signed with dev's key, or "" without one.
-func (m *Main) devOperatorToken() string {
-	signer, err := system.DevSigner(m.dataDir())
-	if err != nil {
-		return ""
+// signer is the signer of a.keyDir's key, else of dev's key if there is one here; nil
+// when there is neither.
+func (m *Main) signer(a apiFlags) (*auth.Signer, error) {
+	dir := a.keyDir
+	if dir == "" {
+		dir = system.DevKeyDir(m.dataDir())
 	}
-	token, err := signer.Token(auth.Principal{Role: auth.Operator, ID: "cli"}, time.Hour)
-	if err != nil {
-		return ""
+	key, err := auth.ReadSigningKey(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && a.keyDir == "":
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("--key-dir: %w", err)
 	}
-	return token
+	return auth.NewSigner(key, a.issuer, auth.DefaultAudience)
 }
 
 // explain says in words why a call to the API at addr failed, when that is not the API's

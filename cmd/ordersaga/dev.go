@@ -84,7 +84,7 @@ func (m *Main) dev(ctx context.Context, r devFlags) error {
 		NATSPort: r.natsPort, NATSMonitorPort: r.monitorPort, NATSSync: r.natsSync,
 		TemporalBinary: bin, TemporalAddress: r.temporal, TemporalUIPort: r.uiPort, TemporalOutput: m.Stderr,
 		GRPCAddr:   r.grpcAddr,
-		Restaurant: r.rule.config(conns{}, logger),
+		Restaurant: r.rule.config(logger),
 		Logger:     logger,
 	})
 	if errors.Is(err, syscall.EADDRINUSE) {

@@ -156,8 +156,7 @@ func (r *restaurantFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&r.manual, "manual-restaurant", "manual", "restaurant id whose orders the simulator leaves to a human")
 }
 
-// config is the restaurant role's configuration on conn with this rule.
-func (r restaurantFlags) config(conn conns, logger *slog.Logger) system.RestaurantConfig {
-	return system.RestaurantConfig{DB: conn.db, Bus: conn.bus, Temporal: conn.temporal, Logger: logger,
-		Delay: r.delay, Unavailable: r.unavailable, ManualRestaurant: r.manual}
+// config is the restaurant's configuration with this rule.
+func (r restaurantFlags) config(logger *slog.Logger) system.RestaurantConfig {
+	return system.RestaurantConfig{Logger: logger, Delay: r.delay, Unavailable: r.unavailable, ManualRestaurant: r.manual}
 }

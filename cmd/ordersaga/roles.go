@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ordersaga/ordersaga/auth"
+	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/system"
 )
 
@@ -54,6 +55,8 @@ type runner interface {
 type roleSpec struct {
 	use, short    string
 	bus, temporal bool
+	// noDatabase: the role does not use the database (it calls the API instead).
+	noDatabase bool
 	// flags registers the role's own flags; nil for none.
 	flags func(f envFlags)
 	// build makes the role once its connections are open.
@@ -74,7 +77,9 @@ func (m *Main) roleCommand(spec roleSpec) *cobra.Command {
 		cmd      = &cobra.Command{Use: spec.use, Short: spec.short, Args: noArgs}
 	)
 	f := m.flagsOf(cmd.Flags())
-	db.register(f)
+	if !spec.noDatabase {
+		db.register(f)
+	}
 	if spec.bus {
 		bus.register(f, spec.use)
 		busOf = &bus
@@ -90,7 +95,7 @@ func (m *Main) roleCommand(spec roleSpec) *cobra.Command {
 	}
 	cmd.RunE = m.runs(func(ctx context.Context) error {
 		logger := m.logger(false, log.level)
-		conn, err := m.connect(ctx, logger, db, busOf, tempOf)
+		conn, err := m.connect(ctx, logger, db, !spec.noDatabase, busOf, tempOf)
 		if err != nil {
 			return err
 		}
@@ -140,8 +145,8 @@ func (m *Main) relayCommand() *cobra.Command {
 func (m *Main) apiCommand() *cobra.Command {
 	var (
 		addr, jwks, jwksURL, issuer, audience string
-		reflection                   bool
-		serverTLS                    serverTLSFlags
+		reflection                            bool
+		serverTLS                             serverTLSFlags
 	)
 	return m.roleCommand(roleSpec{use: "api", short: "serve the gRPC API against an existing database", temporal: true,
 		flags: func(f envFlags) {
@@ -189,10 +194,23 @@ func newAPI(cfg system.APIConfig) (*system.API, error) {
 }
 
 func (m *Main) restaurantCommand() *cobra.Command {
-	var rule restaurantFlags
-	return m.roleCommand(roleSpec{use: "restaurant", short: "simulate restaurants: decide orders after their payment", bus: true, temporal: true,
-		flags: func(f envFlags) { rule.register(f.fs) },
+	var (
+		rule restaurantFlags
+		a    apiFlags
+	)
+	return m.roleCommand(roleSpec{use: "restaurant", noDatabase: true, bus: true,
+		short: "simulate restaurants: decide orders after their payment, through the API (as an operator: --token or --key-dir)",
+		flags: func(f envFlags) {
+			rule.register(f.fs)
+			a.register(f)
+		},
 		build: func(c conns, logger *slog.Logger) (runner, error) {
-			return system.NewRestaurant(rule.config(c, logger))
+			conn, err := m.dialAPI(a)
+			if err != nil {
+				return nil, err
+			}
+			cfg := rule.config(logger)
+			cfg.Bus, cfg.API = c.bus, ordersagav1.NewOrderServiceClient(conn)
+			return system.NewRestaurant(cfg)
 		}})
 }

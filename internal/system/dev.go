@@ -15,8 +15,13 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/auth"
 	"github.com/ordersaga/ordersaga/eventbus"
+	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/natsembed"
 	"github.com/ordersaga/ordersaga/pglocal"
 	"github.com/ordersaga/ordersaga/sqldb"
@@ -113,12 +118,6 @@ func StartDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 	if err != nil {
 		return nil, err
 	}
-	rule := cfg.Restaurant
-	rule.DB, rule.Bus, rule.Temporal, rule.Logger = db, bus, temporal, d.logger
-	restaurant, err := NewRestaurant(rule)
-	if err != nil {
-		return nil, err
-	}
 	tokens, err := DevVerifier(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -128,8 +127,34 @@ func StartDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 		return nil, err
 	}
 	d.Where.GRPC = api.Addr()
+	// The restaurant simulator calls the API like any client, with an operator's token.
+	orders, err := d.apiClient(cfg.DataDir, api.Addr(), auth.Principal{Role: auth.Operator, ID: "restaurant-simulator"})
+	if err != nil {
+		return nil, err
+	}
+	rule := cfg.Restaurant
+	rule.Bus, rule.API, rule.Logger = bus, orders, d.logger
+	restaurant, err := NewRestaurant(rule)
+	if err != nil {
+		return nil, err
+	}
 	d.roles = append(d.roles, worker, projectors, restaurant, api)
 	return d, nil
+}
+
+// apiClient connects to dev's API on loopback as p, with tokens signed by dev's key.
+func (d *Dev) apiClient(dataDir, addr string, p auth.Principal) (ordersagav1.OrderServiceClient, error) {
+	signer, err := DevSigner(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(&api.SignedTokens{Signer: signer, Principal: p, TTL: time.Hour, AllowInsecure: true}))
+	if err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, conn.Close)
+	return ordersagav1.NewOrderServiceClient(conn), nil
 }
 
 // prepareDataDir deletes the data directory when asked, and creates it.

@@ -6,22 +6,19 @@ import (
 	"log/slog"
 	"time"
 
-	"go.temporal.io/sdk/client"
-
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventbus"
-	"github.com/ordersaga/ordersaga/eventstore"
+	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/restaurant"
-	"github.com/ordersaga/ordersaga/sqldb"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // RestaurantConfig are the restaurant simulator's dependencies and its rule.
 type RestaurantConfig struct {
-	DB       *sqldb.DB           // required
-	Bus      eventbus.Subscriber // required
-	Temporal client.Client       // required
-	Logger   *slog.Logger
+	Bus eventbus.Subscriber // required
+	// API is the order API, connected with the simulator's own credentials (it decides
+	// for many restaurants, so an operator's). Required.
+	API    ordersagav1.OrderServiceClient
+	Logger *slog.Logger
 	// Delay, Unavailable and ManualRestaurant are the simulator's rule (restaurant.Config).
 	Delay            time.Duration
 	Unavailable      []string
@@ -40,11 +37,11 @@ const restaurantAckWait = 3 * time.Minute
 
 // NewRestaurant builds the restaurant simulator role.
 func NewRestaurant(cfg RestaurantConfig) (*Restaurant, error) {
-	if cfg.DB == nil || cfg.Bus == nil || cfg.Temporal == nil {
-		return nil, errors.New("system: the restaurant needs DB, Bus and Temporal")
+	if cfg.Bus == nil || cfg.API == nil {
+		return nil, errors.New("system: the restaurant needs Bus and API")
 	}
 	cfg.Logger = orDiscard(cfg.Logger).With("component", "restaurant")
-	sim, err := restaurant.New(restaurant.Config{Sagas: workflows.Client{Temporal: cfg.Temporal}, Store: eventstore.New(cfg.DB),
+	sim, err := restaurant.New(restaurant.Config{Orders: restaurant.APIOrders{Client: cfg.API},
 		Delay: cfg.Delay, Unavailable: cfg.Unavailable, ManualRestaurant: cfg.ManualRestaurant, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err

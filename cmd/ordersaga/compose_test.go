@@ -25,6 +25,7 @@ type composeFile struct {
 		Command     []string          `yaml:"command"`
 		Environment map[string]string `yaml:"environment"`
 		Ports       []string          `yaml:"ports"`
+		Expose      []string          `yaml:"expose"`
 	} `yaml:"services"`
 }
 
@@ -87,10 +88,22 @@ func TestDockerComposeMatchesTheBinary(t *testing.T) {
 			known[name] = true
 		}
 	})
-	published := map[string][]string{}
+	// What each service listens on for the others (published to the host or only exposed
+	// on the compose network), and what it publishes on every host interface.
+	published, everywhere := map[string][]string{}, map[string][]string{}
 	for name, svc := range c.Services {
 		for _, p := range svc.Ports {
 			published[name] = append(published[name], p[strings.LastIndex(p, ":")+1:])
+			if !strings.HasPrefix(p, "127.0.0.1:") {
+				everywhere[name] = append(everywhere[name], p)
+			}
+		}
+		published[name] = append(published[name], svc.Expose...)
+	}
+	// Only the API, which authenticates every call, faces every host interface.
+	for name, ports := range everywhere {
+		if name != "api" {
+			t.Errorf("%s publishes %v on every host interface; publish on 127.0.0.1, or only expose", name, ports)
 		}
 	}
 	clientIDs := map[string]string{}

@@ -2,12 +2,18 @@ package api_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"net"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
@@ -17,44 +23,126 @@ import (
 	"github.com/ordersaga/ordersaga/auth"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/stacktest"
+	"github.com/ordersaga/ordersaga/internal/system"
+	"github.com/ordersaga/ordersaga/internal/testpki"
 )
 
-// TestEveryCallAnswersEachCallerAsThePolicySays calls every RPC over a real listener as
-// each kind of caller: none, an expired token, a token signed by another key, customer
-// alice (whose order it is), customer bob, restaurant r-7 (the order's), restaurant r-8,
-// and an operator; each gets the code the policy says. An order that does not exist
-// answers everyone but an operator like one that is not theirs.
+// The identities of the cross-principal suites: customer alice (whose order it is),
+// customer bob, restaurant r-7 (the order's), restaurant r-8, and an operator. Every call
+// names the code each of them gets, in this order.
+var identities = []string{"alice", "bob", "r-7", "r-8", "operator"}
+
+// caller is one client of a cross-principal suite: a name from identities, or one of a
+// caller without a valid credential, who gets refused on every call; and how it dials.
+type caller struct {
+	name    string
+	refused codes.Code
+	dial    []grpc.DialOption
+}
+
+// TestEveryCallAnswersEachCallerAsThePolicySays calls every RPC over a real listener, on
+// each bus adapter's stack, as each kind of caller with a bearer token: none, an expired
+// token, a token signed by another key, and the identities; each gets the code the policy
+// says.
 func TestEveryCallAnswersEachCallerAsThePolicySays(t *testing.T) {
-	s, addr := serveStack(t)
-	ctx := context.Background()
-	other := stacktest.NewTokens(t) // a key the API does not trust
-	alice := auth.Principal{Role: auth.Customer, ID: "alice-" + uuid.NewString()[:6]}
-	bob := auth.Principal{Role: auth.Customer, ID: "bob"}
-	r7, r8 := auth.Principal{Role: auth.Restaurant, ID: "r-7"}, auth.Principal{Role: auth.Restaurant, ID: "r-8"}
-	expired, err := s.Tokens.Signer().Token(alice, -time.Hour)
+	for _, bus := range []string{system.BusNATSStreaming, system.BusJetStream} {
+		t.Run(bus, func(t *testing.T) {
+			s, addr := serveStackOn(t, bus, nil)
+			alice := auth.Principal{Role: auth.Customer, ID: "alice-" + uuid.NewString()[:6]}
+			expired, err := s.Tokens.Signer().Token(alice, -time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain := grpc.WithTransportCredentials(insecure.NewCredentials())
+			as := func(p auth.Principal) []grpc.DialOption { return []grpc.DialOption{plain, s.Tokens.As(t, p)} }
+			checkEveryCall(t, addr, alice, []caller{
+				{"no credentials", codes.Unauthenticated, []grpc.DialOption{plain}},
+				{"expired", codes.Unauthenticated, []grpc.DialOption{plain, grpc.WithPerRPCCredentials(api.BearerToken{Token: expired, AllowInsecure: true})}},
+				{"another key", codes.Unauthenticated, []grpc.DialOption{plain, stacktest.NewTokens(t).As(t, stacktest.Operator)}},
+				{"alice", codes.OK, as(alice)},
+				{"bob", codes.OK, as(bob)},
+				{"r-7", codes.OK, as(r7)},
+				{"r-8", codes.OK, as(r8)},
+				{"operator", codes.OK, as(stacktest.Operator)},
+			})
+		})
+	}
+}
+
+// TestEveryCallAnswersEachCertificateAsThePolicySays is the same suite over mutual TLS,
+// each caller known by its client certificate: none (TLS alone), one that names no role,
+// an expired one and one from another CA (both refused at the handshake, before any call,
+// so the client sees the connection fail: Unavailable), and the identities'.
+func TestEveryCallAnswersEachCertificateAsThePolicySays(t *testing.T) {
+	ca, stranger := testpki.New(t, "ordersaga"), testpki.New(t, "stranger")
+	serverCert, serverKey := ca.Issue("server", testpki.Server(), net.ParseIP("127.0.0.1"))
+	pair, err := tls.LoadX509KeyPair(serverCert, serverKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	callers := []struct {
-		name string
-		opt  grpc.DialOption
-	}{
-		{"no credentials", nil},
-		{"expired", grpc.WithPerRPCCredentials(api.BearerToken{Token: expired, AllowInsecure: true})},
-		{"another key", other.As(t, stacktest.Operator)},
-		{"alice", s.Tokens.As(t, alice)},
-		{"bob", s.Tokens.As(t, bob)},
-		{"r-7", s.Tokens.As(t, r7)},
-		{"r-8", s.Tokens.As(t, r8)},
-		{"operator", s.Tokens.As(t, stacktest.Operator)},
+	_, addr := serveStackOn(t, system.BusNATSStreaming, &tls.Config{Certificates: []tls.Certificate{pair},
+		ClientCAs: certPool(t, ca.CAFile), ClientAuth: tls.VerifyClientCertIfGiven})
+	alice := auth.Principal{Role: auth.Customer, ID: "alice-" + uuid.NewString()[:6]}
+	subject := func(p auth.Principal) pkix.Name {
+		return pkix.Name{OrganizationalUnit: []string{string(p.Role)}, CommonName: p.ID}
 	}
+	with := func(cert, key string) []grpc.DialOption {
+		cfg := &tls.Config{RootCAs: certPool(t, ca.CAFile), MinVersion: tls.VersionTLS12}
+		if cert != "" {
+			pair, err := tls.LoadX509KeyPair(cert, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Presented whatever CAs the server asks for: a forger's client would.
+			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &pair, nil }
+		}
+		return []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(cfg))}
+	}
+	as := func(p auth.Principal) []grpc.DialOption { return with(ca.Issue(p.ID, subject(p), nil)) }
+	checkEveryCall(t, addr, alice, []caller{
+		{"no certificate", codes.Unauthenticated, with("", "")},
+		{"no role", codes.Unauthenticated, with(ca.Issue("anonymous", pkix.Name{CommonName: "anonymous"}, nil))},
+		{"expired", codes.Unavailable, with(ca.IssueExpired("expired", subject(alice)))},
+		{"another CA", codes.Unavailable, with(stranger.Issue("forged", subject(stacktest.Operator), nil))},
+		{"alice", codes.OK, as(alice)},
+		{"bob", codes.OK, as(bob)},
+		{"r-7", codes.OK, as(r7)},
+		{"r-8", codes.OK, as(r8)},
+		{"operator", codes.OK, as(stacktest.Operator)},
+	})
+}
+
+// The suites' other identities; alice's id is new in each run.
+var (
+	bob    = auth.Principal{Role: auth.Customer, ID: "bob"}
+	r7, r8 = auth.Principal{Role: auth.Restaurant, ID: "r-7"}, auth.Principal{Role: auth.Restaurant, ID: "r-8"}
+)
+
+// certPool reads a PEM CA file into a pool.
+func certPool(t *testing.T, caFile string) *x509.CertPool {
+	t.Helper()
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("no certificate in %s", caFile)
+	}
+	return pool
+}
+
+// checkEveryCall places an order of alice at r-7 as the operator, then makes every RPC as
+// each caller and checks its code: an identity's from the table, any other caller's its
+// refused code. An order that does not exist answers everyone but an operator like one
+// that is not theirs. Health checks and reflection answer every caller but those refused
+// at the handshake.
+func checkEveryCall(t *testing.T, addr string, alice auth.Principal, callers []caller) {
+	t.Helper()
+	ctx := context.Background()
 	clients := map[string]*grpc.ClientConn{}
 	for _, c := range callers {
-		opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-		if c.opt != nil {
-			opts = append(opts, c.opt)
-		}
-		conn, err := grpc.NewClient(addr, opts...)
+		conn, err := grpc.NewClient(addr, c.dial...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,12 +180,10 @@ func TestEveryCallAnswersEachCallerAsThePolicySays(t *testing.T) {
 	}
 
 	const (
-		ok    = codes.OK
-		unaut = codes.Unauthenticated
-		deny  = codes.PermissionDenied
+		ok   = codes.OK
+		deny = codes.PermissionDenied
 	)
-	// want lists the code of alice, bob, r-7, r-8, operator; callers without valid
-	// credentials always get Unauthenticated.
+	// want lists the code of each of identities.
 	type want [5]codes.Code
 	calls := []struct {
 		name string
@@ -178,12 +264,11 @@ func TestEveryCallAnswersEachCallerAsThePolicySays(t *testing.T) {
 			return err
 		}, want{deny, deny, ok, deny, codes.FailedPrecondition}},
 	}
-	order5 := []string{"alice", "bob", "r-7", "r-8", "operator"}
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {
 			for _, caller := range callers {
-				wantCode := unaut
-				for i, name := range order5 {
+				wantCode := caller.refused
+				for i, name := range identities {
 					if name == caller.name {
 						wantCode = c.want[i]
 					}
@@ -199,19 +284,24 @@ func TestEveryCallAnswersEachCallerAsThePolicySays(t *testing.T) {
 		})
 	}
 	// Health checks and reflection need no credentials.
-	anonymous := clients["no credentials"]
-	if _, err := healthpb.NewHealthClient(anonymous).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
-		t.Errorf("health check without credentials: %v", err)
-	}
-	refl, err := reflectionpb.NewServerReflectionClient(anonymous).ServerReflectionInfo(ctx)
-	if err == nil {
-		err = refl.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}})
-	}
-	if err == nil {
-		_, err = refl.Recv()
-	}
-	if err != nil {
-		t.Errorf("reflection without credentials: %v", err)
+	for _, caller := range callers {
+		if caller.refused == codes.Unavailable {
+			continue
+		}
+		conn := clients[caller.name]
+		if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+			t.Errorf("health check as %s: %v", caller.name, err)
+		}
+		refl, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+		if err == nil {
+			err = refl.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}})
+		}
+		if err == nil {
+			_, err = refl.Recv()
+		}
+		if err != nil {
+			t.Errorf("reflection as %s: %v", caller.name, err)
+		}
 	}
 }
 

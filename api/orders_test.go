@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"strings"
@@ -37,8 +38,16 @@ func apiConn(t *testing.T) *grpc.ClientConn {
 // serveStack serves the full API over a real listener on a running stack.
 func serveStack(t *testing.T) (*stacktest.Stack, string) {
 	t.Helper()
-	s := stacktest.Start(t)
-	a, err := system.NewAPI(system.APIConfig{DB: s.DB, Temporal: s.Temporal, Tokens: s.Tokens.Verifier, Addr: "127.0.0.1:0", Reflection: true})
+	return serveStackOn(t, system.BusNATSStreaming, nil)
+}
+
+// serveStackOn serves the full API, over TLS when serverTLS is set, on a stack that runs
+// on the bus of kind busKind.
+func serveStackOn(t *testing.T, busKind string, serverTLS *tls.Config) (*stacktest.Stack, string) {
+	t.Helper()
+	s := stacktest.StartOn(t, busKind)
+	a, err := system.NewAPI(system.APIConfig{DB: s.DB, Temporal: s.Temporal, Tokens: s.Tokens.Verifier, Addr: "127.0.0.1:0", Reflection: true,
+		TLS: serverTLS})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/eventbus/bustest"
-	"github.com/ordersaga/ordersaga/eventbus/natsstreaming"
 	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
 	"github.com/ordersaga/ordersaga/internal/system"
@@ -71,8 +70,15 @@ type Stack struct {
 	Tokens *Tokens
 }
 
-// Start starts a stack for t and stops it when t ends.
+// Start starts a stack on NATS Streaming for t and stops it when t ends.
 func Start(t testing.TB) *Stack {
+	t.Helper()
+	return StartOn(t, system.BusNATSStreaming)
+}
+
+// StartOn starts a stack on the bus of kind busKind (system.BusNATSStreaming or
+// system.BusJetStream) for t and stops it when t ends.
+func StartOn(t testing.TB, busKind string) *Stack {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbtest.NewDatabase(t)})
@@ -84,7 +90,7 @@ func Start(t testing.TB) *Stack {
 		t.Fatal(err)
 	}
 	srv := bustest.StartServer(t)
-	bus, err := natsstreaming.Connect(ctx, natsstreaming.Config{URL: srv.URL(), ClusterID: srv.ClusterID(), ClientID: "stack", MonitorURL: srv.MonitorURL()})
+	bus, err := system.OpenBus(ctx, system.BusConfig{Kind: busKind, URL: srv.URL(), MonitorURL: srv.MonitorURL(), ClusterID: srv.ClusterID(), ClientID: "stack"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

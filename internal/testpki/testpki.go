@@ -58,12 +58,23 @@ func (p *CA) write(name, kind string, der []byte) string {
 // CN when ip is nil) and returns the paths of the certificate and its key.
 func (p *CA) Issue(name string, subject pkix.Name, ip net.IP) (cert, key string) {
 	p.t.Helper()
+	return p.issue(name, subject, ip, time.Now().Add(time.Hour))
+}
+
+// IssueExpired signs a client certificate for subject that expired a minute ago.
+func (p *CA) IssueExpired(name string, subject pkix.Name) (cert, key string) {
+	p.t.Helper()
+	return p.issue(name, subject, nil, time.Now().Add(-time.Minute))
+}
+
+func (p *CA) issue(name string, subject pkix.Name, ip net.IP, notAfter time.Time) (cert, key string) {
+	p.t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		p.t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: subject,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter, KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
 	if ip != nil {
 		tmpl.IPAddresses = []net.IP{ip}

@@ -34,7 +34,7 @@ type apiFlags struct {
 func (a *apiFlags) register(f envFlags) {
 	f.String(&a.addr, "api", "ORDERSAGA_API", "127.0.0.1:50051", "gRPC address of the ordersaga API")
 	f.Secret(&a.token, "token", "ORDERSAGA_TOKEN",
-		"bearer token to call the API with (default: an operator token signed with the key of `ordersaga dev` in ./.ordersaga, if there is one)")
+		"bearer token to call the API with (default: an operator token signed with the key of ordersaga dev in ./.ordersaga, if there is one)")
 	f.String(&a.keyDir, "key-dir", "ORDERSAGA_KEY_DIR", "",
 		"sign operator tokens with the key in this directory instead of passing --token (default: dev's, in ./.ordersaga/auth)")
 	f.String(&a.issuer, "token-issuer", "ORDERSAGA_TOKEN_ISSUER", system.DevIssuer, "issuer of the tokens signed with --key-dir's key")

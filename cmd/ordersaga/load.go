@@ -55,7 +55,7 @@ func (m *Main) loadCommand() *cobra.Command {
 	fs.Float64Var(&r.rate, "rate", 0, "start orders at this many per second instead of as fast as --concurrency allows; latencies count from the scheduled start")
 	fs.StringVar(&r.via, "via", loadgen.ViaAPI, "drive the sagas through the gRPC API (api) or straight through Temporal (temporal); the read model is read through the API either way")
 	fs.StringVar(&r.decideAt, "decide-at", loadgen.DecideAtStart, "send the restaurant's decision right after placing the order (start, as the baseline does; the saga holds it) or once the read model shows the payment (paid)")
-	fs.BoolVar(&r.baseline, "baseline", false, "also run the no-op BaselineSaga the same way and report the ratio (the worker must run it: dev does, or `ordersaga worker --with-baseline`)")
+	fs.BoolVar(&r.baseline, "baseline", false, "also run the no-op BaselineSaga the same way and report the ratio (the worker must run it: dev does, or ordersaga worker --with-baseline)")
 	fs.IntVar(&r.rounds, "rounds", 0, "with --baseline: alternate saga and baseline in this many rounds, so that drift during the run weighs on both alike (default 4)")
 	fs.StringVar(&r.jsonFile, "json", "", "also write the figures to this file as JSON")
 	cmd.RunE = m.runs(func(ctx context.Context) error { return m.load(ctx, r) })

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -558,4 +560,24 @@ func TestSecretsFromTheEnvironmentStayOutOfTheHelp(t *testing.T) {
 	if v, _ := cmd.Flags().GetString("nats-password"); v != "pa55-s3cret" {
 		t.Errorf("--nats-password from NATS_PASSWORD = %q, want the variable's value", v)
 	}
+}
+
+// TestEveryFlagsHelpReadsAsWritten walks every command's flags: pflag turns a back-quoted
+// phrase in a usage into the flag's value name, so help would print
+// "--baseline ordersaga worker --with-baseline  also run ...".
+func TestEveryFlagsHelpReadsAsWritten(t *testing.T) {
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if strings.Contains(f.Usage, "`") {
+				name, _ := pflag.UnquoteUsage(f)
+				t.Errorf("%s --%s: help shows %q as its value", c.CommandPath(), f.Name, name)
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(m.commands())
 }

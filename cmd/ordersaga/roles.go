@@ -113,7 +113,7 @@ func (m *Main) workerCommand() *cobra.Command {
 	return m.roleCommand(roleSpec{use: "worker", short: "run the OrderSaga worker (and the outbox relay) against Temporal", bus: true, temporal: true,
 		flags: func(f envFlags) {
 			f.Bool(&baseline, "with-baseline", "ORDERSAGA_WITH_BASELINE", false,
-				"also run the load test's BaselineSaga (for `ordersaga load --baseline` against this worker)")
+				"also run the load test's BaselineSaga (for ordersaga load --baseline against this worker)")
 		},
 		build: func(c conns, logger *slog.Logger) (runner, error) {
 			return system.NewWorker(system.WorkerConfig{DB: c.db, Bus: c.bus, Temporal: c.temporal, Logger: logger, Baseline: baseline})
@@ -151,7 +151,7 @@ func (m *Main) apiCommand() *cobra.Command {
 	return m.roleCommand(roleSpec{use: "api", short: "serve the gRPC API against an existing database", temporal: true,
 		flags: func(f envFlags) {
 			f.String(&addr, "grpc-addr", "ORDERSAGA_GRPC_ADDR", ":50051", "gRPC listen address")
-			f.String(&jwks, "jwks-file", "ORDERSAGA_JWKS_FILE", "", "JSON Web Key Set of the keys that sign callers' tokens (this or --jwks-url; `ordersaga keys` makes one)")
+			f.String(&jwks, "jwks-file", "ORDERSAGA_JWKS_FILE", "", "JSON Web Key Set of the keys that sign callers' tokens (this or --jwks-url; ordersaga keys makes one)")
 			f.String(&jwksURL, "jwks-url", "ORDERSAGA_JWKS_URL", "", "URL where an identity provider publishes its key set (its jwks_uri); fetched again as keys rotate")
 			f.String(&issuer, "token-issuer", "ORDERSAGA_TOKEN_ISSUER", "", "issuer (iss) callers' tokens must name (required)")
 			f.String(&audience, "token-audience", "ORDERSAGA_TOKEN_AUDIENCE", auth.DefaultAudience, "audience (aud) callers' tokens must name")

@@ -3,6 +3,7 @@ package ordersaga
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/google/uuid"
@@ -11,7 +12,7 @@ import (
 // Account is a customer's payment account, folded from the events of its stream.
 type Account struct {
 	CustomerID string
-	// Currency is set by the first credit; every entry must use it.
+	// Currency is set by the first entry; every entry must use it.
 	Currency string
 	// Balance is in minor units; it never goes below zero.
 	Balance int64
@@ -67,6 +68,14 @@ func (a *Account) apply(e RecordedEvent) error {
 	default:
 		return nil // not a balance change
 	}
+	// What cannot be true is refused, not added up: the account stops folding, and so
+	// stops moving money, until someone looks.
+	if entry.Amount <= 0 {
+		return fmt.Errorf("%s of %d: an amount must be positive", e.Type, entry.Amount)
+	}
+	if ValidateCurrency("currency", entry.Currency) != nil {
+		return fmt.Errorf("%s in %q, which is not a currency code", e.Type, entry.Currency)
+	}
 	if a.Currency == "" {
 		a.Currency = entry.Currency
 	}
@@ -75,8 +84,14 @@ func (a *Account) apply(e RecordedEvent) error {
 	}
 	switch e.Type {
 	case EventAccountCredited, EventAccountRefunded:
+		if a.Balance > 0 && entry.Amount > math.MaxInt64-a.Balance {
+			return fmt.Errorf("%s of %d on a balance of %d would overflow", e.Type, entry.Amount, a.Balance)
+		}
 		a.Balance += entry.Amount
 	case EventAccountDebited:
+		if a.Balance < math.MinInt64+entry.Amount {
+			return fmt.Errorf("%s of %d on a balance of %d would overflow", e.Type, entry.Amount, a.Balance)
+		}
 		a.Balance -= entry.Amount
 	}
 	return nil

@@ -2,7 +2,10 @@ package ordersaga_test
 
 import (
 	"encoding/json"
+	"math"
+	"math/big"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -88,4 +91,90 @@ func TestExtendRefusesEventsThatDoNotFollow(t *testing.T) {
 			t.Errorf("%s: Extend accepted versions %d.. after version %d", name, events[0].Version, prefix.Version)
 		}
 	}
+}
+
+// entry is one account event of the fold tests.
+func entry(version int64, typ string, amount int64, currency string) ordersaga.RecordedEvent {
+	data, _ := json.Marshal(ordersaga.AccountEntry{CustomerID: "c", Amount: amount, Currency: currency})
+	return ordersaga.RecordedEvent{ID: uuid.New(), StreamID: "customer-c", Version: version, Type: typ, Data: data}
+}
+
+// TestAFoldRefusesWhatCannotBeTrue folds streams with one impossible entry after a credit:
+// each fold fails, naming the problem, instead of adding it up.
+func TestAFoldRefusesWhatCannotBeTrue(t *testing.T) {
+	credit := entry(1, ordersaga.EventAccountCredited, 1000, "EUR")
+	for _, c := range []struct {
+		name string
+		bad  ordersaga.RecordedEvent
+		want string
+	}{
+		{"a credit of zero", entry(2, ordersaga.EventAccountCredited, 0, "EUR"), "must be positive"},
+		{"a negative debit", entry(2, ordersaga.EventAccountDebited, -500, "EUR"), "must be positive"},
+		{"a negative refund", entry(2, ordersaga.EventAccountRefunded, -1, "EUR"), "must be positive"},
+		{"another currency", entry(2, ordersaga.EventAccountCredited, 5, "USD"), "on an account in EUR"},
+		{"no currency", entry(2, ordersaga.EventAccountRefunded, 5, ""), "not a currency code"},
+		{"a credit past 64 bits", entry(2, ordersaga.EventAccountCredited, math.MaxInt64-999, "EUR"), "overflow"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ordersaga.FoldAccount("c", []ordersaga.RecordedEvent{credit, c.bad})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("fold: %v, want an error saying %q", err, c.want)
+			}
+		})
+	}
+	if a, err := ordersaga.FoldAccount("c", []ordersaga.RecordedEvent{credit, entry(2, ordersaga.EventAccountCredited, math.MaxInt64-1000, "EUR")}); err != nil || a.Balance != math.MaxInt64 {
+		t.Errorf("a credit up to the largest balance: %+v, %v", a, err)
+	}
+}
+
+// TestAFoldAddsUpExactlyOrRefuses folds random streams with amounts of every size, some
+// of them impossible: the fold succeeds exactly when every entry is positive, in the
+// account's currency, and every running balance fits in 64 bits, and its balance is then
+// the exact sum of credits and refunds minus debits.
+func TestAFoldAddsUpExactlyOrRefuses(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 14))
+	amounts := []func() int64{
+		func() int64 { return rng.Int64N(1000) + 1 },
+		func() int64 { return rng.Int64N(math.MaxInt64/3) + 1 },
+		func() int64 { return math.MaxInt64 - rng.Int64N(10) },
+		func() int64 { return -rng.Int64N(5) },
+	}
+	types := []string{ordersaga.EventAccountCredited, ordersaga.EventAccountDebited, ordersaga.EventAccountRefunded}
+	for range 2000 {
+		n := rng.IntN(8) + 1
+		stream := make([]ordersaga.RecordedEvent, n)
+		sum, possible, accountCurrency := new(big.Int), true, ""
+		for i := range stream {
+			typ, amount, currency := types[rng.IntN(len(types))], amounts[rng.IntN(len(amounts))](), "EUR"
+			if rng.IntN(40) == 0 {
+				currency = "USD"
+			}
+			stream[i] = entry(int64(i+1), typ, amount, currency)
+			if typ == ordersaga.EventAccountDebited {
+				sum.Sub(sum, big.NewInt(amount))
+			} else {
+				sum.Add(sum, big.NewInt(amount))
+			}
+			if i == 0 {
+				accountCurrency = currency // the first entry fixes it
+			}
+			possible = possible && amount > 0 && currency == accountCurrency && sum.IsInt64()
+		}
+		a, err := ordersaga.FoldAccount("c", stream)
+		if possible != (err == nil) {
+			t.Fatalf("stream %v: fold error %v, but possible = %v", amountsOf(stream), err, possible)
+		}
+		if possible && a.Balance != sum.Int64() {
+			t.Fatalf("stream %v: balance %d, want %s", amountsOf(stream), a.Balance, sum)
+		}
+	}
+}
+
+// amountsOf shows a stream's entries for a failure message.
+func amountsOf(stream []ordersaga.RecordedEvent) []string {
+	out := make([]string, len(stream))
+	for i, e := range stream {
+		out[i] = e.Type + " " + string(e.Data)
+	}
+	return out
 }

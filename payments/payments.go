@@ -7,6 +7,7 @@ package payments
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"sync"
 
 	"github.com/google/uuid"
@@ -105,7 +106,8 @@ var creditNamespace = uuid.MustParse("0d4f8a61-2b7e-4c3d-8e9f-5a6b7c8d9e0f")
 // same reference and amount changes nothing, so callers may retry.
 //
 // Errors: EINVALID (bad amount, currency or reference; a currency other than the
-// account's), ECONFLICT (the reference was used for another credit), EUNAVAILABLE, EINTERNAL.
+// account's; a balance that would pass 64 bits), ECONFLICT (the reference was used for
+// another credit), EUNAVAILABLE, EINTERNAL.
 func (a Accounts) Credit(ctx context.Context, customerID string, amount int64, currency, reference string) (ordersaga.Account, error) {
 	stream, err := ordersaga.CustomerStream(customerID)
 	if err != nil {
@@ -120,20 +122,47 @@ func (a Accounts) Credit(ctx context.Context, customerID string, amount int64, c
 	case reference == "":
 		return ordersaga.Account{}, ordersaga.Invalidf("reference", "required (an id of the credit that stays the same on retries)")
 	}
-	account, err := a.Get(ctx, customerID)
-	if err != nil {
-		return ordersaga.Account{}, err
-	}
-	if account.Currency != "" && account.Currency != currency {
-		return ordersaga.Account{}, ordersaga.Invalidf("currency", "the account of %s is in %s", customerID, account.Currency)
-	}
 	data, _ := json.Marshal(ordersaga.AccountEntry{CustomerID: customerID, Amount: amount, Currency: currency, Reference: reference})
 	event := ordersaga.EventData{ID: uuid.NewSHA1(creditNamespace, []byte(customerID+"/"+reference)), Type: ordersaga.EventAccountCredited, Data: data}
-	if _, err := a.Store.Append(ctx, stream, ordersaga.AnyVersion, []ordersaga.EventData{event}); err != nil {
-		if ordersaga.ErrorCode(err) == ordersaga.ECONFLICT {
-			return ordersaga.Account{}, ordersaga.Errorf(ordersaga.ECONFLICT, "reference %q was already used for a different credit", reference)
+	for race := 0; ; race++ {
+		account, err := a.Get(ctx, customerID)
+		if err != nil {
+			return ordersaga.Account{}, err
 		}
-		return ordersaga.Account{}, err
+		// Appended at the version just folded, so that what was checked still holds: a
+		// concurrent first credit in another currency, or one that fills the account,
+		// makes this append lose the race and decide again.
+		expected := ordersaga.ExpectedVersion(account.Version)
+		if account.Contains(event.ID) {
+			expected = ordersaga.AnyVersion // the store tells a retry from another credit
+		} else if err := mayCredit(account, amount, currency); err != nil {
+			return ordersaga.Account{}, err
+		}
+		_, err = a.Store.Append(ctx, stream, expected, []ordersaga.EventData{event})
+		switch {
+		case err == nil:
+			return a.Get(ctx, customerID)
+		case ordersaga.ErrorCode(err) != ordersaga.ECONFLICT:
+			return ordersaga.Account{}, err
+		case expected == ordersaga.AnyVersion:
+			return ordersaga.Account{}, ordersaga.Errorf(ordersaga.ECONFLICT, "reference %q was already used for a different credit", reference)
+		case race >= maxCreditRaces:
+			return ordersaga.Account{}, ordersaga.Errorf(ordersaga.EUNAVAILABLE, "the account of %s changed %d times while crediting it; retry", customerID, race+1)
+		}
 	}
-	return a.Get(ctx, customerID)
+}
+
+// maxCreditRaces is how often a credit folds the account again after another writer
+// appended first, before it gives up (EUNAVAILABLE: the caller may retry).
+const maxCreditRaces = 50
+
+// mayCredit returns an EINVALID error unless amount in currency can be added to account.
+func mayCredit(account ordersaga.Account, amount int64, currency string) error {
+	if account.Currency != "" && account.Currency != currency {
+		return ordersaga.Invalidf("currency", "the account of %s is in %s", account.CustomerID, account.Currency)
+	}
+	if account.Balance > math.MaxInt64-amount {
+		return ordersaga.Invalidf("amount", "would take the balance of %s past the most an account can hold", account.CustomerID)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -201,5 +202,61 @@ func BenchmarkGetAccount(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestFirstCreditsInTwoCurrenciesAtOnceLeaveOneCurrency races a EUR and a USD credit
+// on new accounts: one wins, the other is refused naming the currency, and every account
+// still folds (appended unchecked, both used to land, and the account never folded again).
+func TestFirstCreditsInTwoCurrenciesAtOnceLeaveOneCurrency(t *testing.T) {
+	a := newAccounts(t)
+	ctx := context.Background()
+	for round := range 40 {
+		customer := fmt.Sprintf("c-race-%d", round)
+		start := make(chan struct{})
+		errs := make(chan error, 2)
+		var wg sync.WaitGroup
+		for _, currency := range []string{"EUR", "USD"} {
+			wg.Go(func() {
+				<-start
+				_, err := a.Credit(ctx, customer, 100, currency, "first-"+currency)
+				errs <- err
+			})
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		refused := 0
+		for err := range errs {
+			var e *ordersaga.Error
+			switch {
+			case err == nil:
+			case errors.As(err, &e) && e.Code == ordersaga.EINVALID && e.Field == "currency":
+				refused++
+			default:
+				t.Fatalf("%s: %v", customer, err)
+			}
+		}
+		account, err := a.Get(ctx, customer)
+		if err != nil || refused != 1 || account.Balance != 100 || account.Version != 1 {
+			t.Fatalf("%s: %d refused, account %+v, %v; want one credit of 100 and one refusal", customer, refused, account, err)
+		}
+	}
+}
+
+// TestACreditThatWouldOverflowIsRefused fills an account to within 10 of the largest
+// balance: a credit of 11 is refused naming the amount, and the account still folds.
+func TestACreditThatWouldOverflowIsRefused(t *testing.T) {
+	a := newAccounts(t)
+	ctx := context.Background()
+	if _, err := a.Credit(ctx, "c-full", math.MaxInt64-10, "EUR", "r1"); err != nil {
+		t.Fatal(err)
+	}
+	var e *ordersaga.Error
+	if _, err := a.Credit(ctx, "c-full", 11, "EUR", "r2"); !errors.As(err, &e) || e.Code != ordersaga.EINVALID || e.Field != "amount" {
+		t.Errorf("a credit past 64 bits: %v, want invalid naming amount", err)
+	}
+	if account, err := a.Credit(ctx, "c-full", 10, "EUR", "r3"); err != nil || account.Balance != math.MaxInt64 {
+		t.Errorf("a credit up to the largest balance: %+v, %v", account, err)
 	}
 }

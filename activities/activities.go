@@ -261,7 +261,8 @@ func (a *Activities) DebitPayment(ctx context.Context, in PaymentInput) (StepRes
 		}
 		if account.Balance < in.Amount {
 			return StepResult{}, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("customer %s has %d %s, the order costs %d", in.CustomerID, account.Balance, in.Currency, in.Amount), ErrInsufficientFunds, nil)
+				fmt.Sprintf("customer %s has %s, the order costs %s", in.CustomerID,
+					ordersaga.FormatMoney(account.Balance, in.Currency), ordersaga.FormatMoney(in.Amount, in.Currency)), ErrInsufficientFunds, nil)
 		}
 		_, err = a.appendAndPublish(ctx, stream, ordersaga.ExpectedVersion(account.Version), debit)
 		if err == nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -274,18 +275,20 @@ func TestBusinessFailuresAreNotRetryable(t *testing.T) {
 		activity any
 		input    any
 		wantType string
+		wantMsg  string // in major units, with the currency
 	}{
-		{"the same order id with other items", f.acts.CreateOrder, other, activities.ErrOrderConflict},
-		{"invalid order", f.acts.CreateOrder, bad, activities.ErrInvalidInput},
-		{"insufficient funds", f.acts.DebitPayment, activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 5000, Currency: "USD"}, activities.ErrInsufficientFunds},
-		{"other currency", f.acts.DebitPayment, activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 50, Currency: "EUR"}, activities.ErrCurrencyMismatch},
+		{"the same order id with other items", f.acts.CreateOrder, other, activities.ErrOrderConflict, ""},
+		{"invalid order", f.acts.CreateOrder, bad, activities.ErrInvalidInput, ""},
+		{"insufficient funds", f.acts.DebitPayment, activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 5000, Currency: "USD"}, activities.ErrInsufficientFunds,
+			"has 1.00 USD, the order costs 50.00 USD"},
+		{"other currency", f.acts.DebitPayment, activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 50, Currency: "EUR"}, activities.ErrCurrencyMismatch, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := f.run(tt.activity, tt.input, nil)
 			var appErr *temporal.ApplicationError
-			if !errors.As(err, &appErr) || appErr.Type() != tt.wantType || !appErr.NonRetryable() {
-				t.Errorf("error = %v, want a non-retryable %s", err, tt.wantType)
+			if !errors.As(err, &appErr) || appErr.Type() != tt.wantType || !appErr.NonRetryable() || !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("error = %v, want a non-retryable %s saying %q", err, tt.wantType, tt.wantMsg)
 			}
 		})
 	}

@@ -255,7 +255,7 @@ func (c *clientFlags) print(w io.Writer, msg proto.Message) error {
 		}
 	case *ordersagav1.Account:
 		fmt.Fprintln(tw, "CUSTOMER\tBALANCE\tCURRENCY\tVERSION")
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", v.CustomerId, money(v.Balance), v.Currency, v.Version)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", v.CustomerId, ordersaga.MajorUnits(v.Balance, v.Currency), v.Currency, v.Version)
 	case *ordersagav1.PlaceOrderResponse:
 		fmt.Fprintln(tw, "ORDER\tWORKFLOW\tRUN\tALREADY PLACED")
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\n", v.OrderId, v.WorkflowId, v.RunId, v.AlreadyPlaced)
@@ -271,17 +271,8 @@ func printOrders(w io.Writer, orders ...*ordersagav1.Order) {
 	fmt.Fprintln(w, "ORDER\tCUSTOMER\tRESTAURANT\tSTATUS\tREASON\tAMOUNT\tVERSION\tUPDATED")
 	for _, o := range orders {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s %s\t%d\t%s\n", o.OrderId, o.CustomerId, o.RestaurantId, o.Status, o.Reason,
-			money(o.Amount), o.Currency, o.Version, o.UpdatedAt.AsTime().Format(time.RFC3339))
+			ordersaga.MajorUnits(o.Amount, o.Currency), o.Currency, o.Version, o.UpdatedAt.AsTime().Format(time.RFC3339))
 	}
-}
-
-// money formats minor units as units with two decimals.
-func money(minor int64) string {
-	sign := ""
-	if minor < 0 {
-		sign, minor = "-", -minor
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
 }
 
 // itemsFlag collects --item id:name:unit_price:quantity.

@@ -15,6 +15,9 @@ const (
 	// ECONFLICT means the request lost a race or contradicts what is stored: a stale expected
 	// version, or an event id reused with different content.
 	ECONFLICT = "conflict"
+	// EEXISTS means the caller tried to create what exists already with other content
+	// (an order id placed before with other items, say); the same request again is a no-op.
+	EEXISTS = "already_exists"
 	// EPRECONDITION means the thing is not in a state that allows the request (for example
 	// a decision for an order that is not awaiting one); retrying it as is fails again.
 	EPRECONDITION = "failed_precondition"
@@ -33,7 +36,7 @@ const (
 // ErrorCodes returns every application error code, for adapters and tests that must
 // cover each one.
 func ErrorCodes() []string {
-	return []string{EINVALID, ENOTFOUND, ECONFLICT, EPRECONDITION, EUNAUTHENTICATED, EFORBIDDEN, EUNAVAILABLE, EINTERNAL}
+	return []string{EINVALID, ENOTFOUND, ECONFLICT, EEXISTS, EPRECONDITION, EUNAUTHENTICATED, EFORBIDDEN, EUNAVAILABLE, EINTERNAL}
 }
 
 // Error is the application error. Code is machine-readable, Message is safe to show to the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -99,6 +100,13 @@ func ValidateCurrency(field, value string) error {
 		return Invalidf(field, "%q is not an ISO 4217 code such as EUR or USD", value)
 	}
 	return nil
+}
+
+// Same reports whether o and other place the same order: the same ids, items (in order),
+// currency and decision timeout.
+func (o OrderInput) Same(other OrderInput) bool {
+	return o.OrderID == other.OrderID && o.CustomerID == other.CustomerID && o.RestaurantID == other.RestaurantID &&
+		o.Currency == other.Currency && o.DecisionTimeout == other.DecisionTimeout && slices.Equal(o.Items, other.Items)
 }
 
 // Validate returns an EINVALID error naming the first field that is wrong.

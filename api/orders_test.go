@@ -109,6 +109,9 @@ func TestOrderLifecycleOverGRPC(t *testing.T) {
 	if err != nil || !again.AlreadyPlaced || again.RunId != placed.RunId {
 		t.Errorf("placing the same order again = %v, %v; want the first saga, already placed", again, err)
 	}
+	if other, err := c.PlaceOrder(ctx, placeRequest(orderID, customer, 4)); status.Code(err) != codes.AlreadyExists || !strings.Contains(err.Error(), orderID) {
+		t.Errorf("placing the order id again with other items = %v, %v; want AlreadyExists naming the order", other, err)
+	}
 
 	watch, err := c.WatchOrder(ctx, &ordersagav1.WatchOrderRequest{OrderId: orderID})
 	if err != nil {

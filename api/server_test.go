@@ -380,6 +380,7 @@ func TestStatusMapsEveryCode(t *testing.T) {
 		ordersaga.EINVALID:         {ordersaga.Invalidf("events[0].event_id", "bad"), codes.InvalidArgument, "events[0].event_id: bad"},
 		ordersaga.ENOTFOUND:        {ordersaga.Errorf(ordersaga.ENOTFOUND, "no order 7"), codes.NotFound, "no order 7"},
 		ordersaga.ECONFLICT:        {ordersaga.Errorf(ordersaga.ECONFLICT, "stale"), codes.Aborted, "stale"},
+		ordersaga.EEXISTS:          {ordersaga.Errorf(ordersaga.EEXISTS, "taken"), codes.AlreadyExists, "taken"},
 		ordersaga.EPRECONDITION:    {ordersaga.Errorf(ordersaga.EPRECONDITION, "decided already"), codes.FailedPrecondition, "decided already"},
 		ordersaga.EUNAUTHENTICATED: {ordersaga.Errorf(ordersaga.EUNAUTHENTICATED, "token expired"), codes.Unauthenticated, "token expired"},
 		ordersaga.EFORBIDDEN:       {ordersaga.Errorf(ordersaga.EFORBIDDEN, "order 7 is not yours"), codes.PermissionDenied, "order 7 is not yours"},

@@ -53,6 +53,8 @@ func Status(logger *slog.Logger, method string, err error) error {
 		return status.Error(codes.NotFound, msg)
 	case ordersaga.ECONFLICT:
 		return status.Error(codes.Aborted, msg)
+	case ordersaga.EEXISTS:
+		return status.Error(codes.AlreadyExists, msg)
 	case ordersaga.EPRECONDITION:
 		return status.Error(codes.FailedPrecondition, msg)
 	case ordersaga.EUNAUTHENTICATED:

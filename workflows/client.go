@@ -9,6 +9,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ordersaga/ordersaga"
@@ -27,7 +28,8 @@ type Placed struct {
 	AlreadyPlaced bool
 }
 
-// Place validates the order and starts its saga; placing an order again returns its saga.
+// Place validates the order and starts its saga; placing the same order again returns its
+// saga (AlreadyPlaced), placing its id again with other content is EEXISTS.
 func (c Client) Place(ctx context.Context, in ordersaga.OrderInput) (Placed, error) {
 	if err := in.Validate(); err != nil {
 		return Placed{}, err
@@ -44,9 +46,38 @@ func (c Client) Place(ctx context.Context, in ordersaga.OrderInput) (Placed, err
 	case err == nil:
 		return Placed{WorkflowID: run.GetID(), RunID: run.GetRunID()}, nil
 	case errors.As(err, &started):
+		placed, err := c.startInput(ctx, opts.ID, started.RunId)
+		if err != nil {
+			return Placed{}, err
+		}
+		if !placed.Same(in) {
+			return Placed{}, ordersaga.Errorf(ordersaga.EEXISTS, "order %s was placed already, with other content: give a new order another order_id", in.OrderID)
+		}
 		return Placed{WorkflowID: opts.ID, RunID: started.RunId, AlreadyPlaced: true}, nil
 	}
 	return Placed{}, temporalError("place order "+in.OrderID, err)
+}
+
+// startInput is the order a saga run was started with: the input of its history's first
+// event, whoever started it.
+func (c Client) startInput(ctx context.Context, workflowID, runID string) (ordersaga.OrderInput, error) {
+	history := c.Temporal.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var in ordersaga.OrderInput
+	if !history.HasNext() {
+		return in, ordersaga.Errorf(ordersaga.EINTERNAL, "saga %s has no history", workflowID)
+	}
+	first, err := history.Next()
+	if err != nil {
+		return in, temporalError("read the saga "+workflowID, err)
+	}
+	started := first.GetWorkflowExecutionStartedEventAttributes()
+	if started == nil {
+		return in, ordersaga.Errorf(ordersaga.EINTERNAL, "saga %s: its history starts with %s", workflowID, first.GetEventType())
+	}
+	if err := converter.GetDefaultDataConverter().FromPayloads(started.GetInput(), &in); err != nil {
+		return in, &ordersaga.Error{Code: ordersaga.EINTERNAL, Message: "saga " + workflowID + " has an input that is not an order", Err: err}
+	}
+	return in, nil
 }
 
 // Decide hands the restaurant's decision to the saga and waits until it is accepted.

@@ -245,7 +245,7 @@ func (x *Order) GetProjectedAt() *timestamppb.Timestamp {
 // PlaceOrderRequest describes the order; the amount is computed from the items.
 type PlaceOrderRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// order_id chosen by the client; placing it again is idempotent.
+	// order_id chosen by the client; placing the same order again is idempotent.
 	OrderId string `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
 	// customer_id of the customer.
 	CustomerId string `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`

@@ -41,7 +41,8 @@ const (
 // decision for an order that is not awaiting one); UNAVAILABLE when a dependency is down.
 type OrderServiceClient interface {
 	// PlaceOrder starts the order's saga. Idempotent on order_id: placing the same order
-	// again returns the existing saga with already_placed set.
+	// again returns the existing saga with already_placed set; placing its order_id again
+	// with other content is ALREADY_EXISTS.
 	PlaceOrder(ctx context.Context, in *PlaceOrderRequest, opts ...grpc.CallOption) (*PlaceOrderResponse, error)
 	// GetOrder reads the order from the read model. With min_version it waits (until the
 	// call's deadline, at most 10 s) for the read model to reach that version of the order's
@@ -193,7 +194,8 @@ func (c *orderServiceClient) GetAccount(ctx context.Context, in *GetAccountReque
 // decision for an order that is not awaiting one); UNAVAILABLE when a dependency is down.
 type OrderServiceServer interface {
 	// PlaceOrder starts the order's saga. Idempotent on order_id: placing the same order
-	// again returns the existing saga with already_placed set.
+	// again returns the existing saga with already_placed set; placing its order_id again
+	// with other content is ALREADY_EXISTS.
 	PlaceOrder(context.Context, *PlaceOrderRequest) (*PlaceOrderResponse, error)
 	// GetOrder reads the order from the read model. With min_version it waits (until the
 	// call's deadline, at most 10 s) for the read model to reach that version of the order's

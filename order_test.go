@@ -1,0 +1,34 @@
+package ordersaga_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/ordersaga/ordersaga"
+)
+
+// TestSameComparesEveryField changes each field of an order in turn (found by reflection,
+// so that a field added later is covered too): each change makes it another order.
+func TestSameComparesEveryField(t *testing.T) {
+	o := ordersaga.OrderInput{OrderID: "o-1", CustomerID: "c-1", RestaurantID: "r-1", Currency: "EUR", DecisionTimeout: "1m",
+		Items: []ordersaga.Item{{ID: "m", Name: "Margherita", UnitPrice: 1000, Quantity: 2}}}
+	if !o.Same(o) {
+		t.Fatal("an order is not the same as itself")
+	}
+	for i := range reflect.TypeFor[ordersaga.OrderInput]().NumField() {
+		other := o
+		other.Items = []ordersaga.Item{o.Items[0]}
+		field := reflect.ValueOf(&other).Elem().Field(i)
+		switch field.Kind() {
+		case reflect.String:
+			field.SetString(field.String() + "x")
+		case reflect.Slice:
+			other.Items[0].Quantity++
+		default:
+			t.Fatalf("field %s: add a case for its kind", reflect.TypeFor[ordersaga.OrderInput]().Field(i).Name)
+		}
+		if o.Same(other) {
+			t.Errorf("an order with another %s is the same", reflect.TypeFor[ordersaga.OrderInput]().Field(i).Name)
+		}
+	}
+}

@@ -14,6 +14,10 @@ const (
 	StreamTypeOrder = "order"
 	// StreamTypeCustomer is a customer's payment account, "customer-<customer id>".
 	StreamTypeCustomer = "customer"
+	// StreamTypeRestaurant is a restaurant's menu, "restaurant-<restaurant id>": reserved
+	// for the menu commands, so that nothing appended through the generic event store API
+	// can ever price an order.
+	StreamTypeRestaurant = "restaurant"
 )
 
 var (

@@ -254,6 +254,12 @@ func checkEveryCall(t *testing.T, addr string, alice auth.Principal, callers []c
 				EventData: `{"customer_id": "x", "amount": 1000000, "currency": "EUR"}`}})
 			return err
 		}, want{deny, deny, deny, deny, deny}},
+		{"CreateEvent on a menu", func(conn *grpc.ClientConn) error {
+			_, err := ordersagav1.NewEventStoreServiceClient(conn).CreateEvent(ctx, &ordersagav1.CreateEventRequest{Event: &ordersagav1.Event{
+				EventId: uuid.NewString(), EventType: "menu-item-set", AggregateType: "restaurant", AggregateId: r7.ID,
+				EventData: `{"id": "m", "price": 1, "currency": "EUR"}`}})
+			return err
+		}, want{deny, deny, deny, deny, deny}},
 		{"GetEvents", func(conn *grpc.ClientConn) error {
 			_, err := ordersagav1.NewEventStoreServiceClient(conn).GetEvents(ctx, &ordersagav1.GetEventsRequest{})
 			return err

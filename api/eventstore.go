@@ -154,11 +154,12 @@ func newEventData(prefix, id, typ, data, metadata string) (ordersaga.EventData, 
 	return e, nil
 }
 
-// notASagaStream refuses a stream of the saga's own types: only its activities write
-// those, so that no event appended here can move money or change an order.
+// notASagaStream refuses a stream of the saga's own types: only its activities (and the
+// menu commands) write those, so that no event appended here can move money, change an
+// order or price one.
 func notASagaStream(stream ordersaga.Stream) error {
 	switch stream.Type() {
-	case ordersaga.StreamTypeOrder, ordersaga.StreamTypeCustomer:
+	case ordersaga.StreamTypeOrder, ordersaga.StreamTypeCustomer, ordersaga.StreamTypeRestaurant:
 		return ordersaga.Errorf(ordersaga.EFORBIDDEN, "%s streams are written only by the order saga; the event store API reads them", stream.Type())
 	}
 	return nil

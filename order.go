@@ -172,7 +172,7 @@ func (o OrderInput) Timeout() (time.Duration, error) {
 		return DefaultDecisionTimeout, nil
 	}
 	d, err := time.ParseDuration(o.DecisionTimeout)
-	if err != nil || d <= 0 || d > 7*24*time.Hour {
+	if err != nil || d < time.Second || d > 7*24*time.Hour {
 		return 0, Invalidf("decision_timeout", "%q is not a duration between 1s and 168h (for example \"90s\" or \"5m\")", o.DecisionTimeout)
 	}
 	return d, nil

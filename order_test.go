@@ -32,3 +32,13 @@ func TestSameComparesEveryField(t *testing.T) {
 		}
 	}
 }
+
+func TestDecisionTimeoutsOutsideOneSecondToAWeekAreRefused(t *testing.T) {
+	for timeout, ok := range map[string]bool{"": true, "1s": true, "90s": true, "168h": true,
+		"999ms": false, "1ns": false, "0s": false, "-5m": false, "168h1s": false, "soon": false} {
+		_, err := ordersaga.OrderInput{DecisionTimeout: timeout}.Timeout()
+		if (err == nil) != ok || (err != nil && ordersaga.ErrorCode(err) != ordersaga.EINVALID) {
+			t.Errorf("decision timeout %q: %v, want accepted = %v", timeout, err, ok)
+		}
+	}
+}

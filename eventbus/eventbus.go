@@ -97,6 +97,10 @@ type SubscribeOptions struct {
 	AckWait time.Duration
 	// MaxInFlight bounds unacknowledged messages per member; default 64.
 	MaxInFlight int
+	// Concurrency is how many messages a member handles at once; default 1, in the order
+	// they come. More suits handlers that wait (the restaurant's kitchen), at most
+	// MaxInFlight.
+	Concurrency int
 }
 
 // WithDefaults validates o and fills in its defaults.
@@ -110,7 +114,7 @@ func (o SubscribeOptions) WithDefaults() (SubscribeOptions, error) {
 		return o, ordersaga.Invalidf("handler", "required")
 	case o.DeadLetter == nil:
 		return o, ordersaga.Invalidf("dead_letter", "required")
-	case o.MaxDeliveries < 0 || o.AckWait < 0 || o.MaxInFlight < 0:
+	case o.MaxDeliveries < 0 || o.AckWait < 0 || o.MaxInFlight < 0 || o.Concurrency < 0:
 		return o, ordersaga.Invalidf("max_deliveries", "limits must not be negative")
 	}
 	if o.MaxDeliveries == 0 {
@@ -122,19 +126,26 @@ func (o SubscribeOptions) WithDefaults() (SubscribeOptions, error) {
 	if o.MaxInFlight == 0 {
 		o.MaxInFlight = 64
 	}
+	if o.Concurrency == 0 {
+		o.Concurrency = 1
+	}
+	if o.Concurrency > o.MaxInFlight {
+		return o, ordersaga.Invalidf("concurrency", "must not exceed max_in_flight (%d), got %d", o.MaxInFlight, o.Concurrency)
+	}
 	return o, nil
 }
 
 // Dispatch runs the handler for msg and decides what the adapter does with it: ack is
 // true when the message is done (handled, or dead-lettered) and false when it must be
-// redelivered. Adapters call it for every delivery so that all share one behaviour.
+// redelivered (also whenever ctx ends because the subscription closes). Adapters call it
+// for every delivery, through a Dispatcher, so that all share one behaviour.
 func Dispatch(ctx context.Context, opts SubscribeOptions, msg Message) (ack bool) {
 	err := msg.DecodeErr
 	if err == nil {
 		if err = opts.Handler(ctx, msg); err == nil {
 			return true
 		}
-		if msg.Deliveries < opts.MaxDeliveries {
+		if msg.Deliveries < opts.MaxDeliveries || errors.Is(context.Cause(ctx), ErrSubscriptionClosed) {
 			return false
 		}
 	}

@@ -73,3 +73,52 @@ func TestSimulatorDecidesByItsRule(t *testing.T) {
 		t.Errorf("order of the manual restaurant: %+v, %v; want still awaiting a decision", st, err)
 	}
 }
+
+// TestSimulatorDecidesOrdersConcurrently pays 40 orders at once, each with 6 s for the
+// restaurant to decide, at a kitchen delay of 1 s: every one is approved. Decided one after
+// another, the orders after the sixth would miss their deadline and be rejected.
+func TestSimulatorDecidesOrdersConcurrently(t *testing.T) {
+	s := stacktest.Start(t)
+	ctx := context.Background()
+	a, err := system.NewAPI(system.APIConfig{DB: s.DB, Temporal: s.Temporal, Tokens: s.Tokens.Verifier, Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(a.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()), s.Tokens.As(t, stacktest.Operator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	sim, err := system.NewRestaurant(system.RestaurantConfig{Bus: s.Bus, API: ordersagav1.NewOrderServiceClient(conn), Delay: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stacktest.Run(t, a, sim)
+	customer := "c-" + uuid.NewString()[:8]
+	if _, err := s.Accounts.Credit(ctx, customer, 1_000_000, "EUR", "funding"); err != nil {
+		t.Fatal(err)
+	}
+	sagas := workflows.Client{Temporal: s.Temporal}
+	orders := make([]string, 40)
+	for i := range orders {
+		in := ordersaga.OrderInput{OrderID: uuid.NewString()[:12], CustomerID: customer, RestaurantID: "r-1", Currency: "EUR", DecisionTimeout: "6s",
+			Items: []ordersaga.Item{{ID: "pizza", Name: "pizza", UnitPrice: 1000, Quantity: 1}}}
+		if _, err := sagas.Place(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		orders[i] = in.OrderID
+	}
+	statuses := map[string]int{}
+	for _, id := range orders {
+		var r workflows.Result
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		if err := s.Temporal.GetWorkflow(ctx, workflows.WorkflowID(id), "").Get(ctx, &r); err != nil {
+			t.Fatalf("saga of %s: %v", id, err)
+		}
+		cancel()
+		statuses[r.Status+"/"+r.Reason]++
+	}
+	if statuses[ordersaga.StatusApproved+"/"] != len(orders) {
+		t.Errorf("outcomes %v, want all %d approved", statuses, len(orders))
+	}
+}

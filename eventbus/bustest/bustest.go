@@ -38,6 +38,8 @@ func Run(t *testing.T, h Harness) {
 	t.Run("a member stays subscribed across a server restart", func(t *testing.T) { testSubscribedAcrossRestart(t, h) })
 	t.Run("a handler error causes redelivery", func(t *testing.T) { testRedelivery(t, h) })
 	t.Run("a poison message is dead-lettered while the rest flows", func(t *testing.T) { testPoison(t, h) })
+	t.Run("a member handles Concurrency messages at once", func(t *testing.T) { testConcurrency(t, h) })
+	t.Run("closing cancels running handlers and dead-letters nothing", func(t *testing.T) { testCloseCancels(t, h) })
 	if h.DropsDuplicatePublishes {
 		t.Run("a duplicate publish is dropped", func(t *testing.T) { testDuplicatePublish(t, h) })
 	}
@@ -387,4 +389,90 @@ func BenchEvent(typ string, size int) ordersaga.RecordedEvent {
 	filler := strings.Repeat("x", max(size-16, 0))
 	e.Data = json.RawMessage(`{"filler":"` + filler + `"}`)
 	return e
+}
+
+// testConcurrency holds every handler call until eight run at once: with Concurrency 8
+// they all get there; one at a time they never would, and the test would time out. Each
+// call runs under a deadline below the ack wait.
+func testConcurrency(t *testing.T, h Harness) {
+	typ := uniqueType("order-payment-debited")
+	const n = 8
+	var mu sync.Mutex
+	running, most := 0, 0
+	allIn := make(chan struct{})
+	var deadlineErr error
+	handler := func(ctx context.Context, m eventbus.Message) error {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		if running == n {
+			close(allIn)
+		}
+		if d, ok := ctx.Deadline(); !ok || time.Until(d) > 10*time.Second {
+			deadlineErr = fmt.Errorf("handler deadline %v (set: %v), want one below the ack wait of 10s", d, ok)
+		}
+		mu.Unlock()
+		select {
+		case <-allIn:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return nil
+	}
+	c := newCollector()
+	bus := h.Connect(t, "concurrency")
+	subscribe(t, bus, eventbus.SubscribeOptions{Group: newGroup(), Types: []string{typ}, AckWait: 10 * time.Second, Concurrency: n,
+		Handler: func(ctx context.Context, m eventbus.Message) error {
+			if err := handler(ctx, m); err != nil {
+				return err
+			}
+			return c.handler(nil)(ctx, m)
+		}, DeadLetter: c.deadLetter})
+	for i := range n {
+		publish(t, bus, NewEvent(typ, i))
+	}
+	waitFor(t, 30*time.Second, "eight messages handled at once", func() bool { return c.handled() == n })
+	mu.Lock()
+	defer mu.Unlock()
+	if most != n || deadlineErr != nil {
+		t.Errorf("at most %d handlers ran at once, want %d; %v", most, n, deadlineErr)
+	}
+}
+
+// testCloseCancels closes a subscription while its handler waits: the handler's context
+// ends with eventbus.ErrSubscriptionClosed, even on the message's last delivery nothing is
+// dead-lettered, and a new member of the group receives the message.
+func testCloseCancels(t *testing.T, h Harness) {
+	typ := uniqueType("order-approved")
+	group := newGroup()
+	started, cause := make(chan struct{}, 1), make(chan error, 1)
+	c := newCollector()
+	bus := h.Connect(t, "close-cancels")
+	sub := subscribe(t, bus, eventbus.SubscribeOptions{Group: group, Types: []string{typ}, AckWait: 2 * time.Second, MaxDeliveries: 1,
+		Handler: func(ctx context.Context, m eventbus.Message) error {
+			started <- struct{}{}
+			<-ctx.Done()
+			cause <- context.Cause(ctx)
+			return ctx.Err()
+		}, DeadLetter: c.deadLetter})
+	publish(t, bus, NewEvent(typ, 1))
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the handler never ran")
+	}
+	if err := sub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-cause; !errors.Is(err, eventbus.ErrSubscriptionClosed) {
+		t.Errorf("the handler's context ended with %v, want ErrSubscriptionClosed", err)
+	}
+	subscribe(t, bus, eventbus.SubscribeOptions{Group: group, Types: []string{typ}, AckWait: 2 * time.Second, MaxDeliveries: 5,
+		Handler: c.handler(nil), DeadLetter: c.deadLetter})
+	waitFor(t, 30*time.Second, "the message again, for the next member", func() bool { return c.handled() == 1 })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.dead) != 0 {
+		t.Errorf("%d messages dead-lettered by closing, want none", len(c.dead))
+	}
 }

@@ -195,20 +195,21 @@ func (b *Bus) Subscribe(ctx context.Context, opts eventbus.SubscribeOptions) (ev
 	if err != nil {
 		return nil, eventbus.Unavailable("create consumer "+opts.Group, err)
 	}
-	sub := &subscription{bus: b}
+	sub := &subscription{bus: b, dispatcher: eventbus.NewDispatcher(opts)}
 	handle := func(m jetstream.Msg) {
 		deliveries := 1
 		if md, err := m.Metadata(); err == nil {
 			deliveries = int(md.NumDelivered)
 		}
-		msg := eventbus.NewMessage(m.Subject(), m.Data(), deliveries)
-		if eventbus.Dispatch(context.Background(), opts, msg) {
+		sub.dispatcher.Deliver(eventbus.NewMessage(m.Subject(), m.Data(), deliveries), func(ack bool) {
+			if !ack {
+				_ = m.NakWithDelay(redeliveryDelay(deliveries, opts.AckWait))
+				return
+			}
 			if err := m.DoubleAck(context.Background()); err != nil {
 				b.cfg.Logger.Warn("ack failed; the message will be redelivered", "subject", m.Subject(), "err", err)
 			}
-			return
-		}
-		_ = m.NakWithDelay(redeliveryDelay(deliveries, opts.AckWait))
+		})
 	}
 	sub.cc, err = cons.Consume(handle,
 		jetstream.PullMaxMessages(opts.MaxInFlight),
@@ -242,13 +243,15 @@ func (b *Bus) Close() error {
 }
 
 type subscription struct {
-	bus  *Bus
-	cc   jetstream.ConsumeContext
-	once sync.Once
+	bus        *Bus
+	cc         jetstream.ConsumeContext
+	dispatcher *eventbus.Dispatcher
+	once       sync.Once
 }
 
 func (s *subscription) stop() {
 	s.once.Do(func() {
+		s.dispatcher.Close() // calls still running end now; their messages come again
 		s.cc.Drain()
 		<-s.cc.Closed()
 	})

@@ -292,7 +292,7 @@ func (b *Bus) Subscribe(ctx context.Context, opts eventbus.SubscribeOptions) (ev
 	if err != nil {
 		return nil, eventbus.Unavailable("subscribe", err)
 	}
-	s := &subscription{bus: b, opts: opts}
+	s := &subscription{bus: b, opts: opts, dispatcher: eventbus.NewDispatcher(opts)}
 	if err := s.subscribe(sc); err != nil {
 		s.closeAll()
 		return nil, eventbus.Unavailable("subscribe "+opts.Group, err)
@@ -317,14 +317,16 @@ func (b *Bus) Close() error {
 	b.subs = nil
 	b.mu.Unlock()
 	for _, s := range subs {
+		s.dispatcher.Close() // calls still running end now; their messages come again
 		s.closeAll()
 	}
 	return sc.Close()
 }
 
 type subscription struct {
-	bus  *Bus
-	opts eventbus.SubscribeOptions
+	bus        *Bus
+	opts       eventbus.SubscribeOptions
+	dispatcher *eventbus.Dispatcher
 
 	mu   sync.Mutex
 	subs []stan.Subscription
@@ -357,13 +359,14 @@ func (s *subscription) handle(m *stan.Msg) {
 	if m.Redelivered && m.RedeliveryCount == 0 {
 		deliveries = 2 // a server too old to count redeliveries
 	}
-	msg := eventbus.NewMessage(m.Subject, m.Data, deliveries)
-	if eventbus.Dispatch(context.Background(), s.opts, msg) {
+	s.dispatcher.Deliver(eventbus.NewMessage(m.Subject, m.Data, deliveries), func(ack bool) {
+		if !ack {
+			return // no ack: the server redelivers after AckWait
+		}
 		if err := m.Ack(); err != nil {
 			s.bus.cfg.Logger.Warn("ack failed; the message will be redelivered", "channel", m.Subject, "err", err)
 		}
-	}
-	// Otherwise no ack: the server redelivers after AckWait.
+	})
 }
 
 // closeAll closes the channel subscriptions, keeping the durable queue group.
@@ -378,6 +381,7 @@ func (s *subscription) closeAll() {
 
 // Close implements eventbus.Subscription.
 func (s *subscription) Close() error {
+	s.dispatcher.Close()
 	s.closeAll()
 	s.bus.mu.Lock()
 	defer s.bus.mu.Unlock()

@@ -35,6 +35,10 @@ type Restaurant struct {
 // up to two minutes for its saga.
 const restaurantAckWait = 3 * time.Minute
 
+// restaurantConcurrency is how many orders the simulator decides at once: each waits its
+// delay on its own, not behind every order before it.
+const restaurantConcurrency = 64
+
 // NewRestaurant builds the restaurant simulator role.
 func NewRestaurant(cfg RestaurantConfig) (*Restaurant, error) {
 	if cfg.Bus == nil || cfg.API == nil {
@@ -52,7 +56,7 @@ func NewRestaurant(cfg RestaurantConfig) (*Restaurant, error) {
 // Run decides orders until ctx ends.
 func (r *Restaurant) Run(ctx context.Context) error {
 	sub, err := r.cfg.Bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: restaurant.Group, Types: []string{ordersaga.EventPaymentDebited},
-		AckWait: restaurantAckWait,
+		AckWait: restaurantAckWait, MaxInFlight: restaurantConcurrency, Concurrency: restaurantConcurrency,
 		Handler: func(ctx context.Context, m eventbus.Message) error { return r.sim.Handle(ctx, m.Event) },
 		DeadLetter: func(_ context.Context, m eventbus.Message, cause error) error {
 			r.cfg.Logger.Error("restaurant gave up on a message", "event", m.Event.ID, "err", cause)

@@ -27,8 +27,18 @@ type Account struct {
 
 // Contains reports whether the event with this id is part of the account.
 func (a Account) Contains(id uuid.UUID) bool {
+	_, ok := a.VersionOf(id)
+	return ok
+}
+
+// VersionOf returns the version at which the event with this id sits in the account's
+// stream, if it is part of the account.
+func (a Account) VersionOf(id uuid.UUID) (int64, bool) {
 	v, ok := a.ids.version(id)
-	return ok && v <= a.Version
+	if !ok || v > a.Version {
+		return 0, false
+	}
+	return v, true
 }
 
 // FoldAccount folds the events of a customer stream, in version order, into an Account.

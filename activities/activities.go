@@ -324,11 +324,17 @@ func (a *Activities) RefundPayment(ctx context.Context, in PaymentInput) (Refund
 	if err != nil {
 		return RefundResult{}, err
 	}
-	if !account.Contains(s.eventID("debit-account")) {
+	debitVersion, debited := account.VersionOf(s.eventID("debit-account"))
+	if !debited {
 		return RefundResult{Refunded: false}, nil
 	}
+	// What goes back is what the stored debit took, whatever the input says.
+	debit, err := a.storedDebit(ctx, customer, debitVersion, in)
+	if err != nil {
+		return RefundResult{}, err
+	}
 	refund, err := s.event("refund-account", ordersaga.EventAccountRefunded, ordersaga.AccountEntry{
-		CustomerID: in.CustomerID, Amount: in.Amount, Currency: in.Currency, OrderID: in.OrderID, PaymentID: PaymentID(in.OrderID),
+		CustomerID: in.CustomerID, Amount: debit.Amount, Currency: debit.Currency, OrderID: in.OrderID, PaymentID: PaymentID(in.OrderID),
 	})
 	if err != nil {
 		return RefundResult{}, err
@@ -338,7 +344,7 @@ func (a *Activities) RefundPayment(ctx context.Context, in PaymentInput) (Refund
 		return RefundResult{}, err
 	}
 	e, err := s.event("payment-refunded", ordersaga.EventPaymentRefunded, ordersaga.PaymentRefunded{
-		OrderID: in.OrderID, PaymentID: PaymentID(in.OrderID), Amount: in.Amount, Currency: in.Currency,
+		OrderID: in.OrderID, PaymentID: PaymentID(in.OrderID), Amount: debit.Amount, Currency: debit.Currency,
 	})
 	if err != nil {
 		return RefundResult{}, err
@@ -347,6 +353,24 @@ func (a *Activities) RefundPayment(ctx context.Context, in PaymentInput) (Refund
 		return RefundResult{}, err
 	}
 	return RefundResult{Refunded: true}, nil
+}
+
+// storedDebit reads the account-debited event at version of the customer's stream and
+// checks that it is this order's debit of this customer; anything else is a non-retryable
+// ErrInvalidInput (nothing is refunded).
+func (a *Activities) storedDebit(ctx context.Context, customer ordersaga.Stream, version int64, in PaymentInput) (ordersaga.AccountEntry, error) {
+	events, err := a.Store.ReadStream(ctx, customer, version, 1)
+	if err != nil {
+		return ordersaga.AccountEntry{}, asActivityError(err)
+	}
+	var entry ordersaga.AccountEntry
+	if len(events) == 1 && events[0].Type == ordersaga.EventAccountDebited {
+		if err := json.Unmarshal(events[0].Data, &entry); err == nil && entry.CustomerID == in.CustomerID && entry.OrderID == in.OrderID {
+			return entry, nil
+		}
+	}
+	return entry, temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("%s version %d is not the debit of order %s", customer, version, in.OrderID), ErrInvalidInput, nil)
 }
 
 // DecisionInput names an order and its restaurant.

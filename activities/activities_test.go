@@ -296,3 +296,41 @@ func TestBusinessFailuresAreNotRetryable(t *testing.T) {
 		t.Errorf("order stream holds %d events after the refused steps, want 1", n)
 	}
 }
+
+// TestARefundReturnsWhatTheStoredDebitTookOnce debits an order of 20.00 and asks, twice,
+// for a refund of 500.00: the account gets back the 20.00 its debit took, once, and the
+// order's payment-refunded says 20.00 (the refund used to trust the input's amount).
+func TestARefundReturnsWhatTheStoredDebitTookOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	in := order("refund")
+	if _, err := f.accounts.Credit(ctx, in.CustomerID, 10_000, "EUR", "funding"); err != nil {
+		t.Fatal(err)
+	}
+	pay := activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 2000, Currency: "EUR"}
+	if err := f.run(f.acts.DebitPayment, pay, nil); err != nil {
+		t.Fatal(err)
+	}
+	inflated := pay
+	inflated.Amount = 50_000
+	for range 2 {
+		var r activities.RefundResult
+		if err := f.run(f.acts.RefundPayment, inflated, &r); err != nil || !r.Refunded {
+			t.Fatalf("refund: %+v, %v", r, err)
+		}
+	}
+	if account, err := f.accounts.Get(ctx, in.CustomerID); err != nil || account.Balance != 10_000 {
+		t.Errorf("account after the debit and two refunds: %+v, %v; want 10000, as before the debit", account, err)
+	}
+	var refunded []ordersaga.PaymentRefunded
+	for _, e := range f.stream(t, ordersaga.MustParseStream("order-"+in.OrderID)) {
+		if e.Type == ordersaga.EventPaymentRefunded {
+			var p ordersaga.PaymentRefunded
+			_ = json.Unmarshal(e.Data, &p)
+			refunded = append(refunded, p)
+		}
+	}
+	if len(refunded) != 1 || refunded[0].Amount != 2000 {
+		t.Errorf("payment-refunded events %+v, want one of 2000", refunded)
+	}
+}

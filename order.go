@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Event types of the order saga. Each is also the name of the bus channel it travels on.
@@ -51,6 +53,8 @@ const (
 const (
 	MaxItems    = 100
 	MaxQuantity = 1000
+	// MaxItemName is the longest an item's name may be, in characters.
+	MaxItemName = 200
 )
 
 // Item is one line of an order. UnitPrice is in minor units (cents) of the order's currency.
@@ -132,8 +136,14 @@ func (o OrderInput) Validate() error {
 		switch {
 		case it.ID == "":
 			return Invalidf(field+".id", "required")
+		case !idPattern.MatchString(it.ID):
+			return Invalidf(field+".id", "%q: use 1 to 100 letters, digits, '_', '.', ':', '@' or '-'", it.ID)
 		case strings.TrimSpace(it.Name) == "":
 			return Invalidf(field+".name", "required")
+		case !utf8.ValidString(it.Name) || strings.ContainsFunc(it.Name, unicode.IsControl):
+			return Invalidf(field+".name", "must be UTF-8 text without control characters")
+		case utf8.RuneCountInString(it.Name) > MaxItemName:
+			return Invalidf(field+".name", "%d characters; the limit is %d", utf8.RuneCountInString(it.Name), MaxItemName)
 		case it.UnitPrice <= 0:
 			return Invalidf(field+".unit_price", "must be a positive amount in minor units (cents), got %d", it.UnitPrice)
 		case it.Quantity <= 0 || it.Quantity > MaxQuantity:

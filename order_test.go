@@ -1,7 +1,9 @@
 package ordersaga_test
 
 import (
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ordersaga/ordersaga"
@@ -40,5 +42,31 @@ func TestDecisionTimeoutsOutsideOneSecondToAWeekAreRefused(t *testing.T) {
 		if (err == nil) != ok || (err != nil && ordersaga.ErrorCode(err) != ordersaga.EINVALID) {
 			t.Errorf("decision timeout %q: %v, want accepted = %v", timeout, err, ok)
 		}
+	}
+}
+
+func TestItemsWithOddIdsOrNamesAreRefusedNamingTheField(t *testing.T) {
+	long := strings.Repeat("é", ordersaga.MaxItemName+1)
+	for _, c := range []struct {
+		id, name, field string
+	}{
+		{"pizza slice", "Pizza", "items[0].id"},
+		{strings.Repeat("p", 101), "Pizza", "items[0].id"},
+		{"pizza", "Pizza\x00", "items[0].name"},
+		{"pizza", "Pizza\nmargherita", "items[0].name"},
+		{"pizza", "Pizza\xff", "items[0].name"},
+		{"pizza", long, "items[0].name"},
+	} {
+		o := ordersaga.OrderInput{OrderID: "o-1", CustomerID: "c-1", RestaurantID: "r-1", Currency: "EUR",
+			Items: []ordersaga.Item{{ID: c.id, Name: c.name, UnitPrice: 100, Quantity: 1}}}
+		var e *ordersaga.Error
+		if err := o.Validate(); !errors.As(err, &e) || e.Code != ordersaga.EINVALID || e.Field != c.field {
+			t.Errorf("item %q %q: %v, want invalid naming %s", c.id, c.name, err, c.field)
+		}
+	}
+	ok := ordersaga.OrderInput{OrderID: "o-1", CustomerID: "c-1", RestaurantID: "r-1", Currency: "EUR",
+		Items: []ordersaga.Item{{ID: "tiramisu", Name: strings.Repeat("é", ordersaga.MaxItemName), UnitPrice: 100, Quantity: 1}}}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("an item with a long but allowed name: %v", err)
 	}
 }

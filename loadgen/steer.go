@@ -11,15 +11,21 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
+	"github.com/ordersaga/ordersaga/payments"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
-// fund credits each worker's customer with plenty, and the poor customer with one cent.
+// fund credits each worker's customer with plenty (100.00 per order of the run, in
+// credits no larger than one may be), and the poor customer with one cent.
 func fund(ctx context.Context, cfg Config) error {
 	for w := range cfg.Concurrency {
-		if _, err := cfg.API.CreditAccount(ctx, &ordersagav1.CreditAccountRequest{CustomerId: customer(cfg, w),
-			Amount: int64(cfg.Orders) * 10_000, Currency: "EUR", Reference: "load"}); err != nil {
-			return fmt.Errorf("fund: %w", err)
+		for part, left := 0, int64(cfg.Orders)*10_000; left > 0; part++ {
+			amount := min(left, payments.MaxCredit)
+			if _, err := cfg.API.CreditAccount(ctx, &ordersagav1.CreditAccountRequest{CustomerId: customer(cfg, w),
+				Amount: amount, Currency: "EUR", Reference: fmt.Sprintf("load-%d", part)}); err != nil {
+				return fmt.Errorf("fund: %w", err)
+			}
+			left -= amount
 		}
 	}
 	_, err := cfg.API.CreditAccount(ctx, &ordersagav1.CreditAccountRequest{CustomerId: poor(cfg), Amount: 1, Currency: "EUR", Reference: "load"})

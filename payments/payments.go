@@ -119,6 +119,9 @@ func (a Accounts) Credit(ctx context.Context, customerID string, amount int64, c
 	switch {
 	case amount <= 0:
 		return ordersaga.Account{}, ordersaga.Invalidf("amount", "must be a positive amount in minor units (cents), got %d", amount)
+	case amount > MaxCredit:
+		return ordersaga.Account{}, ordersaga.Invalidf("amount", "%s is more than one credit may be (%s); credit it in parts",
+			ordersaga.FormatMoney(amount, currency), ordersaga.FormatMoney(MaxCredit, currency))
 	case reference == "":
 		return ordersaga.Account{}, ordersaga.Invalidf("reference", "required (an id of the credit that stays the same on retries)")
 	}
@@ -151,6 +154,10 @@ func (a Accounts) Credit(ctx context.Context, customerID string, amount int64, c
 		}
 	}
 }
+
+// MaxCredit is the most one credit may be, in minor units: 1,000,000.00 of a currency with
+// cents. A typo of a few zeros stops here instead of in the books.
+const MaxCredit = 100_000_000
 
 // maxCreditRaces is how often a credit folds the account again after another writer
 // appended first, before it gives up (EUNAVAILABLE: the caller may retry).

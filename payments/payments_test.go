@@ -77,6 +77,7 @@ func TestCreditRejectsBadInput(t *testing.T) {
 		{"negative amount", "c-2", "EUR", "r", -5, "amount"},
 		{"bad currency", "c-2", "euro", "r", 100, "currency"},
 		{"no reference", "c-2", "EUR", "", 100, "reference"},
+		{"more than one credit may be", "c-2", "EUR", "r", payments.MaxCredit + 1, "amount"},
 		{"another currency than the account's", "c-usd", "EUR", "r2", 100, "currency"},
 	}
 	for _, tt := range tests {
@@ -245,13 +246,12 @@ func TestFirstCreditsInTwoCurrenciesAtOnceLeaveOneCurrency(t *testing.T) {
 }
 
 // TestACreditThatWouldOverflowIsRefused fills an account to within 10 of the largest
-// balance: a credit of 11 is refused naming the amount, and the account still folds.
+// balance (appended directly: no one credit may be that large): a credit of 11 is refused
+// naming the amount, and the account still folds.
 func TestACreditThatWouldOverflowIsRefused(t *testing.T) {
 	a := newAccounts(t)
 	ctx := context.Background()
-	if _, err := a.Credit(ctx, "c-full", math.MaxInt64-10, "EUR", "r1"); err != nil {
-		t.Fatal(err)
-	}
+	appendEntry(t, a.Store, "c-full", ordersaga.EventAccountCredited, math.MaxInt64-10)
 	var e *ordersaga.Error
 	if _, err := a.Credit(ctx, "c-full", 11, "EUR", "r2"); !errors.As(err, &e) || e.Code != ordersaga.EINVALID || e.Field != "amount" {
 		t.Errorf("a credit past 64 bits: %v, want invalid naming amount", err)

@@ -1182,7 +1182,7 @@ type CreditAccountRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// customer_id of the account.
 	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
-	// amount in minor units, positive.
+	// amount in minor units, positive, at most 100000000 (1,000,000.00 with cents) per credit.
 	Amount int64 `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
 	// currency, which must be the account's.
 	Currency string `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`

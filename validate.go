@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -55,10 +56,56 @@ func ValidateJSONObject(field string, data []byte) error {
 	if trimmed[0] != '{' || !json.Valid(trimmed) {
 		return Invalidf(field, "must be a JSON object")
 	}
-	if bytes.Contains(trimmed, []byte(`\u0000`)) {
-		return Invalidf(field, `must not contain the NUL character (\u0000)`)
+	if !utf8.Valid(trimmed) {
+		return Invalidf(field, "must be UTF-8")
+	}
+	return storableEscapes(field, trimmed)
+}
+
+// storableEscapes returns an EINVALID error naming field if valid JSON data escapes a
+// character JSONB cannot hold: NUL (\u0000), or half of a UTF-16 surrogate pair.
+func storableEscapes(field string, data []byte) error {
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character; a backslash escaping a backslash is skipped with it
+		if data[i] != 'u' {
+			continue
+		}
+		r := hex4(data[i+1 : i+5])
+		i += 4
+		switch {
+		case r == 0:
+			return Invalidf(field, `must not contain the NUL character (\u0000)`)
+		case r >= 0xD800 && r < 0xDC00 && i+6 < len(data) && data[i+1] == '\\' && data[i+2] == 'u':
+			if low := hex4(data[i+3 : i+7]); low >= 0xDC00 && low < 0xE000 {
+				i += 6 // a whole pair
+				continue
+			}
+			return Invalidf(field, "escapes half of a UTF-16 surrogate pair (\\u%04x)", r)
+		case r >= 0xD800 && r < 0xE000:
+			return Invalidf(field, "escapes half of a UTF-16 surrogate pair (\\u%04x)", r)
+		}
 	}
 	return nil
+}
+
+// hex4 is the value of four hexadecimal digits (valid JSON has them after \u).
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		}
+	}
+	return r
 }
 
 // EventFields name the fields of a list of events in error messages, so that each

@@ -192,6 +192,11 @@ func (s *orderServer) ListOrders(ctx context.Context, req *ordersagav1.ListOrder
 		if err != nil {
 			return nil, err
 		}
+		// The cursor is the last order id of the page before; a token is not secret (its
+		// fingerprint is of public filters), so a forged one may carry any bytes.
+		if ordersaga.ValidateID("page_token", string(cursor)) != nil {
+			return nil, ordersaga.Invalidf("page_token", "malformed; pass next_page_token from the previous response unchanged")
+		}
 		after = string(cursor)
 	}
 	orders, err := s.reads.ListOrders(ctx, f, after, size+1)

@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"strings"
@@ -251,6 +253,11 @@ func TestOrderServiceErrors(t *testing.T) {
 	_, err = c.ListOrders(ctx, &ordersagav1.ListOrdersRequest{PageSize: 501})
 	wantStatus(t, err, codes.InvalidArgument, "page_size")
 	_, err = c.ListOrders(ctx, &ordersagav1.ListOrdersRequest{PageToken: "???"})
+	wantStatus(t, err, codes.InvalidArgument, "page_token")
+	// A forged token: the fingerprint of the (public) filters, then bytes that are not UTF-8.
+	sum := sha256.Sum256([]byte(`orders "" "" ""`))
+	forged := base64.RawURLEncoding.EncodeToString(append(sum[:8], 0xff, 0xfe))
+	_, err = c.ListOrders(ctx, &ordersagav1.ListOrdersRequest{PageToken: forged})
 	wantStatus(t, err, codes.InvalidArgument, "page_token")
 	_, err = c.CreditAccount(ctx, &ordersagav1.CreditAccountRequest{CustomerId: "c-1", Amount: -1, Currency: "EUR", Reference: "r"})
 	wantStatus(t, err, codes.InvalidArgument, "amount")

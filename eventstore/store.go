@@ -419,6 +419,8 @@ func storeError(op string, err error) error {
 		return &ordersaga.Error{Code: ordersaga.EUNAVAILABLE, Message: "too much contention on the event store; retry", Err: fmt.Errorf("%s: %w", op, err)}
 	case sqldb.Unreachable(err):
 		return &ordersaga.Error{Code: ordersaga.EUNAVAILABLE, Message: "the event store's database is unavailable", Err: fmt.Errorf("%s: %w", op, err)}
+	case strings.HasPrefix(sqldb.SQLState(err), "22"): // data exception: a value it cannot hold
+		return &ordersaga.Error{Code: ordersaga.EINVALID, Message: "the event store cannot hold a value of this request (text that is not UTF-8, say)", Err: fmt.Errorf("%s: %w", op, err)}
 	}
 	return &ordersaga.Error{Code: ordersaga.EINTERNAL, Message: "internal error", Err: fmt.Errorf("%s: %w", op, err)}
 }

@@ -560,3 +560,40 @@ func TestMigrateIsIdempotentUnderConcurrency(t *testing.T) {
 		t.Errorf("schema_migrations has %d eventstore rows, want 1", n)
 	}
 }
+
+// TestTheStoreAcceptsExactlyTheJSONItsDatabaseCanHold asks PostgreSQL itself whether each
+// sample casts to JSONB, and compares with ValidateJSONObject: what the database would
+// refuse is refused first, as invalid input naming the field (it used to reach the
+// database and come back as an internal error); what it holds passes.
+func TestTheStoreAcceptsExactlyTheJSONItsDatabaseCanHold(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, sample := range []string{
+		`{"a":"plain"}`,
+		`{"a":"\ud83d\ude00"}`,     // a whole surrogate pair
+		`{"a":"\ud800"}`,           // a lone high surrogate
+		`{"a":"\udc00"}`,           // a lone low surrogate
+		`{"a":"x\ud800\u0041"}`,    // a high surrogate followed by something else
+		`{"\ud800":1}`,             // in a key
+		`{"a":"\ud800\ud800"}`,     // two high surrogates
+		`{"a":"\u0000"}`,           // NUL
+		`{"a":"\\u0000"}`,          // an escaped backslash, then text
+		`{"a":"\\\ud800"}`,         // an escaped backslash, then a lone surrogate
+		"{\"a\":\"\xff\"}",         // not UTF-8
+		`{"a":"caf\u00e9 \u20ac"}`, // ordinary escapes
+	} {
+		var cast string
+		dbErr := f.db.QueryRow(ctx, `SELECT $1::text::jsonb::text`, sample).Scan(&cast)
+		err := ordersaga.ValidateJSONObject("data", []byte(sample))
+		if (err == nil) != (dbErr == nil) {
+			t.Errorf("%s: validation says %v, PostgreSQL says %v", sample, err, dbErr)
+		}
+		if err != nil && ordersaga.ErrorCode(err) != ordersaga.EINVALID {
+			t.Errorf("%s: %v, want invalid", sample, err)
+		}
+		_, appendErr := f.store.Append(ctx, ordersaga.MustParseStream("note-json"), ordersaga.AnyVersion, []ordersaga.EventData{event("note-added", sample)})
+		if (appendErr == nil) != (dbErr == nil) || (appendErr != nil && ordersaga.ErrorCode(appendErr) != ordersaga.EINVALID) {
+			t.Errorf("%s: append %v, want invalid exactly when PostgreSQL refuses it", sample, appendErr)
+		}
+	}
+}

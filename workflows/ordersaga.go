@@ -88,7 +88,8 @@ type Result struct {
 }
 
 // Activity options. Forward steps give up after 10 attempts (then the saga compensates);
-// compensations retry until they succeed. A cancelled saga waits for a running forward
+// compensations, and the approval once the restaurant has approved, retry until they
+// succeed. A cancelled saga waits for a running forward
 // step to finish before compensating, so a debit that is still being written cannot slip
 // past its refund.
 var (
@@ -229,7 +230,13 @@ func (s *saga) run(ctx workflow.Context, amount int64, timeout time.Duration) (s
 		return ordersaga.ReasonRestaurantRejected, fmt.Errorf("the restaurant rejected the order: %s", s.decision.Reason)
 	}
 	s.state.CompletedSteps = append(s.state.CompletedSteps, "restaurant-decision")
-	if err := s.step(ctx, "approve-order", a.ApproveOrder, order, ordersaga.StatusApproved); err != nil {
+	// The restaurant has approved: the approval must land, and a committed order-approved
+	// is never followed by a refund. So it runs where the saga's cancellation does not
+	// reach (a cancellation now comes too late), and retries like a compensation, until it
+	// succeeds, through any outage.
+	approveCtx, _ := workflow.NewDisconnectedContext(ctx)
+	approveCtx = workflow.WithActivityOptions(approveCtx, compensationOptions)
+	if err := s.step(approveCtx, "approve-order", a.ApproveOrder, order, ordersaga.StatusApproved); err != nil {
 		return ordersaga.ReasonFailed, err
 	}
 	s.compensations = nil // approved: nothing to undo any more

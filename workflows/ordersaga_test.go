@@ -430,3 +430,19 @@ func TestASagaUnderAnotherWorkflowIDTouchesNothing(t *testing.T) {
 	}
 	f.wantCalls(t)
 }
+
+// TestACancellationDuringTheApprovalComesTooLate cancels the saga while its approval is
+// being written: the approval lands, the order is approved, and nothing is refunded.
+func TestACancellationDuringTheApprovalComesTooLate(t *testing.T) {
+	f := newFixture(t)
+	f.forward("CreateOrder", "DebitPayment")
+	f.env.OnActivity(f.acts.ApproveOrder, mock.Anything, mock.Anything).Return(activities.StepResult{Version: 3}, nil).
+		After(time.Minute).Once().Run(f.record("ApproveOrder"))
+	f.decide(time.Minute, workflows.Decision{Approved: true})
+	f.env.RegisterDelayedCallback(f.env.CancelWorkflow, 90*time.Second)
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	if r := f.result(t); r.Status != ordersaga.StatusApproved || len(r.Compensated) != 0 {
+		t.Errorf("result = %+v, want approved, nothing compensated", r)
+	}
+	f.wantCalls(t, "CreateOrder", "DebitPayment", "ApproveOrder")
+}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/activity"
@@ -117,9 +118,10 @@ func (s stepContext) eventID(step string) uuid.UUID {
 }
 
 // appendAndPublish appends events to stream, publishes them and takes them off the
-// outbox. A publish failure fails the activity so Temporal retries it (the append is then a
-// no-op); if the process dies before the outbox is cleared, the outbox relay publishes them
-// (again: consumers are idempotent). Clearing the outbox here is what keeps the relay from
+// outbox. A committed append is the step done: if the bus cannot take the events now (or
+// the process dies before the outbox is cleared), the outbox relay publishes them later
+// (again, maybe: consumers are idempotent), so a bus outage neither fails nor delays the
+// saga beyond publishTimeout. Clearing the outbox here is what keeps the relay from
 // publishing every event a second time.
 func (a *Activities) appendAndPublish(ctx context.Context, stream ordersaga.Stream, expected ordersaga.ExpectedVersion, events ...ordersaga.EventData) (ordersaga.AppendResult, error) {
 	res, err := a.Store.Append(ctx, stream, expected, events)
@@ -127,8 +129,12 @@ func (a *Activities) appendAndPublish(ctx context.Context, stream ordersaga.Stre
 		return res, asActivityError(err)
 	}
 	recorded := res.Recorded(stream, events)
-	if n, err := a.Bus.PublishBatch(ctx, recorded); err != nil {
-		return res, fmt.Errorf("published %d of %d events of %s: %w", n, len(recorded), stream, err)
+	publishCtx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	if n, err := a.Bus.PublishBatch(publishCtx, recorded); err != nil {
+		activity.GetLogger(ctx).Warn("events committed but not published; the outbox relay will publish them",
+			"stream", stream, "published", n, "of", len(recorded), "error", err)
+		return res, nil
 	}
 	positions := make([]int64, len(recorded))
 	for i, e := range recorded {
@@ -152,6 +158,9 @@ func asActivityError(err error) error {
 	}
 	return err
 }
+
+// publishTimeout bounds how long a step waits for the bus after its append committed.
+const publishTimeout = 3 * time.Second
 
 // errConflict is the (retryable) error type of a lost race or a content conflict.
 const errConflict = "Conflict"

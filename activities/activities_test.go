@@ -34,6 +34,7 @@ type fixture struct {
 	acts     *activities.Activities
 	accounts payments.Accounts
 	bus      eventbus.Bus
+	nats     *bustest.Server
 }
 
 func newFixture(t *testing.T) fixture {
@@ -54,7 +55,7 @@ func newFixture(t *testing.T) fixture {
 	}
 	t.Cleanup(func() { bus.Close() })
 	store := eventstore.New(db)
-	return fixture{store: store, acts: &activities.Activities{Store: store, Bus: bus, Published: store, Accounts: payments.NewAccountCache(0)}, accounts: payments.Accounts{Store: store}, bus: bus}
+	return fixture{store: store, acts: &activities.Activities{Store: store, Bus: bus, Published: store, Accounts: payments.NewAccountCache(0)}, accounts: payments.Accounts{Store: store}, bus: bus, nats: srv}
 }
 
 // run executes one activity in a fresh test activity environment.
@@ -332,5 +333,26 @@ func TestARefundReturnsWhatTheStoredDebitTookOnce(t *testing.T) {
 	}
 	if len(refunded) != 1 || refunded[0].Amount != 2000 {
 		t.Errorf("payment-refunded events %+v, want one of 2000", refunded)
+	}
+}
+
+// TestACommittedStepSucceedsWhileTheBusIsDown stops NATS, then creates an order: the step
+// succeeds (its event is committed), and the event waits in the outbox for the relay.
+func TestACommittedStepSucceedsWhileTheBusIsDown(t *testing.T) {
+	f := newFixture(t)
+	f.nats.Stop(t)
+	in := order("outage")
+	if err := f.run(f.acts.CreateOrder, in, nil); err != nil {
+		t.Fatalf("creating an order while the bus is down: %v, want success (the relay publishes later)", err)
+	}
+	if got := types(f.stream(t, ordersaga.MustParseStream("order-"+in.OrderID))); len(got) != 1 || got[0] != ordersaga.EventOrderCreated {
+		t.Errorf("order stream %v, want order-created", got)
+	}
+	unpublished, err := f.store.Unpublished(context.Background(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(unpublished) != 1 || unpublished[0].Type != ordersaga.EventOrderCreated {
+		t.Errorf("outbox %v, want the order-created event waiting for the relay", types(unpublished))
 	}
 }

@@ -105,9 +105,10 @@ func (c Client) Cancel(ctx context.Context, orderID string) error {
 }
 
 // temporalError maps Temporal's errors to application errors: context errors pass
-// through; a refused decision and a saga that has ended are EPRECONDITION; a saga that
-// does not exist is ENOTFOUND; a server that cannot be reached or is overloaded is
-// EUNAVAILABLE; anything else is EINTERNAL (retrying it would not help).
+// through; a request Temporal refuses as invalid or too large is EINVALID; a refused
+// decision and a saga that has ended are EPRECONDITION; a saga that does not exist is
+// ENOTFOUND; a server that cannot be reached or is overloaded is EUNAVAILABLE; anything
+// else is EINTERNAL (retrying it would not help).
 func temporalError(op string, err error) error {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
@@ -118,8 +119,15 @@ func temporalError(op string, err error) error {
 		unavailable *serviceerror.Unavailable
 		exhausted   *serviceerror.ResourceExhausted
 		deadline    *serviceerror.DeadlineExceeded
+		invalid     *serviceerror.InvalidArgument
 	)
 	switch {
+	case errors.As(err, &invalid):
+		// Temporal's own limits (a payload over its blob size limit, say): the same
+		// request fails again, so it is the caller's to change.
+		return &ordersaga.Error{Code: ordersaga.EINVALID, Message: "Temporal refused the request: " + invalid.Message, Err: err}
+	case errors.As(err, &exhausted) && strings.Contains(exhausted.Message, "larger than max"):
+		return &ordersaga.Error{Code: ordersaga.EINVALID, Message: "the request is larger than Temporal takes", Err: err}
 	case errors.As(err, &appErr) && appErr.Type() == ErrNotAwaitingDecision:
 		return &ordersaga.Error{Code: ordersaga.EPRECONDITION, Message: appErr.Message(), Err: err}
 	case errors.As(err, &notFound) && sagaEnded(notFound):

@@ -22,7 +22,9 @@ func TestTemporalErrorsBecomeApplicationErrors(t *testing.T) {
 		{"missing", serviceerror.NewNotFound("workflow not found for ID: order-9"), ordersaga.ENOTFOUND},
 		{"unreachable", serviceerror.NewUnavailable("connection refused"), ordersaga.EUNAVAILABLE},
 		{"overloaded", serviceerror.NewResourceExhausted(0, "busy"), ordersaga.EUNAVAILABLE},
-		{"a bug", serviceerror.NewInvalidArgument("bad request"), ordersaga.EINTERNAL},
+		{"over Temporal's limits", serviceerror.NewInvalidArgument("Blob data size exceeds limit."), ordersaga.EINVALID},
+		{"larger than gRPC takes", serviceerror.NewResourceExhausted(0, "grpc: trying to send message larger than max (5000000 vs. 4194304)"), ordersaga.EINVALID},
+		{"a bug", serviceerror.NewInternal("nil pointer"), ordersaga.EINTERNAL},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := ordersaga.ErrorCode(temporalError("decide order 9", c.err)); got != c.want {

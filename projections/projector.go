@@ -70,15 +70,32 @@ func (p *Projector) Apply(ctx context.Context, e ordersaga.RecordedEvent) error 
 	if !errors.Is(err, errGap) {
 		return err
 	}
-	events, err := p.store.ReadStream(ctx, stream, current+1, int(e.Version-current))
-	if err != nil {
+	if err := p.catchUp(ctx, stream, m, current, e.Version); err != nil {
 		return fmt.Errorf("fill gap of %s: %w", e.StreamID, err)
 	}
-	if len(events) == 0 || events[len(events)-1].Version < e.Version {
-		return fmt.Errorf("fill gap of %s: the store has not got version %d yet", e.StreamID, e.Version)
+	return nil
+}
+
+// catchUpPage is how many events catchUp reads and applies in one transaction.
+const catchUpPage = 1000
+
+// catchUp applies the events of stream after version current up to version to, a page at
+// a time, each page in its own transaction, so that a gap of any size is filled.
+func (p *Projector) catchUp(ctx context.Context, stream ordersaga.Stream, rm *readModel, current, to int64) error {
+	for current < to {
+		events, err := p.store.ReadStream(ctx, stream, current+1, int(min(to-current, catchUpPage)))
+		if err != nil {
+			return err
+		}
+		if len(events) == 0 {
+			return fmt.Errorf("the store has not got version %d yet", current+1)
+		}
+		if _, err := p.applyAll(ctx, stream, rm, events); err != nil {
+			return err
+		}
+		current = events[len(events)-1].Version
 	}
-	_, err = p.applyAll(ctx, stream, m, events)
-	return err
+	return nil
 }
 
 // applyAll applies the events in version order to the stream's row in one transaction,
@@ -160,9 +177,11 @@ func insertDeadLetter(ctx context.Context, tx pgx.Tx, e ordersaga.RecordedEvent,
 // missing events from the store. It returns how many streams it caught up. Run it
 // periodically: it is what repairs a stream whose last message was lost. It compares a
 // page of streams with one query per side, so a pass over a large store costs two
-// statements per page, not a transaction per stream.
+// statements per page, not a transaction per stream. A stream it cannot catch up is
+// logged and skipped, and the pass goes on; the error names every such stream.
 func (p *Projector) Reconcile(ctx context.Context) (int, error) {
 	caught := 0
+	var failed []error // streams that could not be caught up, in this pass
 	for _, rm := range readModels {
 		for page, err := range ordersaga.StreamPages(ctx, p.store, rm.streamType, "", 0) {
 			if err != nil {
@@ -181,18 +200,20 @@ func (p *Projector) Reconcile(ctx context.Context) (int, error) {
 				if current >= sv.Version {
 					continue
 				}
-				events, err := p.store.ReadStream(ctx, sv.Stream, current+1, int(sv.Version-current))
-				if err != nil {
-					return caught, err
-				}
-				if _, err := p.applyAll(ctx, sv.Stream, rm, events); err != nil {
-					return caught, err
+				if err := p.catchUp(ctx, sv.Stream, rm, current, sv.Version); err != nil {
+					if ctx.Err() != nil {
+						return caught, errors.Join(append(failed, err)...)
+					}
+					// One stream's trouble does not hold the others back.
+					p.logger.Warn("reconcile: a stream could not be caught up; the next pass tries again", "stream", sv.Stream, "err", err)
+					failed = append(failed, fmt.Errorf("%s: %w", sv.Stream, err))
+					continue
 				}
 				caught++
 			}
 		}
 	}
-	return caught, nil
+	return caught, errors.Join(failed...)
 }
 
 // appliedVersions returns the versions the rows of rm hold for the given ids; ids without

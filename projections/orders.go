@@ -101,6 +101,10 @@ func applyOrder(o *ordersaga.OrderView, e ordersaga.RecordedEvent) error {
 		return err
 	}
 	if c.created != nil {
+		// The order is the stream's: a payload naming another is not believed.
+		if stream, err := ordersaga.ParseStream(e.StreamID); err != nil || stream.ID() != c.created.OrderID {
+			return malformed{fmt.Errorf("%s %s names order %q but is on stream %s", e.Type, e.ID, c.created.OrderID, e.StreamID)}
+		}
 		o.OrderID, o.CustomerID, o.RestaurantID = c.created.OrderID, c.created.CustomerID, c.created.RestaurantID
 		o.Items, o.Amount, o.Currency, o.CreatedAt = c.created.Items, c.created.Amount, c.created.Currency, e.RecordedAt
 	}

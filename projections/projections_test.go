@@ -590,3 +590,27 @@ func TestReconcileGoesOnPastAStreamItCannotCatchUp(t *testing.T) {
 		t.Errorf("c-ok after reconcile: %+v, %v; want 2", b, err)
 	}
 }
+
+// TestAnOrderCreatedNamingAnotherOrderIsDeadLettered appends, on order-a's stream, an
+// order-created whose payload names order b: it is dead-lettered, and no row of b appears
+// (the payload's order id used to name the row).
+func TestAnOrderCreatedNamingAnotherOrderIsDeadLettered(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	stream := ordersaga.MustParseStream("order-a")
+	e := ordersaga.EventData{ID: uuid.New(), Type: ordersaga.EventOrderCreated,
+		Data: []byte(`{"order_id":"b","customer_id":"c-1","restaurant_id":"r-1","items":[],"amount":100,"currency":"EUR"}`)}
+	res, err := f.store.Append(ctx, stream, ordersaga.NoStream, []ordersaga.EventData{e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.projector.Apply(ctx, res.Recorded(stream, []ordersaga.EventData{e})[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.reads.Order(ctx, "b"); ordersaga.ErrorCode(err) != ordersaga.ENOTFOUND {
+		t.Errorf("order b: %v, want no such order", err)
+	}
+	if n := f.projector.DeadLetters(); n != 1 {
+		t.Errorf("%d dead letters, want 1", n)
+	}
+}

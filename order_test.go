@@ -1,6 +1,7 @@
 package ordersaga_test
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -68,5 +69,27 @@ func TestItemsWithOddIdsOrNamesAreRefusedNamingTheField(t *testing.T) {
 		Items: []ordersaga.Item{{ID: "tiramisu", Name: strings.Repeat("é", ordersaga.MaxItemName), UnitPrice: 100, Quantity: 1}}}
 	if err := ok.Validate(); err != nil {
 		t.Errorf("an item with a long but allowed name: %v", err)
+	}
+}
+
+// TestTheLargestValidOrderStaysWellUnderTemporalsPayloadLimits builds an order at every
+// limit (most items, longest ids, longest names in four-byte characters): its JSON, the
+// saga's input, stays under 256 KiB, far below Temporal's 2 MB blob limit and under its
+// 512 KiB warning.
+func TestTheLargestValidOrderStaysWellUnderTemporalsPayloadLimits(t *testing.T) {
+	id := strings.Repeat("i", 100)
+	o := ordersaga.OrderInput{OrderID: id, CustomerID: id, RestaurantID: id, Currency: "EUR", DecisionTimeout: "168h"}
+	for range ordersaga.MaxItems {
+		o.Items = append(o.Items, ordersaga.Item{ID: id, Name: strings.Repeat("𝄞", ordersaga.MaxItemName), UnitPrice: 1, Quantity: ordersaga.MaxQuantity})
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	encoded, err := json.Marshal(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(encoded) > 256<<10 {
+		t.Errorf("the largest valid order encodes to %d bytes, want at most 256 KiB", len(encoded))
 	}
 }

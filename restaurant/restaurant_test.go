@@ -22,22 +22,7 @@ func TestSimulatorDecidesByItsRule(t *testing.T) {
 	s := stacktest.Start(t)
 	ctx := context.Background()
 	sagas := workflows.Client{Temporal: s.Temporal}
-	// The simulator calls the API, with an operator's token, as it runs in dev.
-	a, err := system.NewAPI(system.APIConfig{DB: s.DB, Temporal: s.Temporal, Tokens: s.Tokens.Verifier, Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient(a.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()), s.Tokens.As(t, stacktest.Operator))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	sim, err := system.NewRestaurant(system.RestaurantConfig{Bus: s.Bus, API: ordersagav1.NewOrderServiceClient(conn),
-		Delay: 100 * time.Millisecond, Unavailable: []string{"truffle"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stacktest.Run(t, a, sim)
+	runSimulator(t, s, system.RestaurantConfig{Delay: 100 * time.Millisecond, Unavailable: []string{"truffle"}})
 	customer := "c-" + uuid.NewString()[:8]
 	if _, err := s.Accounts.Credit(ctx, customer, 100000, "EUR", "funding"); err != nil {
 		t.Fatal(err)
@@ -80,20 +65,7 @@ func TestSimulatorDecidesByItsRule(t *testing.T) {
 func TestSimulatorDecidesOrdersConcurrently(t *testing.T) {
 	s := stacktest.Start(t)
 	ctx := context.Background()
-	a, err := system.NewAPI(system.APIConfig{DB: s.DB, Temporal: s.Temporal, Tokens: s.Tokens.Verifier, Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient(a.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()), s.Tokens.As(t, stacktest.Operator))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	sim, err := system.NewRestaurant(system.RestaurantConfig{Bus: s.Bus, API: ordersagav1.NewOrderServiceClient(conn), Delay: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stacktest.Run(t, a, sim)
+	runSimulator(t, s, system.RestaurantConfig{Delay: time.Second})
 	customer := "c-" + uuid.NewString()[:8]
 	if _, err := s.Accounts.Credit(ctx, customer, 1_000_000, "EUR", "funding"); err != nil {
 		t.Fatal(err)
@@ -121,4 +93,25 @@ func TestSimulatorDecidesOrdersConcurrently(t *testing.T) {
 	if statuses[ordersaga.StatusApproved+"/"] != len(orders) {
 		t.Errorf("outcomes %v, want all %d approved", statuses, len(orders))
 	}
+}
+
+// runSimulator runs the API and the restaurant simulator with rule cfg on s until t ends;
+// the simulator calls the API with an operator's token, as it runs in dev.
+func runSimulator(t *testing.T, s *stacktest.Stack, cfg system.RestaurantConfig) {
+	t.Helper()
+	a, err := system.NewAPI(system.APIConfig{DB: s.DB, Temporal: s.Temporal, Tokens: s.Tokens.Verifier, Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(a.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()), s.Tokens.As(t, stacktest.Operator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	cfg.Bus, cfg.API = s.Bus, ordersagav1.NewOrderServiceClient(conn)
+	sim, err := system.NewRestaurant(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stacktest.Run(t, a, sim)
 }

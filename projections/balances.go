@@ -143,7 +143,7 @@ func nextBalance(ctx context.Context, q sqldb.Querier, id string, e ordersaga.Re
 		if err := r.apply(e); err != nil {
 			return false, nil
 		}
-		return writesOneRow(ctx, q, insertBalance("", "DO NOTHING"), r.insertArgs()...)
+		return writesOneRow(ctx, q, insertStoredBalance, append(r.insertArgs(), storeArgs(e)...)...)
 	}
 	c, err := balanceChangeOf(e)
 	if err != nil {
@@ -151,5 +151,13 @@ func nextBalance(ctx context.Context, q sqldb.Querier, id string, e ordersaga.Re
 	}
 	return writesOneRow(ctx, q, `UPDATE customer_balances SET balance = balance + $2,
 		currency = CASE WHEN currency = '' THEN $3 ELSE currency END, version = $4, updated_at = $5
-		WHERE customer_id = $1 AND version = $6`, id, c.delta, c.currency, e.Version, e.RecordedAt, e.Version-1)
+		WHERE customer_id = $1 AND version = $6 AND `+storeHolds(7),
+		append([]any{id, c.delta, c.currency, e.Version, e.RecordedAt, e.Version - 1}, storeArgs(e)...)...)
 }
+
+// insertStoredBalance inserts a customer's first row (insertArgs, then storeArgs) if the
+// store holds the event it comes from and the row does not exist yet.
+var insertStoredBalance = `INSERT INTO customer_balances (customer_id, balance, currency, version, updated_at)
+	SELECT $1::text, $2::int8, $3::text, $4::int8, $5::timestamptz
+	WHERE ` + storeHolds(6) + `
+	ON CONFLICT (customer_id) DO NOTHING`

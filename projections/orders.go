@@ -211,7 +211,7 @@ func nextOrder(ctx context.Context, q sqldb.Querier, id string, e ordersaga.Reco
 		if err := r.apply(e); err != nil {
 			return false, nil
 		}
-		return writesOneRow(ctx, q, insertOrder("", "DO NOTHING"), r.insertArgs()...)
+		return writesOneRow(ctx, q, insertStoredOrder, append(r.insertArgs(), storeArgs(e)...)...)
 	}
 	c, err := orderChangeOf(e)
 	if err != nil || c.created != nil {
@@ -219,5 +219,13 @@ func nextOrder(ctx context.Context, q sqldb.Querier, id string, e ordersaga.Reco
 	}
 	return writesOneRow(ctx, q, `UPDATE orders_view SET status = coalesce($2, status), reason = coalesce($3, reason),
 		version = $4, updated_at = $5, projected_at = clock_timestamp()
-		WHERE order_id = $1 AND version = $6`, id, c.status, c.reason, e.Version, e.RecordedAt, e.Version-1)
+		WHERE order_id = $1 AND version = $6 AND `+storeHolds(7),
+		append([]any{id, c.status, c.reason, e.Version, e.RecordedAt, e.Version - 1}, storeArgs(e)...)...)
 }
+
+// insertStoredOrder inserts an order's first row (insertArgs, then storeArgs) if the store
+// holds the event it comes from and the row does not exist yet.
+var insertStoredOrder = `INSERT INTO orders_view (order_id, customer_id, restaurant_id, status, items, amount, currency, reason, version, created_at, updated_at, projected_at)
+	SELECT $1::text, $2::text, $3::text, $4::text, $5::jsonb, $6::int8, $7::text, $8::text, $9::int8, $10::timestamptz, $11::timestamptz, clock_timestamp()
+	WHERE ` + storeHolds(12) + `
+	ON CONFLICT (order_id) DO NOTHING`

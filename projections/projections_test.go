@@ -31,7 +31,7 @@ type fixture struct {
 	db        *sqldb.DB
 }
 
-func newFixture(t *testing.T) fixture {
+func newFixture(t testing.TB) fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbtest.NewDatabase(t), MaxConns: 20})
@@ -364,8 +364,9 @@ func TestEventsDeliveredInOrderApplyInOneStatementEach(t *testing.T) {
 		t.Errorf("%d events delivered in order took %d transactions, want %d: one for each malformed or wrongly placed event",
 			len(events), transactions, slow)
 	}
-	// One statement per event; a transaction adds its load, save and commit.
-	if want := int64(len(events)) + 3*slow; calls > want {
+	// One statement per event; the transaction path adds the read of the store's copy of
+	// the event, the row's load and save, and the commit.
+	if want := int64(len(events)) + 4*slow; calls > want {
 		t.Errorf("%d events delivered in order ran %d statements, want at most %d", len(events), calls, want)
 	}
 	assertFold(t, f, events)
@@ -612,5 +613,51 @@ func TestAnOrderCreatedNamingAnotherOrderIsDeadLettered(t *testing.T) {
 	}
 	if n := f.projector.DeadLetters(); n != 1 {
 		t.Errorf("%d dead letters, want 1", n)
+	}
+}
+
+// TestForgedEnvelopesChangeNoReadModel delivers, for every event of a random history,
+// forgeries first (the same stream and version with another amount, status or recorded
+// time; another event id; a version the store has not got), then the genuine events, some
+// twice: the read models equal the fold of the store, and every forgery was ignored or
+// refused.
+func TestForgedEnvelopesChangeNoReadModel(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	events, _ := history(t, f, rand.New(rand.NewPCG(9, 9)), 30)
+	forge := func(e ordersaga.RecordedEvent, i int) ordersaga.RecordedEvent {
+		switch i % 4 {
+		case 0:
+			e.Data = []byte(`{"order_id":"` + strings.TrimPrefix(e.StreamID, "order-") + `","customer_id":"c-1","amount":99999999,"currency":"EUR","reason":"forged"}`)
+		case 1:
+			e.ID = uuid.New()
+		case 2:
+			e.RecordedAt = e.RecordedAt.Add(time.Hour)
+		case 3:
+			e.Type = ordersaga.EventOrderApproved
+		}
+		return e
+	}
+	for i, e := range events {
+		if err := f.projector.Apply(ctx, forge(e, i)); err != nil {
+			t.Fatalf("a forgery of %s version %d: %v", e.StreamID, e.Version, err)
+		}
+		if err := f.projector.Apply(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			if err := f.projector.Apply(ctx, e); err != nil { // redelivered
+				t.Fatal(err)
+			}
+		}
+	}
+	future := events[len(events)-1]
+	future.Version += 100
+	if err := f.projector.Apply(ctx, future); err == nil {
+		t.Error("an event at a version the store has not got was taken")
+	}
+	assertFold(t, f, events)
+	if f.projector.Forged() == 0 {
+		t.Error("no forgery was counted")
 	}
 }

@@ -1,10 +1,13 @@
 package projections
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -28,6 +31,7 @@ type Projector struct {
 	store  Store
 	logger *slog.Logger
 	dead   atomic.Int64
+	forged atomic.Int64
 }
 
 // New returns a projector; the tables must be migrated (see Migrate). logger may be nil.
@@ -40,6 +44,10 @@ func New(db *sqldb.DB, store Store, logger *slog.Logger) *Projector {
 
 // DeadLetters is how many events this projector has dead-lettered since it started.
 func (p *Projector) DeadLetters() int64 { return p.dead.Load() }
+
+// Forged returns how many delivered events this projector ignored because the store
+// holds something else at their stream and version.
+func (p *Projector) Forged() int64 { return p.forged.Load() }
 
 // Apply applies event e and, first, any earlier events of its stream that are missing.
 // It returns nil for events already applied. An error means "not applied, deliver again".
@@ -65,8 +73,13 @@ func (p *Projector) Apply(ctx context.Context, e ordersaga.RecordedEvent) error 
 		return nil
 	}
 	// Otherwise one transaction that loads the row: it skips what was applied, and
-	// dead-letters what cannot be. On a gap, read what is missing and apply all.
-	current, err := p.applyAll(ctx, stream, m, []ordersaga.RecordedEvent{e})
+	// dead-letters what cannot be. On a gap, read what is missing and apply all. It
+	// applies the store's copy of the event, never the envelope.
+	stored, err := p.storedCopy(ctx, stream, e)
+	if err != nil || stored == nil {
+		return err
+	}
+	current, err := p.applyAll(ctx, stream, m, []ordersaga.RecordedEvent{*stored})
 	if !errors.Is(err, errGap) {
 		return err
 	}
@@ -74,6 +87,43 @@ func (p *Projector) Apply(ctx context.Context, e ordersaga.RecordedEvent) error 
 		return fmt.Errorf("fill gap of %s: %w", e.StreamID, err)
 	}
 	return nil
+}
+
+// storedCopy returns the store's event at e's stream and version. When the store holds
+// another event there, or the same one with other content, e was forged on the bus: it is
+// counted, logged and ignored (nil, nil). A version the store has not got is an error, so
+// that the message comes again (and a forged one ends among the dead letters).
+func (p *Projector) storedCopy(ctx context.Context, stream ordersaga.Stream, e ordersaga.RecordedEvent) (*ordersaga.RecordedEvent, error) {
+	events, err := p.store.ReadStream(ctx, stream, e.Version, 1)
+	if err != nil {
+		return nil, fmt.Errorf("read %s version %d: %w", stream, e.Version, err)
+	}
+	if len(events) == 0 || events[0].Version != e.Version {
+		return nil, fmt.Errorf("the store has no version %d of %s", e.Version, stream)
+	}
+	stored := events[0]
+	if stored.ID != e.ID || stored.Type != e.Type || !stored.RecordedAt.Equal(e.RecordedAt) || !sameJSON(stored.Data, e.Data) {
+		p.forged.Add(1)
+		p.logger.Warn("ignored an event that differs from the store's", "stream", stream, "version", e.Version, "event", e.ID, "stored_event", stored.ID)
+		return nil, nil
+	}
+	return &stored, nil
+}
+
+// sameJSON reports whether two JSON documents hold the same values (key order, spacing and
+// number spelling aside, as JSONB compares them).
+func sameJSON(a, b []byte) bool {
+	var va, vb any
+	if decodeNumbers(a, &va) != nil || decodeNumbers(b, &vb) != nil {
+		return false
+	}
+	return reflect.DeepEqual(va, vb)
+}
+
+func decodeNumbers(data []byte, v *any) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	return d.Decode(v)
 }
 
 // catchUpPage is how many events catchUp reads and applies in one transaction.

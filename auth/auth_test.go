@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,5 +178,38 @@ func TestKeysFromAURLFollowTheProvidersRotation(t *testing.T) {
 	defer bad.Close()
 	if _, err := auth.NewVerifier(auth.VerifierConfig{KeysURL: bad.URL, Issuer: "idp"}); err == nil {
 		t.Error("a key set URL that answers 404: no error")
+	}
+}
+
+// TestTokensOfUnknownKeysFetchTheKeySetOncePerMinute sends 50 tokens signed with a key the
+// provider never published, at once: the Verifier fetches the key set once for all of them,
+// not once each (which would let anyone flood the provider through the API).
+func TestTokensOfUnknownKeysFetchTheKeySetOncePerMinute(t *testing.T) {
+	published, stranger := newKey(t), newKey(t)
+	var fetches atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetches.Add(1)
+		time.Sleep(20 * time.Millisecond)
+		json.NewEncoder(w).Encode(auth.PublicKeySet(published))
+	}))
+	defer srv.Close()
+	now := time.Now().Add(time.Hour) // the set fetched at start is a minute old and more
+	v, err := auth.NewVerifier(auth.VerifierConfig{KeysURL: srv.URL, Issuer: "idp", Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Minute)
+	token := sign(t, stranger, "idp", "", auth.Principal{Role: auth.Customer, ID: "mallory"}, time.Hour)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if _, err := v.Verify(token); ordersaga.ErrorCode(err) != ordersaga.EUNAUTHENTICATED {
+				t.Errorf("a token of an unknown key: %v, want unauthenticated", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := fetches.Load(); n != 2 {
+		t.Errorf("%d fetches of the key set, want 2 (at start, then one for all 50 unknown keys)", n)
 	}
 }

@@ -64,10 +64,12 @@ type VerifierConfig struct {
 // audience, not expired, naming a valid principal.
 type Verifier struct {
 	cfg VerifierConfig
-	// keys are cfg.Keys, or the set last fetched from cfg.KeysURL (at fetched).
-	mu      sync.RWMutex
-	keys    jose.JSONWebKeySet
-	fetched time.Time
+	// keys are cfg.Keys, or the set last fetched from cfg.KeysURL (at fetched); attempted
+	// is when a fetch last started, so that a flood of tokens naming unknown keys makes one
+	// fetch per MinRefresh, not one each.
+	mu                 sync.RWMutex
+	keys               jose.JSONWebKeySet
+	fetched, attempted time.Time
 	// verified remembers tokens that verified, with their principal and expiry; a hit is
 	// still refused once the token expires.
 	verified *lru.Cache[string, verified]
@@ -157,15 +159,20 @@ func (v *Verifier) fetch() error {
 	return nil
 }
 
-// refresh fetches the key set again if it comes from a URL and was fetched at least
-// after ago; it reports whether it did. A failed fetch keeps the set there was.
+// refresh fetches the key set again if it comes from a URL, was fetched at least after
+// ago, and no other fetch started within MinRefresh; it reports whether it did. A failed
+// fetch keeps the set there was.
 func (v *Verifier) refresh(after time.Duration) bool {
 	if v.cfg.KeysURL == "" {
 		return false
 	}
-	v.mu.RLock()
-	due := v.cfg.Now().Sub(v.fetched) >= after
-	v.mu.RUnlock()
+	now := v.cfg.Now()
+	v.mu.Lock()
+	due := now.Sub(v.fetched) >= after && now.Sub(v.attempted) >= v.cfg.MinRefresh
+	if due {
+		v.attempted = now
+	}
+	v.mu.Unlock()
 	return due && v.fetch() == nil
 }
 

@@ -164,13 +164,19 @@ func checkEveryCall(t *testing.T, addr string, alice auth.Principal, callers []c
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) { // until it is paid
-		res, err := op.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: order})
-		if err == nil && res.Order.Version >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("order %s never got paid: %v, %v", order, res, err)
+	cancellable, err := place(op, alice.ID) // alice cancels it; no one else may
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{order, cancellable} {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) { // until it is paid
+			res, err := op.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: id})
+			if err == nil && res.Order.Version >= 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("order %s never got paid: %v, %v", id, res, err)
+			}
 		}
 	}
 	missing := "never-" + uuid.NewString()[:8]
@@ -227,6 +233,10 @@ func checkEveryCall(t *testing.T, addr string, alice auth.Principal, callers []c
 			}
 			return err
 		}, want{ok, deny, ok, deny, ok}},
+		{"CancelOrder of alice's", func(conn *grpc.ClientConn) error {
+			_, err := ordersagav1.NewOrderServiceClient(conn).CancelOrder(ctx, &ordersagav1.CancelOrderRequest{OrderId: cancellable})
+			return err
+		}, want{ok, deny, deny, deny, ok}},
 		{"CancelOrder of no order", func(conn *grpc.ClientConn) error {
 			_, err := ordersagav1.NewOrderServiceClient(conn).CancelOrder(ctx, &ordersagav1.CancelOrderRequest{OrderId: missing})
 			return err

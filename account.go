@@ -83,14 +83,15 @@ func (a *Account) apply(e RecordedEvent) error {
 	if entry.Amount <= 0 {
 		return fmt.Errorf("%s of %d: an amount must be positive", e.Type, entry.Amount)
 	}
-	if ValidateCurrency("currency", entry.Currency) != nil {
-		return fmt.Errorf("%s in %q, which is not a currency code", e.Type, entry.Currency)
-	}
-	if a.Currency == "" {
+	// The first entry fixes the currency; a later one that equals it needs no check.
+	if entry.Currency != a.Currency || a.Currency == "" {
+		switch {
+		case ValidateCurrency("currency", entry.Currency) != nil:
+			return fmt.Errorf("%s in %q, which is not a currency code", e.Type, entry.Currency)
+		case a.Currency != "":
+			return fmt.Errorf("entry in %s on an account in %s", entry.Currency, a.Currency)
+		}
 		a.Currency = entry.Currency
-	}
-	if entry.Currency != a.Currency {
-		return fmt.Errorf("entry in %s on an account in %s", entry.Currency, a.Currency)
 	}
 	switch e.Type {
 	case EventAccountCredited, EventAccountRefunded:

@@ -123,10 +123,13 @@ func (r *balanceRow) saveTo(ctx context.Context, tx pgx.Tx, suffix string) error
 	return nil
 }
 
+// balanceColumns are a balance row's columns, in the order of insertArgs.
+const balanceColumns = `customer_id, balance, currency, version, updated_at`
+
 // insertBalance is the statement that inserts a balance row into customer_balances+suffix,
 // with onConflict after ON CONFLICT (customer_id); its arguments are insertArgs.
 func insertBalance(suffix, onConflict string) string {
-	return `INSERT INTO customer_balances` + suffix + ` (customer_id, balance, currency, version, updated_at)
+	return `INSERT INTO customer_balances` + suffix + ` (` + balanceColumns + `)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (customer_id) ` + onConflict
 }
@@ -157,7 +160,7 @@ func nextBalance(ctx context.Context, q sqldb.Querier, id string, e ordersaga.Re
 
 // insertStoredBalance inserts a customer's first row (insertArgs, then storeArgs) if the
 // store holds the event it comes from and the row does not exist yet.
-var insertStoredBalance = `INSERT INTO customer_balances (customer_id, balance, currency, version, updated_at)
+var insertStoredBalance = `INSERT INTO customer_balances (` + balanceColumns + `)
 	SELECT $1::text, $2::int8, $3::text, $4::int8, $5::timestamptz
 	WHERE ` + storeHolds(6) + `
 	ON CONFLICT (customer_id) DO NOTHING`

@@ -147,7 +147,8 @@ func (r *orderRow) differences(want model) string {
 	return d.String()
 }
 
-// orderColumns are the columns scanOrder reads, in its order.
+// orderColumns are an order row's columns, in the order scanOrder reads them and insertArgs
+// gives them (all but projected_at, which the writing statement stamps).
 const orderColumns = `order_id, customer_id, restaurant_id, status, items, amount, currency, reason, version, created_at, updated_at, projected_at`
 
 func loadOrder(ctx context.Context, q sqldb.Querier, id string) (model, error) {
@@ -188,7 +189,7 @@ func (r *orderRow) saveTo(ctx context.Context, tx pgx.Tx, suffix string) error {
 // insertOrder is the statement that inserts an order row into orders_view+suffix, with
 // onConflict after ON CONFLICT (order_id); its arguments are insertArgs.
 func insertOrder(suffix, onConflict string) string {
-	return `INSERT INTO orders_view` + suffix + ` (order_id, customer_id, restaurant_id, status, items, amount, currency, reason, version, created_at, updated_at, projected_at)
+	return `INSERT INTO orders_view` + suffix + ` (` + orderColumns + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, clock_timestamp())
 		ON CONFLICT (order_id) ` + onConflict
 }
@@ -225,7 +226,7 @@ func nextOrder(ctx context.Context, q sqldb.Querier, id string, e ordersaga.Reco
 
 // insertStoredOrder inserts an order's first row (insertArgs, then storeArgs) if the store
 // holds the event it comes from and the row does not exist yet.
-var insertStoredOrder = `INSERT INTO orders_view (order_id, customer_id, restaurant_id, status, items, amount, currency, reason, version, created_at, updated_at, projected_at)
+var insertStoredOrder = `INSERT INTO orders_view (` + orderColumns + `)
 	SELECT $1::text, $2::text, $3::text, $4::text, $5::jsonb, $6::int8, $7::text, $8::text, $9::int8, $10::timestamptz, $11::timestamptz, clock_timestamp()
 	WHERE ` + storeHolds(12) + `
 	ON CONFLICT (order_id) DO NOTHING`

@@ -21,6 +21,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/internal/stacktest"
+	"github.com/ordersaga/ordersaga/internal/upgradetest"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -137,12 +138,19 @@ func (s *stack) assertStream(t *testing.T, stream ordersaga.Stream, want ...stri
 
 // historyVersion prefixes the histories recorded by this code: v0 before the fewer
 // search-attribute upserts, v1 with them behind a GetVersion marker in every run, v2
-// without the marker in runs whose starter set the search attributes.
-const historyVersion = "v2"
+// without the marker in runs whose starter set the search attributes, v3 after the
+// hostile-input changes (approval past cancellation, workflow id check), before menus.
+const historyVersion = "v3"
+
+// streamsVersion prefixes the event streams recorded by this code: v1 is the event shape
+// before menus (order-created without a menu version).
+const streamsVersion = "v1"
 
 // record writes the saga's history, as `temporal workflow show --output json` prints it,
-// to workflows/testdata/name.json when EnvRecord is set.
-func record(t *testing.T, run client.WorkflowRun, name string) {
+// to workflows/testdata, and the order's and customer's streams, as the store holds them,
+// to projections/testdata/streams, when EnvRecord is set: the replay and upgrade tests
+// prove that what this code wrote stays readable by later code.
+func (s *stack) record(t *testing.T, run client.WorkflowRun, in ordersaga.OrderInput, name string) {
 	if os.Getenv(EnvRecord) != "1" {
 		return
 	}
@@ -152,6 +160,18 @@ func record(t *testing.T, run client.WorkflowRun, name string) {
 		t.Fatalf("temporal workflow show: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join("..", "workflows", "testdata", historyVersion+"-"+name+".json"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := s.result(t, run)
+	rec := upgradetest.Recording{Outcome: r.Status, Reason: r.Reason}
+	for _, stream := range []ordersaga.Stream{ordersaga.MustParseStream("order-" + in.OrderID), ordersaga.MustParseStream("customer-" + in.CustomerID)} {
+		events, err := ordersaga.ReadWholeStream(context.Background(), s.Store, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Add(stream, events)
+	}
+	if err := rec.Write(filepath.Join("..", "projections", "testdata", "streams", streamsVersion+"-"+name+".json")); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -192,7 +212,7 @@ func TestHappyPath(t *testing.T) {
 	if a, _ := s.Accounts.Get(context.Background(), in.CustomerID); a.Balance != 2700 {
 		t.Errorf("balance = %d, want 2700", a.Balance)
 	}
-	record(t, run, "happy")
+	s.record(t, run, in, "happy")
 
 	// Starting the same order again is a no-op that hands back the first saga.
 	again, err := s.Temporal.ExecuteWorkflow(context.Background(), workflows.StartOptions(in.OrderID), workflows.WorkflowName, in)
@@ -219,7 +239,7 @@ func TestAnOrderPlacedWithItsSearchAttributesNeedsNoVersionMarker(t *testing.T) 
 	if r := s.result(t, run); r.Status != ordersaga.StatusApproved {
 		t.Errorf("result = %+v, want approved", r)
 	}
-	record(t, run, "placed-happy")
+	s.record(t, run, in, "placed-happy")
 	counts := map[enumspb.EventType]int{}
 	for _, e := range s.history(t, run) {
 		counts[e.GetEventType()]++
@@ -253,7 +273,7 @@ func TestADecisionSentAtOnceIsHeld(t *testing.T) {
 	}
 	s.assertStream(t, ordersaga.MustParseStream("order-"+in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited, ordersaga.EventOrderApproved)
 	s.assertNoTimer(t, run)
-	record(t, run, "held-update")
+	s.record(t, run, in, "held-update")
 }
 
 // TestADecisionSignalSentAtOnceIsHeld is the same with the fire-and-forget signal.
@@ -272,7 +292,7 @@ func TestADecisionSignalSentAtOnceIsHeld(t *testing.T) {
 	s.assertStream(t, ordersaga.MustParseStream("order-"+in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited,
 		ordersaga.EventPaymentRefunded, ordersaga.EventOrderRejected)
 	s.assertNoTimer(t, run)
-	record(t, run, "held-signal")
+	s.record(t, run, in, "held-signal")
 }
 
 // history reads the run's whole history.
@@ -311,7 +331,7 @@ func TestPaymentDeclined(t *testing.T) {
 	}
 	s.assertStream(t, ordersaga.MustParseStream("order-"+in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventOrderRejected)
 	s.assertStream(t, ordersaga.MustParseStream("customer-"+in.CustomerID), ordersaga.EventAccountCredited)
-	record(t, run, "declined")
+	s.record(t, run, in, "declined")
 }
 
 func TestRestaurantRejects(t *testing.T) {
@@ -330,7 +350,7 @@ func TestRestaurantRejects(t *testing.T) {
 	s.assertStream(t, ordersaga.MustParseStream("order-"+in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited,
 		ordersaga.EventPaymentRefunded, ordersaga.EventOrderRejected)
 	s.assertStream(t, ordersaga.MustParseStream("customer-"+in.CustomerID), ordersaga.EventAccountCredited, ordersaga.EventAccountDebited, ordersaga.EventAccountRefunded)
-	record(t, run, "restaurant-rejected")
+	s.record(t, run, in, "restaurant-rejected")
 }
 
 func TestRestaurantTimeout(t *testing.T) {
@@ -344,7 +364,7 @@ func TestRestaurantTimeout(t *testing.T) {
 	}
 	s.assertStream(t, ordersaga.MustParseStream("order-"+in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited,
 		ordersaga.EventPaymentRefunded, ordersaga.EventOrderRejected)
-	record(t, run, "restaurant-timeout")
+	s.record(t, run, in, "restaurant-timeout")
 }
 
 func TestCancelledMidSaga(t *testing.T) {
@@ -364,7 +384,7 @@ func TestCancelledMidSaga(t *testing.T) {
 	if a, _ := s.Accounts.Get(context.Background(), in.CustomerID); a.Balance != 5000 {
 		t.Errorf("balance after the refund = %d, want 5000", a.Balance)
 	}
-	record(t, run, "cancelled")
+	s.record(t, run, in, "cancelled")
 }
 
 func TestARestartedSagaForAFinishedOrderTouchesNothing(t *testing.T) {

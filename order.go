@@ -5,10 +5,7 @@ import (
 	"math"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Event types of the order saga. Each is also the name of the bus channel it travels on.
@@ -57,7 +54,9 @@ const (
 	MaxItemName = 200
 )
 
-// Item is one line of an order. UnitPrice is in minor units (cents) of the order's currency.
+// Item is one line of an order. UnitPrice is in minor units (cents) of the order's
+// currency. In an OrderInput, UnitPrice and Name may be left out: the restaurant's menu
+// prices and names every item (Menu.Price); a price the client sends must equal the menu's.
 type Item struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
@@ -76,6 +75,10 @@ type OrderInput struct {
 	// DecisionTimeout is how long the restaurant has to decide, as a Go duration ("90s",
 	// "5m"); empty means DefaultDecisionTimeout.
 	DecisionTimeout string `json:"decision_timeout,omitempty"`
+	// MenuVersion is the version of the restaurant's menu the order is priced at; 0 (left
+	// out) prices it at the menu's version when the saga creates the order. The API sets
+	// it to the version it checked the order against.
+	MenuVersion int64 `json:"menu_version,omitempty"`
 }
 
 // DefaultDecisionTimeout is how long a restaurant has to approve or reject an order.
@@ -107,7 +110,8 @@ func ValidateCurrency(field, value string) error {
 }
 
 // Same reports whether o and other place the same order: the same ids, items (in order),
-// currency and decision timeout.
+// currency and decision timeout. The menu version is not part of what was ordered: placing
+// the same order again after the menu changed is still the same order.
 func (o OrderInput) Same(other OrderInput) bool {
 	return o.OrderID == other.OrderID && o.CustomerID == other.CustomerID && o.RestaurantID == other.RestaurantID &&
 		o.Currency == other.Currency && o.DecisionTimeout == other.DecisionTimeout && slices.Equal(o.Items, other.Items)
@@ -133,22 +137,21 @@ func (o OrderInput) Validate() error {
 	}
 	for i, it := range o.Items {
 		field := fmt.Sprintf("items[%d]", i)
+		if err := validateItemID(field+".id", it.ID); err != nil {
+			return err
+		}
+		if err := validateItemName(field+".name", it.Name); err != nil {
+			return err
+		}
 		switch {
-		case it.ID == "":
-			return Invalidf(field+".id", "required")
-		case !idPattern.MatchString(it.ID):
-			return Invalidf(field+".id", "%q: use 1 to 100 letters, digits, '_', '.', ':', '@' or '-'", it.ID)
-		case strings.TrimSpace(it.Name) == "":
-			return Invalidf(field+".name", "required")
-		case !utf8.ValidString(it.Name) || strings.ContainsFunc(it.Name, unicode.IsControl):
-			return Invalidf(field+".name", "must be UTF-8 text without control characters")
-		case utf8.RuneCountInString(it.Name) > MaxItemName:
-			return Invalidf(field+".name", "%d characters; the limit is %d", utf8.RuneCountInString(it.Name), MaxItemName)
-		case it.UnitPrice <= 0:
-			return Invalidf(field+".unit_price", "must be a positive amount in minor units (cents), got %d", it.UnitPrice)
+		case it.UnitPrice < 0 || it.UnitPrice > MaxUnitPrice:
+			return Invalidf(field+".unit_price", "must be between 1 and %d minor units (cents), or left out to take the menu's, got %d", MaxUnitPrice, it.UnitPrice)
 		case it.Quantity <= 0 || it.Quantity > MaxQuantity:
 			return Invalidf(field+".quantity", "must be between 1 and %d, got %d", MaxQuantity, it.Quantity)
 		}
+	}
+	if o.MenuVersion < 0 {
+		return Invalidf("menu_version", "must not be negative, got %d", o.MenuVersion)
 	}
 	if _, err := o.Amount(); err != nil {
 		return err
@@ -159,8 +162,9 @@ func (o OrderInput) Validate() error {
 	return nil
 }
 
-// Amount is the order's total in minor units, computed from its items; the client never
-// sends it. Overflow is an EINVALID error.
+// Amount is the order's total in minor units, computed from its items' unit prices (those
+// of a priced order, Menu.Price, are the menu's); the client never sends it. Overflow is
+// an EINVALID error.
 func (o OrderInput) Amount() (int64, error) {
 	var total int64
 	for i, it := range o.Items {
@@ -196,6 +200,9 @@ type OrderCreated struct {
 	Items        []Item `json:"items"`
 	Amount       int64  `json:"amount"`
 	Currency     string `json:"currency"`
+	// MenuVersion is the version of the restaurant's menu the items were priced at; 0 in
+	// orders created before menus.
+	MenuVersion int64 `json:"menu_version,omitempty"`
 }
 
 // PaymentDebited is the payload of EventPaymentDebited.

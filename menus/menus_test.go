@@ -1,0 +1,102 @@
+package menus_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/menus"
+	"github.com/ordersaga/ordersaga/sqldb"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+func newMenus(t testing.TB) (menus.Menus, *eventstore.Store) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbtest.NewDatabase(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if err := eventstore.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	store := eventstore.New(db)
+	return menus.Menus{Store: store}, store
+}
+
+func item(id string, price int64, currency string) ordersaga.MenuItem {
+	return ordersaga.MenuItem{ID: id, Name: "Dish " + id, Price: price, Currency: currency}
+}
+
+func TestSettingAnItemAgainChangesNothingAndOldVersionsStayReadable(t *testing.T) {
+	m, store := newMenus(t)
+	ctx := context.Background()
+	for range 3 {
+		if _, err := m.SetItem(ctx, "r-1", item("pizza", 1150, "EUR")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.SetItem(ctx, "r-1", item("pizza", 1200, "EUR")); err != nil {
+		t.Fatal(err)
+	}
+	now, err := m.RemoveItem(ctx, "r-1", "pizza")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _ := store.ReadStream(ctx, ordersaga.MustParseStream("restaurant-r-1"), 1, 100)
+	if len(events) != 3 || now.Version != 3 || len(now.Items()) != 0 {
+		t.Errorf("%d events, menu %+v; want 3 (set, reprice, remove) and an empty menu at version 3", len(events), now)
+	}
+	first, err := m.At(ctx, "r-1", 1)
+	if it, ok := first.Item("pizza"); err != nil || !ok || it.Price != 1150 {
+		t.Errorf("menu at version 1: pizza %+v, %v; want it at 1150", it, err)
+	}
+	if _, err := m.At(ctx, "r-1", 4); ordersaga.ErrorCode(err) != ordersaga.EINVALID {
+		t.Errorf("a version the menu has not reached: %v, want invalid", err)
+	}
+	if _, err := m.RemoveItem(ctx, "r-1", "pizza"); ordersaga.ErrorCode(err) != ordersaga.ENOTFOUND {
+		t.Errorf("removing an item that is not on the menu: %v, want not found", err)
+	}
+	if _, err := m.SetItem(ctx, "r-1", item("wine", 900, "USD")); ordersaga.ErrorCode(err) != ordersaga.EINVALID {
+		t.Errorf("an item in another currency than the menu's first: %v, want invalid", err)
+	}
+}
+
+// TestConcurrentFirstItemsInTwoCurrenciesLeaveAMenuThatFolds sets the first items of a
+// menu from many writers at once, half in EUR and half in USD: each change is appended at
+// the version it checked, so one currency wins, the others are refused, and the menu folds.
+func TestConcurrentFirstItemsInTwoCurrenciesLeaveAMenuThatFolds(t *testing.T) {
+	m, _ := newMenus(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	refused := 0
+	for i := range 20 {
+		currency := []string{"EUR", "USD"}[i%2]
+		wg.Go(func() {
+			_, err := m.SetItem(ctx, "r-1", item(fmt.Sprintf("dish-%d", i), 100+int64(i), currency))
+			if err != nil {
+				if ordersaga.ErrorCode(err) != ordersaga.EINVALID {
+					t.Errorf("set %d: %v", i, err)
+				}
+				mu.Lock()
+				refused++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	menu, err := m.Get(ctx, "r-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(menu.Items()) != 10 || refused != 10 {
+		t.Errorf("menu has %d items in %s, %d sets refused; want 10 and 10", len(menu.Items()), menu.Currency, refused)
+	}
+}

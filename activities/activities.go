@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/menus"
 	"github.com/ordersaga/ordersaga/payments"
 )
 
@@ -174,27 +175,51 @@ func isConflict(err error) bool {
 type StepResult struct {
 	Version   int64 `json:"version"`
 	Duplicate bool  `json:"duplicate"`
+	// Amount is the order's total as the menu priced it (CreateOrder only; 0 from runs of
+	// the activity before menus).
+	Amount int64 `json:"amount,omitempty"`
 }
 
 func stepResult(res ordersaga.AppendResult) StepResult {
 	return StepResult{Version: res.LastVersion(), Duplicate: res.Duplicate}
 }
 
-// CreateOrder appends order-created, with the amount computed from the items.
+// CreateOrder prices the order from the restaurant's menu (at the version the input names,
+// or the menu's current one) and appends order-created with the priced items, the amount
+// and the menu version. An item not on the menu, or a price that differs from it, is a
+// non-retryable ErrInvalidInput naming the item: nothing is written.
 func (a *Activities) CreateOrder(ctx context.Context, in ordersaga.OrderInput) (StepResult, error) {
 	if err := in.Validate(); err != nil {
 		return StepResult{}, temporal.NewNonRetryableApplicationError(ordersaga.ErrorMessage(err), ErrInvalidInput, err)
 	}
-	amount, _ := in.Amount()
 	s := newStepContext(ctx, in.OrderID)
-	e, err := s.event("create-order", ordersaga.EventOrderCreated, ordersaga.OrderCreated{
-		OrderID: in.OrderID, CustomerID: in.CustomerID, RestaurantID: in.RestaurantID,
-		Items: in.Items, Amount: amount, Currency: in.Currency,
-	})
+	stream, err := orderStream(in.OrderID)
 	if err != nil {
 		return StepResult{}, err
 	}
-	stream, err := orderStream(in.OrderID)
+	// An earlier attempt may have created the order from a menu that has changed since:
+	// what it stored stands.
+	if activity.GetInfo(ctx).Attempt > 1 {
+		if created, ok, err := a.createdBy(ctx, stream, s); err != nil || ok {
+			return created, err
+		}
+	}
+	menu, err := menus.Menus{Store: a.Store}.At(ctx, in.RestaurantID, in.MenuVersion)
+	if err != nil {
+		return StepResult{}, asActivityError(err)
+	}
+	priced, err := menu.Price(in)
+	if err != nil {
+		return StepResult{}, asActivityError(err)
+	}
+	amount, err := priced.Amount()
+	if err != nil {
+		return StepResult{}, asActivityError(err)
+	}
+	e, err := s.event("create-order", ordersaga.EventOrderCreated, ordersaga.OrderCreated{
+		OrderID: in.OrderID, CustomerID: in.CustomerID, RestaurantID: in.RestaurantID,
+		Items: priced.Items, Amount: amount, Currency: in.Currency, MenuVersion: priced.MenuVersion,
+	})
 	if err != nil {
 		return StepResult{}, err
 	}
@@ -204,7 +229,7 @@ func (a *Activities) CreateOrder(ctx context.Context, in ordersaga.OrderInput) (
 			fmt.Sprintf("order %s already exists with other content", in.OrderID), ErrOrderConflict, err)
 	}
 	if err == nil && res.Duplicate {
-		// A retry of this activity, or a second run of the saga for the same order?
+		// A second run of the saga for the same order, with the same content.
 		first, err := a.Store.ReadStream(ctx, stream, 1, 1)
 		if err != nil {
 			return StepResult{}, asActivityError(err)
@@ -214,7 +239,27 @@ func (a *Activities) CreateOrder(ctx context.Context, in ordersaga.OrderInput) (
 				fmt.Sprintf("order %s was created by another run of its saga (%s)", in.OrderID, first[0].Metadata.CausationID), ErrAlreadyStarted, nil)
 		}
 	}
-	return stepResult(res), err
+	result := stepResult(res)
+	result.Amount = amount
+	return result, err
+}
+
+// createdBy returns, with true, the result of an earlier attempt of this run's
+// create-order step, if the order's stream starts with its event; false if it does not.
+func (a *Activities) createdBy(ctx context.Context, stream ordersaga.Stream, s stepContext) (StepResult, bool, error) {
+	first, err := a.Store.ReadStream(ctx, stream, 1, 1)
+	if err != nil {
+		return StepResult{}, false, asActivityError(err)
+	}
+	if len(first) == 0 || first[0].ID != s.eventID("create-order") || first[0].Metadata.CausationID != s.metadata.CausationID {
+		return StepResult{}, false, nil
+	}
+	var created ordersaga.OrderCreated
+	if err := json.Unmarshal(first[0].Data, &created); err != nil {
+		return StepResult{}, false, temporal.NewNonRetryableApplicationError("order-created does not decode", ErrInvalidInput, err)
+	}
+	// Published by that attempt, or by the outbox relay if it died first.
+	return StepResult{Version: 1, Duplicate: true, Amount: created.Amount}, true, nil
 }
 
 // PaymentInput identifies the payment of an order.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/ordersaga/ordersaga/eventbus/jetstream"
 	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/menus"
 	"github.com/ordersaga/ordersaga/payments"
 	"github.com/ordersaga/ordersaga/sqldb"
 )
@@ -55,6 +57,13 @@ func newFixture(t *testing.T) fixture {
 	}
 	t.Cleanup(func() { bus.Close() })
 	store := eventstore.New(db)
+	if _, err := (menus.Menus{Store: store}).SetItem(ctx, "r-1", ordersaga.MenuItem{ID: "pizza", Name: "Margherita", Price: 1000, Currency: "EUR"}); err != nil {
+		t.Fatal(err)
+	}
+	// As if the relay had published the menu: the outbox holds only what the tests append.
+	if menu, err := store.Unpublished(ctx, 0, 10); err != nil || len(menu) != 1 || store.MarkPublished(ctx, []int64{menu[0].Position}) != nil {
+		t.Fatalf("the menu's event in the outbox: %v, %v", menu, err)
+	}
 	return fixture{store: store, acts: &activities.Activities{Store: store, Bus: bus, Published: store, Accounts: payments.NewAccountCache(0)}, accounts: payments.Accounts{Store: store}, bus: bus, nats: srv}
 }
 
@@ -265,7 +274,10 @@ func TestBusinessFailuresAreNotRetryable(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := in
-	other.Items = []ordersaga.Item{{ID: "salad", Name: "Salad", UnitPrice: 900, Quantity: 1}}
+	other.Items = []ordersaga.Item{{ID: "pizza", Quantity: 3}}
+	offMenu, cheap := order("off-menu"), order("cheap")
+	offMenu.Items = []ordersaga.Item{{ID: "salad", Name: "Salad", UnitPrice: 900, Quantity: 1}}
+	cheap.Items[0].UnitPrice = 1
 	if _, err := f.accounts.Credit(ctx, in.CustomerID, 100, "USD", "funding"); err != nil {
 		t.Fatal(err)
 	}
@@ -280,6 +292,8 @@ func TestBusinessFailuresAreNotRetryable(t *testing.T) {
 	}{
 		{"the same order id with other items", f.acts.CreateOrder, other, activities.ErrOrderConflict, ""},
 		{"invalid order", f.acts.CreateOrder, bad, activities.ErrInvalidInput, ""},
+		{"an item not on the menu", f.acts.CreateOrder, offMenu, activities.ErrInvalidInput, `"salad" is not on the menu of restaurant r-1`},
+		{"a one-cent pizza", f.acts.CreateOrder, cheap, activities.ErrInvalidInput, "0.01 EUR for \"pizza\" differs from the menu's price, 10.00 EUR"},
 		{"insufficient funds", f.acts.DebitPayment, activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 5000, Currency: "USD"}, activities.ErrInsufficientFunds,
 			"has 1.00 USD, the order costs 50.00 USD"},
 		{"other currency", f.acts.DebitPayment, activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 50, Currency: "EUR"}, activities.ErrCurrencyMismatch, ""},
@@ -295,6 +309,32 @@ func TestBusinessFailuresAreNotRetryable(t *testing.T) {
 	}
 	if n := len(f.stream(t, ordersaga.MustParseStream("order-"+in.OrderID))); n != 1 {
 		t.Errorf("order stream holds %d events after the refused steps, want 1", n)
+	}
+	for _, refused := range []ordersaga.OrderInput{offMenu, cheap} {
+		if n := len(f.stream(t, ordersaga.MustParseStream("order-"+refused.OrderID))); n != 0 {
+			t.Errorf("order %s, refused, has %d events", refused.OrderID, n)
+		}
+	}
+}
+
+// TestAnOrderWithoutPricesIsPricedFromTheMenu creates an order whose input, as the
+// temporal CLI may send it, names items and quantities only: order-created carries the
+// menu's prices and names, the amount they make, and the menu version.
+func TestAnOrderWithoutPricesIsPricedFromTheMenu(t *testing.T) {
+	f := newFixture(t)
+	in := order("unpriced")
+	in.Items = []ordersaga.Item{{ID: "pizza", Quantity: 3}}
+	var res activities.StepResult
+	if err := f.run(f.acts.CreateOrder, in, &res); err != nil {
+		t.Fatal(err)
+	}
+	var created ordersaga.OrderCreated
+	if err := json.Unmarshal(f.stream(t, ordersaga.MustParseStream("order-unpriced"))[0].Data, &created); err != nil {
+		t.Fatal(err)
+	}
+	want := []ordersaga.Item{{ID: "pizza", Name: "Margherita", UnitPrice: 1000, Quantity: 3}}
+	if !slices.Equal(created.Items, want) || created.Amount != 3000 || created.MenuVersion != 1 || res.Amount != 3000 {
+		t.Errorf("order-created = %+v (result %+v), want %v for 3000 at menu version 1", created, res, want)
 	}
 }
 

@@ -200,18 +200,31 @@ func (s *saga) run(ctx workflow.Context, amount int64, timeout time.Duration) (s
 		s.noteVersion(res)
 		return err
 	})
-	if err := s.step(ctx, "create-order", a.CreateOrder, s.in, ordersaga.StatusCreated); err != nil {
+	created, err := s.step(ctx, "create-order", a.CreateOrder, s.in, ordersaga.StatusCreated)
+	if err != nil {
 		var appErr *temporal.ApplicationError
-		if errors.As(err, &appErr) && (appErr.Type() == activities.ErrAlreadyStarted || appErr.Type() == activities.ErrOrderConflict) {
+		switch {
+		case errors.As(err, &appErr) && (appErr.Type() == activities.ErrAlreadyStarted || appErr.Type() == activities.ErrOrderConflict):
 			s.compensations = nil // the order is not this saga's to close
+		case errors.As(err, &appErr) && appErr.Type() == activities.ErrInvalidInput:
+			// Not orderable (an item off the menu, a price that is not the menu's): nothing
+			// was written, and the run fails saying why.
+			s.compensations = nil
+			return ordersaga.ReasonFailed, temporal.NewNonRetryableApplicationError(appErr.Message(), ErrInvalidOrder, nil)
 		}
 		return ordersaga.ReasonFailed, err
+	}
+	// The menu priced the order (runs of the activity before menus report no amount: the
+	// input's prices were the order's).
+	if created.Amount > 0 {
+		payment.Amount = created.Amount
+		s.state.Amount = created.Amount
 	}
 
 	s.push("refund-payment", func(ctx workflow.Context, _ string, _ bool) error {
 		return workflow.ExecuteActivity(ctx, a.RefundPayment, payment).Get(ctx, nil)
 	})
-	if err := s.step(ctx, "debit-payment", a.DebitPayment, payment, ordersaga.StatusPaid); err != nil {
+	if _, err := s.step(ctx, "debit-payment", a.DebitPayment, payment, ordersaga.StatusPaid); err != nil {
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && (appErr.Type() == activities.ErrInsufficientFunds || appErr.Type() == activities.ErrCurrencyMismatch) {
 			return ordersaga.ReasonPaymentDeclined, err
@@ -236,7 +249,7 @@ func (s *saga) run(ctx workflow.Context, amount int64, timeout time.Duration) (s
 	// succeeds, through any outage.
 	approveCtx, _ := workflow.NewDisconnectedContext(ctx)
 	approveCtx = workflow.WithActivityOptions(approveCtx, compensationOptions)
-	if err := s.step(approveCtx, "approve-order", a.ApproveOrder, order, ordersaga.StatusApproved); err != nil {
+	if _, err := s.step(approveCtx, "approve-order", a.ApproveOrder, order, ordersaga.StatusApproved); err != nil {
 		return ordersaga.ReasonFailed, err
 	}
 	s.compensations = nil // approved: nothing to undo any more
@@ -259,18 +272,18 @@ func (s *saga) awaitDecision(ctx workflow.Context, timeout time.Duration) (bool,
 }
 
 // step runs one forward activity and records its progress.
-func (s *saga) step(ctx workflow.Context, name string, activity, input any, statusAfter string) error {
+func (s *saga) step(ctx workflow.Context, name string, activity, input any, statusAfter string) (activities.StepResult, error) {
 	s.state.PendingStep = name
 	var res activities.StepResult
 	if err := workflow.ExecuteActivity(ctx, activity, input).Get(ctx, &res); err != nil {
 		s.state.LastError = err.Error()
-		return err
+		return res, err
 	}
 	s.noteVersion(res)
 	s.state.CompletedSteps = append(s.state.CompletedSteps, name)
 	s.state.PendingStep = ""
 	s.setStatus(ctx, statusAfter)
-	return nil
+	return res, nil
 }
 
 func (s *saga) noteVersion(res activities.StepResult) {

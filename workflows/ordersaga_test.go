@@ -446,3 +446,43 @@ func TestACancellationDuringTheApprovalComesTooLate(t *testing.T) {
 	}
 	f.wantCalls(t, "CreateOrder", "DebitPayment", "ApproveOrder")
 }
+
+// TestAnOrderTheMenuRefusesFailsAndCompensatesNothing: create-order refuses an item that
+// is not on the menu (nothing written): the saga fails as an invalid order naming it, and
+// runs no compensation.
+func TestAnOrderTheMenuRefusesFailsAndCompensatesNothing(t *testing.T) {
+	f := newFixture(t)
+	f.env.OnActivity(f.acts.CreateOrder, mock.Anything, mock.Anything).Return(activities.StepResult{},
+		temporal.NewNonRetryableApplicationError(`items[1].id: "caviar" is not on the menu of restaurant r-1`, activities.ErrInvalidInput, nil)).Once().Run(f.record("CreateOrder"))
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	var appErr *temporal.ApplicationError
+	if err := f.env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != workflows.ErrInvalidOrder || !strings.Contains(appErr.Message(), "caviar") {
+		t.Errorf("workflow error = %v, want %s naming the item", err, workflows.ErrInvalidOrder)
+	}
+	f.wantCalls(t, "CreateOrder")
+}
+
+// TestThePaymentIsTheAmountTheMenuPriced starts an order without prices (as the temporal
+// CLI may): the debit takes the amount create-order priced from the menu, and the result
+// reports it.
+func TestThePaymentIsTheAmountTheMenuPriced(t *testing.T) {
+	f := newFixture(t)
+	in := order()
+	for i := range in.Items {
+		in.Items[i].UnitPrice, in.Items[i].Name = 0, ""
+	}
+	f.env.OnActivity(f.acts.CreateOrder, mock.Anything, mock.Anything).Return(activities.StepResult{Version: 1, Amount: 2950}, nil).Once().Run(f.record("CreateOrder"))
+	f.env.OnActivity(f.acts.DebitPayment, mock.Anything, mock.Anything).Return(activities.StepResult{Version: 2}, nil).Once().Run(func(args mock.Arguments) {
+		if p := args.Get(1).(activities.PaymentInput); p.Amount != 2950 {
+			t.Errorf("debit of %d, want the 2950 the menu priced", p.Amount)
+		}
+		f.record("DebitPayment")(args)
+	})
+	f.forward("ApproveOrder")
+	f.decide(time.Second, workflows.Decision{Approved: true})
+	f.env.ExecuteWorkflow(workflows.WorkflowName, in)
+	if r := f.result(t); r.Status != ordersaga.StatusApproved || r.Amount != 2950 {
+		t.Errorf("result = %+v, want approved for 2950", r)
+	}
+	f.wantCalls(t, "CreateOrder", "DebitPayment", "ApproveOrder")
+}

@@ -157,7 +157,7 @@ func checkEveryCall(t *testing.T, addr string, alice auth.Principal, callers []c
 	place := func(c ordersagav1.OrderServiceClient, customer string) (string, error) {
 		id := "a-" + uuid.NewString()[:8]
 		_, err := c.PlaceOrder(ctx, &ordersagav1.PlaceOrderRequest{OrderId: id, CustomerId: customer, RestaurantId: r7.ID, Currency: "EUR",
-			Items: []*ordersagav1.Item{{Id: "m", Name: "Margherita", UnitPrice: 1000, Quantity: 1}}})
+			Items: []*ordersagav1.Item{{Id: "margherita", Quantity: 1}}})
 		return id, err
 	}
 	order, err := place(op, alice.ID)
@@ -245,6 +245,19 @@ func checkEveryCall(t *testing.T, addr string, alice auth.Principal, callers []c
 			_, err := ordersagav1.NewOrderServiceClient(conn).RejectOrder(ctx, &ordersagav1.RejectOrderRequest{OrderId: missing})
 			return err
 		}, want{deny, deny, deny, deny, codes.NotFound}},
+		{"SetMenuItem of r-7", func(conn *grpc.ClientConn) error {
+			_, err := ordersagav1.NewOrderServiceClient(conn).SetMenuItem(ctx, &ordersagav1.SetMenuItemRequest{RestaurantId: r7.ID, Currency: "EUR",
+				Item: &ordersagav1.MenuItem{ItemId: "special", Name: "Special", Price: 1500}})
+			return err
+		}, want{deny, deny, ok, deny, ok}},
+		{"RemoveMenuItem of r-7 (not on it)", func(conn *grpc.ClientConn) error {
+			_, err := ordersagav1.NewOrderServiceClient(conn).RemoveMenuItem(ctx, &ordersagav1.RemoveMenuItemRequest{RestaurantId: r7.ID, ItemId: "nothing"})
+			return err
+		}, want{deny, deny, codes.NotFound, deny, codes.NotFound}},
+		{"GetMenu of r-7", func(conn *grpc.ClientConn) error {
+			_, err := ordersagav1.NewOrderServiceClient(conn).GetMenu(ctx, &ordersagav1.GetMenuRequest{RestaurantId: r7.ID})
+			return err
+		}, want{ok, ok, ok, ok, ok}},
 		{"CreditAccount", func(conn *grpc.ClientConn) error {
 			_, err := ordersagav1.NewOrderServiceClient(conn).CreditAccount(ctx, &ordersagav1.CreditAccountRequest{CustomerId: alice.ID, Amount: 1, Currency: "EUR", Reference: uuid.NewString()})
 			return err

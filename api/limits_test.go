@@ -59,7 +59,7 @@ func (noAccounts) Get(context.Context, string) (ordersaga.Account, error) {
 func limitedServer(t *testing.T, cfg api.Config) ordersagav1.OrderServiceClient {
 	t.Helper()
 	tokens := stacktest.NewTokens(t)
-	cfg.Tokens, cfg.Store, cfg.Sagas, cfg.ReadModels, cfg.Accounts = tokens.Verifier, unusedStore{}, noSagas{}, readModels{}, noAccounts{}
+	cfg.Tokens, cfg.Store, cfg.Sagas, cfg.ReadModels, cfg.Accounts, cfg.Menus = tokens.Verifier, unusedStore{}, noSagas{}, readModels{}, noAccounts{}, noMenus{}
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	srv, err := api.NewServer(cfg)
 	if err != nil {
@@ -82,6 +82,9 @@ func limitedServer(t *testing.T, cfg api.Config) ordersagav1.OrderServiceClient 
 	t.Cleanup(func() { conn.Close() })
 	return ordersagav1.NewOrderServiceClient(conn)
 }
+
+// noMenus are menus the calls under test never reach.
+type noMenus struct{ api.Menus }
 
 // unusedStore is an event store the calls under test never reach.
 type unusedStore struct{ api.EventStore }

@@ -64,6 +64,7 @@ type orderServer struct {
 	sagas    Sagas
 	reads    ReadModels
 	accounts Accounts
+	menus    Menus
 	store    EventStore
 	// maxWatch is how long one WatchOrder stream lasts at most.
 	maxWatch time.Duration
@@ -82,11 +83,16 @@ func (s *orderServer) PlaceOrder(ctx context.Context, req *ordersagav1.PlaceOrde
 	if !auth.MayActForCustomer(p, in.CustomerID) {
 		return nil, auth.Denied("placing orders for customer %s", in.CustomerID)
 	}
+	in, err = s.price(ctx, in)
+	if err != nil {
+		return nil, err
+	}
 	placed, err := s.sagas.Place(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	return &ordersagav1.PlaceOrderResponse{OrderId: in.OrderID, WorkflowId: placed.WorkflowID, RunId: placed.RunID, AlreadyPlaced: placed.AlreadyPlaced}, nil
+	return &ordersagav1.PlaceOrderResponse{OrderId: in.OrderID, WorkflowId: placed.WorkflowID, RunId: placed.RunID, AlreadyPlaced: placed.AlreadyPlaced,
+		MenuVersion: in.MenuVersion}, nil
 }
 
 func (s *orderServer) GetOrder(ctx context.Context, req *ordersagav1.GetOrderRequest) (*ordersagav1.GetOrderResponse, error) {

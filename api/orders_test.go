@@ -20,6 +20,7 @@ import (
 	"github.com/ordersaga/ordersaga"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/stacktest"
+	"github.com/ordersaga/ordersaga/menus"
 	"github.com/ordersaga/ordersaga/internal/system"
 )
 
@@ -48,6 +49,10 @@ func serveStack(t *testing.T) (*stacktest.Stack, string) {
 func serveStackOn(t *testing.T, busKind string, serverTLS *tls.Config) (*stacktest.Stack, string) {
 	t.Helper()
 	s := stacktest.StartOn(t, busKind)
+	// The tests' orders are of pizza at 10.00, next to the demo menu.
+	if _, err := (menus.Menus{Store: s.Store}).SetItem(context.Background(), "r-1", ordersaga.MenuItem{ID: "pizza", Name: "Margherita", Price: 1000, Currency: "EUR"}); err != nil {
+		t.Fatal(err)
+	}
 	a, err := system.NewAPI(system.APIConfig{DB: s.DB, Temporal: s.Temporal, Tokens: s.Tokens.Verifier, Addr: "127.0.0.1:0", Reflection: true,
 		TLS: serverTLS})
 	if err != nil {

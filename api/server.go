@@ -34,11 +34,12 @@ type Config struct {
 	Tokens TokenVerifier
 	// Store backs EventStoreService. Required.
 	Store EventStore
-	// Sagas, ReadModels and Accounts back OrderService, which is served when all three
-	// are set.
+	// Sagas, ReadModels, Accounts and Menus back OrderService, which is served when all
+	// four are set.
 	Sagas      Sagas
 	ReadModels ReadModels
 	Accounts   Accounts
+	Menus      Menus
 	// Logger receives one line per failed call; nil discards.
 	Logger *slog.Logger
 	// DefaultTimeout bounds calls that arrive without a deadline. Default 30s.
@@ -130,9 +131,9 @@ func NewServer(cfg Config) (*Server, error) {
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(g, h)
 	h.SetServingStatus(ordersagav1.EventStoreService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	if cfg.Sagas != nil && cfg.ReadModels != nil && cfg.Accounts != nil {
-		ordersagav1.RegisterOrderServiceServer(g, &orderServer{sagas: cfg.Sagas, reads: cfg.ReadModels, accounts: cfg.Accounts, store: cfg.Store,
-			maxWatch: cfg.MaxWatch})
+	if cfg.Sagas != nil && cfg.ReadModels != nil && cfg.Accounts != nil && cfg.Menus != nil {
+		ordersagav1.RegisterOrderServiceServer(g, &orderServer{sagas: cfg.Sagas, reads: cfg.ReadModels, accounts: cfg.Accounts, menus: cfg.Menus,
+			store: cfg.Store, maxWatch: cfg.MaxWatch})
 		h.SetServingStatus(ordersagav1.OrderService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	}
 	if cfg.Reflection {

@@ -24,3 +24,9 @@ func MayDecide(p Principal, restaurantID string) bool {
 // MayOperate reports whether p may do what only operators may: credit accounts and use
 // the generic event store.
 func MayOperate(p Principal) bool { return p.Role == Operator }
+
+// MaySetMenu reports whether p may change the menu of restaurantID: that restaurant, or an
+// operator. Anyone may read a menu.
+func MaySetMenu(p Principal, restaurantID string) bool {
+	return p.Role == Operator || (p.Role == Restaurant && p.ID == restaurantID)
+}

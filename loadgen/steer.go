@@ -29,8 +29,25 @@ func fund(ctx context.Context, cfg Config) error {
 		}
 	}
 	_, err := cfg.API.CreditAccount(ctx, &ordersagav1.CreditAccountRequest{CustomerId: poor(cfg), Amount: 1, Currency: "EUR", Reference: "load"})
-	return err
+	if err != nil {
+		return err
+	}
+	// The orders' dish, on the menu of the restaurant the simulator leaves alone (setting
+	// it again changes nothing).
+	_, err = cfg.API.SetMenuItem(ctx, &ordersagav1.SetMenuItemRequest{RestaurantId: restaurant, Currency: "EUR",
+		Item: &ordersagav1.MenuItem{ItemId: dish.ID, Name: dish.Name, Price: dish.UnitPrice}})
+	if err != nil {
+		return fmt.Errorf("put the load test's dish on the menu of %s: %w", restaurant, err)
+	}
+	return nil
 }
+
+// restaurant is where the load test orders: the one the restaurant simulator leaves
+// alone, so that the load test decides every order itself.
+const restaurant = "manual"
+
+// dish is what every order of the load test is for (one of it).
+var dish = ordersaga.Item{ID: "load-test-dish", Name: "Load test dish", UnitPrice: 1150, Quantity: 1}
 
 func customer(cfg Config, worker int) string { return fmt.Sprintf("load-%s-c%d", cfg.RunID, worker) }
 func poor(cfg Config) string                 { return "load-" + cfg.RunID + "-poor" }
@@ -44,8 +61,7 @@ func runOrder(ctx context.Context, cfg Config, sagas driver, worker, i int, star
 	if want == declined {
 		cust = poor(cfg)
 	}
-	in := ordersaga.OrderInput{OrderID: id, CustomerID: cust, RestaurantID: "manual", Currency: "EUR",
-		Items: []ordersaga.Item{{ID: "margherita", Name: "Margherita", UnitPrice: 1150, Quantity: 1}}}
+	in := ordersaga.OrderInput{OrderID: id, CustomerID: cust, RestaurantID: restaurant, Currency: "EUR", Items: []ordersaga.Item{dish}}
 	runID, err := sagas.place(ctx, in)
 	if err != nil {
 		return 0, 0, Outcome{}, err

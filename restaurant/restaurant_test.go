@@ -22,20 +22,20 @@ func TestSimulatorDecidesByItsRule(t *testing.T) {
 	s := stacktest.Start(t)
 	ctx := context.Background()
 	sagas := workflows.Client{Temporal: s.Temporal}
-	runSimulator(t, s, system.RestaurantConfig{Delay: 100 * time.Millisecond, Unavailable: []string{"truffle"}})
+	runSimulator(t, s, system.RestaurantConfig{Delay: 100 * time.Millisecond, Unavailable: []string{system.SoldOutItem}})
 	customer := "c-" + uuid.NewString()[:8]
 	if _, err := s.Accounts.Credit(ctx, customer, 100000, "EUR", "funding"); err != nil {
 		t.Fatal(err)
 	}
 	place := func(restaurantID, item string) string {
 		in := ordersaga.OrderInput{OrderID: uuid.NewString()[:12], CustomerID: customer, RestaurantID: restaurantID, Currency: "EUR",
-			Items: []ordersaga.Item{{ID: item, Name: item, UnitPrice: 1000, Quantity: 1}}}
+			Items: []ordersaga.Item{{ID: item, Quantity: 1}}} // priced from the demo menu
 		if _, err := sagas.Place(ctx, in); err != nil {
 			t.Fatal(err)
 		}
 		return in.OrderID
 	}
-	approved, rejected, manual := place("r-1", "pizza"), place("r-1", "truffle"), place("manual", "pizza")
+	approved, rejected, manual := place("r-1", "margherita"), place("r-1", system.SoldOutItem), place("manual", "margherita")
 	result := func(orderID string) workflows.Result {
 		var r workflows.Result
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -74,7 +74,7 @@ func TestSimulatorDecidesOrdersConcurrently(t *testing.T) {
 	orders := make([]string, 40)
 	for i := range orders {
 		in := ordersaga.OrderInput{OrderID: uuid.NewString()[:12], CustomerID: customer, RestaurantID: "r-1", Currency: "EUR", DecisionTimeout: "6s",
-			Items: []ordersaga.Item{{ID: "pizza", Name: "pizza", UnitPrice: 1000, Quantity: 1}}}
+			Items: []ordersaga.Item{{ID: "margherita", Quantity: 1}}}
 		if _, err := sagas.Place(ctx, in); err != nil {
 			t.Fatal(err)
 		}

@@ -61,7 +61,7 @@ func newStack(t *testing.T) *stack {
 
 func newOrder(customer string) ordersaga.OrderInput {
 	return ordersaga.OrderInput{OrderID: uuid.NewString()[:13], CustomerID: customer, RestaurantID: "r-1", Currency: "EUR",
-		Items: []ordersaga.Item{{ID: "pizza", Name: "Margherita", UnitPrice: 1150, Quantity: 2}}}
+		Items: []ordersaga.Item{{ID: "margherita", Name: "Margherita", UnitPrice: 1150, Quantity: 2}}}
 }
 
 func (s *stack) start(t *testing.T, in ordersaga.OrderInput) client.WorkflowRun {

@@ -102,7 +102,7 @@ func (m *Main) commands() *cobra.Command {
 	root.SetErr(m.Stderr)
 	root.AddCommand(m.devCommand(), m.workerCommand(), m.projectorCommand(), m.restaurantCommand(), m.apiCommand(),
 		m.relayCommand(), m.migrateCommand(), m.verifyCommand(), m.rebuildCommand(), m.loadCommand(),
-		m.orderCommand(), m.accountCommand(), m.tokenCommand(), m.keysCommand(), m.healthCommand())
+		m.orderCommand(), m.accountCommand(), m.menuCommand(), m.tokenCommand(), m.keysCommand(), m.healthCommand())
 	return root
 }
 

@@ -90,12 +90,12 @@ func (m *Main) orderCommand() *cobra.Command {
 		customer, restaurant, currency, decisionTimeout string
 		items                                           itemsFlag
 	)
-	place := &cobra.Command{Use: "place <order id>", Short: "place an order: its saga starts", Args: orderID,
-		Example: "  ordersaga order place 41 --customer c-1 --restaurant r-7 --item margherita:Margherita:1150:2"}
+	place := &cobra.Command{Use: "place <order id>", Short: "place an order: the restaurant's menu prices it and its saga starts", Args: orderID,
+		Example: "  ordersaga order place 41 --customer c-1 --restaurant r-7 --item margherita:2"}
 	place.Flags().StringVar(&customer, "customer", "", "customer id")
 	place.Flags().StringVar(&restaurant, "restaurant", "", "restaurant id")
 	place.Flags().StringVar(&currency, "currency", "EUR", "ISO 4217 currency code")
-	place.Flags().Var(&items, "item", "an item as id:name:unit_price:quantity, unit_price in cents (repeat for more)")
+	place.Flags().Var(&items, "item", "an item as id:quantity, priced from the menu, or id:name:unit_price:quantity to check the menu's price (cents); repeat for more")
 	place.Flags().StringVar(&decisionTimeout, "decision-timeout", "", "how long the restaurant has to decide (e.g. 90s; default 5m)")
 	m.verb(&cf, place, func(ctx context.Context, c ordersagav1.OrderServiceClient) (proto.Message, error) {
 		return c.PlaceOrder(ctx, &ordersagav1.PlaceOrderRequest{OrderId: place.Flags().Arg(0), CustomerId: customer, RestaurantId: restaurant,
@@ -257,8 +257,10 @@ func (c *clientFlags) print(w io.Writer, msg proto.Message) error {
 		fmt.Fprintln(tw, "CUSTOMER\tBALANCE\tCURRENCY\tVERSION")
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", v.CustomerId, ordersaga.MajorUnits(v.Balance, v.Currency), v.Currency, v.Version)
 	case *ordersagav1.PlaceOrderResponse:
-		fmt.Fprintln(tw, "ORDER\tWORKFLOW\tRUN\tALREADY PLACED")
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\n", v.OrderId, v.WorkflowId, v.RunId, v.AlreadyPlaced)
+		fmt.Fprintln(tw, "ORDER\tWORKFLOW\tRUN\tALREADY PLACED\tMENU VERSION")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%d\n", v.OrderId, v.WorkflowId, v.RunId, v.AlreadyPlaced, v.MenuVersion)
+	case *ordersagav1.Menu:
+		printMenu(tw, v)
 	case *ordersagav1.ApproveOrderResponse, *ordersagav1.RejectOrderResponse:
 		fmt.Fprintln(tw, "decision accepted")
 	case *ordersagav1.CancelOrderResponse:
@@ -275,24 +277,35 @@ func printOrders(w io.Writer, orders ...*ordersagav1.Order) {
 	}
 }
 
-// itemsFlag collects --item id:name:unit_price:quantity.
+// itemsFlag collects --item id:quantity (the menu prices it) or id:name:unit_price:quantity
+// (the menu's price, checked).
 type itemsFlag []*ordersagav1.Item
 
 func (f *itemsFlag) String() string { return fmt.Sprint(len(*f), " items") }
 
 // Type names the flag's value in the help (pflag.Value).
-func (f *itemsFlag) Type() string { return "id:name:price:qty" }
+func (f *itemsFlag) Type() string { return "id:qty" }
 
 func (f *itemsFlag) Set(v string) error {
 	parts := strings.Split(v, ":")
-	if len(parts) != 4 {
-		return errors.New("want id:name:unit_price:quantity")
+	var it ordersagav1.Item
+	var err error
+	switch len(parts) {
+	case 2:
+		it.Id = parts[0]
+		it.Quantity, err = strconv.ParseInt(parts[1], 10, 64)
+	case 4:
+		it.Id, it.Name = parts[0], parts[1]
+		var err1 error
+		it.UnitPrice, err1 = strconv.ParseInt(parts[2], 10, 64)
+		it.Quantity, err = strconv.ParseInt(parts[3], 10, 64)
+		err = errors.Join(err1, err)
+	default:
+		return errors.New("want id:quantity, or id:name:unit_price:quantity")
 	}
-	price, err1 := strconv.ParseInt(parts[2], 10, 64)
-	qty, err2 := strconv.ParseInt(parts[3], 10, 64)
-	if err1 != nil || err2 != nil {
+	if err != nil {
 		return errors.New("unit_price and quantity must be integers (unit_price in cents)")
 	}
-	*f = append(*f, &ordersagav1.Item{Id: parts[0], Name: parts[1], UnitPrice: price, Quantity: qty})
+	*f = append(*f, &it)
 	return nil
 }

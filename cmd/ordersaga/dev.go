@@ -33,6 +33,8 @@ type devFlags struct {
 	natsSync time.Duration
 	uiPort   int
 	reset    bool
+	// demoMenus are the restaurants that get system.DemoMenu if they have no menu yet.
+	demoMenus []string
 }
 
 // defaultDataDir is where dev keeps its data unless told otherwise.
@@ -58,6 +60,8 @@ func (m *Main) devCommand() *cobra.Command {
 	fs.IntVar(&r.monitorPort, "nats-monitor-port", 8222, "HTTP monitoring port of the embedded NATS server")
 	fs.IntVar(&r.uiPort, "temporal-ui-port", 8233, "port of Temporal Web (the dev server's gRPC port is --temporal-address's)")
 	fs.BoolVar(&r.reset, "reset", false, "delete the data directory first")
+	fs.StringSliceVar(&r.demoMenus, "demo-menus", system.DemoRestaurants,
+		"restaurants that get the demo menu (margherita, marinara, tiramisu, caviar, sold-out) if they have no menu yet; empty: none")
 	fs.DurationVar(&r.natsSync, "nats-sync-interval", time.Second,
 		"how often the embedded NATS servers fsync their stores; 0 fsyncs every message and ack (safe against power cuts, slower)")
 	cmd.RunE = m.runs(func(ctx context.Context) error { return m.dev(ctx, r) })
@@ -85,6 +89,7 @@ func (m *Main) dev(ctx context.Context, r devFlags) error {
 		TemporalBinary: bin, TemporalAddress: r.temporal, TemporalUIPort: r.uiPort, TemporalOutput: m.Stderr,
 		GRPCAddr:   r.grpcAddr,
 		Restaurant: r.rule.config(logger),
+		DemoMenus:  r.demoMenus,
 		Logger:     logger,
 	})
 	if errors.Is(err, syscall.EADDRINUSE) {

@@ -152,7 +152,7 @@ type restaurantFlags struct {
 
 func (r *restaurantFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&r.delay, "restaurant-delay", 3*time.Second, "how long the simulated restaurant thinks before approving")
-	fs.StringSliceVar(&r.unavailable, "unavailable", []string{"sold-out"}, "item ids the simulated restaurant rejects orders for (comma-separated)")
+	fs.StringSliceVar(&r.unavailable, "unavailable", []string{system.SoldOutItem}, "item ids the simulated restaurant rejects orders for (comma-separated)")
 	fs.StringVar(&r.manual, "manual-restaurant", "manual", "restaurant id whose orders the simulator leaves to a human")
 }
 

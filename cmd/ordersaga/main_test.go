@@ -307,7 +307,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"order"}, "needs a verb"},
 		{[]string{"order", "frob"}, `unknown verb "frob"`},
 		{[]string{"order", "get"}, "exactly one order id"},
-		{[]string{"order", "place", "o1", "--item", "pizza:2"}, "id:name:unit_price:quantity"},
+		{[]string{"order", "place", "o1", "--item", "pizza:Pizza:2"}, "id:quantity, or id:name:unit_price:quantity"},
 		{[]string{"migrate", "extra"}, "takes no arguments"},
 	}
 	for _, tt := range tests {
@@ -442,7 +442,7 @@ func runSaga(t *testing.T, dataDir, apiAddr string) {
 	if out := mustCLI("account", "credit", "--customer", "dev-c1", "--amount", "5000", "--currency", "EUR"); !strings.Contains(out, "50.00") {
 		t.Errorf("account credit printed %q", out)
 	}
-	mustCLI("order", "place", "dev-saga-1", "--customer", "dev-c1", "--restaurant", "manual", "--item", "pizza:Margherita:1150:2")
+	mustCLI("order", "place", "dev-saga-1", "--customer", "dev-c1", "--restaurant", "manual", "--item", "margherita:2")
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		out, err := cli(t, "order", "approve", "dev-saga-1", "--api", apiAddr, "--token", token)

@@ -101,6 +101,10 @@ func StartOn(t testing.TB, busKind string) *Stack {
 	}
 	t.Cleanup(c.Close)
 	store := eventstore.New(db)
+	// The restaurants the tests order from have the demo menu, as under dev.
+	if err := system.SeedMenus(ctx, store, system.DemoRestaurants); err != nil {
+		t.Fatal(err)
+	}
 	w, err := system.NewWorker(system.WorkerConfig{DB: db, Bus: bus, Temporal: c,
 		Relay: system.RelayTuning{GracePeriod: time.Second, PollInterval: 200 * time.Millisecond}})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/api"
 	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/menus"
 	"github.com/ordersaga/ordersaga/payments"
 	"github.com/ordersaga/ordersaga/projections"
 	"github.com/ordersaga/ordersaga/sqldb"
@@ -64,6 +65,7 @@ func NewAPI(cfg APIConfig) (*API, error) {
 		Sagas:      workflows.Client{Temporal: cfg.Temporal},
 		ReadModels: projections.NewReadModels(cfg.DB),
 		Accounts:   payments.Accounts{Store: store, Cache: payments.NewAccountCache(0)},
+		Menus:      menus.Menus{Store: store},
 	})
 	if err != nil {
 		return nil, err

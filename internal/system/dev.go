@@ -21,6 +21,7 @@ import (
 	"github.com/ordersaga/ordersaga/api"
 	"github.com/ordersaga/ordersaga/auth"
 	"github.com/ordersaga/ordersaga/eventbus"
+	"github.com/ordersaga/ordersaga/eventstore"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/natsembed"
 	"github.com/ordersaga/ordersaga/pglocal"
@@ -57,6 +58,8 @@ type DevConfig struct {
 	GRPCAddr string
 	// Restaurant is the simulator's rule (Delay, Unavailable, ManualRestaurant).
 	Restaurant RestaurantConfig
+	// DemoMenus are the restaurants that get DemoMenu if they have no menu yet.
+	DemoMenus []string
 	Logger     *slog.Logger
 }
 
@@ -190,6 +193,9 @@ func (d *Dev) database(ctx context.Context, cfg DevConfig) (*sqldb.DB, error) {
 		return nil, err
 	}
 	d.logger.Info("schema is up to date", "database", sqldb.Redact(url))
+	if err := SeedMenus(ctx, eventstore.New(db), cfg.DemoMenus); err != nil {
+		return nil, err
+	}
 	d.Where.DatabaseURL = url
 	return db, nil
 }

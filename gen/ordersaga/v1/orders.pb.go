@@ -25,11 +25,12 @@ const (
 // Item is one line of an order; unit_price is in minor units (cents).
 type Item struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// id of the item.
+	// id of the item, as the restaurant's menu names it.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// name of the item.
+	// name of the item; in a request it may be left out (orders carry the menu's).
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	// unit_price in minor units.
+	// unit_price in minor units; in a request it may be left out (0), and if sent it must
+	// be the menu's price.
 	UnitPrice int64 `protobuf:"varint,3,opt,name=unit_price,json=unitPrice,proto3" json:"unit_price,omitempty"`
 	// quantity ordered, 1 to 1000.
 	Quantity      int64 `protobuf:"varint,4,opt,name=quantity,proto3" json:"quantity,omitempty"`
@@ -242,7 +243,7 @@ func (x *Order) GetProjectedAt() *timestamppb.Timestamp {
 	return nil
 }
 
-// PlaceOrderRequest describes the order; the amount is computed from the items.
+// PlaceOrderRequest describes the order; the restaurant's menu prices it.
 type PlaceOrderRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// order_id chosen by the client; placing the same order again is idempotent.
@@ -344,6 +345,9 @@ type PlaceOrderResponse struct {
 	RunId string `protobuf:"bytes,3,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
 	// already_placed is true when the order had been placed before.
 	AlreadyPlaced bool `protobuf:"varint,4,opt,name=already_placed,json=alreadyPlaced,proto3" json:"already_placed,omitempty"`
+	// menu_version is the version of the restaurant's menu the order was priced at (for an
+	// order placed before, the version this call checked it against).
+	MenuVersion   int64 `protobuf:"varint,5,opt,name=menu_version,json=menuVersion,proto3" json:"menu_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -404,6 +408,13 @@ func (x *PlaceOrderResponse) GetAlreadyPlaced() bool {
 		return x.AlreadyPlaced
 	}
 	return false
+}
+
+func (x *PlaceOrderResponse) GetMenuVersion() int64 {
+	if x != nil {
+		return x.MenuVersion
+	}
+	return 0
 }
 
 // GetOrderRequest names the order.
@@ -1388,6 +1399,446 @@ func (x *GetAccountResponse) GetAccount() *Account {
 	return nil
 }
 
+// MenuItem is one item of a restaurant's menu.
+type MenuItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// item_id names the item in orders (letters, digits, '_', '.', ':', '@', '-').
+	ItemId string `protobuf:"bytes,1,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
+	// name of the item (UTF-8 without control characters, at most 200 characters).
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// price in minor units of the menu's currency, 1 to 100000000.
+	Price         int64 `protobuf:"varint,3,opt,name=price,proto3" json:"price,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MenuItem) Reset() {
+	*x = MenuItem{}
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MenuItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MenuItem) ProtoMessage() {}
+
+func (x *MenuItem) ProtoReflect() protoreflect.Message {
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MenuItem.ProtoReflect.Descriptor instead.
+func (*MenuItem) Descriptor() ([]byte, []int) {
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *MenuItem) GetItemId() string {
+	if x != nil {
+		return x.ItemId
+	}
+	return ""
+}
+
+func (x *MenuItem) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MenuItem) GetPrice() int64 {
+	if x != nil {
+		return x.Price
+	}
+	return 0
+}
+
+// Menu is a restaurant's menu.
+type Menu struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// restaurant_id of the restaurant.
+	RestaurantId string `protobuf:"bytes,1,opt,name=restaurant_id,json=restaurantId,proto3" json:"restaurant_id,omitempty"`
+	// currency every price is in, ISO 4217.
+	Currency string `protobuf:"bytes,2,opt,name=currency,proto3" json:"currency,omitempty"`
+	// version of the menu's stream: orders priced from it record it.
+	Version int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	// items on the menu, by item_id.
+	Items         []*MenuItem `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Menu) Reset() {
+	*x = Menu{}
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Menu) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Menu) ProtoMessage() {}
+
+func (x *Menu) ProtoReflect() protoreflect.Message {
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Menu.ProtoReflect.Descriptor instead.
+func (*Menu) Descriptor() ([]byte, []int) {
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Menu) GetRestaurantId() string {
+	if x != nil {
+		return x.RestaurantId
+	}
+	return ""
+}
+
+func (x *Menu) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *Menu) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Menu) GetItems() []*MenuItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// SetMenuItemRequest puts an item on a menu.
+type SetMenuItemRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// restaurant_id of the menu.
+	RestaurantId string `protobuf:"bytes,1,opt,name=restaurant_id,json=restaurantId,proto3" json:"restaurant_id,omitempty"`
+	// item to set.
+	Item *MenuItem `protobuf:"bytes,2,opt,name=item,proto3" json:"item,omitempty"`
+	// currency of the price: the menu's (the first item sets it).
+	Currency      string `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetMenuItemRequest) Reset() {
+	*x = SetMenuItemRequest{}
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetMenuItemRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetMenuItemRequest) ProtoMessage() {}
+
+func (x *SetMenuItemRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetMenuItemRequest.ProtoReflect.Descriptor instead.
+func (*SetMenuItemRequest) Descriptor() ([]byte, []int) {
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *SetMenuItemRequest) GetRestaurantId() string {
+	if x != nil {
+		return x.RestaurantId
+	}
+	return ""
+}
+
+func (x *SetMenuItemRequest) GetItem() *MenuItem {
+	if x != nil {
+		return x.Item
+	}
+	return nil
+}
+
+func (x *SetMenuItemRequest) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+// SetMenuItemResponse returns the menu after the change.
+type SetMenuItemResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// menu after the change.
+	Menu          *Menu `protobuf:"bytes,1,opt,name=menu,proto3" json:"menu,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetMenuItemResponse) Reset() {
+	*x = SetMenuItemResponse{}
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetMenuItemResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetMenuItemResponse) ProtoMessage() {}
+
+func (x *SetMenuItemResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetMenuItemResponse.ProtoReflect.Descriptor instead.
+func (*SetMenuItemResponse) Descriptor() ([]byte, []int) {
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *SetMenuItemResponse) GetMenu() *Menu {
+	if x != nil {
+		return x.Menu
+	}
+	return nil
+}
+
+// RemoveMenuItemRequest takes an item off a menu.
+type RemoveMenuItemRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// restaurant_id of the menu.
+	RestaurantId string `protobuf:"bytes,1,opt,name=restaurant_id,json=restaurantId,proto3" json:"restaurant_id,omitempty"`
+	// item_id to remove.
+	ItemId        string `protobuf:"bytes,2,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveMenuItemRequest) Reset() {
+	*x = RemoveMenuItemRequest{}
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveMenuItemRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveMenuItemRequest) ProtoMessage() {}
+
+func (x *RemoveMenuItemRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveMenuItemRequest.ProtoReflect.Descriptor instead.
+func (*RemoveMenuItemRequest) Descriptor() ([]byte, []int) {
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RemoveMenuItemRequest) GetRestaurantId() string {
+	if x != nil {
+		return x.RestaurantId
+	}
+	return ""
+}
+
+func (x *RemoveMenuItemRequest) GetItemId() string {
+	if x != nil {
+		return x.ItemId
+	}
+	return ""
+}
+
+// RemoveMenuItemResponse returns the menu after the change.
+type RemoveMenuItemResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// menu after the change.
+	Menu          *Menu `protobuf:"bytes,1,opt,name=menu,proto3" json:"menu,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveMenuItemResponse) Reset() {
+	*x = RemoveMenuItemResponse{}
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveMenuItemResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveMenuItemResponse) ProtoMessage() {}
+
+func (x *RemoveMenuItemResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveMenuItemResponse.ProtoReflect.Descriptor instead.
+func (*RemoveMenuItemResponse) Descriptor() ([]byte, []int) {
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RemoveMenuItemResponse) GetMenu() *Menu {
+	if x != nil {
+		return x.Menu
+	}
+	return nil
+}
+
+// GetMenuRequest names the restaurant.
+type GetMenuRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// restaurant_id of the menu.
+	RestaurantId  string `protobuf:"bytes,1,opt,name=restaurant_id,json=restaurantId,proto3" json:"restaurant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMenuRequest) Reset() {
+	*x = GetMenuRequest{}
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMenuRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMenuRequest) ProtoMessage() {}
+
+func (x *GetMenuRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMenuRequest.ProtoReflect.Descriptor instead.
+func (*GetMenuRequest) Descriptor() ([]byte, []int) {
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GetMenuRequest) GetRestaurantId() string {
+	if x != nil {
+		return x.RestaurantId
+	}
+	return ""
+}
+
+// GetMenuResponse carries the menu.
+type GetMenuResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// menu folded from its stream.
+	Menu          *Menu `protobuf:"bytes,1,opt,name=menu,proto3" json:"menu,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMenuResponse) Reset() {
+	*x = GetMenuResponse{}
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMenuResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMenuResponse) ProtoMessage() {}
+
+func (x *GetMenuResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMenuResponse.ProtoReflect.Descriptor instead.
+func (*GetMenuResponse) Descriptor() ([]byte, []int) {
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetMenuResponse) GetMenu() *Menu {
+	if x != nil {
+		return x.Menu
+	}
+	return nil
+}
+
 var File_ordersaga_v1_orders_proto protoreflect.FileDescriptor
 
 const file_ordersaga_v1_orders_proto_rawDesc = "" +
@@ -1423,13 +1874,14 @@ const file_ordersaga_v1_orders_proto_rawDesc = "" +
 	"\rrestaurant_id\x18\x03 \x01(\tR\frestaurantId\x12(\n" +
 	"\x05items\x18\x04 \x03(\v2\x12.ordersaga.v1.ItemR\x05items\x12\x1a\n" +
 	"\bcurrency\x18\x05 \x01(\tR\bcurrency\x12)\n" +
-	"\x10decision_timeout\x18\x06 \x01(\tR\x0fdecisionTimeout\"\x8e\x01\n" +
+	"\x10decision_timeout\x18\x06 \x01(\tR\x0fdecisionTimeout\"\xb1\x01\n" +
 	"\x12PlaceOrderResponse\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
 	"workflowId\x12\x15\n" +
 	"\x06run_id\x18\x03 \x01(\tR\x05runId\x12%\n" +
-	"\x0ealready_placed\x18\x04 \x01(\bR\ralreadyPlaced\"M\n" +
+	"\x0ealready_placed\x18\x04 \x01(\bR\ralreadyPlaced\x12!\n" +
+	"\fmenu_version\x18\x05 \x01(\x03R\vmenuVersion\"M\n" +
 	"\x0fGetOrderRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x1f\n" +
 	"\vmin_version\x18\x02 \x01(\x03R\n" +
@@ -1485,7 +1937,31 @@ const file_ordersaga_v1_orders_proto_rawDesc = "" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\"E\n" +
 	"\x12GetAccountResponse\x12/\n" +
-	"\aaccount\x18\x01 \x01(\v2\x15.ordersaga.v1.AccountR\aaccount2\xd8\x06\n" +
+	"\aaccount\x18\x01 \x01(\v2\x15.ordersaga.v1.AccountR\aaccount\"M\n" +
+	"\bMenuItem\x12\x17\n" +
+	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05price\x18\x03 \x01(\x03R\x05price\"\x8f\x01\n" +
+	"\x04Menu\x12#\n" +
+	"\rrestaurant_id\x18\x01 \x01(\tR\frestaurantId\x12\x1a\n" +
+	"\bcurrency\x18\x02 \x01(\tR\bcurrency\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x12,\n" +
+	"\x05items\x18\x04 \x03(\v2\x16.ordersaga.v1.MenuItemR\x05items\"\x81\x01\n" +
+	"\x12SetMenuItemRequest\x12#\n" +
+	"\rrestaurant_id\x18\x01 \x01(\tR\frestaurantId\x12*\n" +
+	"\x04item\x18\x02 \x01(\v2\x16.ordersaga.v1.MenuItemR\x04item\x12\x1a\n" +
+	"\bcurrency\x18\x03 \x01(\tR\bcurrency\"=\n" +
+	"\x13SetMenuItemResponse\x12&\n" +
+	"\x04menu\x18\x01 \x01(\v2\x12.ordersaga.v1.MenuR\x04menu\"U\n" +
+	"\x15RemoveMenuItemRequest\x12#\n" +
+	"\rrestaurant_id\x18\x01 \x01(\tR\frestaurantId\x12\x17\n" +
+	"\aitem_id\x18\x02 \x01(\tR\x06itemId\"@\n" +
+	"\x16RemoveMenuItemResponse\x12&\n" +
+	"\x04menu\x18\x01 \x01(\v2\x12.ordersaga.v1.MenuR\x04menu\"5\n" +
+	"\x0eGetMenuRequest\x12#\n" +
+	"\rrestaurant_id\x18\x01 \x01(\tR\frestaurantId\"9\n" +
+	"\x0fGetMenuResponse\x12&\n" +
+	"\x04menu\x18\x01 \x01(\v2\x12.ordersaga.v1.MenuR\x04menu2\xd1\b\n" +
 	"\fOrderService\x12O\n" +
 	"\n" +
 	"PlaceOrder\x12\x1f.ordersaga.v1.PlaceOrderRequest\x1a .ordersaga.v1.PlaceOrderResponse\x12I\n" +
@@ -1500,7 +1976,10 @@ const file_ordersaga_v1_orders_proto_rawDesc = "" +
 	"\vCancelOrder\x12 .ordersaga.v1.CancelOrderRequest\x1a!.ordersaga.v1.CancelOrderResponse\x12X\n" +
 	"\rCreditAccount\x12\".ordersaga.v1.CreditAccountRequest\x1a#.ordersaga.v1.CreditAccountResponse\x12O\n" +
 	"\n" +
-	"GetAccount\x12\x1f.ordersaga.v1.GetAccountRequest\x1a .ordersaga.v1.GetAccountResponseB=Z;github.com/ordersaga/ordersaga/gen/ordersaga/v1;ordersagav1b\x06proto3"
+	"GetAccount\x12\x1f.ordersaga.v1.GetAccountRequest\x1a .ordersaga.v1.GetAccountResponse\x12R\n" +
+	"\vSetMenuItem\x12 .ordersaga.v1.SetMenuItemRequest\x1a!.ordersaga.v1.SetMenuItemResponse\x12[\n" +
+	"\x0eRemoveMenuItem\x12#.ordersaga.v1.RemoveMenuItemRequest\x1a$.ordersaga.v1.RemoveMenuItemResponse\x12F\n" +
+	"\aGetMenu\x12\x1c.ordersaga.v1.GetMenuRequest\x1a\x1d.ordersaga.v1.GetMenuResponseB=Z;github.com/ordersaga/ordersaga/gen/ordersaga/v1;ordersagav1b\x06proto3"
 
 var (
 	file_ordersaga_v1_orders_proto_rawDescOnce sync.Once
@@ -1514,7 +1993,7 @@ func file_ordersaga_v1_orders_proto_rawDescGZIP() []byte {
 	return file_ordersaga_v1_orders_proto_rawDescData
 }
 
-var file_ordersaga_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_ordersaga_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_ordersaga_v1_orders_proto_goTypes = []any{
 	(*Item)(nil),                    // 0: ordersaga.v1.Item
 	(*Order)(nil),                   // 1: ordersaga.v1.Order
@@ -1539,46 +2018,65 @@ var file_ordersaga_v1_orders_proto_goTypes = []any{
 	(*CreditAccountResponse)(nil),   // 20: ordersaga.v1.CreditAccountResponse
 	(*GetAccountRequest)(nil),       // 21: ordersaga.v1.GetAccountRequest
 	(*GetAccountResponse)(nil),      // 22: ordersaga.v1.GetAccountResponse
-	(*timestamppb.Timestamp)(nil),   // 23: google.protobuf.Timestamp
-	(*Event)(nil),                   // 24: ordersaga.v1.Event
+	(*MenuItem)(nil),                // 23: ordersaga.v1.MenuItem
+	(*Menu)(nil),                    // 24: ordersaga.v1.Menu
+	(*SetMenuItemRequest)(nil),      // 25: ordersaga.v1.SetMenuItemRequest
+	(*SetMenuItemResponse)(nil),     // 26: ordersaga.v1.SetMenuItemResponse
+	(*RemoveMenuItemRequest)(nil),   // 27: ordersaga.v1.RemoveMenuItemRequest
+	(*RemoveMenuItemResponse)(nil),  // 28: ordersaga.v1.RemoveMenuItemResponse
+	(*GetMenuRequest)(nil),          // 29: ordersaga.v1.GetMenuRequest
+	(*GetMenuResponse)(nil),         // 30: ordersaga.v1.GetMenuResponse
+	(*timestamppb.Timestamp)(nil),   // 31: google.protobuf.Timestamp
+	(*Event)(nil),                   // 32: ordersaga.v1.Event
 }
 var file_ordersaga_v1_orders_proto_depIdxs = []int32{
 	0,  // 0: ordersaga.v1.Order.items:type_name -> ordersaga.v1.Item
-	23, // 1: ordersaga.v1.Order.created_at:type_name -> google.protobuf.Timestamp
-	23, // 2: ordersaga.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
-	23, // 3: ordersaga.v1.Order.projected_at:type_name -> google.protobuf.Timestamp
+	31, // 1: ordersaga.v1.Order.created_at:type_name -> google.protobuf.Timestamp
+	31, // 2: ordersaga.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
+	31, // 3: ordersaga.v1.Order.projected_at:type_name -> google.protobuf.Timestamp
 	0,  // 4: ordersaga.v1.PlaceOrderRequest.items:type_name -> ordersaga.v1.Item
 	1,  // 5: ordersaga.v1.GetOrderResponse.order:type_name -> ordersaga.v1.Order
 	1,  // 6: ordersaga.v1.ListOrdersResponse.orders:type_name -> ordersaga.v1.Order
-	24, // 7: ordersaga.v1.GetOrderHistoryResponse.events:type_name -> ordersaga.v1.Event
+	32, // 7: ordersaga.v1.GetOrderHistoryResponse.events:type_name -> ordersaga.v1.Event
 	1,  // 8: ordersaga.v1.WatchOrderResponse.order:type_name -> ordersaga.v1.Order
 	18, // 9: ordersaga.v1.CreditAccountResponse.account:type_name -> ordersaga.v1.Account
 	18, // 10: ordersaga.v1.GetAccountResponse.account:type_name -> ordersaga.v1.Account
-	2,  // 11: ordersaga.v1.OrderService.PlaceOrder:input_type -> ordersaga.v1.PlaceOrderRequest
-	4,  // 12: ordersaga.v1.OrderService.GetOrder:input_type -> ordersaga.v1.GetOrderRequest
-	6,  // 13: ordersaga.v1.OrderService.ListOrders:input_type -> ordersaga.v1.ListOrdersRequest
-	8,  // 14: ordersaga.v1.OrderService.GetOrderHistory:input_type -> ordersaga.v1.GetOrderHistoryRequest
-	10, // 15: ordersaga.v1.OrderService.WatchOrder:input_type -> ordersaga.v1.WatchOrderRequest
-	12, // 16: ordersaga.v1.OrderService.ApproveOrder:input_type -> ordersaga.v1.ApproveOrderRequest
-	14, // 17: ordersaga.v1.OrderService.RejectOrder:input_type -> ordersaga.v1.RejectOrderRequest
-	16, // 18: ordersaga.v1.OrderService.CancelOrder:input_type -> ordersaga.v1.CancelOrderRequest
-	19, // 19: ordersaga.v1.OrderService.CreditAccount:input_type -> ordersaga.v1.CreditAccountRequest
-	21, // 20: ordersaga.v1.OrderService.GetAccount:input_type -> ordersaga.v1.GetAccountRequest
-	3,  // 21: ordersaga.v1.OrderService.PlaceOrder:output_type -> ordersaga.v1.PlaceOrderResponse
-	5,  // 22: ordersaga.v1.OrderService.GetOrder:output_type -> ordersaga.v1.GetOrderResponse
-	7,  // 23: ordersaga.v1.OrderService.ListOrders:output_type -> ordersaga.v1.ListOrdersResponse
-	9,  // 24: ordersaga.v1.OrderService.GetOrderHistory:output_type -> ordersaga.v1.GetOrderHistoryResponse
-	11, // 25: ordersaga.v1.OrderService.WatchOrder:output_type -> ordersaga.v1.WatchOrderResponse
-	13, // 26: ordersaga.v1.OrderService.ApproveOrder:output_type -> ordersaga.v1.ApproveOrderResponse
-	15, // 27: ordersaga.v1.OrderService.RejectOrder:output_type -> ordersaga.v1.RejectOrderResponse
-	17, // 28: ordersaga.v1.OrderService.CancelOrder:output_type -> ordersaga.v1.CancelOrderResponse
-	20, // 29: ordersaga.v1.OrderService.CreditAccount:output_type -> ordersaga.v1.CreditAccountResponse
-	22, // 30: ordersaga.v1.OrderService.GetAccount:output_type -> ordersaga.v1.GetAccountResponse
-	21, // [21:31] is the sub-list for method output_type
-	11, // [11:21] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	23, // 11: ordersaga.v1.Menu.items:type_name -> ordersaga.v1.MenuItem
+	23, // 12: ordersaga.v1.SetMenuItemRequest.item:type_name -> ordersaga.v1.MenuItem
+	24, // 13: ordersaga.v1.SetMenuItemResponse.menu:type_name -> ordersaga.v1.Menu
+	24, // 14: ordersaga.v1.RemoveMenuItemResponse.menu:type_name -> ordersaga.v1.Menu
+	24, // 15: ordersaga.v1.GetMenuResponse.menu:type_name -> ordersaga.v1.Menu
+	2,  // 16: ordersaga.v1.OrderService.PlaceOrder:input_type -> ordersaga.v1.PlaceOrderRequest
+	4,  // 17: ordersaga.v1.OrderService.GetOrder:input_type -> ordersaga.v1.GetOrderRequest
+	6,  // 18: ordersaga.v1.OrderService.ListOrders:input_type -> ordersaga.v1.ListOrdersRequest
+	8,  // 19: ordersaga.v1.OrderService.GetOrderHistory:input_type -> ordersaga.v1.GetOrderHistoryRequest
+	10, // 20: ordersaga.v1.OrderService.WatchOrder:input_type -> ordersaga.v1.WatchOrderRequest
+	12, // 21: ordersaga.v1.OrderService.ApproveOrder:input_type -> ordersaga.v1.ApproveOrderRequest
+	14, // 22: ordersaga.v1.OrderService.RejectOrder:input_type -> ordersaga.v1.RejectOrderRequest
+	16, // 23: ordersaga.v1.OrderService.CancelOrder:input_type -> ordersaga.v1.CancelOrderRequest
+	19, // 24: ordersaga.v1.OrderService.CreditAccount:input_type -> ordersaga.v1.CreditAccountRequest
+	21, // 25: ordersaga.v1.OrderService.GetAccount:input_type -> ordersaga.v1.GetAccountRequest
+	25, // 26: ordersaga.v1.OrderService.SetMenuItem:input_type -> ordersaga.v1.SetMenuItemRequest
+	27, // 27: ordersaga.v1.OrderService.RemoveMenuItem:input_type -> ordersaga.v1.RemoveMenuItemRequest
+	29, // 28: ordersaga.v1.OrderService.GetMenu:input_type -> ordersaga.v1.GetMenuRequest
+	3,  // 29: ordersaga.v1.OrderService.PlaceOrder:output_type -> ordersaga.v1.PlaceOrderResponse
+	5,  // 30: ordersaga.v1.OrderService.GetOrder:output_type -> ordersaga.v1.GetOrderResponse
+	7,  // 31: ordersaga.v1.OrderService.ListOrders:output_type -> ordersaga.v1.ListOrdersResponse
+	9,  // 32: ordersaga.v1.OrderService.GetOrderHistory:output_type -> ordersaga.v1.GetOrderHistoryResponse
+	11, // 33: ordersaga.v1.OrderService.WatchOrder:output_type -> ordersaga.v1.WatchOrderResponse
+	13, // 34: ordersaga.v1.OrderService.ApproveOrder:output_type -> ordersaga.v1.ApproveOrderResponse
+	15, // 35: ordersaga.v1.OrderService.RejectOrder:output_type -> ordersaga.v1.RejectOrderResponse
+	17, // 36: ordersaga.v1.OrderService.CancelOrder:output_type -> ordersaga.v1.CancelOrderResponse
+	20, // 37: ordersaga.v1.OrderService.CreditAccount:output_type -> ordersaga.v1.CreditAccountResponse
+	22, // 38: ordersaga.v1.OrderService.GetAccount:output_type -> ordersaga.v1.GetAccountResponse
+	26, // 39: ordersaga.v1.OrderService.SetMenuItem:output_type -> ordersaga.v1.SetMenuItemResponse
+	28, // 40: ordersaga.v1.OrderService.RemoveMenuItem:output_type -> ordersaga.v1.RemoveMenuItemResponse
+	30, // 41: ordersaga.v1.OrderService.GetMenu:output_type -> ordersaga.v1.GetMenuResponse
+	29, // [29:42] is the sub-list for method output_type
+	16, // [16:29] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_ordersaga_v1_orders_proto_init() }
@@ -1593,7 +2091,7 @@ func file_ordersaga_v1_orders_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ordersaga_v1_orders_proto_rawDesc), len(file_ordersaga_v1_orders_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

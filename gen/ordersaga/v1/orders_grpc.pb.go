@@ -29,6 +29,9 @@ const (
 	OrderService_CancelOrder_FullMethodName     = "/ordersaga.v1.OrderService/CancelOrder"
 	OrderService_CreditAccount_FullMethodName   = "/ordersaga.v1.OrderService/CreditAccount"
 	OrderService_GetAccount_FullMethodName      = "/ordersaga.v1.OrderService/GetAccount"
+	OrderService_SetMenuItem_FullMethodName     = "/ordersaga.v1.OrderService/SetMenuItem"
+	OrderService_RemoveMenuItem_FullMethodName  = "/ordersaga.v1.OrderService/RemoveMenuItem"
+	OrderService_GetMenu_FullMethodName         = "/ordersaga.v1.OrderService/GetMenu"
 )
 
 // OrderServiceClient is the client API for OrderService service.
@@ -40,9 +43,11 @@ const (
 // FAILED_PRECONDITION when the order is not in a state the call needs (for example a
 // decision for an order that is not awaiting one); UNAVAILABLE when a dependency is down.
 type OrderServiceClient interface {
-	// PlaceOrder starts the order's saga. Idempotent on order_id: placing the same order
-	// again returns the existing saga with already_placed set; placing its order_id again
-	// with other content is ALREADY_EXISTS.
+	// PlaceOrder prices the order from the restaurant's menu and starts its saga. An item
+	// that is not on the menu, or a unit_price that differs from the menu's, is
+	// INVALID_ARGUMENT naming the item. Idempotent on order_id: placing the same order again
+	// returns the existing saga with already_placed set; placing its order_id again with
+	// other content is ALREADY_EXISTS.
 	PlaceOrder(ctx context.Context, in *PlaceOrderRequest, opts ...grpc.CallOption) (*PlaceOrderResponse, error)
 	// GetOrder reads the order from the read model. With min_version it waits (until the
 	// call's deadline, at most 10 s) for the read model to reach that version of the order's
@@ -65,6 +70,16 @@ type OrderServiceClient interface {
 	CreditAccount(ctx context.Context, in *CreditAccountRequest, opts ...grpc.CallOption) (*CreditAccountResponse, error)
 	// GetAccount returns a customer's account, folded from its stream.
 	GetAccount(ctx context.Context, in *GetAccountRequest, opts ...grpc.CallOption) (*GetAccountResponse, error)
+	// SetMenuItem puts an item on a restaurant's menu at a price (adding, renaming or
+	// repricing it); the restaurant itself or an operator may. Setting an item to what the
+	// menu already says changes nothing. The first item fixes the menu's currency.
+	SetMenuItem(ctx context.Context, in *SetMenuItemRequest, opts ...grpc.CallOption) (*SetMenuItemResponse, error)
+	// RemoveMenuItem takes an item off a restaurant's menu (NOT_FOUND if it is not on it);
+	// the restaurant itself or an operator may. Orders placed before keep their prices.
+	RemoveMenuItem(ctx context.Context, in *RemoveMenuItemRequest, opts ...grpc.CallOption) (*RemoveMenuItemResponse, error)
+	// GetMenu returns a restaurant's menu, folded from its stream; anyone who may call the
+	// API may read it. A restaurant without a menu is NOT_FOUND.
+	GetMenu(ctx context.Context, in *GetMenuRequest, opts ...grpc.CallOption) (*GetMenuResponse, error)
 }
 
 type orderServiceClient struct {
@@ -184,6 +199,36 @@ func (c *orderServiceClient) GetAccount(ctx context.Context, in *GetAccountReque
 	return out, nil
 }
 
+func (c *orderServiceClient) SetMenuItem(ctx context.Context, in *SetMenuItemRequest, opts ...grpc.CallOption) (*SetMenuItemResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetMenuItemResponse)
+	err := c.cc.Invoke(ctx, OrderService_SetMenuItem_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) RemoveMenuItem(ctx context.Context, in *RemoveMenuItemRequest, opts ...grpc.CallOption) (*RemoveMenuItemResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveMenuItemResponse)
+	err := c.cc.Invoke(ctx, OrderService_RemoveMenuItem_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) GetMenu(ctx context.Context, in *GetMenuRequest, opts ...grpc.CallOption) (*GetMenuResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMenuResponse)
+	err := c.cc.Invoke(ctx, OrderService_GetMenu_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OrderServiceServer is the server API for OrderService service.
 // All implementations must embed UnimplementedOrderServiceServer
 // for forward compatibility.
@@ -193,9 +238,11 @@ func (c *orderServiceClient) GetAccount(ctx context.Context, in *GetAccountReque
 // FAILED_PRECONDITION when the order is not in a state the call needs (for example a
 // decision for an order that is not awaiting one); UNAVAILABLE when a dependency is down.
 type OrderServiceServer interface {
-	// PlaceOrder starts the order's saga. Idempotent on order_id: placing the same order
-	// again returns the existing saga with already_placed set; placing its order_id again
-	// with other content is ALREADY_EXISTS.
+	// PlaceOrder prices the order from the restaurant's menu and starts its saga. An item
+	// that is not on the menu, or a unit_price that differs from the menu's, is
+	// INVALID_ARGUMENT naming the item. Idempotent on order_id: placing the same order again
+	// returns the existing saga with already_placed set; placing its order_id again with
+	// other content is ALREADY_EXISTS.
 	PlaceOrder(context.Context, *PlaceOrderRequest) (*PlaceOrderResponse, error)
 	// GetOrder reads the order from the read model. With min_version it waits (until the
 	// call's deadline, at most 10 s) for the read model to reach that version of the order's
@@ -218,6 +265,16 @@ type OrderServiceServer interface {
 	CreditAccount(context.Context, *CreditAccountRequest) (*CreditAccountResponse, error)
 	// GetAccount returns a customer's account, folded from its stream.
 	GetAccount(context.Context, *GetAccountRequest) (*GetAccountResponse, error)
+	// SetMenuItem puts an item on a restaurant's menu at a price (adding, renaming or
+	// repricing it); the restaurant itself or an operator may. Setting an item to what the
+	// menu already says changes nothing. The first item fixes the menu's currency.
+	SetMenuItem(context.Context, *SetMenuItemRequest) (*SetMenuItemResponse, error)
+	// RemoveMenuItem takes an item off a restaurant's menu (NOT_FOUND if it is not on it);
+	// the restaurant itself or an operator may. Orders placed before keep their prices.
+	RemoveMenuItem(context.Context, *RemoveMenuItemRequest) (*RemoveMenuItemResponse, error)
+	// GetMenu returns a restaurant's menu, folded from its stream; anyone who may call the
+	// API may read it. A restaurant without a menu is NOT_FOUND.
+	GetMenu(context.Context, *GetMenuRequest) (*GetMenuResponse, error)
 	mustEmbedUnimplementedOrderServiceServer()
 }
 
@@ -257,6 +314,15 @@ func (UnimplementedOrderServiceServer) CreditAccount(context.Context, *CreditAcc
 }
 func (UnimplementedOrderServiceServer) GetAccount(context.Context, *GetAccountRequest) (*GetAccountResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetAccount not implemented")
+}
+func (UnimplementedOrderServiceServer) SetMenuItem(context.Context, *SetMenuItemRequest) (*SetMenuItemResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetMenuItem not implemented")
+}
+func (UnimplementedOrderServiceServer) RemoveMenuItem(context.Context, *RemoveMenuItemRequest) (*RemoveMenuItemResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveMenuItem not implemented")
+}
+func (UnimplementedOrderServiceServer) GetMenu(context.Context, *GetMenuRequest) (*GetMenuResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMenu not implemented")
 }
 func (UnimplementedOrderServiceServer) mustEmbedUnimplementedOrderServiceServer() {}
 func (UnimplementedOrderServiceServer) testEmbeddedByValue()                      {}
@@ -452,6 +518,60 @@ func _OrderService_GetAccount_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrderService_SetMenuItem_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetMenuItemRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).SetMenuItem(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_SetMenuItem_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).SetMenuItem(ctx, req.(*SetMenuItemRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_RemoveMenuItem_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveMenuItemRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).RemoveMenuItem(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_RemoveMenuItem_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).RemoveMenuItem(ctx, req.(*RemoveMenuItemRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_GetMenu_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMenuRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).GetMenu(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_GetMenu_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).GetMenu(ctx, req.(*GetMenuRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OrderService_ServiceDesc is the grpc.ServiceDesc for OrderService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -494,6 +614,18 @@ var OrderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetAccount",
 			Handler:    _OrderService_GetAccount_Handler,
+		},
+		{
+			MethodName: "SetMenuItem",
+			Handler:    _OrderService_SetMenuItem_Handler,
+		},
+		{
+			MethodName: "RemoveMenuItem",
+			Handler:    _OrderService_RemoveMenuItem_Handler,
+		},
+		{
+			MethodName: "GetMenu",
+			Handler:    _OrderService_GetMenu_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -44,6 +44,14 @@ type EventData struct {
 	Metadata Metadata
 }
 
+// StreamAppend is one stream's part of an append to several streams at once: its events,
+// appended only if the stream is at Expected.
+type StreamAppend struct {
+	Stream   Stream
+	Expected ExpectedVersion
+	Events   []EventData
+}
+
 // RecordedEvent is an event as the store holds it.
 type RecordedEvent struct {
 	ID         uuid.UUID

@@ -3,8 +3,8 @@ package api_test
 import (
 	"context"
 	"errors"
-	"time"
 	"testing"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"google.golang.org/grpc/codes"

@@ -20,8 +20,8 @@ import (
 	"github.com/ordersaga/ordersaga"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/stacktest"
-	"github.com/ordersaga/ordersaga/menus"
 	"github.com/ordersaga/ordersaga/internal/system"
+	"github.com/ordersaga/ordersaga/menus"
 )
 
 // orderClient serves the full API over a real listener on a running stack.

@@ -60,7 +60,7 @@ type DevConfig struct {
 	Restaurant RestaurantConfig
 	// DemoMenus are the restaurants that get DemoMenu if they have no menu yet.
 	DemoMenus []string
-	Logger     *slog.Logger
+	Logger    *slog.Logger
 }
 
 // Dev is everything `ordersaga dev` runs, started.

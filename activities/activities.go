@@ -24,6 +24,8 @@ import (
 type Store interface {
 	// Append: EINVALID, ECONFLICT, EUNAVAILABLE, EINTERNAL.
 	Append(ctx context.Context, stream ordersaga.Stream, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error)
+	// AppendStreams: EINVALID, ECONFLICT, EUNAVAILABLE, EINTERNAL.
+	AppendStreams(ctx context.Context, appends []ordersaga.StreamAppend) ([]ordersaga.AppendResult, error)
 	// ReadStream: EINVALID, EUNAVAILABLE, EINTERNAL.
 	ReadStream(ctx context.Context, stream ordersaga.Stream, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
 	OutboxMarker
@@ -129,13 +131,36 @@ func (a *Activities) appendAndPublish(ctx context.Context, stream ordersaga.Stre
 	if err != nil {
 		return res, asActivityError(err)
 	}
-	recorded := res.Recorded(stream, events)
+	a.publish(ctx, res.Recorded(stream, events))
+	return res, nil
+}
+
+// appendBothAndPublish appends to two streams atomically (a payment's account entry and
+// the order's record of it: no crash leaves one without the other) and publishes them as
+// appendAndPublish does.
+func (a *Activities) appendBothAndPublish(ctx context.Context, first, second ordersaga.StreamAppend) ([]ordersaga.AppendResult, error) {
+	appends := []ordersaga.StreamAppend{first, second}
+	res, err := a.Store.AppendStreams(ctx, appends)
+	if err != nil {
+		return res, asActivityError(err)
+	}
+	var recorded []ordersaga.RecordedEvent
+	for i, r := range res {
+		recorded = append(recorded, r.Recorded(appends[i].Stream, appends[i].Events)...)
+	}
+	a.publish(ctx, recorded)
+	return res, nil
+}
+
+// publish puts committed events on the bus and takes them off the outbox. It cannot fail
+// the step: what the bus does not take now, the outbox relay publishes later.
+func (a *Activities) publish(ctx context.Context, recorded []ordersaga.RecordedEvent) {
 	publishCtx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
 	if n, err := a.Bus.PublishBatch(publishCtx, recorded); err != nil {
 		activity.GetLogger(ctx).Warn("events committed but not published; the outbox relay will publish them",
-			"stream", stream, "published", n, "of", len(recorded), "error", err)
-		return res, nil
+			"stream", recorded[0].StreamID, "published", n, "of", len(recorded), "error", err)
+		return
 	}
 	positions := make([]int64, len(recorded))
 	for i, e := range recorded {
@@ -143,9 +168,8 @@ func (a *Activities) appendAndPublish(ctx context.Context, stream ordersaga.Stre
 	}
 	if err := a.Published.MarkPublished(ctx, positions); err != nil {
 		// Published; the relay will publish them again after its grace period.
-		activity.GetLogger(ctx).Warn("events published but left in the outbox", "stream", stream, "error", err)
+		activity.GetLogger(ctx).Warn("events published but left in the outbox", "stream", recorded[0].StreamID, "error", err)
 	}
-	return res, nil
 }
 
 // asActivityError makes invalid input and content conflicts non-retryable; everything else
@@ -277,10 +301,11 @@ func PaymentID(orderID string) string { return "pay-" + orderID }
 // change to it before letting Temporal retry the activity.
 const maxDebitRaces = 20
 
-// DebitPayment debits the customer's account and appends order-payment-debited. The debit
-// is appended at the account's folded version, so two concurrent orders can never both
-// spend the same balance; a lost race re-reads and decides again. Insufficient funds is a
-// non-retryable ErrInsufficientFunds.
+// DebitPayment debits the customer's account and appends order-payment-debited, in one
+// atomic append to both streams: no crash leaves a debit without its record on the order.
+// The debit is appended at the account's folded version, so two concurrent orders can
+// never both spend the same balance; a lost race re-reads and decides again. Insufficient
+// funds is a non-retryable ErrInsufficientFunds.
 func (a *Activities) DebitPayment(ctx context.Context, in PaymentInput) (StepResult, error) {
 	s := newStepContext(ctx, in.OrderID)
 	stream, err := customerStream(in.CustomerID)
@@ -297,17 +322,26 @@ func (a *Activities) DebitPayment(ctx context.Context, in PaymentInput) (StepRes
 	if err != nil {
 		return StepResult{}, err
 	}
+	paid, err := s.event("payment-debited", ordersaga.EventPaymentDebited, ordersaga.PaymentDebited{
+		OrderID: in.OrderID, PaymentID: PaymentID(in.OrderID), CustomerID: in.CustomerID, Amount: in.Amount, Currency: in.Currency,
+	})
+	if err != nil {
+		return StepResult{}, err
+	}
 	for race := 0; ; race++ {
 		account, err := a.account(ctx, in.CustomerID)
 		if err != nil {
 			return StepResult{}, err
 		}
 		if account.Contains(debit.ID) {
-			// Debited by an earlier attempt; make sure it was published, then go on.
+			// Debited by an earlier attempt: make sure both events are stored (a debit
+			// appended before the two were appended together may lack its record) and
+			// published, then go on.
 			if _, err := a.appendAndPublish(ctx, stream, ordersaga.AnyVersion, debit); err != nil {
 				return StepResult{}, err
 			}
-			break
+			res, err := a.appendAndPublish(ctx, order, ordersaga.AnyVersion, paid)
+			return stepResult(res), err
 		}
 		if account.Currency != "" && account.Currency != in.Currency {
 			return StepResult{}, temporal.NewNonRetryableApplicationError(
@@ -318,23 +352,19 @@ func (a *Activities) DebitPayment(ctx context.Context, in PaymentInput) (StepRes
 				fmt.Sprintf("customer %s has %s, the order costs %s", in.CustomerID,
 					ordersaga.FormatMoney(account.Balance, in.Currency), ordersaga.FormatMoney(in.Amount, in.Currency)), ErrInsufficientFunds, nil)
 		}
-		_, err = a.appendAndPublish(ctx, stream, ordersaga.ExpectedVersion(account.Version), debit)
+		// The debit at the version just folded, so that the balance checked still holds,
+		// and the order's record of it, together.
+		res, err := a.appendBothAndPublish(ctx,
+			ordersaga.StreamAppend{Stream: stream, Expected: ordersaga.ExpectedVersion(account.Version), Events: []ordersaga.EventData{debit}},
+			ordersaga.StreamAppend{Stream: order, Expected: ordersaga.AnyVersion, Events: []ordersaga.EventData{paid}})
 		if err == nil {
-			break
+			return stepResult(res[1]), nil
 		}
 		if !isConflict(err) || race >= maxDebitRaces {
 			return StepResult{}, err
 		}
 		activity.RecordHeartbeat(ctx, race)
 	}
-	e, err := s.event("payment-debited", ordersaga.EventPaymentDebited, ordersaga.PaymentDebited{
-		OrderID: in.OrderID, PaymentID: PaymentID(in.OrderID), CustomerID: in.CustomerID, Amount: in.Amount, Currency: in.Currency,
-	})
-	if err != nil {
-		return StepResult{}, err
-	}
-	res, err := a.appendAndPublish(ctx, order, ordersaga.AnyVersion, e)
-	return stepResult(res), err
 }
 
 // orderStream and customerStream are the streams an activity writes; an id that cannot
@@ -362,8 +392,8 @@ type RefundResult struct {
 }
 
 // RefundPayment gives back the order's debit, if there was one: it appends
-// account-refunded and order-payment-refunded. Refunding an order that was never debited
-// is a no-op; refunding twice refunds once.
+// account-refunded and order-payment-refunded atomically. Refunding an order that was
+// never debited is a no-op; refunding twice refunds once.
 func (a *Activities) RefundPayment(ctx context.Context, in PaymentInput) (RefundResult, error) {
 	s := newStepContext(ctx, in.OrderID)
 	customer, err := customerStream(in.CustomerID)
@@ -393,17 +423,27 @@ func (a *Activities) RefundPayment(ctx context.Context, in PaymentInput) (Refund
 	if err != nil {
 		return RefundResult{}, err
 	}
-	// A refund only adds to the balance: no version check needed.
-	if _, err := a.appendAndPublish(ctx, customer, ordersaga.AnyVersion, refund); err != nil {
-		return RefundResult{}, err
-	}
 	e, err := s.event("payment-refunded", ordersaga.EventPaymentRefunded, ordersaga.PaymentRefunded{
 		OrderID: in.OrderID, PaymentID: PaymentID(in.OrderID), Amount: debit.Amount, Currency: debit.Currency,
 	})
 	if err != nil {
 		return RefundResult{}, err
 	}
-	if _, err := a.appendAndPublish(ctx, order, ordersaga.AnyVersion, e); err != nil {
+	if account.Contains(refund.ID) {
+		// Refunded by an earlier attempt (perhaps, before the two were appended together,
+		// without its record): make sure both are stored and published.
+		if _, err := a.appendAndPublish(ctx, customer, ordersaga.AnyVersion, refund); err != nil {
+			return RefundResult{}, err
+		}
+		if _, err := a.appendAndPublish(ctx, order, ordersaga.AnyVersion, e); err != nil {
+			return RefundResult{}, err
+		}
+		return RefundResult{Refunded: true}, nil
+	}
+	// A refund only adds to the balance: no version check needed.
+	if _, err := a.appendBothAndPublish(ctx,
+		ordersaga.StreamAppend{Stream: customer, Expected: ordersaga.AnyVersion, Events: []ordersaga.EventData{refund}},
+		ordersaga.StreamAppend{Stream: order, Expected: ordersaga.AnyVersion, Events: []ordersaga.EventData{e}}); err != nil {
 		return RefundResult{}, err
 	}
 	return RefundResult{Refunded: true}, nil

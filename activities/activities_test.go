@@ -32,6 +32,7 @@ import (
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
 type fixture struct {
+	db       *sqldb.DB
 	store    *eventstore.Store
 	acts     *activities.Activities
 	accounts payments.Accounts
@@ -64,7 +65,7 @@ func newFixture(t *testing.T) fixture {
 	if menu, err := store.Unpublished(ctx, 0, 10); err != nil || len(menu) != 1 || store.MarkPublished(ctx, []int64{menu[0].Position}) != nil {
 		t.Fatalf("the menu's event in the outbox: %v, %v", menu, err)
 	}
-	return fixture{store: store, acts: &activities.Activities{Store: store, Bus: bus, Published: store, Accounts: payments.NewAccountCache(0)}, accounts: payments.Accounts{Store: store}, bus: bus, nats: srv}
+	return fixture{db: db, store: store, acts: &activities.Activities{Store: store, Bus: bus, Published: store, Accounts: payments.NewAccountCache(0)}, accounts: payments.Accounts{Store: store}, bus: bus, nats: srv}
 }
 
 // run executes one activity in a fresh test activity environment.
@@ -394,5 +395,58 @@ func TestACommittedStepSucceedsWhileTheBusIsDown(t *testing.T) {
 	}
 	if len(unpublished) != 1 || unpublished[0].Type != ordersaga.EventOrderCreated {
 		t.Errorf("outbox %v, want the order-created event waiting for the relay", types(unpublished))
+	}
+}
+
+// TestADebitNeverLandsWithoutItsRecordOnTheOrder makes the database refuse every
+// order-payment-debited (a trigger below the store, as a crash between two appends would
+// leave it): the debit step fails, and the account holds no debit; nor does a refund
+// happen without its record. The debit and its record used to be two appends, and the
+// debit stayed.
+func TestADebitNeverLandsWithoutItsRecordOnTheOrder(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	in := order("split")
+	if _, err := f.accounts.Credit(ctx, in.CustomerID, 5000, "EUR", "funding"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.run(f.acts.CreateOrder, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	refuse := func(typ string) {
+		t.Helper()
+		if _, err := f.db.Exec(ctx, `CREATE OR REPLACE FUNCTION refuse_record() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN
+				IF NEW.event_type = '`+typ+`' THEN
+					RAISE EXCEPTION 'injected failure: % refused', NEW.event_type;
+				END IF;
+				RETURN NEW;
+			END $$;
+			DROP TRIGGER IF EXISTS refuse_record ON events;
+			CREATE TRIGGER refuse_record BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_record()`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	payment := activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 2000, Currency: "EUR"}
+	refuse(ordersaga.EventPaymentDebited)
+	if err := f.run(f.acts.DebitPayment, payment, nil); err == nil {
+		t.Fatal("the debit step succeeded without its record on the order")
+	}
+	if got := types(f.stream(t, ordersaga.MustParseStream("customer-"+in.CustomerID))); fmt.Sprint(got) != "[account-credited]" {
+		t.Errorf("account = %v after a debit whose record failed, want the credit only", got)
+	}
+
+	refuse(ordersaga.EventPaymentRefunded)
+	if err := f.run(f.acts.DebitPayment, payment, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.run(f.acts.RefundPayment, payment, nil); err == nil {
+		t.Fatal("the refund step succeeded without its record on the order")
+	}
+	if got := types(f.stream(t, ordersaga.MustParseStream("customer-"+in.CustomerID))); fmt.Sprint(got) != "[account-credited account-debited]" {
+		t.Errorf("account = %v after a refund whose record failed, want the credit and the debit only", got)
+	}
+	if got := types(f.stream(t, ordersaga.MustParseStream("order-"+in.OrderID))); fmt.Sprint(got) != "[order-created order-payment-debited]" {
+		t.Errorf("order = %v, want created and debited", got)
 	}
 }

@@ -22,6 +22,13 @@ const (
 	EventAccountRefunded = "account-refunded"
 )
 
+// EventTypes is the event catalog (DESIGN.md): the types the order saga, the accounts and
+// the menus write. Other types come only through the generic event store API.
+func EventTypes() []string {
+	return []string{EventOrderCreated, EventPaymentDebited, EventOrderApproved, EventPaymentRefunded, EventOrderRejected,
+		EventOrderCancelled, EventAccountCredited, EventAccountDebited, EventAccountRefunded, EventMenuItemSet, EventMenuItemRemoved}
+}
+
 // Reasons an order is rejected or cancelled.
 const (
 	ReasonPaymentDeclined    = "payment_declined"

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -38,9 +39,14 @@ type Config struct {
 	// ClientID must be stable for a process across restarts and unique among live
 	// processes (e.g. "worker-<hostname>"). Required.
 	ClientID string
-	// ChannelPrefix is put before each event type to name its channel; default none (the
-	// channel is the event type, as in the classic demo).
+	// ChannelPrefix is put before each channel name; default none (the channel of a
+	// catalog event is its type, as in the classic demo).
 	ChannelPrefix string
+	// Channels are the event types that have a channel of their own; default the catalog
+	// (ordersaga.EventTypes). Every other type travels on one shared channel, OtherChannel,
+	// so that event types made up through the event store API, however many, never
+	// exhaust the server's channel limit.
+	Channels []string
 	// PublishTimeout bounds the wait for the server's ack; default 5s.
 	PublishTimeout time.Duration
 	// ConnectTimeout bounds Connect, including waiting for the server to drop a previous
@@ -89,6 +95,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PingMaxOut == 0 {
 		c.PingMaxOut = 6
+	}
+	if c.Channels == nil {
+		c.Channels = ordersaga.EventTypes()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -249,8 +258,17 @@ func (b *Bus) conn() (stan.Conn, error) {
 	return b.sc, nil
 }
 
+// OtherChannel is the channel (after ChannelPrefix) of every event type that has none of
+// its own (Config.Channels). It cannot be an event type's name: types start with a letter.
+const OtherChannel = "_other-events"
+
 // Channel returns the channel of an event type.
-func (b *Bus) Channel(eventType string) string { return b.cfg.ChannelPrefix + eventType }
+func (b *Bus) Channel(eventType string) string {
+	if slices.Contains(b.cfg.Channels, eventType) {
+		return b.cfg.ChannelPrefix + eventType
+	}
+	return b.cfg.ChannelPrefix + OtherChannel
+}
 
 // Publish implements eventbus.Publisher.
 func (b *Bus) Publish(ctx context.Context, event ordersaga.RecordedEvent) error {
@@ -337,8 +355,13 @@ func (s *subscription) subscribe(sc stan.Conn) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.subs = s.subs[:0]
+	var channels []string
 	for _, t := range s.opts.Types {
-		channel := s.bus.Channel(t)
+		if channel := s.bus.Channel(t); !slices.Contains(channels, channel) {
+			channels = append(channels, channel)
+		}
+	}
+	for _, channel := range channels {
 		sub, err := sc.QueueSubscribe(channel, s.opts.Group, s.handle,
 			stan.DurableName(s.opts.Group),
 			stan.SetManualAckMode(),
@@ -359,7 +382,15 @@ func (s *subscription) handle(m *stan.Msg) {
 	if m.Redelivered && m.RedeliveryCount == 0 {
 		deliveries = 2 // a server too old to count redeliveries
 	}
-	s.dispatcher.Deliver(eventbus.NewMessage(m.Subject, m.Data, deliveries), func(ack bool) {
+	msg := eventbus.NewMessage(m.Subject, m.Data, deliveries)
+	if msg.DecodeErr == nil && !slices.Contains(s.opts.Types, msg.Event.Type) {
+		// Another type on the shared channel: not this group's to handle.
+		if err := m.Ack(); err != nil {
+			s.bus.cfg.Logger.Warn("ack failed; the message will be redelivered", "channel", m.Subject, "err", err)
+		}
+		return
+	}
+	s.dispatcher.Deliver(msg, func(ack bool) {
 		if !ack {
 			return // no ack: the server redelivers after AckWait
 		}

@@ -2,8 +2,10 @@ package natsstreaming_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/stan.go"
 
+	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/eventbus/bustest"
 	"github.com/ordersaga/ordersaga/eventbus/natsstreaming"
@@ -145,5 +148,69 @@ func TestResubscribesAfterLosingTheConnection(t *testing.T) {
 			t.Fatal("the subscription did not receive after the connection was lost and re-established")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestMadeUpEventTypesShareOneChannel publishes 300 event types that are not in the
+// catalog (as CreateEvent lets an operator make up): the server gains one channel for all
+// of them, not 300 (its limit is 1000 per server, and each channel has its own files),
+// and a group subscribed to two of them receives exactly those, once each.
+func TestMadeUpEventTypesShareOneChannel(t *testing.T) {
+	srv := bustest.StartServer(t)
+	bus, err := natsstreaming.Connect(context.Background(), natsstreaming.Config{
+		URL: srv.URL(), ClusterID: srv.ClusterID(), ClientID: "made-up", MonitorURL: srv.MonitorURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	var mu sync.Mutex
+	got := map[string]int{}
+	_, err = bus.Subscribe(context.Background(), eventbus.SubscribeOptions{Group: "two-types", Types: []string{"made-up-7", "made-up-250"},
+		Handler: func(_ context.Context, m eventbus.Message) error {
+			mu.Lock()
+			got[m.Event.Type]++
+			mu.Unlock()
+			return nil
+		},
+		DeadLetter: func(context.Context, eventbus.Message, error) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []ordersaga.RecordedEvent
+	for i := range 300 {
+		events = append(events, bustest.NewEvent(fmt.Sprintf("made-up-%d", i), i))
+	}
+	events = append(events, bustest.NewEvent(ordersaga.EventOrderCreated, 300))
+	if n, err := bus.PublishBatch(context.Background(), events); err != nil || n != len(events) {
+		t.Fatalf("published %d of %d: %v", n, len(events), err)
+	}
+	resp, err := http.Get(srv.MonitorURL() + "/streaming/channelsz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var channels struct {
+		Count    int      `json:"count"`
+		Channels []string `json:"names"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&channels); err != nil {
+		t.Fatal(err)
+	}
+	if channels.Count != 2 {
+		t.Errorf("the server has %d channels (%v...), want 2: the shared one and order-created's", channels.Count, channels.Channels[:min(5, len(channels.Channels))])
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		done := got["made-up-7"] == 1 && got["made-up-250"] == 1 && len(got) == 2
+		snapshot := fmt.Sprint(got)
+		mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the group received %s, want made-up-7 and made-up-250 once each", snapshot)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

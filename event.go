@@ -65,6 +65,14 @@ type RecordedEvent struct {
 	RecordedAt time.Time
 }
 
+// ParkedEvent is a committed event that the bus refused for good, taken out of the outbox
+// with the reason (the relay parks it so that the events after it flow).
+type ParkedEvent struct {
+	Event    RecordedEvent
+	Reason   string
+	ParkedAt time.Time
+}
+
 // AppendResult says where the events of one append landed, in the order they were given.
 // Duplicate is true when every event was already stored by an earlier identical append and
 // nothing new was written.

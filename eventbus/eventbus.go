@@ -287,12 +287,21 @@ func PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent, send Se
 	return len(waits), Unavailable("publish", sendErr)
 }
 
-// Unavailable wraps a bus failure as an EUNAVAILABLE application error.
+// Unavailable wraps a bus failure as an EUNAVAILABLE application error. A refusal
+// (Refused) stays what it is.
 func Unavailable(op string, err error) error {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || ordersaga.ErrorCode(err) == ordersaga.EINVALID {
 		return err
 	}
 	return &ordersaga.Error{Code: ordersaga.EUNAVAILABLE, Message: "the event bus is unavailable", Err: fmt.Errorf("%s: %w", op, err)}
+}
+
+// Refused is the error of a publish that the bus will never take, however often it is
+// tried (a message over the server's size limit, say): EINVALID, naming the event, so that
+// the relay parks it instead of retrying it ahead of everything after it.
+func Refused(event ordersaga.RecordedEvent, err error) error {
+	return &ordersaga.Error{Code: ordersaga.EINVALID,
+		Message: fmt.Sprintf("the bus refuses event %s (%s, %s version %d): %v", event.ID, event.Type, event.StreamID, event.Version, err), Err: err}
 }
 
 // RedactURL returns NATS server URLs (one, or several separated by commas) with their

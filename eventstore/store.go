@@ -399,10 +399,15 @@ func scanRecorded(row pgx.CollectableRow) (ordersaga.RecordedEvent, error) {
 	if err := row.Scan(&e.ID, &e.StreamID, &e.StreamType, &e.Version, &e.Position, &e.Type, &e.Data, &meta, &e.RecordedAt); err != nil {
 		return e, err
 	}
+	return e, decodeMetadata(meta, &e)
+}
+
+// decodeMetadata decodes an event's stored metadata into it.
+func decodeMetadata(meta []byte, e *ordersaga.RecordedEvent) error {
 	if err := json.Unmarshal(meta, &e.Metadata); err != nil {
-		return e, fmt.Errorf("event %s metadata: %w", e.ID, err)
+		return fmt.Errorf("event %s metadata: %w", e.ID, err)
 	}
-	return e, nil
+	return nil
 }
 
 // storeError turns a database error into an application error; nil stays nil and context

@@ -52,6 +52,9 @@ type Config struct {
 	// certificate, which NATS Streaming's own connection verifies it with.
 	TLS    *tls.Config
 	CAFile string
+	// MaxPayload is the largest message the server takes, in bytes; 0 keeps NATS's
+	// default (1 MiB), far above the largest event the store holds.
+	MaxPayload int32
 }
 
 // Validate reports a configuration that cannot work.
@@ -118,6 +121,9 @@ func Start(cfg Config) (*Servers, error) {
 	nopts.NoLog = cfg.Logger == nil
 	nopts.DisableJetStreamBanner = true
 	nopts.Username, nopts.Password = cfg.User, cfg.Password
+	if cfg.MaxPayload > 0 {
+		nopts.MaxPayload = cfg.MaxPayload
+	}
 	if cfg.TLS != nil {
 		nopts.TLSConfig, nopts.TLS = cfg.TLS, true
 	}

@@ -420,6 +420,17 @@ func TestVerifyFindsTamperingAndUnpublishedEvents(t *testing.T) {
 		t.Fatalf("problems = %q, want the tampered order and the unpublished event", report.Problems)
 	}
 	t.Logf("verify reported:\n%s\n%s", report.Problems[0], report.Problems[1])
+	// The relay parks the unpublished event (the bus refuses it): still a problem, saying why.
+	if err := f.store.Park(ctx, events[5].Position, "maximum payload exceeded"); err != nil {
+		t.Fatal(err)
+	}
+	report, err = projections.Verify(ctx, f.reads, f.store, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(report.Problems) != 2 || !strings.Contains(report.Problems[1], "parked") || !strings.Contains(report.Problems[1], "maximum payload exceeded") {
+		t.Fatalf("problems = %q, want the tampered order and the parked event with its reason", report.Problems)
+	}
 }
 
 func TestRebuildResumesAndEqualsTheLiveReadModels(t *testing.T) {

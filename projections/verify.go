@@ -15,11 +15,13 @@ type VerifyStore interface {
 	VersionGaps(ctx context.Context, limit int) ([]string, error)
 	// Unpublished: EINVALID, EUNAVAILABLE, EINTERNAL.
 	Unpublished(ctx context.Context, olderThan time.Duration, limit int) ([]ordersaga.RecordedEvent, error)
+	// Parked: EINVALID, EUNAVAILABLE, EINTERNAL.
+	Parked(ctx context.Context, limit int) ([]ordersaga.ParkedEvent, error)
 }
 
 // Report lists what Verify found wrong; an empty report means the read models equal the
 // fold of the store, no stream has a version gap, and every event older than the grace
-// period was published.
+// period was published (none waits in the outbox, none is parked).
 type Report struct {
 	StreamsChecked int
 	Problems       []string
@@ -61,6 +63,15 @@ func Verify(ctx context.Context, reads *ReadModels, store VerifyStore, grace tim
 	for _, e := range unpublished {
 		r.Problems = append(r.Problems, fmt.Sprintf("%s version %d (%s, %s): committed at %s but never published",
 			e.StreamID, e.Version, e.Type, e.ID, e.RecordedAt.Format(time.RFC3339)))
+	}
+	parked, err := store.Parked(ctx, maxReported)
+	if err != nil {
+		return r, err
+	}
+	for _, p := range parked {
+		e := p.Event
+		r.Problems = append(r.Problems, fmt.Sprintf("%s version %d (%s, %s, position %d): parked at %s, the bus refuses it: %s",
+			e.StreamID, e.Version, e.Type, e.ID, e.Position, p.ParkedAt.Format(time.RFC3339), p.Reason))
 	}
 	return r, nil
 }

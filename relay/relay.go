@@ -19,13 +19,17 @@ import (
 type Outbox interface {
 	// Unpublished: EINVALID, EUNAVAILABLE, EINTERNAL.
 	Unpublished(ctx context.Context, olderThan time.Duration, limit int) ([]ordersaga.RecordedEvent, error)
+	// Park takes an event the bus refuses for good out of the outbox, keeping it with the
+	// reason. Errors: EUNAVAILABLE, EINTERNAL.
+	Park(ctx context.Context, position int64, reason string) error
 	PublishedMarker
 }
 
 // Publisher is what the relay needs from the event bus.
 type Publisher interface {
 	// PublishBatch publishes events in order and returns how many of them, from the first,
-	// the server acknowledged. Errors: EUNAVAILABLE.
+	// the server acknowledged. Errors: EUNAVAILABLE (the bus is down: try again later),
+	// EINVALID (the bus refuses the next event for good, eventbus.Refused).
 	PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent) (int, error)
 }
 
@@ -123,7 +127,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// Once relays one batch and returns how many events it published and marked.
+// Once relays one batch and returns how many events it published and marked, or parked:
+// an event the bus refuses for good (EINVALID) is parked with the reason, so that the
+// events after it are not held up behind it for ever.
 func (r *Relay) Once(ctx context.Context) (int, error) {
 	events, err := r.cfg.Outbox.Unpublished(ctx, r.cfg.GracePeriod, r.cfg.BatchSize)
 	if err != nil || len(events) == 0 {
@@ -140,6 +146,15 @@ func (r *Relay) Once(ctx context.Context) (int, error) {
 		if err := r.cfg.Outbox.MarkPublished(ctx, positions); err != nil {
 			return 0, err
 		}
+	}
+	if ordersaga.ErrorCode(pubErr) == ordersaga.EINVALID && published < len(events) {
+		refused := events[published]
+		r.cfg.Logger.Error("the bus refuses an event; parked it, the rest goes on (requeue it with `ordersaga outbox requeue`)",
+			"stream", refused.StreamID, "version", refused.Version, "type", refused.Type, "position", refused.Position, "reason", pubErr)
+		if err := r.cfg.Outbox.Park(ctx, refused.Position, ordersaga.ErrorMessage(pubErr)); err != nil {
+			return published, err
+		}
+		return published + 1, nil
 	}
 	return published, pubErr
 }

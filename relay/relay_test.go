@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/ordersaga/ordersaga/eventbus/natsstreaming"
 	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/natsembed"
 	"github.com/ordersaga/ordersaga/relay"
 	"github.com/ordersaga/ordersaga/sqldb"
 )
@@ -256,4 +258,65 @@ func TestSeveralRelaysLoseNothing(t *testing.T) {
 	total := receiver.waitAll(t, ids)
 	waitOutboxEmpty(t, db)
 	t.Logf("3 relays delivered 300 events %d times in all", total)
+}
+
+// TestAnEventTheBusRefusesIsParkedAndTheRestFlows runs the relay against a NATS server
+// that takes messages of at most 4 KiB, with an event of 8 KiB in the middle of the
+// outbox, on both buses: that event is parked with the bus's reason, every other event is
+// published, and the outbox empties. Requeued, it is parked again (the bus still refuses
+// it). The relay used to retry the refused event for ever, and publish nothing after it.
+func TestAnEventTheBusRefusesIsParkedAndTheRestFlows(t *testing.T) {
+	for name, connect := range adapters {
+		t.Run(name, func(t *testing.T) {
+			srv := bustest.StartServerWith(t, natsembed.Config{MaxPayload: 4 << 10})
+			bus := connect(t, srv, "parking-"+name)
+			store, db := newStore(t)
+			rec := receive(t, bus, "order-parked")
+			before := appendEvents(t, store, "order-parked", 5)
+			big := ordersaga.EventData{ID: uuid.New(), Type: "order-parked", Data: json.RawMessage(`{"blob": "` + strings.Repeat("x", 8<<10) + `"}`)}
+			if _, err := store.Append(context.Background(), ordersaga.MustParseStream("order-big"), ordersaga.AnyVersion, []ordersaga.EventData{big}); err != nil {
+				t.Fatal(err)
+			}
+			after := appendEvents(t, store, "order-parked", 5)
+			r, err := relay.New(relay.Config{Outbox: store, Publisher: bus, GracePeriod: time.Nanosecond, BatchSize: 4, PollInterval: 10 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, stop := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- r.Run(ctx) }()
+			rec.waitAll(t, append(before, after...))
+			waitUntil(t, "the outbox to empty", func() bool { return outboxSize(t, db) == 0 })
+			parked, err := store.Parked(context.Background(), 10)
+			if err != nil || len(parked) != 1 || parked[0].Event.ID != big.ID || !strings.Contains(parked[0].Reason, "maximum payload") {
+				t.Fatalf("parked = %+v, %v; want the big event, with the bus's reason", parked, err)
+			}
+			if n, err := store.Requeue(context.Background(), []int64{parked[0].Event.Position}); err != nil || n != 1 {
+				t.Fatalf("requeue: %d, %v", n, err)
+			}
+			waitUntil(t, "the requeued event to be parked again", func() bool {
+				again, err := store.Parked(context.Background(), 10)
+				return err == nil && len(again) == 1 && outboxSize(t, db) == 0
+			})
+			stop()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if rec.counts[big.ID] != 0 {
+				t.Errorf("the refused event arrived %d times", rec.counts[big.ID])
+			}
+		})
+	}
+}
+
+// waitUntil polls cond for up to 30 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
 }

@@ -101,7 +101,7 @@ func (m *Main) commands() *cobra.Command {
 	root.SetOut(m.Stdout)
 	root.SetErr(m.Stderr)
 	root.AddCommand(m.devCommand(), m.workerCommand(), m.projectorCommand(), m.restaurantCommand(), m.apiCommand(),
-		m.relayCommand(), m.migrateCommand(), m.verifyCommand(), m.rebuildCommand(), m.loadCommand(),
+		m.relayCommand(), m.outboxCommand(), m.migrateCommand(), m.verifyCommand(), m.rebuildCommand(), m.loadCommand(),
 		m.orderCommand(), m.accountCommand(), m.menuCommand(), m.tokenCommand(), m.keysCommand(), m.healthCommand())
 	return root
 }

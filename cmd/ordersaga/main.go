@@ -6,12 +6,14 @@
 //	ordersaga restaurant the restaurant simulator
 //	ordersaga api        the gRPC API against an existing database
 //	ordersaga relay      publish what is still in the outbox onto the event bus
+//	ordersaga outbox     list and requeue the events the bus refused (parked)
 //	ordersaga migrate    create or upgrade the database schema, then exit
 //	ordersaga verify     prove that nothing was lost: read models = fold of the store
 //	ordersaga rebuild    rebuild the read models from the store (resumable)
 //	ordersaga load       drive orders through a running stack and measure it
 //	ordersaga order      place|get|list|history|watch|approve|reject|cancel (through the API)
 //	ordersaga account    credit|get (through the API)
+//	ordersaga menu       set|remove|show a restaurant's menu (through the API)
 //
 // This package only reads flags and environment variables and maps them to the roles
 // that internal/system builds.

@@ -21,15 +21,24 @@ type Server struct {
 // them when t ends.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
+	return StartServerWith(t, natsembed.Config{})
+}
+
+// StartServerWith is StartServer with the settings of cfg (its Dir and ports are chosen
+// here).
+func StartServerWith(t testing.TB, cfg natsembed.Config) *Server {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "ordersaga-nats-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := natsembed.Start(natsembed.Config{Dir: dir})
+	cfg.Dir = dir
+	s, err := natsembed.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{cfg: natsembed.Config{Dir: dir, Port: s.Port(), MonitorPort: s.MonitorPort()}, s: s}
+	cfg.Port, cfg.MonitorPort = s.Port(), s.MonitorPort()
+	srv := &Server{cfg: cfg, s: s}
 	t.Cleanup(func() {
 		srv.current().Shutdown()
 		os.RemoveAll(dir)

@@ -139,6 +139,9 @@ func (b *Bus) Publish(ctx context.Context, event ordersaga.RecordedEvent) error 
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
 	_, err = b.js.PublishMsg(ctx, b.message(event, payload), b.publishOpts(event)...)
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return eventbus.Refused(event, err)
+	}
 	return eventbus.Unavailable("publish "+event.ID.String(), err)
 }
 
@@ -158,6 +161,9 @@ func (b *Bus) PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent
 	defer cancel()
 	return eventbus.PublishBatch(ctx, events, func(event ordersaga.RecordedEvent, payload []byte) (func(context.Context) error, error) {
 		f, err := b.js.PublishMsgAsync(b.message(event, payload), b.publishOpts(event)...)
+		if errors.Is(err, nats.ErrMaxPayload) {
+			return nil, eventbus.Refused(event, err)
+		}
 		return func(ctx context.Context) error {
 			select {
 			case <-f.Ok():

@@ -285,6 +285,9 @@ func (b *Bus) PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent
 	return eventbus.PublishBatch(ctx, events, func(event ordersaga.RecordedEvent, payload []byte) (func(context.Context) error, error) {
 		acked := make(chan error, 1)
 		_, err := sc.PublishAsync(b.Channel(event.Type), payload, func(_ string, err error) { acked <- err })
+		if errors.Is(err, nats.ErrMaxPayload) {
+			return nil, eventbus.Refused(event, err)
+		}
 		return func(ctx context.Context) error {
 			select {
 			case err := <-acked:

@@ -122,16 +122,17 @@ ordersaga dev is running. Ctrl-C stops everything; running it again keeps the da
 
 Try, in another terminal (the CLI calls the API as an operator with dev's key; --token as anyone else):
   %s account credit --customer c-1 --amount 5000 --currency EUR
-  %s order place 1 --customer c-1 --restaurant r-7 --item margherita:Margherita:1150:2
+  %s order place 1 --customer c-1 --restaurant r-7 --item margherita:2
   %s order watch 1
   temporal workflow start --type OrderSaga --task-queue orders --workflow-id order-2 --id-reuse-policy RejectDuplicate \
-    --input '{"order_id":"2","customer_id":"c-1","restaurant_id":"manual","currency":"EUR","items":[{"id":"m","name":"Margherita","unit_price":1150,"quantity":1}]}'
+    --input '{"order_id":"2","customer_id":"c-1","restaurant_id":"manual","currency":"EUR","items":[{"id":"margherita","quantity":1}]}'
   %s order approve 2
+  %s menu show --restaurant r-7
   %s order get 1 --token "$(%s token --customer c-1)"
   go run github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4 -plaintext -H "authorization: Bearer $(%s token --operator)" -d '{"order_id":"1"}' %s ordersaga.v1.OrderService/GetOrder
   %s verify --database-url "%s"
   %s load --orders 200 --concurrency 8 --baseline --api %s --temporal-address %s --database-url "%s"
 
 `, at.TemporalWeb, at.GRPC, at.NATS, at.NATSMonitor, at.Bus, at.DatabaseURL, at.Temporal, at.TemporalBinary,
-		cli, cli, cli, cli, cli, cli, cli, at.GRPC, cli, at.DatabaseURL, cli, at.GRPC, at.Temporal, at.DatabaseURL)
+		cli, cli, cli, cli, cli, cli, cli, cli, at.GRPC, cli, at.DatabaseURL, cli, at.GRPC, at.Temporal, at.DatabaseURL)
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	stand "github.com/nats-io/nats-streaming-server/server"
 	"github.com/nats-io/nats-streaming-server/stores"
 )
@@ -55,6 +56,29 @@ type Config struct {
 	// MaxPayload is the largest message the server takes, in bytes; 0 keeps NATS's
 	// default (1 MiB), far above the largest event the store holds.
 	MaxPayload int32
+	// Readers are users who may receive events but not publish them (projectors, the
+	// restaurant simulator): the server refuses what ReaderPublishDeny lists. User and
+	// Password are then the one user who may publish (writers, relays, and NATS Streaming
+	// itself), and are required.
+	Readers []Credentials
+}
+
+// Credentials are a NATS user and password.
+type Credentials struct {
+	User, Password string
+}
+
+// ReaderPublishDeny are the subjects a reader may not publish to: NATS Streaming's
+// publishes (on every channel), JetStream's event subjects (the adapter's default
+// prefix), and the JetStream API calls that create, change, purge or delete a stream or
+// its messages. Everything a subscriber needs (subscribing, acks, consumers) stays
+// allowed. An operator's nats-server.conf gives the same list to the readers' users
+// (docs/operating.md).
+var ReaderPublishDeny = []string{
+	"_STAN.pub.>",
+	"ordersaga.events.>",
+	"$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.DELETE.>",
+	"$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.MSG.DELETE.>",
 }
 
 // Validate reports a configuration that cannot work.
@@ -67,6 +91,14 @@ func (c Config) Validate() error {
 	}
 	if c.SyncInterval < 0 {
 		return fmt.Errorf("natsembed: SyncInterval must not be negative, got %s", c.SyncInterval)
+	}
+	if len(c.Readers) > 0 && (c.User == "" || c.Password == "") {
+		return errors.New("natsembed: Readers need a User and Password who may publish")
+	}
+	for _, r := range c.Readers {
+		if r.User == "" || r.Password == "" || r.User == c.User {
+			return errors.New("natsembed: every reader needs a user of its own and a password")
+		}
 	}
 	return nil
 }
@@ -121,6 +153,15 @@ func Start(cfg Config) (*Servers, error) {
 	nopts.NoLog = cfg.Logger == nil
 	nopts.DisableJetStreamBanner = true
 	nopts.Username, nopts.Password = cfg.User, cfg.Password
+	if len(cfg.Readers) > 0 {
+		// Several users: the writer may do everything, the readers may not publish events.
+		nopts.Username, nopts.Password = "", ""
+		nopts.Users = []*server.User{{Username: cfg.User, Password: cfg.Password}}
+		for _, r := range cfg.Readers {
+			nopts.Users = append(nopts.Users, &server.User{Username: r.User, Password: r.Password,
+				Permissions: &server.Permissions{Publish: &server.SubjectPermission{Deny: ReaderPublishDeny}}})
+		}
+	}
 	if cfg.MaxPayload > 0 {
 		nopts.MaxPayload = cfg.MaxPayload
 	}
@@ -138,6 +179,8 @@ func Start(cfg Config) (*Servers, error) {
 	sopts.FilestoreDir = filepath.Join(cfg.Dir, "streaming")
 	sopts.HandleSignals = false
 	sopts.ClientCA = cfg.CAFile
+	// NATS Streaming's own connection: as the one user who may publish.
+	sopts.Username, sopts.Password = cfg.User, cfg.Password
 	if cfg.SyncInterval > 0 {
 		sopts.FileStoreOpts.DoSync = false
 		sopts.FileStoreOpts.AutoSync = cfg.SyncInterval

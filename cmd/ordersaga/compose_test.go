@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -9,11 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nats-io/nats-server/v2/conf"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/temporal"
 	"gopkg.in/yaml.v3"
 
+	"github.com/ordersaga/ordersaga/natsembed"
 	"github.com/ordersaga/ordersaga/temporaldev"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -169,5 +172,62 @@ func TestDockerComposeMatchesTheBinary(t *testing.T) {
 	}
 	if ordersagaServices != 7 {
 		t.Errorf("%d ordersaga services, want 7: migrate, keys, worker, two projectors, restaurant, api", ordersagaServices)
+	}
+}
+
+// TestComposeNATSGivesReadersThePermissionsDevGives reads deploy/nats.conf, as the NATS
+// server in docker-compose.yml does: the reader may not publish what dev's readers may not
+// (natsembed.ReaderPublishDeny), the writer may publish, NATS Streaming connects as the
+// writer, and exactly the roles that only receive events (projectors, the restaurant)
+// connect as the reader.
+func TestComposeNATSGivesReadersThePermissionsDevGives(t *testing.T) {
+	t.Setenv("NATS_PASSWORD", "writer-secret")
+	t.Setenv("NATS_READER_PASSWORD", "reader-secret")
+	cfg, err := conf.ParseFile("../../deploy/nats.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, _ := cfg["authorization"].(map[string]any)["users"].([]any)
+	denied := map[string][]string{}
+	passwords := map[string]string{}
+	for _, u := range users {
+		user := u.(map[string]any)
+		name := user["user"].(string)
+		passwords[name] = fmt.Sprint(user["password"])
+		var deny []string
+		if perms, ok := user["permissions"].(map[string]any); ok {
+			for _, d := range perms["publish"].(map[string]any)["deny"].([]any) {
+				deny = append(deny, d.(string))
+			}
+		}
+		denied[name] = deny
+	}
+	if len(denied) != 2 || len(denied["ordersaga"]) != 0 || !slices.Equal(denied["ordersaga-reader"], natsembed.ReaderPublishDeny) {
+		t.Errorf("NATS users and their publish denials = %v; want ordersaga with none and ordersaga-reader with %v", denied, natsembed.ReaderPublishDeny)
+	}
+	if passwords["ordersaga"] != "writer-secret" || passwords["ordersaga-reader"] != "reader-secret" {
+		t.Errorf("passwords = %v, want them from NATS_PASSWORD and NATS_READER_PASSWORD", passwords)
+	}
+	streaming, _ := cfg["streaming"].(map[string]any)
+	if streaming["username"] != "ordersaga" || streaming["password"] != "writer-secret" || streaming["cluster_id"] != "ordersaga" {
+		t.Errorf("NATS Streaming's own connection: %v, want it as the writer, cluster ordersaga", streaming)
+	}
+	raw, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c composeFile
+	if err := yaml.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	for name, svc := range c.Services {
+		user, ok := svc.Environment["NATS_USER"]
+		if !ok {
+			continue
+		}
+		reader := strings.HasPrefix(name, "projector") || name == "restaurant"
+		if want := map[bool]string{true: "ordersaga-reader", false: "ordersaga"}[reader]; user != want {
+			t.Errorf("%s connects to NATS as %s, want %s", name, user, want)
+		}
 	}
 }

@@ -116,7 +116,7 @@ ordersaga dev is running. Ctrl-C stops everything; running it again keeps the da
 
   Temporal Web  %s
   gRPC API      %s  (OrderService, EventStoreService; server reflection on)
-  NATS          %s  (monitoring %s, bus: %s)
+  NATS          %s  (monitoring %s, bus: %s; users in %s)
   PostgreSQL    %s
   Temporal      %s  (temporal CLI: %s)
 
@@ -133,6 +133,6 @@ Try, in another terminal (the CLI calls the API as an operator with dev's key; -
   %s verify --database-url "%s"
   %s load --orders 200 --concurrency 8 --baseline --api %s --temporal-address %s --database-url "%s"
 
-`, at.TemporalWeb, at.GRPC, at.NATS, at.NATSMonitor, at.Bus, at.DatabaseURL, at.Temporal, at.TemporalBinary,
+`, at.TemporalWeb, at.GRPC, at.NATS, at.NATSMonitor, at.Bus, at.NATSUsers, at.DatabaseURL, at.Temporal, at.TemporalBinary,
 		cli, cli, cli, cli, cli, cli, cli, cli, at.GRPC, cli, at.DatabaseURL, cli, at.GRPC, at.Temporal, at.DatabaseURL)
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/eventbus/bustest"
 	"github.com/ordersaga/ordersaga/eventbus/jetstream"
+	"github.com/ordersaga/ordersaga/eventbus/natsconn"
 	"github.com/ordersaga/ordersaga/eventbus/natsstreaming"
 	"github.com/ordersaga/ordersaga/eventstore"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
@@ -160,8 +161,14 @@ func TestDevKeepsDataAcrossRestartsAndResetWipesIt(t *testing.T) {
 	stop, out := start(t, nil, devArgs()...)
 	client := dial(t, addr, out, devToken(t, dataDir))
 	received := make(chan eventbus.Message, 100)
+	// A consumer of dev's bus connects as dev's reader.
+	users, err := system.ReadDevNATSUsers(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	bus, err := natsstreaming.Connect(ctx, natsstreaming.Config{URL: fmt.Sprintf("nats://127.0.0.1:%d", natsPort), ClusterID: "ordersaga",
-		ClientID: "dev-test", MonitorURL: fmt.Sprintf("http://127.0.0.1:%d", monitorPort)})
+		ClientID: "dev-test", MonitorURL: fmt.Sprintf("http://127.0.0.1:%d", monitorPort),
+		Conn: natsconn.Config{User: users.Reader.User, Password: users.Reader.Password}})
 	if err != nil {
 		t.Fatal(err)
 	}

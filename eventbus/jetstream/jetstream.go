@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -111,19 +112,36 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 		nc.Close()
 		return nil, err
 	}
-	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if err := ensureStream(ctx, js, jetstream.StreamConfig{
 		Name:        cfg.Stream,
 		Description: "ordersaga events, one subject per event type",
 		Subjects:    []string{cfg.SubjectPrefix + ">"},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Duplicates:  cfg.DuplicateWindow,
-	})
-	if err != nil {
+	}); err != nil {
 		nc.Close()
 		return nil, eventbus.Unavailable("create stream "+cfg.Stream, err)
 	}
 	return &Bus{cfg: cfg, nc: nc, js: js}, nil
+}
+
+// ensureStream creates the stream, or updates it to want, unless it is as wanted already:
+// a client whose user may not change streams (a reader, natsembed.ReaderPublishDeny)
+// connects to a stream that a writer made.
+func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig) error {
+	stream, err := js.Stream(ctx, want.Name)
+	if err == nil {
+		have := stream.CachedInfo().Config
+		if slices.Equal(have.Subjects, want.Subjects) && have.Storage == want.Storage && have.Retention == want.Retention &&
+			have.Duplicates == want.Duplicates && have.Description == want.Description {
+			return nil
+		}
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return err
+	}
+	_, err = js.CreateOrUpdateStream(ctx, want)
+	return err
 }
 
 // Subject returns the subject of an event type.

@@ -80,6 +80,8 @@ const DevClusterBase = "/var/lib/ordersaga/clusters"
 // DevAddresses are where the parts of a Dev listen.
 type DevAddresses struct {
 	DatabaseURL, GRPC, NATS, NATSMonitor, Bus, Temporal, TemporalWeb, TemporalBinary string
+	// NATSUsers is the file with the NATS users (DevNATSUsers).
+	NATSUsers string
 }
 
 // StartDev starts the servers and builds the roles; Run runs them and Close stops it all.
@@ -105,7 +107,7 @@ func StartDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 	if err != nil {
 		return nil, err
 	}
-	bus, err := d.bus(ctx, cfg)
+	bus, readerBus, err := d.bus(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +119,7 @@ func StartDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 	if err != nil {
 		return nil, err
 	}
-	projectors, err := NewProjectors(ProjectorsConfig{DB: db, Bus: bus, Logger: d.logger, Members: 2})
+	projectors, err := NewProjectors(ProjectorsConfig{DB: db, Bus: readerBus, Logger: d.logger, Members: 2})
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +138,7 @@ func StartDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 		return nil, err
 	}
 	rule := cfg.Restaurant
-	rule.Bus, rule.API, rule.Logger = bus, orders, d.logger
+	rule.Bus, rule.API, rule.Logger = readerBus, orders, d.logger
 	restaurant, err := NewRestaurant(rule)
 	if err != nil {
 		return nil, err
@@ -240,26 +242,41 @@ func DevDatabaseURL(dataDir string) (string, error) {
 }
 
 // bus starts the embedded NATS servers and connects to the configured bus on them.
-func (d *Dev) bus(ctx context.Context, cfg DevConfig) (eventbus.Bus, error) {
+func (d *Dev) bus(ctx context.Context, cfg DevConfig) (writer, reader eventbus.Bus, err error) {
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "nats"), 0o700); err != nil { // the events, as the bus holds them
-		return nil, err
+		return nil, nil, err
+	}
+	users, err := ReadDevNATSUsers(cfg.DataDir)
+	if err != nil {
+		return nil, nil, err
 	}
 	nats, err := natsembed.Start(natsembed.Config{Dir: filepath.Join(cfg.DataDir, "nats"), Port: cfg.NATSPort, MonitorPort: cfg.NATSMonitorPort,
-		ClusterID: cfg.Bus.ClusterID, Logger: d.logger, SyncInterval: cfg.NATSSync})
+		ClusterID: cfg.Bus.ClusterID, Logger: d.logger, SyncInterval: cfg.NATSSync,
+		User: users.Writer.User, Password: users.Writer.Password, Readers: []natsembed.Credentials{users.Reader}})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d.closers = append(d.closers, func() error { nats.Shutdown(); return nil })
 	bc := cfg.Bus
 	bc.URL, bc.MonitorURL = nats.ClientURL(), nats.MonitorURL()
-	d.Where.NATS, d.Where.NATSMonitor, d.Where.Bus = bc.URL, bc.MonitorURL, bc.Kind
+	d.Where.NATS, d.Where.NATSMonitor, d.Where.Bus, d.Where.NATSUsers = bc.URL, bc.MonitorURL, bc.Kind, devNATSUsersFile(cfg.DataDir)
 	d.logger.Info("NATS Streaming and JetStream running", "url", eventbus.RedactURL(bc.URL), "monitor", bc.MonitorURL, "bus", bc.Kind)
-	bus, err := OpenBus(ctx, bc, d.logger)
-	if err != nil {
-		return nil, err
+	// Only the worker and its relay publish events; projectors and the restaurant
+	// simulator connect as a user whom the server refuses publishes on the event channels.
+	open := func(as natsembed.Credentials, clientID string) (eventbus.Bus, error) {
+		c := bc
+		c.ClientID, c.Conn.User, c.Conn.Password = clientID, as.User, as.Password
+		bus, err := OpenBus(ctx, c, d.logger)
+		if err == nil {
+			d.closers = append(d.closers, bus.Close)
+		}
+		return bus, err
 	}
-	d.closers = append(d.closers, bus.Close)
-	return bus, nil
+	if writer, err = open(users.Writer, bc.ClientID); err != nil {
+		return nil, nil, err
+	}
+	reader, err = open(users.Reader, bc.ClientID+"-reader")
+	return writer, reader, err
 }
 
 // temporal starts the Temporal dev server, persisted in the data directory, and connects.

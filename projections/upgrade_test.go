@@ -29,7 +29,7 @@ func TestStreamsWrittenByEarlierReleasesStillFoldProjectRebuildAndVerify(t *test
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, version := range []string{"v1-"} {
+	for _, version := range []string{"v1-", "v2-"} {
 		for _, outcome := range recordedOutcomes {
 			if _, ok := recordings[version+outcome+".json"]; !ok {
 				t.Errorf("no recording %s%s.json in testdata/streams", version, outcome)

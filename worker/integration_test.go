@@ -139,12 +139,14 @@ func (s *stack) assertStream(t *testing.T, stream ordersaga.Stream, want ...stri
 // historyVersion prefixes the histories recorded by this code: v0 before the fewer
 // search-attribute upserts, v1 with them behind a GetVersion marker in every run, v2
 // without the marker in runs whose starter set the search attributes, v3 after the
-// hostile-input changes (approval past cancellation, workflow id check), before menus.
-const historyVersion = "v3"
+// hostile-input changes (approval past cancellation, workflow id check), before menus, v4
+// with orders priced from the menu (create-order reports the amount).
+const historyVersion = "v4"
 
 // streamsVersion prefixes the event streams recorded by this code: v1 is the event shape
-// before menus (order-created without a menu version).
-const streamsVersion = "v1"
+// before menus (order-created without a menu version), v2 with it, and the debit and its
+// record appended together.
+const streamsVersion = "v2"
 
 // record writes the saga's history, as `temporal workflow show --output json` prints it,
 // to workflows/testdata, and the order's and customer's streams, as the store holds them,

@@ -28,16 +28,8 @@ type fixture struct {
 
 func newFixture(t testing.TB) fixture {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbtest.NewDatabase(t), MaxConns: 40})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := eventstore.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	return fixture{db: db, store: eventstore.New(db)}
+	db, store := dbtest.NewStore(t, 40)
+	return fixture{db: db, store: store}
 }
 
 // counts returns the number of rows in the events and outbox tables.

@@ -10,23 +10,13 @@ import (
 	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
 	"github.com/ordersaga/ordersaga/menus"
-	"github.com/ordersaga/ordersaga/sqldb"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
 func newMenus(t testing.TB) (menus.Menus, *eventstore.Store) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbtest.NewDatabase(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := eventstore.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	store := eventstore.New(db)
+	_, store := dbtest.NewStore(t, 0)
 	return menus.Menus{Store: store}, store
 }
 

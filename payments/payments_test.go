@@ -13,26 +13,16 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ordersaga/ordersaga"
-	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
 	"github.com/ordersaga/ordersaga/payments"
-	"github.com/ordersaga/ordersaga/sqldb"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
 func newAccounts(t testing.TB) payments.Accounts {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbtest.NewDatabase(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := eventstore.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	return payments.Accounts{Store: eventstore.New(db)}
+	_, store := dbtest.NewStore(t, 0)
+	return payments.Accounts{Store: store}
 }
 
 func TestCreditIsIdempotentPerReference(t *testing.T) {

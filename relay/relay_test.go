@@ -49,15 +49,8 @@ var adapters = map[string]func(t testing.TB, srv *bustest.Server, name string) e
 
 func newStore(t testing.TB) (*eventstore.Store, *sqldb.DB) {
 	t.Helper()
-	db, err := sqldb.Open(context.Background(), sqldb.Config{URL: dbtest.NewDatabase(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := eventstore.Migrate(context.Background(), db); err != nil {
-		t.Fatal(err)
-	}
-	return eventstore.New(db), db
+	db, store := dbtest.NewStore(t, 0)
+	return store, db
 }
 
 // appendEvents appends n events over a few streams and returns their ids.

@@ -97,7 +97,7 @@ func TestSimulatorDecidesOrdersConcurrently(t *testing.T) {
 
 // runSimulator runs the API and the restaurant simulator with rule cfg on s until t ends;
 // the simulator calls the API with an operator's token, as it runs in dev.
-func runSimulator(t *testing.T, s *stacktest.Stack, cfg system.RestaurantConfig) {
+func runSimulator(t testing.TB, s *stacktest.Stack, cfg system.RestaurantConfig) {
 	t.Helper()
 	a, err := system.NewAPI(system.APIConfig{DB: s.DB, Temporal: s.Temporal, Tokens: s.Tokens.Verifier, Addr: "127.0.0.1:0"})
 	if err != nil {

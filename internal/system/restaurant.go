@@ -23,6 +23,9 @@ type RestaurantConfig struct {
 	Delay            time.Duration
 	Unavailable      []string
 	ManualRestaurant string
+	// Concurrency is how many orders it decides at once; default
+	// DefaultRestaurantConcurrency.
+	Concurrency int
 }
 
 // Restaurant is the restaurant simulator role: it decides orders once they are paid.
@@ -35,9 +38,10 @@ type Restaurant struct {
 // up to two minutes for its saga.
 const restaurantAckWait = 3 * time.Minute
 
-// restaurantConcurrency is how many orders the simulator decides at once: each waits its
-// delay on its own, not behind every order before it.
-const restaurantConcurrency = 64
+// DefaultRestaurantConcurrency is how many orders the simulator decides at once: each
+// waits its delay on its own, not behind every order before it, so that 500 orders paid
+// at once are decided one delay later (each is a goroutine waiting on a timer).
+const DefaultRestaurantConcurrency = 512
 
 // NewRestaurant builds the restaurant simulator role.
 func NewRestaurant(cfg RestaurantConfig) (*Restaurant, error) {
@@ -45,6 +49,9 @@ func NewRestaurant(cfg RestaurantConfig) (*Restaurant, error) {
 		return nil, errors.New("system: the restaurant needs Bus and API")
 	}
 	cfg.Logger = orDiscard(cfg.Logger).With("component", "restaurant")
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultRestaurantConcurrency
+	}
 	sim, err := restaurant.New(restaurant.Config{Orders: restaurant.APIOrders{Client: cfg.API},
 		Delay: cfg.Delay, Unavailable: cfg.Unavailable, ManualRestaurant: cfg.ManualRestaurant, Logger: cfg.Logger})
 	if err != nil {
@@ -56,7 +63,7 @@ func NewRestaurant(cfg RestaurantConfig) (*Restaurant, error) {
 // Run decides orders until ctx ends.
 func (r *Restaurant) Run(ctx context.Context) error {
 	sub, err := r.cfg.Bus.Subscribe(ctx, eventbus.SubscribeOptions{Group: restaurant.Group, Types: []string{ordersaga.EventPaymentDebited},
-		AckWait: restaurantAckWait, MaxInFlight: restaurantConcurrency, Concurrency: restaurantConcurrency,
+		AckWait: restaurantAckWait, MaxInFlight: r.cfg.Concurrency, Concurrency: r.cfg.Concurrency,
 		Handler: func(ctx context.Context, m eventbus.Message) error { return r.sim.Handle(ctx, m.Event) },
 		DeadLetter: func(_ context.Context, m eventbus.Message, cause error) error {
 			r.cfg.Logger.Error("restaurant gave up on a message", "event", m.Event.ID, "err", cause)

@@ -206,7 +206,8 @@ func (s *saga) run(ctx workflow.Context, amount int64, timeout time.Duration) (s
 		switch {
 		case errors.As(err, &appErr) && (appErr.Type() == activities.ErrAlreadyStarted || appErr.Type() == activities.ErrOrderConflict):
 			s.compensations = nil // the order is not this saga's to close
-		case errors.As(err, &appErr) && appErr.Type() == activities.ErrInvalidInput:
+		case errors.As(err, &appErr) && appErr.Type() == activities.ErrInvalidInput &&
+			workflow.GetVersion(ctx, unorderableChange, workflow.DefaultVersion, 1) == 1:
 			// Not orderable (an item off the menu, a price that is not the menu's): nothing
 			// was written, and the run fails saying why.
 			s.compensations = nil
@@ -336,6 +337,11 @@ func (s *saga) result() Result {
 	return Result{OrderID: s.state.OrderID, Status: s.state.Status, Reason: s.state.Reason,
 		Amount: s.state.Amount, Compensated: s.state.Compensated, OrderVersion: s.state.OrderVersion}
 }
+
+// unorderableChange names the change that fails a run whose order the menu refuses, as
+// an invalid order, instead of compensating (a no-op) and ending it rejected. The version
+// is asked for only on that path, so other runs carry no marker for it.
+const unorderableChange = "fail-unorderable-order"
 
 // upsertChange names the change to fewer search-attribute upserts: runs started by this
 // code publish only pending (unless the starter set it), awaiting_decision, compensating

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
@@ -44,8 +45,12 @@ func TestCreditIsIdempotentPerReference(t *testing.T) {
 	if ordersaga.ErrorCode(err) != ordersaga.ECONFLICT {
 		t.Errorf("reusing a reference for another amount: %v, want a conflict", err)
 	}
-	if empty, err := a.Get(ctx, "nobody"); err != nil || empty.Balance != 0 || empty.Version != 0 {
-		t.Errorf("an account without events = %+v, %v; want balance 0", empty, err)
+	if empty, err := a.Get(ctx, "nobody"); err != nil || empty.Balance != 0 || empty.Version != 0 || empty.CustomerID != "nobody" {
+		t.Errorf("an account without events = %+v, %v; want customer nobody's, balance 0", empty, err)
+	}
+	// The most one credit may be is taken; a cent more is refused (TestCreditRejectsBadInput).
+	if most, err := a.Credit(ctx, "c-most", payments.MaxCredit, "EUR", "most"); err != nil || most.Balance != payments.MaxCredit {
+		t.Errorf("a credit of exactly MaxCredit: %+v, %v; want it taken", most, err)
 	}
 }
 
@@ -248,5 +253,79 @@ func TestACreditThatWouldOverflowIsRefused(t *testing.T) {
 	}
 	if account, err := a.Credit(ctx, "c-full", 10, "EUR", "r3"); err != nil || account.Balance != math.MaxInt64 {
 		t.Errorf("a credit up to the largest balance: %+v, %v", account, err)
+	}
+}
+
+// racingStore is the real store behind appends that, for the first n calls, first append
+// an event of another writer to the stream: each of those appends then loses the race for
+// its expected version, as under heavy contention.
+type racingStore struct {
+	payments.Store
+	n, appends int
+}
+
+func (s *racingStore) Append(ctx context.Context, stream ordersaga.Stream, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error) {
+	s.appends++
+	if s.appends <= s.n {
+		data, _ := json.Marshal(ordersaga.AccountEntry{CustomerID: stream.ID(), Amount: 1, Currency: "EUR", Reference: uuid.NewString()})
+		if _, err := s.Store.Append(ctx, stream, ordersaga.AnyVersion, []ordersaga.EventData{{ID: uuid.New(), Type: ordersaga.EventAccountCredited, Data: data}}); err != nil {
+			return ordersaga.AppendResult{}, err
+		}
+	}
+	return s.Store.Append(ctx, stream, expected, events)
+}
+
+// TestACreditThatKeepsLosingRacesGivesUpAfterItsLimit: a credit whose account changes
+// before each of its appends tries 51 times (maxCreditRaces after the first), then says
+// EUNAVAILABLE with how often it tried; one that loses 50 races lands on the 51st try.
+func TestACreditThatKeepsLosingRacesGivesUpAfterItsLimit(t *testing.T) {
+	_, store := dbtest.NewStore(t, 0)
+	ctx := context.Background()
+	losing := &racingStore{Store: store, n: 1000}
+	_, err := payments.Accounts{Store: losing}.Credit(ctx, "c-busy", 100, "EUR", "busy")
+	if ordersaga.ErrorCode(err) != ordersaga.EUNAVAILABLE || !strings.Contains(err.Error(), "changed 51 times") || losing.appends != 51 {
+		t.Errorf("a credit that always loses: %v after %d appends; want EUNAVAILABLE after 51, saying so", err, losing.appends)
+	}
+	lucky := &racingStore{Store: store, n: 50}
+	account, err := payments.Accounts{Store: lucky}.Credit(ctx, "c-lucky", 100, "EUR", "lucky")
+	if err != nil || lucky.appends != 51 || account.Balance != 150 {
+		t.Errorf("a credit that wins its 51st try: %+v, %v after %d appends; want it landed after the 50 others", account, err, lucky.appends)
+	}
+}
+
+// readsFrom is the real store, noting from which version each stream read starts.
+type readsFrom struct {
+	payments.Store
+	from []int64
+}
+
+func (s *readsFrom) ReadStream(ctx context.Context, stream ordersaga.Stream, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error) {
+	s.from = append(s.from, fromVersion)
+	return s.Store.ReadStream(ctx, stream, fromVersion, limit)
+}
+
+// TestACachedAccountReadsOnlyWhatWasAppendedSince folds an account, lets other writers
+// append, and folds it again, twice: each fold reads from the version after the one the
+// cache kept last (the cache moves forward with every fold, never stays behind).
+func TestACachedAccountReadsOnlyWhatWasAppendedSince(t *testing.T) {
+	_, store := dbtest.NewStore(t, 0)
+	reads := &readsFrom{Store: store}
+	a := payments.Accounts{Store: reads, Cache: payments.NewAccountCache(0)}
+	ctx := context.Background()
+	appendEntry(t, store, "c-1", ordersaga.EventAccountCredited, 100)
+	for _, others := range []int{5, 1} {
+		if _, err := a.Get(ctx, "c-1"); err != nil {
+			t.Fatal(err)
+		}
+		for range others {
+			appendEntry(t, store, "c-1", ordersaga.EventAccountCredited, 100)
+		}
+	}
+	account, err := a.Get(ctx, "c-1")
+	if err != nil || account.Version != 7 || account.Balance != 700 {
+		t.Fatalf("account = %+v, %v; want 7.00 at version 7", account, err)
+	}
+	if fmt.Sprint(reads.from) != "[1 2 7]" {
+		t.Errorf("the folds read from versions %v, want [1 2 7]: each from just after the last fold", reads.from)
 	}
 }

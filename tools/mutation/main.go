@@ -1,0 +1,241 @@
+// Command mutation runs gremlins (pinned in this module) over the packages that hold the
+// invariants, runs itself the mutants gremlins cannot map to coverage (conditions of
+// switch cases: go-gremlins/gremlins#298), and prints each package's score and survivors.
+// From the repository root:
+//
+//	go run -C tools/mutation . [-workers N] [package ...]
+//
+// Without packages it runs Packages. docs/testing.md holds the last full run.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"go/scanner"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Packages hold the invariants of DESIGN.md.
+var Packages = []string{"./eventstore", "./sqldb", "./relay", "./eventbus", "./eventbus/natsstreaming", "./eventbus/jetstream",
+	"./activities", "./payments", "./menus", "./workflows", "./projections", "./api"}
+
+// report is the part of gremlins' JSON output this reads.
+type report struct {
+	Files []struct {
+		FileName  string   `json:"file_name"`
+		Mutations []mutant `json:"mutations"`
+	} `json:"files"`
+}
+
+type mutant struct {
+	Type   string `json:"type"`
+	Status string `json:"status"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+	File   string `json:"-"`
+}
+
+func main() {
+	workers := flag.Int("workers", 2, "mutants tested at once")
+	coefficient := flag.Int("timeout-coefficient", 10, "a mutant's tests may take this many times the package's own run")
+	flag.Parse()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		fail(err)
+	}
+	pkgs := flag.Args()
+	if len(pkgs) == 0 {
+		pkgs = Packages
+	}
+	fmt.Printf("%-26s %6s %6s %9s %10s %9s\n", "package", "killed", "lived", "timed out", "not viable", "efficacy")
+	var survivors []string
+	for _, pkg := range pkgs {
+		mutants, err := unleash(root, pkg, *workers, *coefficient)
+		if err != nil {
+			fail(fmt.Errorf("%s: %w", pkg, err))
+		}
+		counts := map[string]int{}
+		for _, m := range mutants {
+			counts[m.Status]++
+			if m.Status == "LIVED" {
+				survivors = append(survivors, fmt.Sprintf("%s/%s:%d:%d %s", strings.TrimPrefix(pkg, "./"), m.File, m.Line, m.Column, m.Type))
+			}
+		}
+		killed, lived := counts["KILLED"]+counts["TIMED OUT"], counts["LIVED"]
+		efficacy := 100.0
+		if killed+lived > 0 {
+			efficacy = 100 * float64(killed) / float64(killed+lived)
+		}
+		fmt.Printf("%-26s %6d %6d %9d %10d %8.1f%%\n", pkg, counts["KILLED"], lived, counts["TIMED OUT"], counts["NOT VIABLE"], efficacy)
+	}
+	sort.Strings(survivors)
+	fmt.Println("\nsurvivors:")
+	for _, s := range survivors {
+		fmt.Println("  " + s)
+	}
+}
+
+// unleash runs gremlins over pkg, then tests the mutants it reports NOT COVERED itself.
+func unleash(root, pkg string, workers, coefficient int) ([]mutant, error) {
+	out := filepath.Join(os.TempDir(), "gremlins-"+strings.ReplaceAll(strings.Trim(pkg, "./"), "/", "-")+".json")
+	cmd := exec.Command("go", "tool", "-modfile=tools/mutation/go.mod", "gremlins", "unleash", "--workers", fmt.Sprint(workers),
+		"--timeout-coefficient", fmt.Sprint(coefficient), "-o", out, pkg)
+	cmd.Dir = root
+	// Uncached: gremlins times mutants against its coverage run.
+	cmd.Env = append(os.Environ(), "GOFLAGS=-count=1")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("gremlins: %v\n%s", err, msg)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		return nil, err
+	}
+	var r report
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, err
+	}
+	var all, uncovered []*mutant
+	for _, f := range r.Files {
+		for _, m := range f.Mutations {
+			m.File = f.FileName
+			all = append(all, &m)
+			if m.Status == "NOT COVERED" {
+				uncovered = append(uncovered, &m)
+			}
+		}
+	}
+	start := time.Now()
+	if err := run(root, pkg, nil); err != nil {
+		return nil, fmt.Errorf("the package's tests fail unmutated: %w", err)
+	}
+	timeout := time.Duration(coefficient) * time.Since(start)
+	var wg sync.WaitGroup
+	queue := make(chan *mutant)
+	for w := range workers {
+		wg.Go(func() {
+			for m := range queue {
+				m.Status = testMutant(root, pkg, *m, w, timeout)
+			}
+		})
+	}
+	for _, m := range uncovered {
+		queue <- m
+	}
+	close(queue)
+	wg.Wait()
+	out2 := make([]mutant, len(all))
+	for i, m := range all {
+		out2[i] = *m
+	}
+	return out2, nil
+}
+
+// testMutant applies m in a copy of pkg's file and runs pkg's tests against it (the copy
+// replaces the file through -overlay), returning KILLED, LIVED, TIMED OUT or NOT VIABLE.
+func testMutant(root, pkg string, m mutant, worker int, timeout time.Duration) string {
+	path := filepath.Join(root, pkg, m.File)
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return "NOT VIABLE"
+	}
+	mutated, ok := mutate(src, m)
+	if !ok {
+		return "NOT VIABLE"
+	}
+	dir, err := os.MkdirTemp("", "mutant-")
+	if err != nil {
+		return "NOT VIABLE"
+	}
+	defer os.RemoveAll(dir)
+	copyPath := filepath.Join(dir, m.File)
+	overlay := filepath.Join(dir, "overlay.json")
+	spec, _ := json.Marshal(map[string]map[string]string{"Replace": {path: copyPath}})
+	if os.WriteFile(copyPath, mutated, 0o644) != nil || os.WriteFile(overlay, spec, 0o644) != nil {
+		return "NOT VIABLE"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err = runCtx(ctx, root, pkg, []string{"-overlay", overlay})
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return "LIVED"
+	case ctx.Err() != nil:
+		return "TIMED OUT"
+	case errors.As(err, &exit) && bytes.Contains(exit.Stderr, []byte("[build failed]")):
+		return "NOT VIABLE"
+	}
+	return "KILLED"
+}
+
+func run(root, pkg string, extra []string) error {
+	return runCtx(context.Background(), root, pkg, extra)
+}
+
+func runCtx(ctx context.Context, root, pkg string, extra []string) error {
+	cmd := exec.CommandContext(ctx, "go", append(append([]string{"test", "-count=1", "-failfast"}, extra...), pkg)...)
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		exit.Stderr = stderr.Bytes()
+	}
+	return err
+}
+
+// replacements are the mutations gremlins makes, by mutant type and token.
+var replacements = map[string]map[token.Token]string{
+	"CONDITIONALS_BOUNDARY": {token.LSS: "<=", token.LEQ: "<", token.GTR: ">=", token.GEQ: ">"},
+	"CONDITIONALS_NEGATION": {token.EQL: "!=", token.NEQ: "==", token.LSS: ">=", token.LEQ: ">", token.GTR: "<=", token.GEQ: "<"},
+	"ARITHMETIC_BASE":       {token.ADD: "-", token.SUB: "+", token.MUL: "/", token.QUO: "*", token.REM: "*"},
+	"INCREMENT_DECREMENT":   {token.INC: "--", token.DEC: "++"},
+	"INVERT_NEGATIVES":      {token.SUB: "+"},
+	"INVERT_LOGICAL":        {token.LAND: "||", token.LOR: "&&"},
+}
+
+// mutate returns src with the token at m's line and column replaced as m's type says.
+func mutate(src []byte, m mutant) ([]byte, bool) {
+	fset := token.NewFileSet()
+	file := fset.AddFile("", fset.Base(), len(src))
+	var s scanner.Scanner
+	s.Init(file, src, nil, 0)
+	for {
+		pos, tok, lit := s.Scan()
+		if tok == token.EOF {
+			return nil, false
+		}
+		p := fset.Position(pos)
+		if p.Line != m.Line || p.Column != m.Column {
+			continue
+		}
+		with, ok := replacements[m.Type][tok]
+		if !ok {
+			return nil, false
+		}
+		length := len(tok.String())
+		if lit != "" {
+			length = len(lit)
+		}
+		out := append([]byte{}, src[:p.Offset]...)
+		out = append(out, with...)
+		return append(out, src[p.Offset+length:]...), true
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "mutation:", err)
+	os.Exit(1)
+}

@@ -2,9 +2,13 @@ package menus_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventstore"
@@ -88,5 +92,27 @@ func TestConcurrentFirstItemsInTwoCurrenciesLeaveAMenuThatFolds(t *testing.T) {
 	}
 	if len(menu.Items()) != 10 || refused != 10 {
 		t.Errorf("menu has %d items in %s, %d sets refused; want 10 and 10", len(menu.Items()), menu.Currency, refused)
+	}
+}
+
+// TestAMenuChangeThatKeepsLosingRacesGivesUpAfterItsLimit: a change whose menu another
+// writer changes before each of its appends tries 51 times, then says EUNAVAILABLE with
+// how often; one that loses 50 races lands on the 51st try.
+func TestAMenuChangeThatKeepsLosingRacesGivesUpAfterItsLimit(t *testing.T) {
+	_, store := dbtest.NewStore(t, 0)
+	ctx := context.Background()
+	anotherItem := func(ordersaga.Stream) ordersaga.EventData {
+		data, _ := json.Marshal(ordersaga.MenuItemSet{RestaurantID: "r-1", MenuItem: item("special-"+uuid.NewString()[:8], 100, "EUR")})
+		return ordersaga.EventData{ID: uuid.New(), Type: ordersaga.EventMenuItemSet, Data: data}
+	}
+	losing := &dbtest.Contended{Store: store, N: 1000, Other: anotherItem}
+	_, err := menus.Menus{Store: losing}.SetItem(ctx, "r-1", item("pizza", 1150, "EUR"))
+	if ordersaga.ErrorCode(err) != ordersaga.EUNAVAILABLE || !strings.Contains(err.Error(), "changed 51 times") || losing.Appends != 51 {
+		t.Errorf("a change that always loses: %v after %d appends; want EUNAVAILABLE after 51, saying so", err, losing.Appends)
+	}
+	lucky := &dbtest.Contended{Store: store, N: 50, Other: anotherItem}
+	menu, err := menus.Menus{Store: lucky}.SetItem(ctx, "r-2", item("pizza", 1150, "EUR"))
+	if _, ok := menu.Item("pizza"); err != nil || !ok || lucky.Appends != 51 {
+		t.Errorf("a change that wins its 51st try: %v after %d appends; want pizza on the menu", err, lucky.Appends)
 	}
 }

@@ -256,40 +256,25 @@ func TestACreditThatWouldOverflowIsRefused(t *testing.T) {
 	}
 }
 
-// racingStore is the real store behind appends that, for the first n calls, first append
-// an event of another writer to the stream: each of those appends then loses the race for
-// its expected version, as under heavy contention.
-type racingStore struct {
-	payments.Store
-	n, appends int
-}
-
-func (s *racingStore) Append(ctx context.Context, stream ordersaga.Stream, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error) {
-	s.appends++
-	if s.appends <= s.n {
-		data, _ := json.Marshal(ordersaga.AccountEntry{CustomerID: stream.ID(), Amount: 1, Currency: "EUR", Reference: uuid.NewString()})
-		if _, err := s.Store.Append(ctx, stream, ordersaga.AnyVersion, []ordersaga.EventData{{ID: uuid.New(), Type: ordersaga.EventAccountCredited, Data: data}}); err != nil {
-			return ordersaga.AppendResult{}, err
-		}
-	}
-	return s.Store.Append(ctx, stream, expected, events)
-}
-
 // TestACreditThatKeepsLosingRacesGivesUpAfterItsLimit: a credit whose account changes
 // before each of its appends tries 51 times (maxCreditRaces after the first), then says
 // EUNAVAILABLE with how often it tried; one that loses 50 races lands on the 51st try.
 func TestACreditThatKeepsLosingRacesGivesUpAfterItsLimit(t *testing.T) {
 	_, store := dbtest.NewStore(t, 0)
 	ctx := context.Background()
-	losing := &racingStore{Store: store, n: 1000}
-	_, err := payments.Accounts{Store: losing}.Credit(ctx, "c-busy", 100, "EUR", "busy")
-	if ordersaga.ErrorCode(err) != ordersaga.EUNAVAILABLE || !strings.Contains(err.Error(), "changed 51 times") || losing.appends != 51 {
-		t.Errorf("a credit that always loses: %v after %d appends; want EUNAVAILABLE after 51, saying so", err, losing.appends)
+	anotherCredit := func(stream ordersaga.Stream) ordersaga.EventData {
+		data, _ := json.Marshal(ordersaga.AccountEntry{CustomerID: stream.ID(), Amount: 1, Currency: "EUR", Reference: uuid.NewString()})
+		return ordersaga.EventData{ID: uuid.New(), Type: ordersaga.EventAccountCredited, Data: data}
 	}
-	lucky := &racingStore{Store: store, n: 50}
+	losing := &dbtest.Contended{Store: store, N: 1000, Other: anotherCredit}
+	_, err := payments.Accounts{Store: losing}.Credit(ctx, "c-busy", 100, "EUR", "busy")
+	if ordersaga.ErrorCode(err) != ordersaga.EUNAVAILABLE || !strings.Contains(err.Error(), "changed 51 times") || losing.Appends != 51 {
+		t.Errorf("a credit that always loses: %v after %d appends; want EUNAVAILABLE after 51, saying so", err, losing.Appends)
+	}
+	lucky := &dbtest.Contended{Store: store, N: 50, Other: anotherCredit}
 	account, err := payments.Accounts{Store: lucky}.Credit(ctx, "c-lucky", 100, "EUR", "lucky")
-	if err != nil || lucky.appends != 51 || account.Balance != 150 {
-		t.Errorf("a credit that wins its 51st try: %+v, %v after %d appends; want it landed after the 50 others", account, err, lucky.appends)
+	if err != nil || lucky.Appends != 51 || account.Balance != 150 {
+		t.Errorf("a credit that wins its 51st try: %+v, %v after %d appends; want it landed after the 50 others", account, err, lucky.Appends)
 	}
 }
 

@@ -313,3 +313,82 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// halfway is the real bus that, for its first call, publishes only the first k events of
+// the batch and then fails as a bus going down mid-batch does.
+type halfway struct {
+	eventbus.Bus
+	k     int
+	calls int
+}
+
+func (h *halfway) PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent) (int, error) {
+	h.calls++
+	if h.calls == 1 && len(events) > h.k {
+		n, err := h.Bus.PublishBatch(ctx, events[:h.k])
+		if err != nil {
+			return n, err
+		}
+		return n, &ordersaga.Error{Code: ordersaga.EUNAVAILABLE, Message: "the event bus is unavailable"}
+	}
+	return h.Bus.PublishBatch(ctx, events)
+}
+
+// TestABatchPublishedHalfwayIsMarkedHalfwayAndFinishedLater: the bus takes 4 of 10 events
+// and goes down: those 4 leave the outbox, the 6 others stay (none parked: an outage is not
+// a refusal), and the next round publishes exactly them; Once says how many each time.
+// With a refusal in the middle of a batch, Once publishes what comes before it, parks it,
+// and counts both.
+func TestABatchPublishedHalfwayIsMarkedHalfwayAndFinishedLater(t *testing.T) {
+	srv := bustest.StartServerWith(t, natsembed.Config{MaxPayload: 4 << 10})
+	bus := adapters["jetstream"](t, srv, "halfway")
+	store, db := newStore(t)
+	ctx := context.Background()
+	rec := receive(t, bus, "order-halfway")
+	ids := appendEvents(t, store, "order-halfway", 10)
+	r, err := relay.New(relay.Config{Outbox: store, Publisher: &halfway{Bus: bus, k: 4}, GracePeriod: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Once(ctx); n != 4 || ordersaga.ErrorCode(err) != ordersaga.EUNAVAILABLE {
+		t.Fatalf("the half-published round: %d, %v; want 4 and the outage", n, err)
+	}
+	parked, err := store.Parked(ctx, 10)
+	if left := outboxSize(t, db); left != 6 || err != nil || len(parked) != 0 {
+		t.Fatalf("after the outage: %d in the outbox, %d parked (%v); want 6 and none", left, len(parked), err)
+	}
+	if n, err := r.Once(ctx); n != 6 || err != nil {
+		t.Fatalf("the next round: %d, %v; want the 6 left", n, err)
+	}
+	rec.waitAll(t, ids)
+
+	// A refusal in the middle: two small events, a big one, a small one.
+	before := appendEvents(t, store, "order-halfway", 2)
+	big := ordersaga.EventData{ID: uuid.New(), Type: "order-halfway", Data: json.RawMessage(`{"blob": "` + strings.Repeat("x", 8<<10) + `"}`)}
+	if _, err := store.Append(ctx, ordersaga.MustParseStream("order-big"), ordersaga.AnyVersion, []ordersaga.EventData{big}); err != nil {
+		t.Fatal(err)
+	}
+	after := appendEvents(t, store, "order-halfway", 1)
+	if n, err := r.Once(ctx); n != 3 || err != nil {
+		t.Fatalf("the round with a refusal: %d, %v; want 3 (two published, one parked)", n, err)
+	}
+	if n, err := r.Once(ctx); n != 1 || err != nil {
+		t.Fatalf("the round after it: %d, %v; want the one after the refused event", n, err)
+	}
+	rec.waitAll(t, append(before, after...))
+}
+
+// TestRunDrainsABacklogWithoutWaitingToPoll gives the relay a backlog of nine and a half
+// batches and a poll interval of an hour: it publishes them all at once, round after
+// round, pausing only when a round comes back short.
+func TestRunDrainsABacklogWithoutWaitingToPoll(t *testing.T) {
+	srv := bustest.StartServer(t)
+	bus := adapters["jetstream"](t, srv, "drain")
+	store, db := newStore(t)
+	rec := receive(t, bus, "order-drained")
+	ids := appendEvents(t, store, "order-drained", 95)
+	stop := runRelay(t, relay.Config{Outbox: store, Publisher: bus, BatchSize: 10, GracePeriod: time.Nanosecond, PollInterval: time.Hour})
+	defer stop()
+	rec.waitAll(t, ids)
+	waitOutboxEmpty(t, db)
+}

@@ -49,6 +49,7 @@ type mutant struct {
 func main() {
 	workers := flag.Int("workers", 2, "mutants tested at once")
 	coefficient := flag.Int("timeout-coefficient", 10, "a mutant's tests may take this many times the package's own run")
+	minEfficacy := flag.Float64("min-efficacy", 0, "exit 1 if a package kills fewer than this percentage of its viable mutants")
 	flag.Parse()
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -59,7 +60,7 @@ func main() {
 		pkgs = Packages
 	}
 	fmt.Printf("%-26s %6s %6s %9s %10s %9s\n", "package", "killed", "lived", "timed out", "not viable", "efficacy")
-	var survivors []string
+	var survivors, below []string
 	for _, pkg := range pkgs {
 		mutants, err := unleash(root, pkg, *workers, *coefficient)
 		if err != nil {
@@ -78,11 +79,17 @@ func main() {
 			efficacy = 100 * float64(killed) / float64(killed+lived)
 		}
 		fmt.Printf("%-26s %6d %6d %9d %10d %8.1f%%\n", pkg, counts["KILLED"], lived, counts["TIMED OUT"], counts["NOT VIABLE"], efficacy)
+		if efficacy < *minEfficacy {
+			below = append(below, pkg)
+		}
 	}
 	sort.Strings(survivors)
 	fmt.Println("\nsurvivors:")
 	for _, s := range survivors {
 		fmt.Println("  " + s)
+	}
+	if len(below) > 0 {
+		fail(fmt.Errorf("%s kill fewer than %.0f%% of their mutants", strings.Join(below, ", "), *minEfficacy))
 	}
 }
 

@@ -221,23 +221,21 @@ func (a *Activities) CreateOrder(ctx context.Context, in ordersaga.OrderInput) (
 	if err != nil {
 		return StepResult{}, err
 	}
-	// An earlier attempt may have created the order from a menu that has changed since:
-	// what it stored stands.
-	if activity.GetInfo(ctx).Attempt > 1 {
-		if created, ok, err := a.createdBy(ctx, stream, s); err != nil || ok {
-			return created, err
-		}
-	}
 	menu, err := menus.Menus{Store: a.Store}.At(ctx, in.RestaurantID, in.MenuVersion)
 	if err != nil {
 		return StepResult{}, asActivityError(err)
 	}
 	priced, err := menu.Price(in)
-	if err != nil {
-		return StepResult{}, asActivityError(err)
+	var amount int64
+	if err == nil {
+		amount, err = priced.Amount()
 	}
-	amount, err := priced.Amount()
 	if err != nil {
+		// An earlier attempt of this step may have priced it from a menu that has changed
+		// since (an item taken off, say): what it stored stands.
+		if created, ok, lookErr := a.createdBy(ctx, stream, s); lookErr != nil || ok {
+			return created, lookErr
+		}
 		return StepResult{}, asActivityError(err)
 	}
 	e, err := s.event("create-order", ordersaga.EventOrderCreated, ordersaga.OrderCreated{
@@ -249,6 +247,10 @@ func (a *Activities) CreateOrder(ctx context.Context, in ordersaga.OrderInput) (
 	}
 	res, err := a.appendAndPublish(ctx, stream, ordersaga.NoStream, e)
 	if isConflict(err) {
+		// The same step, retried after the menu was repriced, or another order?
+		if created, ok, lookErr := a.createdBy(ctx, stream, s); lookErr != nil || ok {
+			return created, lookErr
+		}
 		return StepResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("order %s already exists with other content", in.OrderID), ErrOrderConflict, err)
 	}
@@ -269,7 +271,8 @@ func (a *Activities) CreateOrder(ctx context.Context, in ordersaga.OrderInput) (
 }
 
 // createdBy returns, with true, the result of an earlier attempt of this run's
-// create-order step, if the order's stream starts with its event; false if it does not.
+// create-order step, if the order's stream starts with its event (the same id, written by
+// this run); false if it does not.
 func (a *Activities) createdBy(ctx context.Context, stream ordersaga.Stream, s stepContext) (StepResult, bool, error) {
 	first, err := a.Store.ReadStream(ctx, stream, 1, 1)
 	if err != nil {

@@ -450,3 +450,60 @@ func TestADebitNeverLandsWithoutItsRecordOnTheOrder(t *testing.T) {
 		t.Errorf("order = %v, want created and debited", got)
 	}
 }
+
+// TestARetriedCreateKeepsWhatTheFirstAttemptStored creates an order, then has the
+// restaurant reprice its dish and take it off the menu, running the step again each time
+// (as Temporal retries it when the first attempt's answer was lost): the retry answers
+// with what the first attempt stored, 20.00, and writes nothing.
+func TestARetriedCreateKeepsWhatTheFirstAttemptStored(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	in := order("retried")
+	in.Items[0].UnitPrice = 0 // priced from the menu
+	if err := f.run(f.acts.CreateOrder, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	m := menus.Menus{Store: f.store}
+	for _, change := range []func() error{
+		func() error {
+			_, err := m.SetItem(ctx, "r-1", ordersaga.MenuItem{ID: "pizza", Name: "Margherita", Price: 1500, Currency: "EUR"})
+			return err
+		},
+		func() error { _, err := m.RemoveItem(ctx, "r-1", "pizza"); return err },
+	} {
+		if err := change(); err != nil {
+			t.Fatal(err)
+		}
+		var res activities.StepResult
+		if err := f.run(f.acts.CreateOrder, in, &res); err != nil || res.Amount != 2000 || !res.Duplicate || res.Version != 1 {
+			t.Errorf("the retried step = %+v, %v; want the first attempt's order of 20.00, at version 1", res, err)
+		}
+	}
+	if n := len(f.stream(t, ordersaga.MustParseStream("order-retried"))); n != 1 {
+		t.Errorf("the order stream holds %d events, want the one order-created", n)
+	}
+	// Another order under the same id, not this step's: refused as before.
+	other := in
+	other.OrderID, other.Items = "retried-2", []ordersaga.Item{{ID: "pizza", Quantity: 1}}
+	if err := f.run(f.acts.CreateOrder, other, nil); err == nil {
+		t.Errorf("an order of a dish no longer on the menu was created")
+	}
+}
+
+func TestActivitiesNeedEveryDependency(t *testing.T) {
+	f := newFixture(t)
+	whole := *f.acts
+	if err := whole.Validate(); err != nil {
+		t.Fatalf("complete: %v", err)
+	}
+	for name, drop := range map[string]func(*activities.Activities){
+		"Store": func(a *activities.Activities) { a.Store = nil }, "Bus": func(a *activities.Activities) { a.Bus = nil },
+		"Published": func(a *activities.Activities) { a.Published = nil },
+	} {
+		a := whole
+		drop(&a)
+		if a.Validate() == nil {
+			t.Errorf("activities without %s validated", name)
+		}
+	}
+}

@@ -274,8 +274,12 @@ func TestBusinessFailuresAreNotRetryable(t *testing.T) {
 	if err := f.run(f.acts.CreateOrder, in, nil); err != nil {
 		t.Fatal(err)
 	}
-	other := in
-	other.Items = []ordersaga.Item{{ID: "pizza", Quantity: 3}}
+	// Another saga's order under an id this saga also uses (another writer, another event).
+	other := order("taken")
+	if _, err := f.store.Append(ctx, ordersaga.MustParseStream("order-taken"), ordersaga.NoStream, []ordersaga.EventData{{ID: uuid.New(),
+		Type: ordersaga.EventOrderCreated, Data: json.RawMessage(`{"order_id": "taken", "customer_id": "someone-else"}`)}}); err != nil {
+		t.Fatal(err)
+	}
 	offMenu, cheap := order("off-menu"), order("cheap")
 	offMenu.Items = []ordersaga.Item{{ID: "salad", Name: "Salad", UnitPrice: 900, Quantity: 1}}
 	cheap.Items[0].UnitPrice = 1
@@ -291,7 +295,7 @@ func TestBusinessFailuresAreNotRetryable(t *testing.T) {
 		wantType string
 		wantMsg  string // in major units, with the currency
 	}{
-		{"the same order id with other items", f.acts.CreateOrder, other, activities.ErrOrderConflict, ""},
+		{"an order id another saga created", f.acts.CreateOrder, other, activities.ErrOrderConflict, "already exists"},
 		{"invalid order", f.acts.CreateOrder, bad, activities.ErrInvalidInput, ""},
 		{"an item not on the menu", f.acts.CreateOrder, offMenu, activities.ErrInvalidInput, `"salad" is not on the menu of restaurant r-1`},
 		{"a one-cent pizza", f.acts.CreateOrder, cheap, activities.ErrInvalidInput, "0.01 EUR for \"pizza\" differs from the menu's price, 10.00 EUR"},

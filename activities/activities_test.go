@@ -511,3 +511,98 @@ func TestActivitiesNeedEveryDependency(t *testing.T) {
 		}
 	}
 }
+
+// contendedAccounts is the real store under contention on accounts: before each of the
+// first n two-stream appends, another writer credits the account, so that a debit at the
+// version it folded loses the race.
+type contendedAccounts struct {
+	*eventstore.Store
+	n, appends int
+}
+
+func (c *contendedAccounts) AppendStreams(ctx context.Context, appends []ordersaga.StreamAppend) ([]ordersaga.AppendResult, error) {
+	c.appends++
+	if c.appends <= c.n {
+		data, _ := json.Marshal(ordersaga.AccountEntry{CustomerID: appends[0].Stream.ID(), Amount: 1, Currency: "EUR", Reference: uuid.NewString()})
+		if _, err := c.Store.Append(ctx, appends[0].Stream, ordersaga.AnyVersion, []ordersaga.EventData{{ID: uuid.New(), Type: ordersaga.EventAccountCredited, Data: data}}); err != nil {
+			return nil, err
+		}
+	}
+	return c.Store.AppendStreams(ctx, appends)
+}
+
+// TestADebitThatKeepsLosingRacesLeavesItToTemporal: a debit whose account another writer
+// changes before each try tries 21 times (maxDebitRaces after the first) and fails
+// retryably, with nothing debited, for Temporal to try again later; one that loses 20
+// races lands on the 21st try, once.
+func TestADebitThatKeepsLosingRacesLeavesItToTemporal(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name   string
+		losses int
+		lands  bool
+	}{{"always losing", 1000, false}, {"winning the 21st try", 20, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			in := order(strings.ReplaceAll(c.name, " ", "-"))
+			if _, err := f.accounts.Credit(ctx, in.CustomerID, 5000, "EUR", "funding"); err != nil {
+				t.Fatal(err)
+			}
+			store := &contendedAccounts{Store: f.store, n: c.losses}
+			acts := *f.acts
+			acts.Store, acts.Accounts = store, nil
+			var suite testsuite.WorkflowTestSuite
+			suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+			env := suite.NewTestActivityEnvironment()
+			env.RegisterActivity(&acts)
+			_, err := env.ExecuteActivity(acts.DebitPayment, activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 2000, Currency: "EUR"})
+			var appErr *temporal.ApplicationError
+			debits := 0
+			for _, e := range f.stream(t, ordersaga.MustParseStream("customer-"+in.CustomerID)) {
+				if e.Type == ordersaga.EventAccountDebited {
+					debits++
+				}
+			}
+			switch {
+			case store.appends != 21:
+				t.Errorf("%d tries, want 21", store.appends)
+			case c.lands && (err != nil || debits != 1):
+				t.Errorf("%v with %d debits, want one debit", err, debits)
+			case !c.lands && (!errors.As(err, &appErr) || appErr.NonRetryable() || debits != 0):
+				t.Errorf("%v with %d debits, want a retryable failure and no debit", err, debits)
+			}
+		})
+	}
+}
+
+// TestADebitStoredWithoutItsRecordGetsItOnRetry: a debit that earlier code appended on
+// its own, its order's record never written (the process died between the two appends),
+// gets its record when Temporal runs the step again, and is not debited twice.
+func TestADebitStoredWithoutItsRecordGetsItOnRetry(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	in := order("half")
+	if _, err := f.accounts.Credit(ctx, in.CustomerID, 5000, "EUR", "funding"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.run(f.acts.CreateOrder, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	payment := activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 2000, Currency: "EUR"}
+	// The debit as the step writes it, on its own.
+	data, _ := json.Marshal(ordersaga.AccountEntry{CustomerID: in.CustomerID, Amount: 2000, Currency: "EUR", OrderID: in.OrderID, PaymentID: activities.PaymentID(in.OrderID)})
+	debit := ordersaga.EventData{ID: activities.EventID("default-test-workflow-id", in.OrderID, "debit-account"), Type: ordersaga.EventAccountDebited, Data: data,
+		Metadata: ordersaga.Metadata{CorrelationID: "default-test-workflow-id", CausationID: "default-test-run-id/DebitPayment"}}
+	if _, err := f.store.Append(ctx, ordersaga.MustParseStream("customer-"+in.CustomerID), ordersaga.AnyVersion, []ordersaga.EventData{debit}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.run(f.acts.DebitPayment, payment, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := types(f.stream(t, ordersaga.MustParseStream("order-"+in.OrderID))); fmt.Sprint(got) != "[order-created order-payment-debited]" {
+		t.Errorf("order = %v, want created and its payment recorded", got)
+	}
+	if got := types(f.stream(t, ordersaga.MustParseStream("customer-"+in.CustomerID))); fmt.Sprint(got) != "[account-credited account-debited]" {
+		t.Errorf("account = %v, want the one debit", got)
+	}
+}

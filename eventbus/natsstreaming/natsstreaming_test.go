@@ -214,3 +214,63 @@ func TestMadeUpEventTypesShareOneChannel(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestAfterReconnectingOnlyTheOpenSubscriptionsAreBack closes one of two subscriptions,
+// then loses the connection: after the reconnect the open one receives again and the
+// closed one stays closed (Close takes it, not another, off the list to resubscribe).
+func TestAfterReconnectingOnlyTheOpenSubscriptionsAreBack(t *testing.T) {
+	srv := bustest.StartServer(t)
+	bus, err := natsstreaming.Connect(context.Background(), natsstreaming.Config{
+		URL: srv.URL(), ClusterID: srv.ClusterID(), ClientID: "two-subs", MonitorURL: srv.MonitorURL(), PingInterval: 1, PingMaxOut: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	var mu sync.Mutex
+	got := map[string]int{}
+	subscribe := func(group string) eventbus.Subscription {
+		sub, err := bus.Subscribe(context.Background(), eventbus.SubscribeOptions{Group: group, Types: []string{"order-two"},
+			Handler: func(context.Context, eventbus.Message) error {
+				mu.Lock()
+				got[group]++
+				mu.Unlock()
+				return nil
+			},
+			DeadLetter: func(context.Context, eventbus.Message, error) error { return nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sub
+	}
+	closed := subscribe("closed")
+	subscribe("open")
+	if err := closed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop(t)
+	time.Sleep(4 * time.Second) // > PingInterval × PingMaxOut: the connection is lost
+	srv.Start(t)
+	deadline := time.Now().Add(60 * time.Second)
+	for bus.Publish(context.Background(), bustest.NewEvent("order-two", 1)) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("could not publish after the server came back")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	deadline = time.Now().Add(10 * time.Second) // delivered within milliseconds once resubscribed
+	for {
+		mu.Lock()
+		open, closedGot := got["open"], got["closed"]
+		mu.Unlock()
+		if open >= 1 {
+			if closedGot != 0 {
+				t.Errorf("the closed subscription handled %d messages after the reconnect", closedGot)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the open subscription did not receive after the reconnect")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -34,8 +34,12 @@ var Packages = []string{"./eventstore", "./sqldb", "./relay", "./eventbus", "./e
 
 // TestedBy names, for a package whose invariants other packages' tests hold, the test
 // packages run against its mutants: the bus's core is proven by the contract suite that
-// every adapter runs.
-var TestedBy = map[string][]string{"./eventbus": {"./eventbus", "./eventbus/natsstreaming", "./eventbus/jetstream"}}
+// every adapter runs, the saga's client and its options against the real dev server by
+// the worker's tests.
+var TestedBy = map[string][]string{
+	"./eventbus":  {"./eventbus", "./eventbus/natsstreaming", "./eventbus/jetstream"},
+	"./workflows": {"./workflows", "./worker"},
+}
 
 // report is the part of gremlins' JSON output this reads.
 type report struct {

@@ -32,6 +32,20 @@ type composeFile struct {
 	} `yaml:"services"`
 }
 
+// readCompose reads docker-compose.yml.
+func readCompose(t *testing.T) composeFile {
+	t.Helper()
+	raw, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c composeFile
+	if err := yaml.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // readsEnv returns the environment variables cmd reads: those its flags default from.
 func readsEnv(cmd *cobra.Command) map[string]bool {
 	read := map[string]bool{}
@@ -58,14 +72,7 @@ func everyCommand(cmd *cobra.Command, visit func(*cobra.Command)) {
 // variables the binary reads (and the connection ones its role needs), points them at the
 // services that provide them, and publishes the ports it listens on.
 func TestDockerComposeMatchesTheBinary(t *testing.T) {
-	raw, err := os.ReadFile("../../docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c composeFile
-	if err := yaml.Unmarshal(raw, &c); err != nil {
-		t.Fatal(err)
-	}
+	c := readCompose(t)
 	// The dev server registers the saga's search attributes.
 	for _, key := range []temporal.SearchAttributeKeyKeyword{workflows.OrderStatusAttribute, workflows.CustomerIDAttribute} {
 		if !slices.Contains(temporaldev.SearchAttributes(), key.GetName()+"=Keyword") {
@@ -212,14 +219,7 @@ func TestComposeNATSGivesReadersThePermissionsDevGives(t *testing.T) {
 	if streaming["username"] != "ordersaga" || streaming["password"] != "writer-secret" || streaming["cluster_id"] != "ordersaga" {
 		t.Errorf("NATS Streaming's own connection: %v, want it as the writer, cluster ordersaga", streaming)
 	}
-	raw, err := os.ReadFile("../../docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c composeFile
-	if err := yaml.Unmarshal(raw, &c); err != nil {
-		t.Fatal(err)
-	}
+	c := readCompose(t)
 	for name, svc := range c.Services {
 		user, ok := svc.Environment["NATS_USER"]
 		if !ok {

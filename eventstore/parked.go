@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -19,7 +20,8 @@ const maxParkReason = 1000
 // Errors: EUNAVAILABLE, EINTERNAL.
 func (s *Store) Park(ctx context.Context, position int64, reason string) error {
 	if len(reason) > maxParkReason {
-		reason = reason[:maxParkReason]
+		// Cut on a rune boundary: half a character is text the database refuses.
+		reason = strings.ToValidUTF8(reason[:maxParkReason], "")
 	}
 	_, err := s.db.Exec(ctx, `WITH moved AS (DELETE FROM event_outbox WHERE position = $1 RETURNING position)
 		INSERT INTO event_outbox_parked (position, reason) SELECT position, $2 FROM moved

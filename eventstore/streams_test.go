@@ -3,6 +3,7 @@ package eventstore_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -133,5 +134,20 @@ func TestAnAppendToStreamsRefusesWhatAppendRefuses(t *testing.T) {
 	}
 	if events, _ := f.counts(t); events != 0 {
 		t.Errorf("refused appends wrote %d events", events)
+	}
+}
+
+// TestALongReasonIsParkedWhole cuts a reason past its limit inside a multi-byte
+// character: the park still lands (half a character is text PostgreSQL refuses).
+func TestALongReasonIsParkedWhole(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	res := mustAppend(t, f.store, "order-p1", ordersaga.NoStream, event("order-created", `{}`))
+	if err := f.store.Park(ctx, res.Events[0].Position, "x"+strings.Repeat("é", 600)); err != nil {
+		t.Fatal(err)
+	}
+	parked, err := f.store.Parked(ctx, 10)
+	if err != nil || len(parked) != 1 {
+		t.Fatalf("parked = %v, %v; want the one event", parked, err)
 	}
 }

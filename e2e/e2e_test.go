@@ -116,8 +116,24 @@ func newSystem(t *testing.T) *system {
 	return s
 }
 
-// start runs `ordersaga dev` and waits for its banner.
+// start runs `ordersaga dev` and waits for its banner. Its ports were free when picked,
+// but tests running beside it may take one first: then it picks the servers' ports again
+// (not the API's, which the client dials) and retries, twice at most.
 func (s *system) start() {
+	s.t.Helper()
+	for attempt := 1; ; attempt++ {
+		if s.startOnce(attempt < 3) {
+			return
+		}
+		s.t.Logf("a port of dev was taken meanwhile; starting again on others")
+		s.temporal, s.uiPort = fmt.Sprintf("127.0.0.1:%d", freePort(s.t)), freePort(s.t)
+		s.natsPort, s.monitorPort = freePort(s.t), freePort(s.t)
+	}
+}
+
+// startOnce runs dev once; it returns false, when mayRetry, if dev exited because a port
+// it was given was in use.
+func (s *system) startOnce(mayRetry bool) bool {
 	s.t.Helper()
 	s.out = &lockedBuffer{}
 	s.cmd = exec.Command(s.bin, "dev", "--data-dir", s.dataDir, "--grpc-addr", s.apiAddr,
@@ -135,6 +151,9 @@ func (s *system) start() {
 	for !strings.Contains(s.out.String(), "ordersaga dev is running") {
 		select {
 		case err := <-s.exited:
+			if mayRetry && strings.Contains(s.out.String(), "address already in use") {
+				return false
+			}
 			s.exited <- err
 			s.t.Fatalf("ordersaga dev exited (%v):\n%s", err, tail(s.out.String(), 5000))
 		default:
@@ -146,6 +165,7 @@ func (s *system) start() {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	return true
 }
 
 // stop interrupts dev like Ctrl-C and waits for it.

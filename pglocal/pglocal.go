@@ -8,6 +8,7 @@ package pglocal
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -42,12 +43,17 @@ type Config struct {
 	// RelocateTo, with a symbolic link to it at Dir, so that the socket's path through Dir
 	// stays the same and later starts find the cluster again. Empty: such a Dir is an error.
 	RelocateTo string
+	// MaxConnections is the server's max_connections. Zero means 200.
+	MaxConnections int
 }
 
 // Validate reports a configuration that cannot work.
 func (c Config) Validate() error {
 	if c.Dir == "" {
 		return errors.New("pglocal: Dir is required")
+	}
+	if c.MaxConnections < 0 {
+		return fmt.Errorf("pglocal: MaxConnections %d is negative", c.MaxConnections)
 	}
 	// The socket path must fit sockaddr_un (107 bytes on Linux).
 	if abs, err := filepath.Abs(c.Dir); err == nil && len(abs)+len("/.s.PGSQL.5432") > 107 {
@@ -124,7 +130,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		"-c listen_addresses=''",
 		"-c unix_socket_directories='" + dir + "'",
 		"-c default_transaction_isolation=serializable",
-		"-c max_connections=200",
+		"-c max_connections=" + strconv.Itoa(cmp.Or(cfg.MaxConnections, 200)),
 	}
 	if !cfg.Durable {
 		opts = append(opts, "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")

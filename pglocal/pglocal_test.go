@@ -55,9 +55,26 @@ func TestRestartKeepsData(t *testing.T) {
 		return err
 	})
 	var got int
-	session(func(c *pgx.Conn) error { return c.QueryRow(ctx, `SELECT n FROM kept`).Scan(&got) })
+	var maxConns string
+	cfg.MaxConnections = 321 // a restart takes the new settings
+	session(func(c *pgx.Conn) error {
+		if err := c.QueryRow(ctx, `SHOW max_connections`).Scan(&maxConns); err != nil {
+			return err
+		}
+		return c.QueryRow(ctx, `SELECT n FROM kept`).Scan(&got)
+	})
 	if got != 7 {
 		t.Errorf("after a restart the row holds %d, want 7", got)
+	}
+	if maxConns != "321" {
+		t.Errorf("max_connections is %s, want the configured 321", maxConns)
+	}
+}
+
+func TestNegativeMaxConnectionsIsRefused(t *testing.T) {
+	err := pglocal.Config{Dir: "/tmp/pg", MaxConnections: -1}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "MaxConnections") {
+		t.Errorf("Validate = %v, want an error naming MaxConnections", err)
 	}
 }
 

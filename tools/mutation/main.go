@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -25,6 +26,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -70,6 +72,11 @@ func main() {
 	if len(pkgs) == 0 {
 		pkgs = Packages
 	}
+	stop, err := shareDatabase(root)
+	if err != nil {
+		fail(err)
+	}
+	defer stop()
 	fmt.Printf("%-26s %6s %6s %9s %10s %9s\n", "package", "killed", "lived", "timed out", "not viable", "efficacy")
 	var survivors, below []string
 	for _, pkg := range pkgs {
@@ -100,8 +107,47 @@ func main() {
 		fmt.Println("  " + s)
 	}
 	if len(below) > 0 {
+		stop()
 		fail(fmt.Errorf("%s kill fewer than %.0f%% of their mutants", strings.Join(below, ", "), *minEfficacy))
 	}
+}
+
+// envDatabaseURL points every test binary at one PostgreSQL server (see internal/dbtest).
+const envDatabaseURL = "ORDERSAGA_TEST_DATABASE_URL"
+
+// shareDatabase makes every test run share one PostgreSQL server: the one the
+// environment names, or a throwaway one (internal/dbtest/testpg) that lives as long as
+// this process. A test binary killed on a time-out would otherwise leave the cluster it
+// started running, and starting one per run costs seconds.
+func shareDatabase(root string) (stop func(), err error) {
+	if os.Getenv(envDatabaseURL) != "" {
+		return func() {}, nil
+	}
+	cmd := exec.Command("go", "run", "./internal/dbtest/testpg")
+	cmd.Dir = root
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	// testpg stops its server when its standard input closes: here, or when this process dies.
+	stop = sync.OnceFunc(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	url, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("start a shared PostgreSQL: %w", err)
+	}
+	return stop, os.Setenv(envDatabaseURL, strings.TrimSpace(url))
 }
 
 // unleash has gremlins find pkg's mutants (a dry run) and tests each of them.
@@ -208,6 +254,9 @@ func run(root string, tests, extra []string) error {
 func runCtx(ctx context.Context, root string, tests, extra []string) error {
 	cmd := exec.CommandContext(ctx, "go", append(append([]string{"test", "-count=1", "-failfast"}, extra...), tests...)...)
 	cmd.Dir = root
+	// On a time-out the test binaries go too, not only the go command that started them.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	err := cmd.Run()

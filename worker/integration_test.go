@@ -214,6 +214,7 @@ func TestHappyPath(t *testing.T) {
 	if a, _ := s.Accounts.Get(context.Background(), in.CustomerID); a.Balance != 2700 {
 		t.Errorf("balance = %d, want 2700", a.Balance)
 	}
+	assertRetryPolicies(t, s.history(t, run))
 	s.record(t, run, in, "happy")
 
 	// Starting the same order again is a no-op that hands back the first saga.
@@ -352,6 +353,7 @@ func TestRestaurantRejects(t *testing.T) {
 	s.assertStream(t, ordersaga.MustParseStream("order-"+in.OrderID), ordersaga.EventOrderCreated, ordersaga.EventPaymentDebited,
 		ordersaga.EventPaymentRefunded, ordersaga.EventOrderRejected)
 	s.assertStream(t, ordersaga.MustParseStream("customer-"+in.CustomerID), ordersaga.EventAccountCredited, ordersaga.EventAccountDebited, ordersaga.EventAccountRefunded)
+	assertRetryPolicies(t, s.history(t, run))
 	s.record(t, run, in, "restaurant-rejected")
 }
 

@@ -23,8 +23,8 @@ type Harness struct {
 	// Connect opens a connection as a process named name; the same name is the same
 	// process after a restart.
 	Connect func(t *testing.T, name string) eventbus.Bus
-	// RestartServer stops the server and starts it again on the same store and port.
-	RestartServer func(t testing.TB)
+	// Server is the server Connect connects to; the suite stops and starts it.
+	Server *Server
 	// DropsDuplicatePublishes is true for adapters that de-duplicate by event id.
 	DropsDuplicatePublishes bool
 }
@@ -36,6 +36,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("a member that was away receives what it missed", func(t *testing.T) { testDurable(t, h) })
 	t.Run("a server restart loses nothing", func(t *testing.T) { testServerRestart(t, h) })
 	t.Run("a member stays subscribed across a server restart", func(t *testing.T) { testSubscribedAcrossRestart(t, h) })
+	t.Run("a member stays subscribed across a long outage", func(t *testing.T) { testSubscribedAcrossOutage(t, h) })
 	t.Run("a handler error causes redelivery", func(t *testing.T) { testRedelivery(t, h) })
 	t.Run("a poison message is dead-lettered while the rest flows", func(t *testing.T) { testPoison(t, h) })
 	t.Run("a member handles Concurrency messages at once", func(t *testing.T) { testConcurrency(t, h) })
@@ -251,7 +252,7 @@ func testServerRestart(t *testing.T, h Harness) {
 	_ = member.Close()
 	publish(t, pub, sent[:10]...)
 
-	h.RestartServer(t)
+	h.Server.Restart(t)
 
 	pub = h.Connect(t, "restart-publisher")
 	waitFor(t, 30*time.Second, "publishing after the restart", func() bool {
@@ -278,12 +279,37 @@ func testSubscribedAcrossRestart(t *testing.T, h Harness) {
 	before := NewEvent(typ, 1)
 	publish(t, bus, before)
 	waitFor(t, 10*time.Second, "the event before the restart", func() bool { return c.handled() == 1 })
-	h.RestartServer(t)
+	h.Server.Restart(t)
 	after := NewEvent(typ, 2)
 	waitFor(t, 60*time.Second, "publishing after the restart", func() bool {
 		return bus.Publish(context.Background(), after) == nil
 	})
 	waitFor(t, 60*time.Second, "the event after the restart to reach the same member", func() bool { return c.handled() >= 2 })
+}
+
+// outage is longer than a client that gives up reconnecting after a few attempts (two
+// seconds apart, nats.go's default wait) would wait.
+const outage = 6 * time.Second
+
+// testSubscribedAcrossOutage keeps the server down for outage: the connection must keep
+// trying for ever, as an outage of any length ends some day, and the member and the
+// publisher then carry on by themselves.
+func testSubscribedAcrossOutage(t *testing.T, h Harness) {
+	typ := uniqueType("order-cancelled")
+	c := newCollector()
+	bus := h.Connect(t, "patient-member")
+	subscribe(t, bus, eventbus.SubscribeOptions{Group: newGroup(), Types: []string{typ}, Handler: c.handler(nil), DeadLetter: c.deadLetter})
+	publish(t, bus, NewEvent(typ, 1))
+	waitFor(t, 10*time.Second, "the event before the outage", func() bool { return c.handled() == 1 })
+	h.Server.Stop(t)
+	time.Sleep(outage)
+	h.Server.Start(t)
+	after := NewEvent(typ, 2)
+	// Back within a reconnect wait or two (and a new session for NATS Streaming).
+	waitFor(t, 15*time.Second, "publishing after the outage", func() bool {
+		return bus.Publish(context.Background(), after) == nil
+	})
+	waitFor(t, 15*time.Second, "the event after the outage to reach the same member", func() bool { return c.handled() >= 2 })
 }
 
 func testRedelivery(t *testing.T, h Harness) {

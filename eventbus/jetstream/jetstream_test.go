@@ -27,7 +27,7 @@ func TestContract(t *testing.T) {
 			t.Cleanup(func() { bus.Close() })
 			return bus
 		},
-		RestartServer:           srv.Restart,
+		Server:                  srv,
 		DropsDuplicatePublishes: true,
 	})
 }

@@ -35,7 +35,7 @@ func TestContract(t *testing.T) {
 			t.Cleanup(func() { bus.Close() })
 			return bus
 		},
-		RestartServer: srv.Restart,
+		Server: srv,
 	})
 }
 

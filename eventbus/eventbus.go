@@ -114,8 +114,14 @@ func (o SubscribeOptions) WithDefaults() (SubscribeOptions, error) {
 		return o, ordersaga.Invalidf("handler", "required")
 	case o.DeadLetter == nil:
 		return o, ordersaga.Invalidf("dead_letter", "required")
-	case o.MaxDeliveries < 0 || o.AckWait < 0 || o.MaxInFlight < 0 || o.Concurrency < 0:
-		return o, ordersaga.Invalidf("max_deliveries", "limits must not be negative")
+	case o.MaxDeliveries < 0:
+		return o, ordersaga.Invalidf("max_deliveries", "must not be negative, got %d", o.MaxDeliveries)
+	case o.AckWait < 0:
+		return o, ordersaga.Invalidf("ack_wait", "must not be negative, got %s", o.AckWait)
+	case o.MaxInFlight < 0:
+		return o, ordersaga.Invalidf("max_in_flight", "must not be negative, got %d", o.MaxInFlight)
+	case o.Concurrency < 0:
+		return o, ordersaga.Invalidf("concurrency", "must not be negative, got %d", o.Concurrency)
 	}
 	if o.MaxDeliveries == 0 {
 		o.MaxDeliveries = 5

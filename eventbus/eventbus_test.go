@@ -173,3 +173,85 @@ func TestRedactURLHidesCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestSubscribeOptionsNameWhatIsWrongAndFillTheRest: each missing or negative setting is
+// refused with its field's name; zero limits take the documented defaults; a member may
+// handle as many messages at once as it has in flight, not more.
+func TestSubscribeOptionsNameWhatIsWrongAndFillTheRest(t *testing.T) {
+	valid := eventbus.SubscribeOptions{Group: "g", Types: []string{"order-created"},
+		Handler:    func(context.Context, eventbus.Message) error { return nil },
+		DeadLetter: func(context.Context, eventbus.Message, error) error { return nil }}
+	for _, c := range []struct {
+		field  string
+		change func(*eventbus.SubscribeOptions)
+	}{
+		{"group", func(o *eventbus.SubscribeOptions) { o.Group = "" }},
+		{"types", func(o *eventbus.SubscribeOptions) { o.Types = nil }},
+		{"handler", func(o *eventbus.SubscribeOptions) { o.Handler = nil }},
+		{"dead_letter", func(o *eventbus.SubscribeOptions) { o.DeadLetter = nil }},
+		{"max_deliveries", func(o *eventbus.SubscribeOptions) { o.MaxDeliveries = -1 }},
+		{"ack_wait", func(o *eventbus.SubscribeOptions) { o.AckWait = -time.Second }},
+		{"max_in_flight", func(o *eventbus.SubscribeOptions) { o.MaxInFlight = -1 }},
+		{"concurrency", func(o *eventbus.SubscribeOptions) { o.Concurrency = -1 }},
+		{"concurrency", func(o *eventbus.SubscribeOptions) { o.Concurrency = 65 }}, // above the default 64 in flight
+		{"concurrency", func(o *eventbus.SubscribeOptions) { o.MaxInFlight, o.Concurrency = 4, 5 }},
+	} {
+		o := valid
+		c.change(&o)
+		_, err := o.WithDefaults()
+		var e *ordersaga.Error
+		if !errors.As(err, &e) || e.Code != ordersaga.EINVALID || e.Field != c.field {
+			t.Errorf("%+v: WithDefaults = %v, want EINVALID naming %s", o, err, c.field)
+		}
+	}
+
+	got, err := valid.WithDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.MaxDeliveries != 5 || got.AckWait != 30*time.Second || got.MaxInFlight != 64 || got.Concurrency != 1 {
+		t.Errorf("defaults: %d deliveries, ack wait %s, %d in flight, concurrency %d; want 5, 30s, 64, 1",
+			got.MaxDeliveries, got.AckWait, got.MaxInFlight, got.Concurrency)
+	}
+	set := valid
+	set.MaxDeliveries, set.AckWait, set.MaxInFlight, set.Concurrency = 2, time.Second, 8, 8
+	if got, err := set.WithDefaults(); err != nil || got.MaxDeliveries != 2 || got.AckWait != time.Second || got.MaxInFlight != 8 || got.Concurrency != 8 {
+		t.Errorf("set limits came back as %+v, %v; want them kept", got, err)
+	}
+}
+
+// TestDispatchRedeliversUntilTheLastDeliveryThenDeadLetters counts what a failing message
+// gets on each delivery: redelivery before MaxDeliveries, the dead letter on it (and after
+// it, for a message the server kept redelivering), and never a dead letter when the
+// failure came from the subscription closing.
+func TestDispatchRedeliversUntilTheLastDeliveryThenDeadLetters(t *testing.T) {
+	event, err := eventbus.Encode(ordersaga.RecordedEvent{ID: uuid.New(), StreamID: "order-1", StreamType: "order", Version: 1,
+		Type: "order-created", Data: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadLetters := 0
+	deadLetterErr := error(nil)
+	opts := eventbus.SubscribeOptions{MaxDeliveries: 3,
+		Handler:    func(context.Context, eventbus.Message) error { return errors.New("poison") },
+		DeadLetter: func(context.Context, eventbus.Message, error) error { deadLetters++; return deadLetterErr }}
+	for delivery, wantAck := range map[int]bool{1: false, 2: false, 3: true, 4: true} {
+		before := deadLetters
+		ack := eventbus.Dispatch(context.Background(), opts, eventbus.NewMessage("order-created", event, delivery))
+		if ack != wantAck || (deadLetters-before == 1) != wantAck {
+			t.Errorf("delivery %d of 3: ack %v with %d dead letters; want ack %v", delivery, ack, deadLetters-before, wantAck)
+		}
+	}
+	// A dead letter that could not be written leaves the message for redelivery.
+	deadLetterErr = errors.New("dead-letter table unreachable")
+	if eventbus.Dispatch(context.Background(), opts, eventbus.NewMessage("order-created", event, 3)) {
+		t.Error("a message whose dead letter failed was acked: it is lost")
+	}
+	// Closing the subscription fails the handler; that is no reason to dead-letter.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(eventbus.ErrSubscriptionClosed)
+	before := deadLetters
+	if eventbus.Dispatch(ctx, opts, eventbus.NewMessage("order-created", event, 3)) || deadLetters != before {
+		t.Errorf("a handler failing as its subscription closes got %d dead letters; want none, and redelivery", deadLetters-before)
+	}
+}

@@ -225,11 +225,7 @@ func TestSubscribeOptionsNameWhatIsWrongAndFillTheRest(t *testing.T) {
 // it, for a message the server kept redelivering), and never a dead letter when the
 // failure came from the subscription closing.
 func TestDispatchRedeliversUntilTheLastDeliveryThenDeadLetters(t *testing.T) {
-	event, err := eventbus.Encode(ordersaga.RecordedEvent{ID: uuid.New(), StreamID: "order-1", StreamType: "order", Version: 1,
-		Type: "order-created", Data: json.RawMessage(`{}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	event := validMessage(t).Raw
 	deadLetters := 0
 	deadLetterErr := error(nil)
 	opts := eventbus.SubscribeOptions{MaxDeliveries: 3,

@@ -195,6 +195,11 @@ func assertRetryPolicies(t *testing.T, history []*historypb.HistoryEvent) {
 			if policy.GetMaximumAttempts() != 10 {
 				t.Errorf("event %d: %s may be tried %d times, want 10", id, name, policy.GetMaximumAttempts())
 			}
+			if policy.GetInitialInterval().AsDuration() != time.Second || policy.GetBackoffCoefficient() != 2 ||
+				policy.GetMaximumInterval().AsDuration() != 30*time.Second {
+				t.Errorf("event %d: %s retries after %s, times %g, up to %s; want 1s, 2, 30s (ten tries in about three minutes)", id, name,
+					policy.GetInitialInterval().AsDuration(), policy.GetBackoffCoefficient(), policy.GetMaximumInterval().AsDuration())
+			}
 			for _, typ := range nonRetryable {
 				if !slices.Contains(policy.GetNonRetryableErrorTypes(), typ) {
 					t.Errorf("event %d: %s retries %s, which retrying cannot mend", id, name, typ)
@@ -205,8 +210,9 @@ func assertRetryPolicies(t *testing.T, history []*historypb.HistoryEvent) {
 				t.Errorf("event %d: %s gives up (maximum attempts %d, non-retryable %v); it must retry until it succeeds",
 					id, name, policy.GetMaximumAttempts(), policy.GetNonRetryableErrorTypes())
 			}
-			if policy.GetMaximumInterval().AsDuration() > time.Minute {
-				t.Errorf("event %d: %s waits up to %s between attempts, want at most a minute", id, name, policy.GetMaximumInterval().AsDuration())
+			if policy.GetInitialInterval().AsDuration() != time.Second || policy.GetMaximumInterval().AsDuration() != time.Minute {
+				t.Errorf("event %d: %s retries after %s, up to %s; want 1s, up to a minute", id, name,
+					policy.GetInitialInterval().AsDuration(), policy.GetMaximumInterval().AsDuration())
 			}
 		default:
 			t.Errorf("event %d schedules %s, which this test does not know", id, name)

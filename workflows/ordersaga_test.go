@@ -138,18 +138,24 @@ func TestHappyPath(t *testing.T) {
 	f.wantCalls(t, "CreateOrder", "DebitPayment", "ApproveOrder")
 }
 
+// TestPaymentDeclinedCompensates: a debit refused for want of funds or in another
+// currency declines the order (payment_declined, not failed) and compensates it.
 func TestPaymentDeclinedCompensates(t *testing.T) {
-	f := newFixture(t)
-	f.forward("CreateOrder")
-	f.env.OnActivity(f.acts.DebitPayment, mock.Anything, mock.Anything).Return(activities.StepResult{},
-		temporal.NewNonRetryableApplicationError("customer c-1 has 100 EUR", activities.ErrInsufficientFunds, nil)).Once().Run(f.record("DebitPayment"))
-	f.compensations(t, "RejectOrder", ordersaga.ReasonPaymentDeclined)
-	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
-	r := f.result(t)
-	if r.Status != ordersaga.StatusRejected || r.Reason != ordersaga.ReasonPaymentDeclined {
-		t.Errorf("result = %+v, want rejected for payment_declined", r)
+	for _, refusal := range []string{activities.ErrInsufficientFunds, activities.ErrCurrencyMismatch} {
+		t.Run(refusal, func(t *testing.T) {
+			f := newFixture(t)
+			f.forward("CreateOrder")
+			f.env.OnActivity(f.acts.DebitPayment, mock.Anything, mock.Anything).Return(activities.StepResult{},
+				temporal.NewNonRetryableApplicationError("customer c-1 cannot pay", refusal, nil)).Once().Run(f.record("DebitPayment"))
+			f.compensations(t, "RejectOrder", ordersaga.ReasonPaymentDeclined)
+			f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+			r := f.result(t)
+			if r.Status != ordersaga.StatusRejected || r.Reason != ordersaga.ReasonPaymentDeclined {
+				t.Errorf("result = %+v, want rejected for payment_declined", r)
+			}
+			f.wantCalls(t, "CreateOrder", "DebitPayment", "RefundPayment", "RejectOrder")
+		})
 	}
-	f.wantCalls(t, "CreateOrder", "DebitPayment", "RefundPayment", "RejectOrder")
 }
 
 func TestRestaurantRejects(t *testing.T) {
@@ -164,6 +170,10 @@ func TestRestaurantRejects(t *testing.T) {
 		t.Errorf("result = %+v, want rejected for restaurant_rejected after refund-payment, close-order", r)
 	}
 	f.wantCalls(t, "CreateOrder", "DebitPayment", "RefundPayment", "RejectOrder")
+	// No step failed; the status still says why the saga compensated.
+	if st := f.status(t); !strings.Contains(st.LastError, "out of basil") {
+		t.Errorf("last error = %q, want the restaurant's reason", st.LastError)
+	}
 }
 
 func TestRestaurantTimeout(t *testing.T) {

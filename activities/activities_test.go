@@ -606,3 +606,36 @@ func TestADebitStoredWithoutItsRecordGetsItOnRetry(t *testing.T) {
 		t.Errorf("account = %v, want the one debit", got)
 	}
 }
+
+// TestACreateForAnOrderAnotherSagaRunCreatedIsRefused: the order's order-created is
+// already stored, with this step's event id and content, by another run of the saga (a
+// run started again under the same workflow id after the first closed). Its causation
+// names that run: the step refuses (ErrAlreadyStarted, not retried) and writes nothing,
+// where the same run's retry is a duplicate that succeeds.
+func TestACreateForAnOrderAnotherSagaRunCreatedIsRefused(t *testing.T) {
+	f := newFixture(t)
+	in := order("rerun")
+	stream := ordersaga.MustParseStream("order-rerun")
+	var first activities.StepResult
+	if err := f.run(f.acts.CreateOrder, in, &first); err != nil {
+		t.Fatal(err)
+	}
+	var retried activities.StepResult
+	if err := f.run(f.acts.CreateOrder, in, &retried); err != nil || !retried.Duplicate || retried.Version != first.Version {
+		t.Fatalf("the same run's retry: %+v, %v; want the first append back as a duplicate", retried, err)
+	}
+	// As if an earlier run of the saga had stored it.
+	if _, err := f.db.Exec(context.Background(), `UPDATE events SET metadata = jsonb_set(metadata, '{causation_id}', '"an-earlier-run/CreateOrder"')
+		WHERE stream_id = $1`, stream.String()); err != nil {
+		t.Fatal(err)
+	}
+	err := f.run(f.acts.CreateOrder, in, nil)
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrAlreadyStarted || !appErr.NonRetryable() ||
+		!strings.Contains(appErr.Message(), "an-earlier-run") {
+		t.Errorf("a second run's create: %v, want a non-retryable %s naming the earlier run", err, activities.ErrAlreadyStarted)
+	}
+	if events := f.stream(t, stream); len(events) != 1 {
+		t.Errorf("the order's stream has %d events, want the one the earlier run stored", len(events))
+	}
+}

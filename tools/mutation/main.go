@@ -5,7 +5,7 @@
 // (TestedBy). It prints each package's score and survivors.
 // From the repository root:
 //
-//	go run -C tools/mutation . [-workers N] [package ...]
+//	go run -C tools/mutation . [-workers N] [-min-efficacy P] [-own-tests] [package ...]
 //
 // Without packages it runs Packages. docs/testing.md holds the last full run.
 package main
@@ -63,7 +63,11 @@ func main() {
 	workers := flag.Int("workers", 2, "mutants tested at once")
 	coefficient := flag.Int("timeout-coefficient", 10, "a mutant's tests may take this many times the package's own run")
 	minEfficacy := flag.Float64("min-efficacy", 0, "exit 1 if a package kills fewer than this percentage of its viable mutants")
+	ownTests := flag.Bool("own-tests", false, "test each package by its own tests only, not TestedBy (quicker, for finding survivors)")
 	flag.Parse()
+	if *ownTests {
+		TestedBy = nil
+	}
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		fail(err)
@@ -187,6 +191,8 @@ func unleash(root, pkg string, workers, coefficient int) ([]mutant, error) {
 		return nil, fmt.Errorf("the package's tests fail unmutated: %w", err)
 	}
 	timeout := time.Duration(coefficient) * time.Since(start)
+	fmt.Fprintf(os.Stderr, "%s: %d mutants; its tests take %s unmutated, a mutant's at most %s\n",
+		pkg, len(all), time.Since(start).Round(time.Second), timeout.Round(time.Second))
 	var wg sync.WaitGroup
 	queue := make(chan *mutant)
 	for range workers {

@@ -441,6 +441,24 @@ func TestASagaUnderAnotherWorkflowIDTouchesNothing(t *testing.T) {
 	f.wantCalls(t)
 }
 
+// TestAnApprovalRefusedForGoodIsCompensated: an approval the activity refuses for good
+// (invalid, say) leaves the order unapproved, so the saga refunds and closes it rather
+// than report an approval that never landed.
+func TestAnApprovalRefusedForGoodIsCompensated(t *testing.T) {
+	f := newFixture(t)
+	f.forward("CreateOrder", "DebitPayment")
+	f.env.OnActivity(f.acts.ApproveOrder, mock.Anything, mock.Anything).Return(activities.StepResult{},
+		temporal.NewNonRetryableApplicationError("order o-1 cannot be approved", activities.ErrInvalidInput, nil)).Once().Run(f.record("ApproveOrder"))
+	f.compensations(t, "RejectOrder", ordersaga.ReasonFailed)
+	f.decide(time.Minute, workflows.Decision{Approved: true})
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	var r workflows.Result
+	if err := f.env.GetWorkflowResult(&r); err == nil && r.Status == ordersaga.StatusApproved {
+		t.Errorf("result = %+v: approved although the approval was refused", r)
+	}
+	f.wantCalls(t, "CreateOrder", "DebitPayment", "ApproveOrder", "RefundPayment", "RejectOrder")
+}
+
 // TestACancellationDuringTheApprovalComesTooLate cancels the saga while its approval is
 // being written: the approval lands, the order is approved, and nothing is refunded.
 func TestACancellationDuringTheApprovalComesTooLate(t *testing.T) {

@@ -448,18 +448,19 @@ func TestRebuildResumesAndEqualsTheLiveReadModels(t *testing.T) {
 	if _, err := f.db.Exec(ctx, `UPDATE orders_view SET status = 'approved' WHERE order_id = 'p1'`); err != nil {
 		t.Fatal(err)
 	}
-	// Kill the first rebuild after its first page.
+	// Kill the first rebuild after its second page: the customers (one page) and the first
+	// page of orders, so that it resumes inside the second read model.
 	crashCtx, crash := context.WithCancel(ctx)
 	pages := 0
 	err := projections.Rebuild(crashCtx, f.db, f.store, func(done, total int64) {
-		if pages++; pages == 2 {
+		if pages++; pages == 3 {
 			crash()
 		}
 	})
 	if err == nil {
 		t.Fatal("the interrupted rebuild reported success")
 	}
-	var resumedFrom int64 = -1
+	var resumedFrom, lastDone, lastTotal int64 = -1, 0, 0
 	if err := projections.Rebuild(ctx, f.db, f.store, func(done, total int64) {
 		if resumedFrom < 0 {
 			resumedFrom = done
@@ -467,11 +468,16 @@ func TestRebuildResumesAndEqualsTheLiveReadModels(t *testing.T) {
 		if done > total {
 			t.Errorf("progress %d of %d", done, total)
 		}
+		lastDone, lastTotal = done, total
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if resumedFrom <= 0 {
 		t.Errorf("the second rebuild started from %d events, want it to resume after the first page", resumedFrom)
+	}
+	// The resumed rebuild folded every event the first did not: its count ends at the total.
+	if lastDone != lastTotal || lastTotal != int64(len(events)) {
+		t.Errorf("the resumed rebuild ended at %d of %d events, want all %d", lastDone, lastTotal, len(events))
 	}
 	if got := snapshot(t, f); got != live {
 		t.Errorf("rebuilt read models differ from the live ones before the corruption")

@@ -82,7 +82,7 @@ func main() {
 	}
 	defer stop()
 	fmt.Printf("%-26s %6s %6s %9s %10s %9s\n", "package", "killed", "lived", "timed out", "not viable", "efficacy")
-	var survivors, below []string
+	var survivors, slow, below []string
 	for _, pkg := range pkgs {
 		mutants, err := unleash(root, pkg, *workers, *coefficient)
 		if err != nil {
@@ -91,8 +91,12 @@ func main() {
 		counts := map[string]int{}
 		for _, m := range mutants {
 			counts[m.Status]++
-			if m.Status == "LIVED" {
-				survivors = append(survivors, fmt.Sprintf("%s/%s:%d:%d %s", strings.TrimPrefix(pkg, "./"), m.File, m.Line, m.Column, m.Type))
+			where := fmt.Sprintf("%s/%s:%d:%d %s", strings.TrimPrefix(pkg, "./"), m.File, m.Line, m.Column, m.Type)
+			switch m.Status {
+			case "LIVED":
+				survivors = append(survivors, where)
+			case "TIMED OUT":
+				slow = append(slow, where)
 			}
 		}
 		killed, lived := counts["KILLED"]+counts["TIMED OUT"], counts["LIVED"]
@@ -108,6 +112,12 @@ func main() {
 	sort.Strings(survivors)
 	fmt.Println("\nsurvivors:")
 	for _, s := range survivors {
+		fmt.Println("  " + s)
+	}
+	// Killed, but by running into the time-out: a test that waits for what never comes.
+	sort.Strings(slow)
+	fmt.Println("\ntimed out:")
+	for _, s := range slow {
 		fmt.Println("  " + s)
 	}
 	if len(below) > 0 {

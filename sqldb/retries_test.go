@@ -13,7 +13,7 @@ import (
 )
 
 // TestEveryRestartIsCountedOnce: a transaction and a statement that each meet one
-// serialization failure run twice and count one retry each; a clean run counts none.
+// serialization failure run twice and count one retry each; clean runs count none.
 func TestEveryRestartIsCountedOnce(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
@@ -29,6 +29,9 @@ func TestEveryRestartIsCountedOnce(t *testing.T) {
 	var txCalls, stmtCalls int
 	if err := db.InTx(ctx, func(pgx.Tx) error { return failOnce(&txCalls) }); err != nil || txCalls != 2 || db.Retries() != 1 {
 		t.Errorf("a transaction failing once: %v after %d calls, %d retries counted; want success after 2 calls, 1 retry", err, txCalls, db.Retries())
+	}
+	if err := db.InStatement(ctx, func(sqldb.Querier) error { return nil }); err != nil || db.Retries() != 1 {
+		t.Errorf("a clean statement: %v, %d retries counted in all; want still 1", err, db.Retries())
 	}
 	if err := db.InStatement(ctx, func(sqldb.Querier) error { return failOnce(&stmtCalls) }); err != nil || stmtCalls != 2 || db.Retries() != 2 {
 		t.Errorf("a statement failing once: %v after %d calls, %d retries counted in all; want success after 2 calls, 2 retries", err, stmtCalls, db.Retries())

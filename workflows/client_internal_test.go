@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/ordersaga/ordersaga"
 )
@@ -25,6 +26,8 @@ func TestTemporalErrorsBecomeApplicationErrors(t *testing.T) {
 		{"over Temporal's limits", serviceerror.NewInvalidArgument("Blob data size exceeds limit."), ordersaga.EINVALID},
 		{"larger than gRPC takes", serviceerror.NewResourceExhausted(0, "grpc: trying to send message larger than max (5000000 vs. 4194304)"), ordersaga.EINVALID},
 		{"a bug", serviceerror.NewInternal("nil pointer"), ordersaga.EINTERNAL},
+		{"a decision out of turn", fmt.Errorf("update: %w", temporal.NewApplicationError("the order is not awaiting a decision", ErrNotAwaitingDecision)), ordersaga.EPRECONDITION},
+		{"another failure of the saga", temporal.NewApplicationError("boom", "SomethingElse"), ordersaga.EINTERNAL},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := ordersaga.ErrorCode(temporalError("decide order 9", c.err)); got != c.want {

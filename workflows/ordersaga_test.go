@@ -459,6 +459,26 @@ func TestAnApprovalRefusedForGoodIsCompensated(t *testing.T) {
 	f.wantCalls(t, "CreateOrder", "DebitPayment", "ApproveOrder", "RefundPayment", "RejectOrder")
 }
 
+// TestACloseRefusedForGoodKeepsTheLastVersionWritten: when closing the order fails for
+// good, the saga ends failing, and its status still gives the version of its last write
+// (the order's creation), not the empty result of the failed close.
+func TestACloseRefusedForGoodKeepsTheLastVersionWritten(t *testing.T) {
+	f := newFixture(t)
+	f.forward("CreateOrder")
+	f.env.OnActivity(f.acts.DebitPayment, mock.Anything, mock.Anything).Return(activities.StepResult{},
+		temporal.NewNonRetryableApplicationError("customer c-1 cannot pay", activities.ErrInsufficientFunds, nil)).Once()
+	f.env.OnActivity(f.acts.RefundPayment, mock.Anything, mock.Anything).Return(activities.RefundResult{}, nil).Once()
+	f.env.OnActivity(f.acts.RejectOrder, mock.Anything, mock.Anything).Return(activities.StepResult{},
+		temporal.NewNonRetryableApplicationError("order o-1 cannot be closed", activities.ErrInvalidInput, nil)).Once()
+	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
+	if f.env.GetWorkflowError() == nil {
+		t.Error("the saga succeeded although it could not close the order")
+	}
+	if st := f.status(t); st.OrderVersion != 1 {
+		t.Errorf("order version %d after the failed close, want 1 (the creation)", st.OrderVersion)
+	}
+}
+
 // TestACancellationDuringTheApprovalComesTooLate cancels the saga while its approval is
 // being written: the approval lands, the order is approved, and nothing is refunded.
 func TestACancellationDuringTheApprovalComesTooLate(t *testing.T) {

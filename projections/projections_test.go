@@ -104,12 +104,23 @@ func history(t *testing.T, f fixture, rng *rand.Rand, orders int) (events []orde
 	return events, malformed
 }
 
-// deliver hands deliveries to two concurrent members; a failed Apply is redelivered.
+// maxRedeliveries bounds how often deliver hands one delivery to the projector: a delivery
+// that keeps failing is an error at once, not a loop that runs into the test's time-out.
+const maxRedeliveries = 50
+
+// deliver hands deliveries to two concurrent members; a failed Apply is redelivered, up
+// to maxRedeliveries times, all within half a minute.
 func deliver(t *testing.T, p *projections.Projector, deliveries []ordersaga.RecordedEvent) {
 	t.Helper()
-	queue := make(chan ordersaga.RecordedEvent, len(deliveries)*2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	type delivery struct {
+		event    ordersaga.RecordedEvent
+		attempts int
+	}
+	queue := make(chan delivery, len(deliveries)*2)
 	for _, e := range deliveries {
-		queue <- e
+		queue <- delivery{event: e}
 	}
 	var pending sync.WaitGroup
 	pending.Add(len(deliveries))
@@ -118,14 +129,19 @@ func deliver(t *testing.T, p *projections.Projector, deliveries []ordersaga.Reco
 		wg.Go(func() {
 			for {
 				select {
-				case e, ok := <-queue:
+				case d, ok := <-queue:
 					if !ok {
 						return
 					}
-					if err := p.Apply(context.Background(), e); err != nil {
+					e := d.event
+					err := p.Apply(ctx, e)
+					if d.attempts++; err != nil && d.attempts < maxRedeliveries {
 						t.Logf("redelivering %s v%d after: %v", e.StreamID, e.Version, err)
-						queue <- e
+						queue <- d
 						continue
+					}
+					if err != nil {
+						t.Errorf("%s v%d failed %d times, last: %v", e.StreamID, e.Version, d.attempts, err)
 					}
 					pending.Done()
 				case <-time.After(2 * time.Second):

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/api"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/stacktest"
 	"github.com/ordersaga/ordersaga/internal/system"
@@ -230,6 +231,13 @@ func TestRejectCancelAndListOverGRPC(t *testing.T) {
 	}
 	if fmt.Sprint(listed) != fmt.Sprint(ids) {
 		t.Errorf("listed %v, want %v", listed, ids)
+	}
+	// A page that holds exactly the five is the last; the largest page size is taken.
+	for _, size := range []int32{5, api.MaxOrderPageSize} {
+		page, err := c.ListOrders(ctx, &ordersagav1.ListOrdersRequest{CustomerId: customer, PageSize: size})
+		if err != nil || len(page.Orders) != 5 || page.NextPageToken != "" {
+			t.Errorf("page size %d: %d orders, next token %q, %v; want the five and no next page", size, len(page.GetOrders()), page.GetNextPageToken(), err)
+		}
 	}
 	rejected, err := c.ListOrders(ctx, &ordersagav1.ListOrdersRequest{CustomerId: customer, Status: ordersaga.StatusRejected})
 	if err != nil || len(rejected.Orders) != 1 || rejected.Orders[0].OrderId != ids[0] {

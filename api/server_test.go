@@ -164,6 +164,16 @@ func TestAppendEventsChecksExpectedVersion(t *testing.T) {
 	if err != nil || res.Events[1].Version != 5 {
 		t.Errorf("append at the exact version = %v, %v; want versions 4..5", res, err)
 	}
+	// The exact version 0 is a stream with nothing in it yet; the most events one append
+	// takes land, one more is refused.
+	res, err = client.AppendEvents(ctx, &ordersagav1.AppendEventsRequest{AggregateType: "demo", AggregateId: "most",
+		ExpectedVersion: ordersagav1.ExpectedVersion_EXPECTED_VERSION_EXACT, Version: 0, Events: batch(ordersaga.MaxEventsPerAppend)})
+	if err != nil || len(res.Events) != ordersaga.MaxEventsPerAppend {
+		t.Errorf("%d events at exact version 0: %d appended, %v", ordersaga.MaxEventsPerAppend, len(res.GetEvents()), err)
+	}
+	_, err = client.AppendEvents(ctx, &ordersagav1.AppendEventsRequest{AggregateType: "demo", AggregateId: "too-many",
+		Events: batch(ordersaga.MaxEventsPerAppend + 1)})
+	wantStatus(t, err, codes.InvalidArgument, "events")
 	reused := batch(1)
 	reused[0].EventId, reused[0].EventData = first.Events[0].EventId, `{"other": "content"}`
 	_, err = client.AppendEvents(ctx, &ordersagav1.AppendEventsRequest{AggregateType: "demo", AggregateId: "7", Events: reused})
@@ -288,6 +298,12 @@ func TestGetEventsPages(t *testing.T) {
 	stream, n := pages(&ordersagav1.GetEventsRequest{AggregateType: "demo", AggregateId: "1", PageSize: 2, FromVersion: 2})
 	if len(stream) != 5 || n != 3 || stream[0].Version != 2 || stream[4].Version != 6 {
 		t.Errorf("order-1 from version 2: %d events in %d pages, want versions 2..6 in 3 pages", len(stream), n)
+	}
+	// A page that holds exactly what is left is the last: no token to a page of nothing.
+	for _, size := range []int32{23, api.MaxPageSize} {
+		if whole, n := pages(&ordersagav1.GetEventsRequest{PageSize: size}); len(whole) != 23 || n != 1 {
+			t.Errorf("page size %d: %d events in %d pages, want 23 in one", size, len(whole), n)
+		}
 	}
 	after, _ := pages(&ordersagav1.GetEventsRequest{AfterPosition: all[19].Position})
 	if len(after) != 3 {

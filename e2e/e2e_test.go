@@ -5,7 +5,6 @@
 package e2e
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -20,7 +19,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -35,6 +33,7 @@ import (
 	"github.com/ordersaga/ordersaga/api"
 	"github.com/ordersaga/ordersaga/auth"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
+	"github.com/ordersaga/ordersaga/internal/syncbuf"
 	roles "github.com/ordersaga/ordersaga/internal/system"
 	"github.com/ordersaga/ordersaga/temporaldev"
 )
@@ -52,25 +51,8 @@ type system struct {
 	monitorPort int
 	cmd         *exec.Cmd
 	exited      chan error // receives the result of cmd.Wait
-	out         *lockedBuffer
+	out         *syncbuf.Buffer
 	client      ordersagav1.OrderServiceClient
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func freePort(t *testing.T) int {
@@ -135,7 +117,7 @@ func (s *system) start() {
 // it was given was in use.
 func (s *system) startOnce(mayRetry bool) bool {
 	s.t.Helper()
-	s.out = &lockedBuffer{}
+	s.out = &syncbuf.Buffer{}
 	s.cmd = exec.Command(s.bin, "dev", "--data-dir", s.dataDir, "--grpc-addr", s.apiAddr,
 		"--nats-port", strconv.Itoa(s.natsPort), "--nats-monitor-port", strconv.Itoa(s.monitorPort),
 		"--temporal-address", s.temporal, "--temporal-ui-port", strconv.Itoa(s.uiPort), "--restaurant-delay", "300ms")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,30 +32,13 @@ import (
 	"github.com/ordersaga/ordersaga/eventstore"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/internal/syncbuf"
 	"github.com/ordersaga/ordersaga/internal/system"
 	"github.com/ordersaga/ordersaga/sqldb"
 	"github.com/ordersaga/ordersaga/temporaldev"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -80,9 +61,9 @@ func freeAddr(t *testing.T) string {
 }
 
 // start runs the program with args until the returned stop function is called.
-func start(t *testing.T, env map[string]string, args ...string) (stop func() error, output *syncBuffer) {
+func start(t *testing.T, env map[string]string, args ...string) (stop func() error, output *syncbuf.Buffer) {
 	t.Helper()
-	output = &syncBuffer{}
+	output = &syncbuf.Buffer{}
 	m := &Main{Stdout: output, Stderr: output, Getenv: func(k string) string { return env[k] }}
 	if err := m.ParseFlags(args); err != nil {
 		t.Fatal(err)
@@ -102,7 +83,7 @@ func start(t *testing.T, env map[string]string, args ...string) (stop func() err
 
 // dial waits until the API at addr reports SERVING and returns a client that calls it with
 // the token that token returns then.
-func dial(t *testing.T, addr string, output *syncBuffer, token func() string) ordersagav1.EventStoreServiceClient {
+func dial(t *testing.T, addr string, output *syncbuf.Buffer, token func() string) ordersagav1.EventStoreServiceClient {
 	t.Helper()
 	health, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -272,7 +253,7 @@ func devToken(t *testing.T, dataDir string) func() string {
 func TestAPIRoleServesAnExistingDatabase(t *testing.T) {
 	env, signer := apiKeys(t)
 	env["DATABASE_URL"], env["TEMPORAL_ADDRESS"] = dbtest.NewDatabase(t), startTemporal(t)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	m := &Main{Stdout: out, Stderr: out, Getenv: func(k string) string { return env[k] }}
 	if err := m.ParseFlags([]string{"migrate"}); err != nil {
 		t.Fatal(err)
@@ -318,14 +299,14 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"migrate", "extra"}, "takes no arguments"},
 	}
 	for _, tt := range tests {
-		out := &syncBuffer{}
+		out := &syncbuf.Buffer{}
 		m := &Main{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }}
 		err := m.ParseFlags(tt.args)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("ParseFlags(%q) = %v, want an error containing %q", tt.args, err, tt.want)
 		}
 	}
-	m := &Main{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Getenv: func(string) string { return "" }}
+	m := &Main{Stdout: &syncbuf.Buffer{}, Stderr: &syncbuf.Buffer{}, Getenv: func(string) string { return "" }}
 	if err := m.ParseFlags([]string{"migrate"}); err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +325,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"load", "--decide-at", "never"}, "--decide-at"},
 		{[]string{"dev", "--data-dir", t.TempDir(), "--nats-sync-interval", "-1s"}, "--nats-sync-interval"},
 	} {
-		m := &Main{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Getenv: func(string) string { return "" }}
+		m := &Main{Stdout: &syncbuf.Buffer{}, Stderr: &syncbuf.Buffer{}, Getenv: func(string) string { return "" }}
 		if err := m.ParseFlags(tt.args); err != nil {
 			t.Fatal(err)
 		}
@@ -362,7 +343,7 @@ func TestPortInUseIsNamed(t *testing.T) {
 	defer lis.Close()
 	env, _ := apiKeys(t)
 	env["DATABASE_URL"], env["TEMPORAL_ADDRESS"] = dbtest.NewDatabase(t), startTemporal(t)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	m := &Main{Stdout: out, Stderr: out, Getenv: func(k string) string { return env[k] }}
 	if err := m.ParseFlags([]string{"api", "--grpc-addr", lis.Addr().String()}); err != nil {
 		t.Fatal(err)
@@ -423,7 +404,7 @@ func TestRelayRolePublishesTheOutbox(t *testing.T) {
 // cli runs one ordersaga command and returns what it printed.
 func cli(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	m := &Main{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }}
 	if err := m.ParseFlags(args); err != nil {
 		return out.String(), err
@@ -547,7 +528,7 @@ func TestReadOnlyToolsNeverMigrate(t *testing.T) {
 func TestSecretsFromTheEnvironmentStayOutOfTheHelp(t *testing.T) {
 	env := map[string]string{"ORDERSAGA_TOKEN": "tok3n-s3cret", "NATS_PASSWORD": "pa55-s3cret"}
 	for _, args := range [][]string{{"order", "list", "-h"}, {"worker", "-h"}} {
-		out := &syncBuffer{}
+		out := &syncbuf.Buffer{}
 		m := &Main{Stdout: out, Stderr: out, Getenv: func(k string) string { return env[k] }}
 		if err := m.ParseFlags(args); !errors.Is(err, ErrNothingToRun) {
 			t.Fatalf("%v: %v", args, err)

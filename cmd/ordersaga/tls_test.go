@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/internal/syncbuf"
 	"github.com/ordersaga/ordersaga/internal/testpki"
 )
 
@@ -59,7 +60,7 @@ func TestTheAPIRefusesPlaintextBeyondLoopback(t *testing.T) {
 	env, _ := apiKeys(t)
 	env["DATABASE_URL"], env["TEMPORAL_ADDRESS"] = dbtest.NewDatabase(t), startTemporal(t)
 	_, port, _ := net.SplitHostPort(freeAddr(t))
-	m := &Main{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Getenv: func(k string) string { return env[k] }}
+	m := &Main{Stdout: &syncbuf.Buffer{}, Stderr: &syncbuf.Buffer{}, Getenv: func(k string) string { return env[k] }}
 	if err := m.ParseFlags([]string{"api", "--grpc-addr", "0.0.0.0:" + port}); err != nil {
 		t.Fatal(err)
 	}

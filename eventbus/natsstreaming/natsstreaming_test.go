@@ -21,6 +21,7 @@ import (
 	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/eventbus/bustest"
 	"github.com/ordersaga/ordersaga/eventbus/natsstreaming"
+	"github.com/ordersaga/ordersaga/internal/syncbuf"
 )
 
 func TestContract(t *testing.T) {
@@ -103,31 +104,13 @@ func TestReconnectsAfterACrashWithTheSameClientID(t *testing.T) {
 // TestResubscribesAfterLosingTheConnection keeps the server down longer than the ping
 // allowance, so the connection is declared lost and the adapter must reconnect and
 // resubscribe by itself.
-// logBuffer is an io.Writer for a logger that several goroutines write to.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) count(s string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Count(b.buf.String(), s)
-}
-
 // TestResubscribesAfterLosingTheConnection stops the server for longer than the pings
 // allow: the bus reconnects, backing off between attempts (a quarter of a second,
 // doubling: a handful of attempts in the outage, not a loop hammering the server),
 // and its subscription receives again.
 func TestResubscribesAfterLosingTheConnection(t *testing.T) {
 	srv := bustest.StartServer(t)
-	var log logBuffer
+	var log syncbuf.Buffer
 	bus, err := natsstreaming.Connect(context.Background(), natsstreaming.Config{
 		URL: srv.URL(), ClusterID: srv.ClusterID(), ClientID: "pinger", MonitorURL: srv.MonitorURL(),
 		PingInterval: 1, PingMaxOut: 2, Logger: slog.New(slog.NewTextHandler(&log, nil))})
@@ -154,7 +137,7 @@ func TestResubscribesAfterLosingTheConnection(t *testing.T) {
 	// The connection was lost after two or three seconds; in the five or six left, a
 	// backoff from a quarter of a second, doubling up to five, fails at most seven times
 	// (randomised by half either way); one that does not grow, at least thirteen.
-	if lost, attempts := log.count("msg=\"NATS Streaming connection lost; reconnecting\""), log.count("msg=\"NATS Streaming reconnect failed; retrying\""); lost != 1 || attempts < 1 || attempts > 10 {
+	if lost, attempts := strings.Count(log.String(), "msg=\"NATS Streaming connection lost; reconnecting\""), strings.Count(log.String(), "msg=\"NATS Streaming reconnect failed; retrying\""); lost != 1 || attempts < 1 || attempts > 10 {
 		t.Errorf("the connection was lost %d times and reconnecting failed %d times in the outage; want once, and 1..10 attempts", lost, attempts)
 	}
 	deadline := time.Now().Add(60 * time.Second)

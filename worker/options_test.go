@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ var errReleased = errors.New("released")
 
 // holdNextVersion inserts, in a transaction it keeps open, the next event of stream, so
 // that any append to the stream waits on it; release rolls the insert back and lets them
-// through. It returns once the row is held.
+// through (it may be called more than once). It returns once the row is held.
 func (s *stack) holdNextVersion(t *testing.T, stream ordersaga.Stream) (release func()) {
 	t.Helper()
 	ctx := context.Background()
@@ -51,12 +52,12 @@ func (s *stack) holdNextVersion(t *testing.T, stream ordersaga.Stream) (release 
 	if err := <-held; err != nil {
 		t.Fatal(err)
 	}
-	return func() {
+	return sync.OnceFunc(func() {
 		close(released)
 		if err := <-done; !errors.Is(err, errReleased) {
 			t.Errorf("the held transaction ended with %v", err)
 		}
-	}
+	})
 }
 
 // awaitRunningActivity waits until the run's pending activity of type name has started.
@@ -129,12 +130,7 @@ func TestACancelledSagaWaitsForItsRunningDebitBeforeRefunding(t *testing.T) {
 	s.fund(t, in.CustomerID, 5000)
 	account := ordersaga.MustParseStream("customer-" + in.CustomerID)
 	release := s.holdNextVersion(t, account)
-	released := false
-	defer func() {
-		if !released {
-			release()
-		}
-	}()
+	defer release() // also when the test fails before releasing it
 	run := s.start(t, in)
 	s.awaitRunningActivity(t, run, "DebitPayment")
 	if err := s.Temporal.CancelWorkflow(context.Background(), run.GetID(), run.GetRunID()); err != nil {
@@ -149,7 +145,6 @@ func TestACancelledSagaWaitsForItsRunningDebitBeforeRefunding(t *testing.T) {
 		}
 	}
 	release()
-	released = true
 
 	if r := s.result(t, run); r.Status != ordersaga.StatusCancelled {
 		t.Errorf("result = %+v, want cancelled", r)

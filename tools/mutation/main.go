@@ -65,6 +65,9 @@ func main() {
 	minEfficacy := flag.Float64("min-efficacy", 0, "exit 1 if a package kills fewer than this percentage of its viable mutants")
 	ownTests := flag.Bool("own-tests", false, "test each package by its own tests only, not TestedBy (quicker, for finding survivors)")
 	flag.Parse()
+	if *workers < 1 || *coefficient < 1 {
+		fail(fmt.Errorf("-workers and -timeout-coefficient must be at least 1, got %d and %d", *workers, *coefficient))
+	}
 	if *ownTests {
 		TestedBy = nil
 	}

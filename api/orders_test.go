@@ -19,6 +19,7 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/auth"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/stacktest"
 	"github.com/ordersaga/ordersaga/internal/system"
@@ -283,25 +284,66 @@ func TestOrderServiceErrors(t *testing.T) {
 	wantStatus(t, err, codes.InvalidArgument, "order_id")
 }
 
-// TestHistoryIsWholeOrRefused gives an order stream more events than GetOrderHistory
-// returns: the history is refused, naming the paged read, rather than cut short.
+// TestHistoryIsWholeOrRefused gives one order stream exactly as many events as
+// GetOrderHistory returns, and another one more: the first is returned whole, the second is
+// refused, naming the paged read, rather than cut short.
 func TestHistoryIsWholeOrRefused(t *testing.T) {
 	s, addr := serveStack(t)
 	ctx := context.Background()
-	const batches = 11 // of 100 events: 1100, over the 1000 a history holds
-	for b := range batches {
-		var events []ordersaga.EventData
-		for range 100 {
-			events = append(events, ordersaga.EventData{ID: uuid.New(), Type: "order-noted", Data: []byte(`{}`)})
-		}
-		if _, err := s.Store.Append(ctx, ordersaga.MustParseStream("order-long"), ordersaga.AnyVersion, events); err != nil {
-			t.Fatalf("batch %d: %v", b, err)
+	appendNoted := func(stream string, n int) {
+		for n > 0 {
+			var events []ordersaga.EventData
+			for range min(n, 100) {
+				events = append(events, ordersaga.EventData{ID: uuid.New(), Type: "order-noted", Data: []byte(`{}`)})
+			}
+			if _, err := s.Store.Append(ctx, ordersaga.MustParseStream(stream), ordersaga.AnyVersion, events); err != nil {
+				t.Fatalf("append to %s: %v", stream, err)
+			}
+			n -= len(events)
 		}
 	}
+	appendNoted("order-full", 1000) // what a history holds
+	appendNoted("order-long", 1001) // one more
 	c := ordersagav1.NewOrderServiceClient(connect(t, addr, s.Tokens.As(t, stacktest.Operator)))
-	_, err := c.GetOrderHistory(ctx, &ordersagav1.GetOrderHistoryRequest{OrderId: "long"})
+	full, err := c.GetOrderHistory(ctx, &ordersagav1.GetOrderHistoryRequest{OrderId: "full"})
+	if err != nil {
+		t.Fatalf("a history of exactly 1000 events: %v", err)
+	}
+	if got := len(full.Events); got != 1000 || full.Events[999].Version != 1000 {
+		t.Errorf("history of order-full: %d events, want all 1000", got)
+	}
+	_, err = c.GetOrderHistory(ctx, &ordersagav1.GetOrderHistoryRequest{OrderId: "long"})
 	wantStatus(t, err, codes.FailedPrecondition, "")
 	if !strings.Contains(status.Convert(err).Message(), "GetEvents") {
 		t.Errorf("the refusal %q does not name EventStoreService.GetEvents", status.Convert(err).Message())
+	}
+}
+
+// TestReadYourWritesWaitsForTheReadModelThenSaysRetry asks GetOrder for a version that the
+// store holds but that no read model will ever reflect (a stream that does not start with
+// order-created, written past the saga). An operator may see any stream, so the API waits
+// for the read model and, when it does not catch up, answers Unavailable (retry), neither
+// NotFound at once nor a deadline error; a customer, who may not see a stream without an
+// owner, is refused at once.
+func TestReadYourWritesWaitsForTheReadModelThenSaysRetry(t *testing.T) {
+	s, addr := serveStack(t)
+	ctx := context.Background()
+	noted := []ordersaga.EventData{{ID: uuid.New(), Type: "order-noted", Data: []byte(`{}`)}}
+	if _, err := s.Store.Append(ctx, ordersaga.MustParseStream("order-stray"), ordersaga.AnyVersion, noted); err != nil {
+		t.Fatal(err)
+	}
+	customer := ordersagav1.NewOrderServiceClient(connect(t, addr, s.Tokens.As(t, auth.Principal{Role: auth.Customer, ID: "c-1"})))
+	_, err := customer.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: "stray", MinVersion: 1})
+	wantStatus(t, err, codes.PermissionDenied, "")
+
+	operator := ordersagav1.NewOrderServiceClient(connect(t, addr, s.Tokens.As(t, stacktest.Operator)))
+	start := time.Now()
+	_, err = operator.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: "stray", MinVersion: 1})
+	wantStatus(t, err, codes.Unavailable, "")
+	if !strings.Contains(status.Convert(err).Message(), "retry") {
+		t.Errorf("the answer %q does not say to retry", status.Convert(err).Message())
+	}
+	if waited := time.Since(start); waited < 5*time.Second {
+		t.Errorf("answered after %v; the API gives the read model 10s to catch up", waited)
 	}
 }

@@ -38,7 +38,7 @@ func (readModels) ListOrders(context.Context, ordersaga.OrderFilter, string, int
 
 type noSagas struct{}
 
-func (noSagas) Place(context.Context, ordersaga.OrderInput) (workflows.Placed, error) {
+func (noSagas) PlaceShowing(context.Context, ordersaga.OrderInput, int64) (workflows.Placed, error) {
 	return workflows.Placed{}, errors.New("not here")
 }
 func (noSagas) Decide(context.Context, string, workflows.Decision) (workflows.DecisionResult, error) {

@@ -19,23 +19,29 @@ type Menus interface {
 }
 
 // price checks the order against the restaurant's menu as it is now and returns it with
-// the menu's version, at which the saga will price it: an item not on the menu, or a
+// the menu's version, at which the saga will price it, and the amount the menu gives it
+// (which Temporal Web shows): an item not on the menu, or a
 // price that is not the menu's, is EINVALID naming the item before any saga starts. The
 // items stay as the client sent them, so that placing the same order again after the menu
 // changed is still the same order.
-func (s *orderServer) price(ctx context.Context, in ordersaga.OrderInput) (ordersaga.OrderInput, error) {
+func (s *orderServer) price(ctx context.Context, in ordersaga.OrderInput) (ordersaga.OrderInput, int64, error) {
 	if err := in.Validate(); err != nil {
-		return in, err
+		return in, 0, err
 	}
 	menu, err := s.menus.Get(ctx, in.RestaurantID)
 	if err != nil {
-		return in, err
+		return in, 0, err
 	}
-	if _, err := menu.Price(in); err != nil {
-		return in, err
+	priced, err := menu.Price(in)
+	if err != nil {
+		return in, 0, err
+	}
+	amount, err := priced.Amount()
+	if err != nil {
+		return in, 0, err
 	}
 	in.MenuVersion = menu.Version
-	return in, nil
+	return in, amount, nil
 }
 
 func (s *orderServer) SetMenuItem(ctx context.Context, req *ordersagav1.SetMenuItemRequest) (*ordersagav1.SetMenuItemResponse, error) {

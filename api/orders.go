@@ -17,8 +17,9 @@ import (
 
 // Sagas is what OrderService needs from Temporal (workflows.Client).
 type Sagas interface {
-	// Place: EINVALID, EUNAVAILABLE.
-	Place(ctx context.Context, in ordersaga.OrderInput) (workflows.Placed, error)
+	// PlaceShowing places in, showing amount (as the menu prices it) in Temporal Web:
+	// EINVALID, EEXISTS, EUNAVAILABLE.
+	PlaceShowing(ctx context.Context, in ordersaga.OrderInput, amount int64) (workflows.Placed, error)
 	// Decide: EINVALID, ENOTFOUND, EPRECONDITION, EUNAVAILABLE.
 	Decide(ctx context.Context, orderID string, d workflows.Decision) (workflows.DecisionResult, error)
 	// Cancel: EINVALID, ENOTFOUND, EPRECONDITION, EUNAVAILABLE.
@@ -83,11 +84,11 @@ func (s *orderServer) PlaceOrder(ctx context.Context, req *ordersagav1.PlaceOrde
 	if !auth.MayActForCustomer(p, in.CustomerID) {
 		return nil, auth.Denied("placing orders for customer %s", in.CustomerID)
 	}
-	in, err = s.price(ctx, in)
+	in, amount, err := s.price(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	placed, err := s.sagas.Place(ctx, in)
+	placed, err := s.sagas.PlaceShowing(ctx, in, amount)
 	if err != nil {
 		return nil, err
 	}

@@ -236,6 +236,37 @@ func (s *system) startOrder(orderID, customer, restaurant, item string) {
 		"--id-reuse-policy", "RejectDuplicate", "--input", input)
 }
 
+// awaitDetails polls the saga's current details, as `temporal workflow metadata` shows
+// them (and Temporal Web), until they say each of want.
+func (s *system) awaitDetails(workflowID string, want ...string) {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var md struct {
+			QueryResult []struct {
+				CurrentDetails string `json:"currentDetails"`
+			} `json:"queryResult"`
+		}
+		out, err := s.command(s.temporalBin, "workflow", "metadata", "--workflow-id", workflowID, "--address", s.temporal, "--output", "json").Output()
+		if err == nil && json.Unmarshal(out, &md) == nil && len(md.QueryResult) == 1 && containsAll(md.QueryResult[0].CurrentDetails, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the current details of %s never said %q: %v\n%s", workflowID, want, err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
 // awaitStatus polls GetOrder until the order has status.
 func (s *system) awaitStatus(orderID, status string, within time.Duration) *ordersagav1.Order {
 	s.t.Helper()
@@ -295,6 +326,7 @@ func TestAsAUser(t *testing.T) {
 		t.Errorf("rejected order: reason %q", o.Reason)
 	}
 	s.awaitStatus("cancelled", ordersaga.StatusPaid, time.Minute)
+	s.awaitDetails("order-cancelled", ordersaga.StatusAwaitingDecision, "23.00 EUR", "Waiting for restaurant manual")
 	s.temporalCLI("workflow", "cancel", "--workflow-id", "order-cancelled")
 	s.awaitStatus("cancelled", ordersaga.StatusCancelled, time.Minute)
 
@@ -313,7 +345,17 @@ func TestAsAUser(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "order-happy") {
 		t.Errorf("Temporal Web's API for order-happy: HTTP %d %s", resp.StatusCode, tail(string(body), 300))
 	}
-	if out := s.ordersaga("account", "get", "--customer", "rich"); !strings.Contains(out, "977.00") {
+	// An order placed through the API starts its saga with a summary and details.
+	s.ordersaga("order", "place", "placed", "--customer", "rich", "--restaurant", "r-7", "--item", "margherita:2")
+	s.awaitStatus("placed", ordersaga.StatusApproved, time.Minute)
+	describe := s.temporalCLI("workflow", "describe", "--workflow-id", "order-placed", "--output", "json")
+	for _, want := range []string{"order placed · rich at r-7 · 23.00 EUR", "| margherita | 2 | menu |"} {
+		if !strings.Contains(describe, want) {
+			t.Errorf("temporal workflow describe does not show %q:\n%s", want, describe)
+		}
+	}
+	s.awaitDetails("order-placed", ordersaga.StatusApproved, "Done: create-order, debit-payment, restaurant-decision, approve-order")
+	if out := s.ordersaga("account", "get", "--customer", "rich"); !strings.Contains(out, "954.00") {
 		t.Errorf("rich after one approved, one rejected and one cancelled order: %s", out)
 	}
 	s.verify()

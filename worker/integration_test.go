@@ -140,8 +140,9 @@ func (s *stack) assertStream(t *testing.T, stream ordersaga.Stream, want ...stri
 // search-attribute upserts, v1 with them behind a GetVersion marker in every run, v2
 // without the marker in runs whose starter set the search attributes, v3 after the
 // hostile-input changes (approval past cancellation, workflow id check), before menus, v4
-// with orders priced from the menu (create-order reports the amount).
-const historyVersion = "v4"
+// with orders priced from the menu (create-order reports the amount), v5 with summaries on
+// the start, the activities and the deadline timer (what Temporal Web shows).
+const historyVersion = "v5"
 
 // streamsVersion prefixes the event streams recorded by this code: v1 is the event shape
 // before menus (order-created without a menu version), v2 with it, and the debit and its
@@ -205,6 +206,7 @@ func TestHappyPath(t *testing.T) {
 	s.fund(t, in.CustomerID, 5000)
 	run := s.start(t, in)
 	s.awaitStatus(t, run, ordersaga.StatusAwaitingDecision)
+	s.assertAwaitingDecisionStory(t, run, in, "23.00 EUR")
 	s.decide(t, run, workflows.Decision{Approved: true})
 	if r := s.result(t, run); r.Status != ordersaga.StatusApproved || r.Amount != 2300 {
 		t.Errorf("result = %+v, want approved for 2300", r)
@@ -215,6 +217,7 @@ func TestHappyPath(t *testing.T) {
 		t.Errorf("balance = %d, want 2700", a.Balance)
 	}
 	assertRetryPolicies(t, s.history(t, run))
+	assertSummaries(t, s.history(t, run), in, "23.00 EUR")
 	s.record(t, run, in, "happy")
 
 	// Starting the same order again is a no-op that hands back the first saga.
@@ -243,6 +246,7 @@ func TestAnOrderPlacedWithItsSearchAttributesNeedsNoVersionMarker(t *testing.T) 
 		t.Errorf("result = %+v, want approved", r)
 	}
 	s.record(t, run, in, "placed-happy")
+	assertStartSummary(t, s.history(t, run), in)
 	counts := map[enumspb.EventType]int{}
 	for _, e := range s.history(t, run) {
 		counts[e.GetEventType()]++
@@ -354,6 +358,7 @@ func TestRestaurantRejects(t *testing.T) {
 		ordersaga.EventPaymentRefunded, ordersaga.EventOrderRejected)
 	s.assertStream(t, ordersaga.MustParseStream("customer-"+in.CustomerID), ordersaga.EventAccountCredited, ordersaga.EventAccountDebited, ordersaga.EventAccountRefunded)
 	assertRetryPolicies(t, s.history(t, run))
+	assertSummaries(t, s.history(t, run), in, "23.00 EUR")
 	s.record(t, run, in, "restaurant-rejected")
 }
 

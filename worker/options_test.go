@@ -171,6 +171,7 @@ func TestACancelledSagaWaitsForItsRunningDebitBeforeRefunding(t *testing.T) {
 		t.Errorf("the debit completed at history index %d and the refund was scheduled at %d, want the refund after", debitDone, refund)
 	}
 	assertRetryPolicies(t, history)
+	assertSummaries(t, history, in, "23.00 EUR")
 }
 
 // assertRetryPolicies checks every activity the history schedules against the retry

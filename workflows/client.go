@@ -29,12 +29,21 @@ type Placed struct {
 }
 
 // Place validates the order and starts its saga; placing the same order again returns its
-// saga (AlreadyPlaced), placing its id again with other content is EEXISTS.
+// saga (AlreadyPlaced), placing its id again with other content is EEXISTS. The saga's
+// summary in Temporal Web shows the total of in's own prices.
 func (c Client) Place(ctx context.Context, in ordersaga.OrderInput) (Placed, error) {
+	amount, _ := in.Amount() // Validate refuses an overflow
+	return c.PlaceShowing(ctx, in, amount)
+}
+
+// PlaceShowing is Place for a caller that priced the order from the menu (the API) and
+// knows its amount, which the saga's summary in Temporal Web then shows.
+func (c Client) PlaceShowing(ctx context.Context, in ordersaga.OrderInput, amount int64) (Placed, error) {
 	if err := in.Validate(); err != nil {
 		return Placed{}, err
 	}
 	opts := StartOptions(in.OrderID)
+	opts.StaticSummary, opts.StaticDetails = Summary(in, amount), StaticDetails(in, amount)
 	opts.TypedSearchAttributes = temporal.NewSearchAttributes(
 		OrderStatusAttribute.ValueSet(ordersaga.StatusPending), CustomerIDAttribute.ValueSet(in.CustomerID))
 	// Report a repeat as such instead of handing back the existing run silently.

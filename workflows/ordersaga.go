@@ -126,6 +126,8 @@ type saga struct {
 	early         *Decision
 	decision      *Decision
 	compensations []compensation
+	// deadline is when the restaurant's time to decide runs out, once the saga waits.
+	deadline time.Time
 	// ended is set when the run is over, so that a held decision stops waiting.
 	ended bool
 }
@@ -193,8 +195,10 @@ func (s *saga) run(ctx workflow.Context, amount int64, timeout time.Duration) (s
 		var err error
 		if cancelled {
 			in.By = "customer"
+			ctx = withSummary(ctx, fmt.Sprintf("cancel order %s", s.in.OrderID))
 			err = workflow.ExecuteActivity(ctx, a.CancelOrder, in).Get(ctx, &res)
 		} else {
+			ctx = withSummary(ctx, fmt.Sprintf("reject order %s: %s", s.in.OrderID, reason))
 			err = workflow.ExecuteActivity(ctx, a.RejectOrder, in).Get(ctx, &res)
 		}
 		s.noteVersion(res)
@@ -223,6 +227,7 @@ func (s *saga) run(ctx workflow.Context, amount int64, timeout time.Duration) (s
 	}
 
 	s.push("refund-payment", func(ctx workflow.Context, _ string, _ bool) error {
+		ctx = withSummary(ctx, s.stepSummary("refund-payment"))
 		return workflow.ExecuteActivity(ctx, a.RefundPayment, payment).Get(ctx, nil)
 	})
 	if _, err := s.step(ctx, "debit-payment", a.DebitPayment, payment, ordersaga.StatusPaid); err != nil {
@@ -234,6 +239,7 @@ func (s *saga) run(ctx workflow.Context, amount int64, timeout time.Duration) (s
 	}
 
 	s.state.PendingStep = "restaurant-decision"
+	s.show(ctx)
 	decided, err := s.awaitDecision(ctx, timeout)
 	switch {
 	case err != nil:
@@ -268,15 +274,19 @@ func (s *saga) awaitDecision(ctx workflow.Context, timeout time.Duration) (bool,
 		s.state.DecisionHeld = false
 		return true, nil
 	}
+	s.deadline = workflow.Now(ctx).Add(timeout)
 	s.setStatus(ctx, ordersaga.StatusAwaitingDecision)
-	return workflow.AwaitWithTimeout(ctx, timeout, func() bool { return s.decision != nil })
+	return workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: timeout,
+		TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("restaurant %s decides within %s", s.in.RestaurantID, timeout)}},
+		func() bool { return s.decision != nil })
 }
 
 // step runs one forward activity and records its progress.
 func (s *saga) step(ctx workflow.Context, name string, activity, input any, statusAfter string) (activities.StepResult, error) {
 	s.state.PendingStep = name
+	s.show(ctx)
 	var res activities.StepResult
-	if err := workflow.ExecuteActivity(ctx, activity, input).Get(ctx, &res); err != nil {
+	if err := workflow.ExecuteActivity(withSummary(ctx, s.stepSummary(name)), activity, input).Get(ctx, &res); err != nil {
 		s.state.LastError = err.Error()
 		return res, err
 	}
@@ -316,6 +326,7 @@ func (s *saga) compensate(ctx workflow.Context, reason string, cause error) (Res
 	for i := len(s.compensations) - 1; i >= 0; i-- {
 		c := s.compensations[i]
 		s.state.PendingStep = c.name
+		s.show(dctx)
 		if err := c.run(dctx, reason, cancelled); err != nil {
 			// Retried without limit; only a non-retryable failure ends up here.
 			s.state.LastError = err.Error()
@@ -358,9 +369,11 @@ func startedWithSearchAttributes(ctx workflow.Context) bool {
 	return set
 }
 
-// setStatus records the status and publishes it as a search attribute.
+// setStatus records the status, shows it in the current details and publishes it as a
+// search attribute.
 func (s *saga) setStatus(ctx workflow.Context, status string) {
 	s.state.Status = status
+	s.show(ctx)
 	if s.fewerUpserts {
 		switch status {
 		case ordersaga.StatusCreated, ordersaga.StatusPaid:
@@ -392,10 +405,12 @@ func UpsertStatus(ctx workflow.Context, status, customerID string) {
 // decision point; the update that brought it completes then, or fails with
 // NotAwaitingDecision if the order ends another way (payment declined, cancelled).
 func (s *saga) registerHandlers(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (State, error) { return s.state, nil }); err != nil {
+	err := workflow.SetQueryHandlerWithOptions(ctx, QueryStatus, func() (State, error) { return s.state, nil },
+		workflow.QueryHandlerOptions{Description: "The saga's live state: status, amount, steps done and pending, compensations, last error"})
+	if err != nil {
 		return err
 	}
-	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDecision,
+	err = workflow.SetUpdateHandlerWithOptions(ctx, UpdateDecision,
 		func(ctx workflow.Context, d Decision) (DecisionResult, error) {
 			if s.state.Status == ordersaga.StatusAwaitingDecision {
 				s.decision = &d
@@ -413,16 +428,19 @@ func (s *saga) registerHandlers(ctx workflow.Context) error {
 			}
 			return DecisionResult{Accepted: true, Status: s.state.Status}, nil
 		},
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, d Decision) error {
-			if !s.welcomesDecision() {
-				return temporal.NewApplicationError(fmt.Sprintf("order %s is not awaiting a decision (status %s)", s.in.OrderID, s.state.Status), ErrNotAwaitingDecision)
-			}
-			return nil
-		}})
+		workflow.UpdateHandlerOptions{Description: `The restaurant's decision, {"approved": true} or {"approved": false, "reason": "..."}; ` +
+			"answers whether it was taken, and is refused when the order awaits none",
+			Validator: func(ctx workflow.Context, d Decision) error {
+				if !s.welcomesDecision() {
+					return temporal.NewApplicationError(fmt.Sprintf("order %s is not awaiting a decision (status %s)", s.in.OrderID, s.state.Status), ErrNotAwaitingDecision)
+				}
+				return nil
+			}})
 	if err != nil {
 		return err
 	}
-	signals := workflow.GetSignalChannel(ctx, SignalDecision)
+	signals := workflow.GetSignalChannelWithOptions(ctx, SignalDecision, workflow.SignalChannelOptions{
+		Description: `The restaurant's decision, fire and forget: {"approved": true} or {"approved": false, "reason": "..."}`})
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			var d Decision

@@ -22,7 +22,8 @@ import (
 // v0-* histories were recorded before the fewer-search-attribute-upserts change and must
 // keep replaying: runs started before a deployment finish on the code after it. The
 // v1-held-* histories take a decision that arrived before the decision point; the v3-*
-// ones were recorded before menus changed how an order is priced, the v4-* ones after.
+// ones were recorded before menus changed how an order is priced, the v4-* ones after, the
+// v5-* ones with the summaries that Temporal Web shows.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
 	if err != nil {
@@ -36,8 +37,9 @@ func TestReplayRecordedHistories(t *testing.T) {
 	}
 	// Decisions held until the decision point (recorded after that change).
 	want = append(want, "v1-held-signal", "v1-held-update", "v1-placed-happy", "v2-placed-happy")
-	// Every path after the hostile-input changes, before menus (v3) and with them (v4).
-	for _, version := range []string{"v3-", "v4-"} {
+	// Every path after the hostile-input changes, before menus (v3), with them (v4), and with
+	// the summaries Temporal Web shows (v5).
+	for _, version := range []string{"v3-", "v4-", "v5-"} {
 		for _, path := range []string{"cancelled", "declined", "happy", "held-signal", "held-update", "placed-happy", "restaurant-rejected", "restaurant-timeout"} {
 			want = append(want, version+path)
 		}

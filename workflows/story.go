@@ -1,0 +1,104 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ordersaga/ordersaga"
+)
+
+// What Temporal Web (and `temporal workflow describe` / `metadata`) shows of a saga: a
+// static one-line summary and details set when it starts, a summary on every activity and
+// on the decision deadline's timer, and current details that the saga rewrites at each step
+// (they live in the worker's memory and cost no history event). Everything shown is built
+// from validated ids, codes and numbers; free text (item names, a rejection reason) is left
+// out, as the UI renders details as Markdown.
+
+// Summary is the static summary of an order's saga: "order 41 · c-1 at r-7 · 20.00 EUR".
+// amount is the order's total as the menu prices it; 0 says the menu will price it.
+func Summary(in ordersaga.OrderInput, amount int64) string {
+	return fmt.Sprintf("order %s · %s at %s · %s", in.OrderID, in.CustomerID, in.RestaurantID, amountText(in, amount))
+}
+
+// StaticDetails are the static details of an order's saga, in Markdown: who, where, what,
+// how much (amount, as in Summary) and how long the restaurant has.
+func StaticDetails(in ordersaga.OrderInput, amount int64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Order** %s  \n**Customer** %s  \n**Restaurant** %s  \n**Amount** %s  \n", in.OrderID, in.CustomerID, in.RestaurantID,
+		amountText(in, amount))
+	if timeout, err := in.Timeout(); err == nil {
+		fmt.Fprintf(&b, "**Decision within** %s  \n", timeout)
+	}
+	if in.MenuVersion > 0 {
+		fmt.Fprintf(&b, "**Menu version** %d  \n", in.MenuVersion)
+	}
+	b.WriteString("\n| item | quantity | unit price |\n|---|---:|---:|\n")
+	for _, it := range in.Items {
+		price := "menu"
+		if it.UnitPrice > 0 {
+			price = ordersaga.FormatMoney(it.UnitPrice, in.Currency)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s |\n", it.ID, it.Quantity, price)
+	}
+	return b.String()
+}
+
+func amountText(in ordersaga.OrderInput, amount int64) string {
+	if amount > 0 {
+		return ordersaga.FormatMoney(amount, in.Currency)
+	}
+	return "priced by the menu (" + in.Currency + ")"
+}
+
+// stepSummary is the one line Temporal Web shows on a forward step's activity.
+func (s *saga) stepSummary(step string) string {
+	money := ordersaga.FormatMoney(s.state.Amount, s.in.Currency)
+	switch step {
+	case "create-order":
+		return fmt.Sprintf("create order %s for %s at %s (%d items)", s.in.OrderID, s.in.CustomerID, s.in.RestaurantID, len(s.in.Items))
+	case "debit-payment":
+		return fmt.Sprintf("debit %s from %s", money, s.in.CustomerID)
+	case "approve-order":
+		return fmt.Sprintf("approve order %s at %s", s.in.OrderID, s.in.RestaurantID)
+	case "refund-payment":
+		return fmt.Sprintf("refund %s to %s", money, s.in.CustomerID)
+	}
+	return step + " " + s.in.OrderID
+}
+
+// withSummary returns ctx with the activity summary set to summary.
+func withSummary(ctx workflow.Context, summary string) workflow.Context {
+	opts := workflow.GetActivityOptions(ctx)
+	opts.Summary = summary
+	return workflow.WithActivityOptions(ctx, opts)
+}
+
+// show rewrites the saga's current details from its state: the status, the amount, what it
+// waits for (and until when), what is done and what was undone.
+func (s *saga) show(ctx workflow.Context) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** · %s", s.state.Status, ordersaga.FormatMoney(s.state.Amount, s.in.Currency))
+	if s.state.Reason != "" {
+		fmt.Fprintf(&b, " · reason %s", s.state.Reason)
+	}
+	b.WriteString("  \n")
+	switch {
+	case s.state.Status == ordersaga.StatusAwaitingDecision && !s.deadline.IsZero():
+		fmt.Fprintf(&b, "Waiting for restaurant %s to approve or reject, until %s  \n", s.in.RestaurantID, s.deadline.UTC().Format(time.RFC3339))
+	case s.state.PendingStep != "":
+		fmt.Fprintf(&b, "Running %s  \n", s.state.PendingStep)
+	}
+	if len(s.state.CompletedSteps) > 0 {
+		fmt.Fprintf(&b, "Done: %s  \n", strings.Join(s.state.CompletedSteps, ", "))
+	}
+	if len(s.state.Compensated) > 0 {
+		fmt.Fprintf(&b, "Undone: %s  \n", strings.Join(s.state.Compensated, ", "))
+	}
+	if s.state.DecisionHeld {
+		b.WriteString("A decision arrived early; it is taken at the decision point  \n")
+	}
+	workflow.SetCurrentDetails(ctx, b.String())
+}

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/internal/instrument"
 	"github.com/ordersaga/ordersaga/menus"
 	"github.com/ordersaga/ordersaga/payments"
 )
@@ -127,6 +128,9 @@ func (s stepContext) eventID(step string) uuid.UUID {
 // saga beyond publishTimeout. Clearing the outbox here is what keeps the relay from
 // publishing every event a second time.
 func (a *Activities) appendAndPublish(ctx context.Context, stream ordersaga.Stream, expected ordersaga.ExpectedVersion, events ...ordersaga.EventData) (ordersaga.AppendResult, error) {
+	// The trace context goes into the events here, so that what is published inline is
+	// what the store holds (the store stamps only what carries none).
+	events = instrument.Stamp(ctx, events)
 	res, err := a.Store.Append(ctx, stream, expected, events)
 	if err != nil {
 		return res, asActivityError(err)
@@ -139,6 +143,7 @@ func (a *Activities) appendAndPublish(ctx context.Context, stream ordersaga.Stre
 // the order's record of it: no crash leaves one without the other) and publishes them as
 // appendAndPublish does.
 func (a *Activities) appendBothAndPublish(ctx context.Context, first, second ordersaga.StreamAppend) ([]ordersaga.AppendResult, error) {
+	first.Events, second.Events = instrument.Stamp(ctx, first.Events), instrument.Stamp(ctx, second.Events)
 	appends := []ordersaga.StreamAppend{first, second}
 	res, err := a.Store.AppendStreams(ctx, appends)
 	if err != nil {
@@ -398,6 +403,7 @@ type RefundResult struct {
 // account-refunded and order-payment-refunded atomically. Refunding an order that was
 // never debited is a no-op; refunding twice refunds once.
 func (a *Activities) RefundPayment(ctx context.Context, in PaymentInput) (RefundResult, error) {
+	countAttempt(ctx, "refund-payment")
 	s := newStepContext(ctx, in.OrderID)
 	customer, err := customerStream(in.CustomerID)
 	if err != nil {
@@ -513,6 +519,7 @@ func (a *Activities) CancelOrder(ctx context.Context, in CloseInput) (StepResult
 }
 
 func (a *Activities) closeOrder(ctx context.Context, step, typ, orderID string, payload any) (StepResult, error) {
+	countAttempt(ctx, "close-order")
 	s := newStepContext(ctx, orderID)
 	stream, err := orderStream(orderID)
 	if err != nil {
@@ -531,4 +538,11 @@ func (a *Activities) closeOrder(ctx context.Context, step, typ, orderID string, 
 	}
 	res, err := a.appendAndPublish(ctx, stream, ordersaga.AnyVersion, e)
 	return stepResult(res), err
+}
+
+// countAttempt counts an attempt of a compensation (ordersaga_compensation_attempts, by
+// the saga's name for it), through the worker's Temporal metrics handler: the ratio to
+// ordersaga_compensations_run says how often compensations had to be retried.
+func countAttempt(ctx context.Context, compensation string) {
+	activity.GetMetricsHandler(ctx).WithTags(map[string]string{"compensation": compensation}).Counter("ordersaga_compensation_attempts").Inc(1)
 }

@@ -16,16 +16,22 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/keepalive"
-
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
 	"github.com/ordersaga/ordersaga"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
+	"github.com/ordersaga/ordersaga/internal/instrument"
 )
 
 // Config configures the gRPC server.
@@ -61,6 +67,10 @@ type Config struct {
 	// TLS, when set, serves over TLS (at least 1.2); with ClientCAs and a ClientAuth that
 	// verifies them, a client certificate names its caller (auth.FromCertificate).
 	TLS *tls.Config
+	// Meters and Tracers, when set, receive every call's metrics and span (otelgrpc; the
+	// span continues the caller's trace). Health checks are not traced.
+	Meters  metric.MeterProvider
+	Tracers trace.TracerProvider
 }
 
 // Validate reports a configuration that cannot work.
@@ -120,6 +130,9 @@ func NewServer(cfg Config) (*Server, error) {
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: cfg.MaxConnectionAge, MaxConnectionAgeGrace: time.Minute}),
 		grpc.ChainUnaryInterceptor(unaryErrors(cfg.Logger, cfg.DefaultTimeout), recovery.UnaryServerInterceptor(recover), unaryAuth(cfg.Tokens)),
 		grpc.ChainStreamInterceptor(streamErrors(cfg.Logger), recovery.StreamServerInterceptor(recover), streamAuth(cfg.Tokens)),
+	}
+	if cfg.Meters != nil || cfg.Tracers != nil {
+		opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(InstrumentOptions(cfg.Meters, cfg.Tracers)...)))
 	}
 	if cfg.TLS != nil {
 		t := cfg.TLS.Clone()
@@ -185,4 +198,17 @@ func unaryErrors(logger *slog.Logger, timeout time.Duration) grpc.UnaryServerInt
 		resp, err := handler(ctx, req)
 		return resp, Status(logger, info.FullMethod, err)
 	}
+}
+
+// InstrumentOptions are otelgrpc's options for the API's server and its clients: the
+// providers given (nil: none), W3C trace context, and no spans for health checks.
+func InstrumentOptions(meters metric.MeterProvider, tracers trace.TracerProvider) []otelgrpc.Option {
+	if meters == nil {
+		meters = metricnoop.NewMeterProvider()
+	}
+	if tracers == nil {
+		tracers = tracenoop.NewTracerProvider()
+	}
+	return []otelgrpc.Option{otelgrpc.WithMeterProvider(meters), otelgrpc.WithTracerProvider(tracers),
+		otelgrpc.WithPropagators(instrument.Propagator()), otelgrpc.WithFilter(filters.Not(filters.HealthCheck()))}
 }

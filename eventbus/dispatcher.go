@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // ErrSubscriptionClosed is the cause of the context of a handler whose subscription is
@@ -17,6 +19,7 @@ var ErrSubscriptionClosed = errors.New("the subscription is closing")
 // subscription closes, and up to SubscribeOptions.Concurrency calls at once.
 type Dispatcher struct {
 	opts   SubscribeOptions
+	obs    *Instruments
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	slots  chan struct{}
@@ -26,10 +29,22 @@ type Dispatcher struct {
 	running sync.WaitGroup
 }
 
-// NewDispatcher returns the dispatcher of a subscription with opts (defaults filled in).
-func NewDispatcher(opts SubscribeOptions) *Dispatcher {
+// NewDispatcher returns the dispatcher of a subscription with opts (defaults filled in),
+// measured and traced by in (nil: neither).
+func NewDispatcher(opts SubscribeOptions, in *Instruments) *Dispatcher {
+	if in == nil {
+		in = NewInstruments(nil, nil)
+	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Dispatcher{opts: opts, ctx: ctx, cancel: cancel, slots: make(chan struct{}, opts.Concurrency)}
+	deadLetter := opts.DeadLetter
+	opts.DeadLetter = func(ctx context.Context, msg Message, cause error) error {
+		err := deadLetter(ctx, msg, cause)
+		if err == nil {
+			in.deadLettered(ctx, opts.Group, msg)
+		}
+		return err
+	}
+	return &Dispatcher{opts: opts, obs: in, ctx: ctx, cancel: cancel, slots: make(chan struct{}, opts.Concurrency)}
 }
 
 // HandlerDeadline is how long one handler call may run: nine tenths of the ack wait.
@@ -59,7 +74,11 @@ func (d *Dispatcher) Deliver(msg Message, settle func(ack bool)) {
 		defer func() { <-d.slots }()
 		ctx, cancel := context.WithTimeout(d.ctx, d.HandlerDeadline())
 		defer cancel()
-		settle(Dispatch(ctx, d.opts, msg))
+		ctx, span := d.obs.startDelivery(ctx, d.opts.Group, msg)
+		ack := Dispatch(ctx, d.opts, msg)
+		span.SetAttributes(attribute.Bool("ordersaga.acked", ack))
+		span.End()
+		settle(ack)
 	}
 	if d.opts.Concurrency == 1 {
 		call()

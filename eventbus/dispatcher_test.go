@@ -47,7 +47,7 @@ func TestAHandlerGivesUpBeforeTheAckWait(t *testing.T) {
 			left = time.Until(deadline)
 		}
 		return nil
-	}))
+	}), nil)
 	defer d.Close()
 	if got := d.HandlerDeadline(); got != 900*time.Millisecond {
 		t.Errorf("handler deadline %s with a 1s ack wait, want 900ms", got)
@@ -64,7 +64,7 @@ func TestAHandlerGivesUpBeforeTheAckWait(t *testing.T) {
 // and waits for it. After Close a delivery is neither handled nor settled.
 func TestDeliverSettlesInOrderOrConcurrentlyAndNotAfterClose(t *testing.T) {
 	var settled atomic.Int32
-	one := eventbus.NewDispatcher(dispatcherOptions(t, 1, func(context.Context, eventbus.Message) error { return nil }))
+	one := eventbus.NewDispatcher(dispatcherOptions(t, 1, func(context.Context, eventbus.Message) error { return nil }), nil)
 	one.Deliver(validMessage(t), func(bool) { settled.Add(1) })
 	if settled.Load() != 1 {
 		t.Error("with Concurrency 1, Deliver returned before the message was settled")
@@ -81,7 +81,7 @@ func TestDeliverSettlesInOrderOrConcurrentlyAndNotAfterClose(t *testing.T) {
 			cause <- context.Cause(ctx)
 		}
 		return ctx.Err()
-	}))
+	}), nil)
 	acks := make(chan bool, 3)
 	many.Deliver(validMessage(t), func(ack bool) { acks <- ack })
 	select {

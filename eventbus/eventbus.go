@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ordersaga/ordersaga"
 )
@@ -263,32 +264,46 @@ func NewMessage(channel string, raw []byte, deliveries int) Message {
 }
 
 // SendFunc sends one encoded event for PublishBatch and returns a wait for the server's
-// acknowledgement of it.
-type SendFunc func(event ordersaga.RecordedEvent, payload []byte) (wait func(ctx context.Context) error, err error)
+// acknowledgement of it. ctx carries the event's producer span (for headers that carry it).
+type SendFunc func(ctx context.Context, event ordersaga.RecordedEvent, payload []byte) (wait func(ctx context.Context) error, err error)
 
 // PublishBatch is the adapters' PublishBatch: it encodes the events and sends them in
 // order with send, sending nothing after the first failure, then waits for each
-// acknowledgement in turn (or for ctx). It returns how many events, from the first, the
-// server acknowledged, and the first failure as EUNAVAILABLE.
-func PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent, send SendFunc) (int, error) {
-	waits := make([]func(context.Context) error, 0, len(events))
+// acknowledgement in turn (or for ctx), each event in a producer span of its own trace
+// (in; nil traces nothing). It returns how many events, from the first, the server
+// acknowledged, and the first failure as EUNAVAILABLE.
+func PublishBatch(ctx context.Context, in *Instruments, events []ordersaga.RecordedEvent, send SendFunc) (int, error) {
+	if in == nil {
+		in = NewInstruments(nil, nil)
+	}
+	type sent struct {
+		wait func(context.Context) error
+		span trace.Span
+	}
+	waits := make([]sent, 0, len(events))
 	var sendErr error
 	for _, event := range events {
+		spanCtx, span := in.startPublish(ctx, event)
 		payload, err := Encode(event)
 		var wait func(context.Context) error
 		if err == nil {
-			wait, err = send(event, payload)
+			wait, err = send(spanCtx, event, payload)
 		}
 		if err != nil {
+			endSpan(span, err)
 			sendErr = err
 			break
 		}
-		waits = append(waits, wait)
+		waits = append(waits, sent{wait, span})
 	}
-	for i, wait := range waits {
-		if err := wait(ctx); err != nil {
+	for i, s := range waits {
+		if err := s.wait(ctx); err != nil {
+			for _, rest := range waits[i:] {
+				endSpan(rest.span, err)
+			}
 			return i, Unavailable("publish", err)
 		}
+		endSpan(s.span, nil)
 	}
 	return len(waits), Unavailable("publish", sendErr)
 }

@@ -140,7 +140,7 @@ func TestPublishBatchCountsTheAcknowledgedPrefix(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			sent := 0
-			n, err := eventbus.PublishBatch(context.Background(), events, func(e ordersaga.RecordedEvent, _ []byte) (func(context.Context) error, error) {
+			n, err := eventbus.PublishBatch(context.Background(), nil, events, func(_ context.Context, e ordersaga.RecordedEvent, _ []byte) (func(context.Context) error, error) {
 				i := int(e.Version - 1)
 				if i == c.sendFails {
 					return nil, refused

@@ -36,12 +36,13 @@ func CheckSchema(ctx context.Context, db *sqldb.DB) error {
 
 // Store is the event store.
 type Store struct {
-	db *sqldb.DB
+	db  *sqldb.DB
+	obs instruments
 }
 
 // New returns a store on db. The schema must have been migrated (see Migrate).
 func New(db *sqldb.DB) *Store {
-	return &Store{db: db}
+	return &Store{db: db, obs: newInstruments(db)}
 }
 
 // appendSQL returns the statement that appends n events in one round trip. It reads the
@@ -104,8 +105,10 @@ const maxAnyVersionRaces = 20
 // Errors: EINVALID (bad argument, field named; nothing written), ECONFLICT (stale expected
 // version, the message gives the actual one; or an event id already stored with different
 // content), EUNAVAILABLE (database unreachable), EINTERNAL.
-func (s *Store) Append(ctx context.Context, stream ordersaga.Stream, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error) {
-	encoded, err := validateAppend(stream, expected, events)
+func (s *Store) Append(ctx context.Context, stream ordersaga.Stream, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (res ordersaga.AppendResult, err error) {
+	ctx, done := s.obs.startAppend(ctx, "eventstore.append", stream)
+	defer func() { done([][]ordersaga.EventData{events}, res.Duplicate, err) }()
+	encoded, err := validateAppend(ctx, stream, expected, events)
 	if err != nil {
 		return ordersaga.AppendResult{}, err
 	}
@@ -358,6 +361,22 @@ func (s *Store) Unpublished(ctx context.Context, olderThan time.Duration, limit 
 		FROM event_outbox o JOIN events e ON e.position = o.position
 		WHERE e.recorded_at <= now() - $1::INT8 * INTERVAL '1 microsecond'
 		ORDER BY o.position LIMIT $2`, olderThan.Microseconds(), limit)
+}
+
+// OutboxBacklog returns how many committed events wait in the outbox and how long ago
+// (by the database's clock) the first of them in position order was recorded; 0 and 0 for
+// an empty outbox. Positions roughly follow commit time, so that is about the oldest.
+//
+// Errors: EUNAVAILABLE, EINTERNAL.
+func (s *Store) OutboxBacklog(ctx context.Context) (events int64, oldest time.Duration, err error) {
+	var micros int64
+	err = s.db.QueryRow(ctx, `SELECT (SELECT count(*) FROM event_outbox),
+		coalesce((SELECT (extract(epoch FROM now() - e.recorded_at) * 1000000)::INT8
+			FROM event_outbox o JOIN events e ON e.position = o.position ORDER BY o.position LIMIT 1), 0)`).Scan(&events, &micros)
+	if err != nil {
+		return 0, 0, storeError("read the outbox backlog", err)
+	}
+	return events, time.Duration(max(micros, 0)) * time.Microsecond, nil
 }
 
 // MarkPublished removes the events at positions from the outbox. Positions not in the

@@ -27,8 +27,15 @@ const MaxStreamsPerAppend = 10
 // one append over all streams; field named, nothing written), ECONFLICT (a stale expected
 // version, naming the stream; events already stored with other content or only some of
 // them), EUNAVAILABLE, EINTERNAL.
-func (s *Store) AppendStreams(ctx context.Context, appends []ordersaga.StreamAppend) ([]ordersaga.AppendResult, error) {
-	encoded, err := validateStreams(appends)
+func (s *Store) AppendStreams(ctx context.Context, appends []ordersaga.StreamAppend) (results []ordersaga.AppendResult, err error) {
+	streams := make([]ordersaga.Stream, len(appends))
+	events := make([][]ordersaga.EventData, len(appends))
+	for i, a := range appends {
+		streams[i], events[i] = a.Stream, a.Events
+	}
+	ctx, done := s.obs.startAppend(ctx, "eventstore.append_streams", streams...)
+	defer func() { done(events, len(results) > 0 && results[0].Duplicate, err) }()
+	encoded, err := validateStreams(ctx, appends)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +87,7 @@ type streamAppended struct {
 
 // validateStreams checks appends as Append checks one, and the limits of one append
 // over all of them together; it encodes each stream's events.
-func validateStreams(appends []ordersaga.StreamAppend) ([][]encodedEvent, error) {
+func validateStreams(ctx context.Context, appends []ordersaga.StreamAppend) ([][]encodedEvent, error) {
 	switch {
 	case len(appends) == 0:
 		return nil, ordersaga.Invalidf("appends", "at least one stream is required")
@@ -91,7 +98,7 @@ func validateStreams(appends []ordersaga.StreamAppend) ([][]encodedEvent, error)
 	seen := map[string]bool{}
 	encoded := make([][]encodedEvent, len(appends))
 	for i, a := range appends {
-		e, err := validateAppend(a.Stream, a.Expected, a.Events)
+		e, err := validateAppend(ctx, a.Stream, a.Expected, a.Events)
 		if err != nil {
 			return nil, fmt.Errorf("appends[%d]: %w", i, err)
 		}

@@ -1,11 +1,13 @@
 package eventstore
 
 import (
+	"context"
 	"encoding/json"
 
 	"github.com/google/uuid"
 
 	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/internal/instrument"
 )
 
 // MaxReadLimit is the most events one read returns.
@@ -30,9 +32,11 @@ type encodedEvent struct {
 	metadata string
 }
 
-// validateAppend checks every argument of Append and encodes the events. It returns an
+// validateAppend checks every argument of Append and encodes the events, with the trace
+// context of ctx in the metadata of those that carry none (so the limits apply to what the
+// caller sent, and the stored metadata may exceed them by that much). It returns an
 // EINVALID error naming the first offending field.
-func validateAppend(stream ordersaga.Stream, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) ([]encodedEvent, error) {
+func validateAppend(ctx context.Context, stream ordersaga.Stream, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) ([]encodedEvent, error) {
 	if err := requireStream(stream); err != nil {
 		return nil, err
 	}
@@ -42,6 +46,7 @@ func validateAppend(stream ordersaga.Stream, expected ordersaga.ExpectedVersion,
 	if err := ordersaga.ValidateEvents(events, appendFields); err != nil {
 		return nil, err
 	}
+	events = instrument.Stamp(ctx, events)
 	out := make([]encodedEvent, len(events))
 	for i, e := range events {
 		meta, _ := json.Marshal(e.Metadata) // strings only: it cannot fail

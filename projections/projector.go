@@ -32,6 +32,7 @@ type Projector struct {
 	logger *slog.Logger
 	dead   atomic.Int64
 	forged atomic.Int64
+	obs    instruments
 }
 
 // New returns a projector; the tables must be migrated (see Migrate). logger may be nil.
@@ -39,7 +40,7 @@ func New(db *sqldb.DB, store Store, logger *slog.Logger) *Projector {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Projector{db: db, store: store, logger: logger}
+	return &Projector{db: db, store: store, logger: logger, obs: newInstruments(db)}
 }
 
 // DeadLetters is how many events this projector has dead-lettered since it started.
@@ -70,6 +71,7 @@ func (p *Projector) Apply(ctx context.Context, e ordersaga.RecordedEvent) error 
 		return err
 	})
 	if err == nil && done {
+		p.obs.applied(ctx, m, e)
 		return nil
 	}
 	// Otherwise one transaction that loads the row: it skips what was applied, and
@@ -86,6 +88,7 @@ func (p *Projector) Apply(ctx context.Context, e ordersaga.RecordedEvent) error 
 	if err := p.catchUp(ctx, stream, m, current, e.Version); err != nil {
 		return fmt.Errorf("fill gap of %s: %w", e.StreamID, err)
 	}
+	p.obs.filled(ctx, m, "delivery")
 	return nil
 }
 
@@ -192,6 +195,11 @@ func (p *Projector) applyAll(ctx context.Context, stream ordersaga.Stream, rm *r
 	if err != nil {
 		return before, err
 	}
+	for _, e := range events {
+		if e.Version > before {
+			p.obs.applied(ctx, rm, e)
+		}
+	}
 	if deadLettered > 0 {
 		p.dead.Add(deadLettered)
 		p.logger.Warn("events dead-lettered", "stream", stream.String(), "count", deadLettered)
@@ -259,6 +267,7 @@ func (p *Projector) Reconcile(ctx context.Context) (int, error) {
 					failed = append(failed, fmt.Errorf("%s: %w", sv.Stream, err))
 					continue
 				}
+				p.obs.filled(ctx, rm, "reconcile")
 				caught++
 			}
 		}

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/ordersaga/ordersaga"
 )
 
@@ -47,6 +49,9 @@ type Config struct {
 	MaxBackoff time.Duration
 	// Logger receives failures and progress; nil discards them.
 	Logger *slog.Logger
+	// Meters, when set, receive the relay's metrics, and the outbox's backlog when Outbox
+	// is also a Backlog.
+	Meters metric.MeterProvider
 }
 
 // Validate reports a configuration that cannot work.
@@ -82,6 +87,7 @@ func (c Config) withDefaults() Config {
 // Relay moves events from the outbox to the bus.
 type Relay struct {
 	cfg Config
+	obs instruments
 }
 
 // New returns a relay.
@@ -89,7 +95,11 @@ func New(cfg Config) (*Relay, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Relay{cfg: cfg.withDefaults()}, nil
+	obs, err := newInstruments(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Relay{cfg: cfg.withDefaults(), obs: obs}, nil
 }
 
 // Run relays until ctx ends, backing off while the store or the bus fails and draining
@@ -104,6 +114,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
+			r.obs.retries.Add(ctx, 1)
 			if !failing {
 				log.Warn("outbox relay failing; backing off", "err", err)
 			}
@@ -146,6 +157,7 @@ func (r *Relay) Once(ctx context.Context) (int, error) {
 		if err := r.cfg.Outbox.MarkPublished(ctx, positions); err != nil {
 			return 0, err
 		}
+		r.obs.published.Add(ctx, int64(published))
 	}
 	if ordersaga.ErrorCode(pubErr) == ordersaga.EINVALID && published < len(events) {
 		refused := events[published]
@@ -154,6 +166,7 @@ func (r *Relay) Once(ctx context.Context) (int, error) {
 		if err := r.cfg.Outbox.Park(ctx, refused.Position, ordersaga.ErrorMessage(pubErr)); err != nil {
 			return published, err
 		}
+		r.obs.parked.Add(ctx, 1)
 		return published + 1, nil
 	}
 	return published, pubErr

@@ -8,6 +8,7 @@
 package restaurant
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,7 +17,11 @@ import (
 	"slices"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/internal/instrument"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -43,6 +48,9 @@ type Config struct {
 	// ManualRestaurant is left alone; default "manual".
 	ManualRestaurant string
 	Logger           *slog.Logger
+	// Tracers, when set, trace each decision as a span of the order's trace (the bus's
+	// delivery span is its parent).
+	Tracers trace.TracerProvider
 }
 
 // Simulator decides orders.
@@ -119,7 +127,12 @@ func (s *Simulator) Handle(ctx context.Context, e ordersaga.RecordedEvent) error
 	}
 	// The saga holds a decision that arrives before it awaits one, so a refusal means that
 	// no decision is needed any more: decided already (a redelivery), cancelled, timed out.
+	ctx, span := instrument.Tracer(s.cfg.Tracers, "github.com/ordersaga/ordersaga/restaurant").Start(ctx, "restaurant decides",
+		trace.WithAttributes(attribute.String("ordersaga.order_id", debited.OrderID), attribute.String("ordersaga.restaurant_id", created.RestaurantID),
+			attribute.Bool("ordersaga.approved", d.Approved)))
 	err = s.cfg.Orders.Decide(ctx, debited.OrderID, d)
+	span.SetAttributes(attribute.String("ordersaga.outcome", cmp.Or(ordersaga.ErrorCode(err), "decided")))
+	span.End()
 	switch code := ordersaga.ErrorCode(err); {
 	case err == nil:
 		s.cfg.Logger.Info("restaurant decided", "order", debited.OrderID, "approved", d.Approved, "reason", d.Reason)

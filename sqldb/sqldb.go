@@ -23,9 +23,14 @@ import (
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
 	crdbpgx "github.com/cockroachdb/cockroach-go/v2/crdb/crdbpgxv5"
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // DB is a connection pool that knows which database product it talks to. Every statement
@@ -37,7 +42,17 @@ type DB struct {
 	CockroachDB bool
 
 	retries atomic.Int64
+	meters  metric.MeterProvider
+	tracers trace.TracerProvider
 }
+
+// Meters is the meter provider of Config, for the components built on this database (a
+// no-op one when none was given).
+func (db *DB) Meters() metric.MeterProvider { return db.meters }
+
+// Tracers is the tracer provider of Config, for the components built on this database (a
+// no-op one when none was given).
+func (db *DB) Tracers() trace.TracerProvider { return db.tracers }
 
 // Retries returns how many transaction attempts InTx has repeated since Open, a measure of
 // contention.
@@ -49,6 +64,11 @@ type Config struct {
 	URL string
 	// MaxConns caps the pool size; 0 keeps pgx's default (max(4, number of CPUs)).
 	MaxConns int32
+	// Meters, when set, receive the pool's statistics and every statement's duration
+	// (otelpgx), and the store's and projections' own metrics.
+	Meters metric.MeterProvider
+	// Tracers, when set, trace every statement as a span of the caller's trace (otelpgx).
+	Tracers trace.TracerProvider
 }
 
 // Validate reports a configuration that cannot work.
@@ -76,6 +96,17 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		pcfg.MaxConns = cfg.MaxConns
 	}
 	pcfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "serializable"
+	db := &DB{meters: cfg.Meters, tracers: cfg.Tracers}
+	if db.meters == nil {
+		db.meters = metricnoop.NewMeterProvider()
+	}
+	if db.tracers == nil {
+		db.tracers = tracenoop.NewTracerProvider()
+	}
+	if cfg.Meters != nil || cfg.Tracers != nil {
+		pcfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(db.tracers), otelpgx.WithMeterProvider(db.meters),
+			otelpgx.WithTrimSQLInSpanName(), otelpgx.WithDisableConnectionDetailsInAttributes())
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: connect: %w", err)
@@ -85,7 +116,14 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("sqldb: connect to %s: %w", pcfg.ConnConfig.Host, err)
 	}
-	return &DB{pool: pool, CockroachDB: strings.Contains(version, "CockroachDB")}, nil
+	if cfg.Meters != nil {
+		if err := otelpgx.RecordStats(pool, otelpgx.WithStatsMeterProvider(cfg.Meters)); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("sqldb: pool statistics: %w", err)
+		}
+	}
+	db.pool, db.CockroachDB = pool, strings.Contains(version, "CockroachDB")
+	return db, nil
 }
 
 // Close closes the pool.

@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
+	temporalotel "go.temporal.io/sdk/contrib/opentelemetry"
 	"go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -32,6 +35,14 @@ type Config struct {
 	Gzip bool
 	// Logger receives the worker's and the SDK's log lines; nil discards them.
 	Logger *slog.Logger
+	// Meters, when set, receive the SDK's metrics (requests, workflow and activity task
+	// latencies, schedule-to-start, slots) and the saga's own, through the SDK's
+	// OpenTelemetry metrics handler.
+	Meters metric.MeterProvider
+	// Tracers, when set, trace every start, signal, update, workflow and activity through
+	// the SDK's OpenTelemetry interceptor, which carries the trace in Temporal's headers;
+	// made replay-safe here (tracing.go): a replayed workflow exports no span twice.
+	Tracers trace.TracerProvider
 }
 
 func (c Config) withDefaults() Config {
@@ -52,11 +63,31 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// instrument adds the metrics handler and the tracing interceptor cfg asks for.
+func (c Config) instrument() (Config, error) {
+	if c.Meters != nil {
+		c.Client.MetricsHandler = temporalotel.NewMetricsHandler(temporalotel.MetricsHandlerOptions{
+			Meter: c.Meters.Meter("go.temporal.io/sdk"), UseMonotonicCounters: true,
+			OnError: func(err error) { c.Logger.Warn("a Temporal metric was not recorded", "err", err) }})
+	}
+	if c.Tracers != nil {
+		tracing, err := tracingInterceptors(c.Tracers)
+		if err != nil {
+			return c, fmt.Errorf("temporal tracing: %w", err)
+		}
+		c.Client.Interceptors = append(c.Client.Interceptors, tracing...)
+	}
+	return c, nil
+}
+
 // Dial connects to Temporal, waiting (with a log line every few attempts, backing off up
 // to 5 seconds between them) until the frontend answers or ctx ends, so that a worker
 // started before its server neither fails at once nor polls nothing in silence.
 func Dial(ctx context.Context, cfg Config) (client.Client, error) {
-	cfg = cfg.withDefaults()
+	cfg, err := cfg.withDefaults().instrument()
+	if err != nil {
+		return nil, err
+	}
 	addr, namespace := cfg.Client.HostPort, cfg.Client.Namespace
 	attempt := 0
 	var last error

@@ -159,8 +159,14 @@ func OrderSaga(ctx workflow.Context, in ordersaga.OrderInput) (Result, error) {
 	s.fewerUpserts = startedWithSearchAttributes(ctx) ||
 		workflow.GetVersion(ctx, upsertChange, workflow.DefaultVersion, 1) == 1
 	s.setStatus(ctx, ordersaga.StatusPending)
+	countStarted(ctx)
 
 	res, err := s.execute(ctx, amount, timeout)
+	outcome := res.Status
+	if err != nil && outcome == "" {
+		outcome = "failed"
+	}
+	countEnded(ctx, outcome, res.Reason)
 	// A decision update still held (the order ended before the decision point) learns so
 	// before the run closes.
 	s.ended = true
@@ -334,6 +340,7 @@ func (s *saga) compensate(ctx workflow.Context, reason string, cause error) (Res
 			return s.result(), err
 		}
 		s.state.Compensated = append(s.state.Compensated, c.name)
+		countCompensation(dctx, c.name)
 	}
 	s.state.PendingStep = ""
 	if cancelled {
@@ -424,6 +431,7 @@ func (s *saga) registerHandlers(ctx workflow.Context) error {
 				return DecisionResult{}, err
 			}
 			if s.decision != &d {
+				countRefusedDecision(ctx, refusedOrderEndedBefore)
 				return DecisionResult{}, temporal.NewApplicationError(fmt.Sprintf("order %s will not await a decision (status %s)", s.in.OrderID, s.state.Status), ErrNotAwaitingDecision)
 			}
 			return DecisionResult{Accepted: true, Status: s.state.Status}, nil
@@ -432,6 +440,7 @@ func (s *saga) registerHandlers(ctx workflow.Context) error {
 			"answers whether it was taken, and is refused when the order awaits none",
 			Validator: func(ctx workflow.Context, d Decision) error {
 				if !s.welcomesDecision() {
+					countRefusedDecision(ctx, refusedNotAwaiting)
 					return temporal.NewApplicationError(fmt.Sprintf("order %s is not awaiting a decision (status %s)", s.in.OrderID, s.state.Status), ErrNotAwaitingDecision)
 				}
 				return nil
@@ -449,12 +458,14 @@ func (s *saga) registerHandlers(ctx workflow.Context) error {
 			}
 			switch {
 			case !s.welcomesDecision():
+				countRefusedDecision(ctx, refusedIgnoredSignal)
 				workflow.GetLogger(ctx).Warn("decision ignored: the order is not awaiting one", "status", s.state.Status, "approved", d.Approved)
 			case s.state.Status == ordersaga.StatusAwaitingDecision:
 				s.decision = &d
 			case workflow.GetVersion(ctx, earlySignalChange, workflow.DefaultVersion, 1) == 1:
 				s.hold(&d)
 			default:
+				countRefusedDecision(ctx, refusedIgnoredSignal)
 				workflow.GetLogger(ctx).Warn("decision ignored: the order is not awaiting one yet", "status", s.state.Status, "approved", d.Approved)
 			}
 		}

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ordersaga/ordersaga/telemetry"
 )
 
 // Main is the program: ParseFlags picks the command and its settings, Run runs it until
@@ -26,6 +28,9 @@ type Main struct {
 	// run is what ParseFlags selected; closers undo what it opened, last first.
 	run     func(ctx context.Context) error
 	closers []func() error
+	// tel is the running role's telemetry (nil for the client verbs): what it connects
+	// with is instrumented with it.
+	tel *telemetry.Telemetry
 }
 
 // ErrNothingToRun is what ParseFlags returns after printing help or a completion script:

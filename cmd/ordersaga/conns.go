@@ -40,7 +40,11 @@ func (m *Main) openDB(ctx context.Context, d databaseFlags, url string, s schema
 	if url == "" {
 		return nil, errors.New("no database: pass --database-url or set DATABASE_URL")
 	}
-	db, err := sqldb.Open(ctx, sqldb.Config{URL: url, MaxConns: d.maxConns})
+	cfg := sqldb.Config{URL: url, MaxConns: d.maxConns}
+	if m.tel != nil {
+		cfg.Meters, cfg.Tracers = m.tel.Meters, m.tel.Tracers
+	}
+	db, err := sqldb.Open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +102,7 @@ func (m *Main) connect(ctx context.Context, logger *slog.Logger, db databaseFlag
 
 // openBus connects to the configured bus; Close closes it.
 func (m *Main) openBus(ctx context.Context, b busFlags, logger *slog.Logger) (eventbus.Bus, error) {
-	bus, err := system.OpenBus(ctx, b.config(), logger)
+	bus, err := system.OpenBus(ctx, b.config(), logger, m.tel)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +138,11 @@ func (m *Main) dialTemporal(ctx context.Context, t temporalFlags, logger *slog.L
 	if err != nil {
 		return nil, err
 	}
-	c, err := worker.Dial(ctx, worker.Config{Client: opts, Gzip: t.gzip, Logger: logger.With("component", "temporal")})
+	cfg := worker.Config{Client: opts, Gzip: t.gzip, Logger: logger.With("component", "temporal")}
+	if m.tel != nil {
+		cfg.Meters, cfg.Tracers = m.tel.Meters, m.tel.Tracers
+	}
+	c, err := worker.Dial(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

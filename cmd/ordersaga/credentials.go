@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
@@ -65,6 +66,9 @@ func (m *Main) dialAPI(a apiFlags) (*grpc.ClientConn, error) {
 	case signer != nil && (tlsConfig == nil || len(tlsConfig.Certificates) == 0):
 		opts = append(opts, grpc.WithPerRPCCredentials(&api.SignedTokens{Signer: signer,
 			Principal: auth.Principal{Role: auth.Operator, ID: "cli"}, TTL: time.Hour, AllowInsecure: tlsConfig == nil}))
+	}
+	if m.tel != nil {
+		opts = append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(api.InstrumentOptions(m.tel.Meters, m.tel.Tracers)...)))
 	}
 	conn, err := grpc.NewClient(a.addr, opts...)
 	if err != nil {

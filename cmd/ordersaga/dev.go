@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,8 @@ type devFlags struct {
 	log         logFlags
 	rule        restaurantFlags
 	pprof       pprofFlag
+	metricsAddr string
+	traceFile   string
 	dataDir     string
 	grpcAddr    string
 	natsPort    int
@@ -56,6 +59,9 @@ func (m *Main) devCommand() *cobra.Command {
 	fs := cmd.Flags()
 	f.String(&r.dataDir, "data-dir", "ORDERSAGA_DATA_DIR", defaultDataDir, "where dev keeps its data between runs")
 	f.String(&r.grpcAddr, "grpc-addr", "ORDERSAGA_GRPC_ADDR", "127.0.0.1:50051", "gRPC listen address")
+	f.String(&r.metricsAddr, "metrics-addr", "ORDERSAGA_METRICS_ADDR", "127.0.0.1:9464", "serve Prometheus metrics on http://<this address>/metrics; empty: off")
+	f.String(&r.traceFile, "trace-file", "ORDERSAGA_TRACE_FILE", "",
+		"write every span to this file, a JSON object each (traces also go where the OTEL_* variables say)")
 	fs.IntVar(&r.natsPort, "nats-port", 4222, "port of the embedded NATS server")
 	fs.IntVar(&r.monitorPort, "nats-monitor-port", 8222, "HTTP monitoring port of the embedded NATS server")
 	fs.IntVar(&r.uiPort, "temporal-ui-port", 8233, "port of Temporal Web (the dev server's gRPC port is --temporal-address's)")
@@ -87,13 +93,15 @@ func (m *Main) dev(ctx context.Context, r devFlags) error {
 		Bus:      system.BusConfig{Kind: r.busKind, ClusterID: natsembed.DefaultClusterID, ClientID: "dev"},
 		NATSPort: r.natsPort, NATSMonitorPort: r.monitorPort, NATSSync: r.natsSync,
 		TemporalBinary: bin, TemporalAddress: r.temporal, TemporalUIPort: r.uiPort, TemporalOutput: m.Stderr,
-		GRPCAddr:   r.grpcAddr,
-		Restaurant: r.rule.config(logger),
-		DemoMenus:  r.demoMenus,
-		Logger:     logger,
+		GRPCAddr:    r.grpcAddr,
+		Restaurant:  r.rule.config(logger),
+		DemoMenus:   r.demoMenus,
+		MetricsAddr: r.metricsAddr,
+		TraceFile:   r.traceFile,
+		Logger:      logger,
 	})
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("%w (choose other addresses with --grpc-addr, --nats-port, --nats-monitor-port, --temporal-address, --temporal-ui-port)", err)
+		return fmt.Errorf("%w (choose other addresses with --grpc-addr, --nats-port, --nats-monitor-port, --temporal-address, --temporal-ui-port, --metrics-addr)", err)
 	}
 	if err != nil {
 		return err
@@ -119,6 +127,7 @@ ordersaga dev is running. Ctrl-C stops everything; running it again keeps the da
   NATS          %s  (monitoring %s, bus: %s; users in %s)
   PostgreSQL    %s
   Temporal      %s  (temporal CLI: %s)
+  Metrics       %s  (Prometheus; alert rules and a Grafana dashboard in deploy/)
 
 Try, in another terminal (the CLI calls the API as an operator with dev's key; --token as anyone else):
   %s account credit --customer c-1 --amount 5000 --currency EUR
@@ -133,6 +142,6 @@ Try, in another terminal (the CLI calls the API as an operator with dev's key; -
   %s verify --database-url "%s"
   %s load --orders 200 --concurrency 8 --baseline --api %s --temporal-address %s --database-url "%s"
 
-`, at.TemporalWeb, at.GRPC, at.NATS, at.NATSMonitor, at.Bus, at.NATSUsers, at.DatabaseURL, at.Temporal, at.TemporalBinary,
+`, at.TemporalWeb, at.GRPC, at.NATS, at.NATSMonitor, at.Bus, at.NATSUsers, at.DatabaseURL, at.Temporal, at.TemporalBinary, cmp.Or(at.Metrics, "off"),
 		cli, cli, cli, cli, cli, cli, cli, cli, at.GRPC, cli, at.DatabaseURL, cli, at.GRPC, at.Temporal, at.DatabaseURL)
 }

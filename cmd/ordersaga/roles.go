@@ -13,11 +13,17 @@ import (
 	"github.com/ordersaga/ordersaga/auth"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/system"
+	"github.com/ordersaga/ordersaga/telemetry"
 )
 
-// runRole runs one long-running role built by internal/system, with its Go profiles
-// served beside it when asked for.
-func runRole(ctx context.Context, r runner, pprof pprofFlag, logger *slog.Logger) error {
+// runRole runs one long-running role built by internal/system, with its metrics and Go
+// profiles served beside it when asked for. A metrics address that cannot be bound stops
+// the role at start (a scraper would see nothing); profiles are only a warning.
+func runRole(ctx context.Context, r runner, tel *telemetry.Telemetry, pprof pprofFlag, logger *slog.Logger) error {
+	metrics, err := tel.Listen()
+	if err != nil {
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := servePprof(ctx, logger, pprof.addr); err != nil {
@@ -25,6 +31,7 @@ func runRole(ctx context.Context, r runner, pprof pprofFlag, logger *slog.Logger
 		}
 		return nil
 	})
+	g.Go(func() error { return tel.Serve(ctx, metrics) })
 	g.Go(func() error { return r.Run(ctx) })
 	return g.Wait()
 }
@@ -72,6 +79,7 @@ func (m *Main) roleCommand(spec roleSpec) *cobra.Command {
 		temporal temporalFlags
 		log      logFlags
 		pprof    pprofFlag
+		metrics  metricsFlag
 		busOf    *busFlags
 		tempOf   *temporalFlags
 		cmd      = &cobra.Command{Use: spec.use, Short: spec.short, Args: noArgs}
@@ -90,11 +98,16 @@ func (m *Main) roleCommand(spec roleSpec) *cobra.Command {
 	}
 	log.register(f)
 	pprof.register(f)
+	metrics.register(f)
 	if spec.flags != nil {
 		spec.flags(f)
 	}
 	cmd.RunE = m.runs(func(ctx context.Context) error {
 		logger := m.logger(false, log.level)
+		tel, err := m.startTelemetry(ctx, spec.use, metrics)
+		if err != nil {
+			return err
+		}
 		conn, err := m.connect(ctx, logger, db, !spec.noDatabase, busOf, tempOf)
 		if err != nil {
 			return err
@@ -103,7 +116,7 @@ func (m *Main) roleCommand(spec roleSpec) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return runRole(ctx, r, pprof, logger)
+		return runRole(ctx, r, tel, pprof, logger)
 	})
 	return cmd
 }
@@ -116,7 +129,7 @@ func (m *Main) workerCommand() *cobra.Command {
 				"also run the load test's BaselineSaga (for ordersaga load --baseline against this worker)")
 		},
 		build: func(c conns, logger *slog.Logger) (runner, error) {
-			return system.NewWorker(system.WorkerConfig{DB: c.db, Bus: c.bus, Temporal: c.temporal, Logger: logger, Baseline: baseline})
+			return system.NewWorker(system.WorkerConfig{DB: c.db, Bus: c.bus, Temporal: c.temporal, Logger: logger, Baseline: baseline, Telemetry: m.tel})
 		}})
 }
 
@@ -138,7 +151,7 @@ func (m *Main) projectorCommand() *cobra.Command {
 func (m *Main) relayCommand() *cobra.Command {
 	return m.roleCommand(roleSpec{use: "relay", short: "publish committed events that are still in the outbox, until stopped", bus: true,
 		build: func(c conns, logger *slog.Logger) (runner, error) {
-			return system.NewRelay(system.RelayConfig{DB: c.db, Bus: c.bus, Logger: logger})
+			return system.NewRelay(system.RelayConfig{DB: c.db, Bus: c.bus, Logger: logger, Telemetry: m.tel})
 		}})
 }
 
@@ -180,7 +193,7 @@ func (m *Main) apiCommand() *cobra.Command {
 				return nil, err
 			}
 			return newAPI(system.APIConfig{DB: c.db, Temporal: c.temporal, Tokens: tokens, Logger: logger, Addr: addr, Reflection: reflection,
-				TLS: tlsConfig, AllowPlaintext: serverTLS.insecure})
+				TLS: tlsConfig, AllowPlaintext: serverTLS.insecure, Telemetry: m.tel})
 		}})
 }
 
@@ -210,7 +223,7 @@ func (m *Main) restaurantCommand() *cobra.Command {
 				return nil, err
 			}
 			cfg := rule.config(logger)
-			cfg.Bus, cfg.API = c.bus, ordersagav1.NewOrderServiceClient(conn)
+			cfg.Bus, cfg.API, cfg.Telemetry = c.bus, ordersagav1.NewOrderServiceClient(conn), m.tel
 			return system.NewRestaurant(cfg)
 		}})
 }

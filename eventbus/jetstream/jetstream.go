@@ -17,6 +17,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/eventbus/natsconn"
@@ -42,6 +46,9 @@ type Config struct {
 	Conn natsconn.Config
 	// Logger receives connection and consumer problems; nil discards them.
 	Logger *slog.Logger
+	// Meters and Tracers, when set, receive the bus's metrics and spans (eventbus.Instruments).
+	Meters  metric.MeterProvider
+	Tracers trace.TracerProvider
 }
 
 // Validate reports a configuration that cannot work.
@@ -82,6 +89,9 @@ type Bus struct {
 
 	mu   sync.Mutex
 	subs []*subscription
+
+	obs     *eventbus.Instruments
+	unwatch func()
 }
 
 var _ eventbus.Bus = (*Bus)(nil)
@@ -123,7 +133,12 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 		nc.Close()
 		return nil, eventbus.Unavailable("create stream "+cfg.Stream, err)
 	}
-	return &Bus{cfg: cfg, nc: nc, js: js}, nil
+	b := &Bus{cfg: cfg, nc: nc, js: js, obs: eventbus.NewInstruments(cfg.Meters, cfg.Tracers)}
+	if b.unwatch, err = b.obs.WatchConnection(cfg.ClientName, nc.IsConnected, func() int64 { return int64(nc.Stats().Reconnects) }); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return b, nil
 }
 
 // ensureStream creates the stream, or updates it to want, unless it is as wanted already:
@@ -156,16 +171,19 @@ func (b *Bus) Publish(ctx context.Context, event ordersaga.RecordedEvent) error 
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
-	_, err = b.js.PublishMsg(ctx, b.message(event, payload), b.publishOpts(event)...)
+	_, err = b.js.PublishMsg(ctx, b.message(ctx, event, payload), b.publishOpts(event)...)
 	if errors.Is(err, nats.ErrMaxPayload) {
 		return eventbus.Refused(event, err)
 	}
 	return eventbus.Unavailable("publish "+event.ID.String(), err)
 }
 
-// message is the NATS message carrying an event.
-func (b *Bus) message(event ordersaga.RecordedEvent, payload []byte) *nats.Msg {
-	return &nats.Msg{Subject: b.Subject(event.Type), Data: payload}
+// message is the NATS message carrying an event, with the trace context of ctx (the
+// event's producer span) in its headers, as OpenTelemetry's messaging conventions have it.
+func (b *Bus) message(ctx context.Context, event ordersaga.RecordedEvent, payload []byte) *nats.Msg {
+	msg := &nats.Msg{Subject: b.Subject(event.Type), Data: payload, Header: nats.Header{}}
+	propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(msg.Header))
+	return msg
 }
 
 // publishOpts make the server drop a duplicate of the event and check the stream.
@@ -177,8 +195,8 @@ func (b *Bus) publishOpts(event ordersaga.RecordedEvent) []jetstream.PublishOpt 
 func (b *Bus) PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
-	return eventbus.PublishBatch(ctx, events, func(event ordersaga.RecordedEvent, payload []byte) (func(context.Context) error, error) {
-		f, err := b.js.PublishMsgAsync(b.message(event, payload), b.publishOpts(event)...)
+	return eventbus.PublishBatch(ctx, b.obs, events, func(ctx context.Context, event ordersaga.RecordedEvent, payload []byte) (func(context.Context) error, error) {
+		f, err := b.js.PublishMsgAsync(b.message(ctx, event, payload), b.publishOpts(event)...)
 		if errors.Is(err, nats.ErrMaxPayload) {
 			return nil, eventbus.Refused(event, err)
 		}
@@ -219,7 +237,7 @@ func (b *Bus) Subscribe(ctx context.Context, opts eventbus.SubscribeOptions) (ev
 	if err != nil {
 		return nil, eventbus.Unavailable("create consumer "+opts.Group, err)
 	}
-	sub := &subscription{bus: b, dispatcher: eventbus.NewDispatcher(opts)}
+	sub := &subscription{bus: b, dispatcher: eventbus.NewDispatcher(opts, b.obs)}
 	handle := func(m jetstream.Msg) {
 		deliveries := 1
 		if md, err := m.Metadata(); err == nil {
@@ -263,6 +281,7 @@ func (b *Bus) Close() error {
 	for _, s := range subs {
 		s.stop()
 	}
+	b.unwatch()
 	return b.nc.Drain()
 }
 

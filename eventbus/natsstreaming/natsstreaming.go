@@ -18,12 +18,15 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
 	stand "github.com/nats-io/nats-streaming-server/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/stan.go"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventbus"
@@ -66,6 +69,9 @@ type Config struct {
 	Conn natsconn.Config
 	// Logger receives connection events; nil discards them.
 	Logger *slog.Logger
+	// Meters and Tracers, when set, receive the bus's metrics and spans (eventbus.Instruments).
+	Meters  metric.MeterProvider
+	Tracers trace.TracerProvider
 }
 
 // Validate reports a configuration that cannot work.
@@ -116,6 +122,10 @@ type Bus struct {
 	sc     stan.Conn
 	subs   []*subscription
 	closed bool
+
+	obs        *eventbus.Instruments
+	reconnects atomic.Int64
+	unwatch    func()
 }
 
 var _ eventbus.Bus = (*Bus)(nil)
@@ -132,7 +142,7 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 			return nil, err
 		}
 	}
-	b := &Bus{cfg: cfg}
+	b := &Bus{cfg: cfg, obs: eventbus.NewInstruments(cfg.Meters, cfg.Tracers)}
 	b.life, b.end = context.WithCancel(context.Background())
 	sc, err := b.connect(ctx)
 	if err != nil {
@@ -140,6 +150,11 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 		return nil, err
 	}
 	b.sc = sc
+	if b.unwatch, err = b.obs.WatchConnection(cfg.ClientID, b.connected, b.reconnects.Load); err != nil {
+		b.end()
+		_ = sc.Close()
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -240,6 +255,7 @@ func (b *Bus) connectionLost(_ stan.Conn, reason error) {
 		b.sc = sc
 		subs := append([]*subscription(nil), b.subs...)
 		b.mu.Unlock()
+		b.reconnects.Add(1)
 		for _, s := range subs {
 			if err := s.subscribe(sc); err != nil {
 				log.Error("resubscribe failed", "group", s.opts.Group, "err", err)
@@ -247,6 +263,13 @@ func (b *Bus) connectionLost(_ stan.Conn, reason error) {
 		}
 		log.Info("NATS Streaming reconnected", "subscriptions", len(subs))
 	}()
+}
+
+// connected says whether the connection is up.
+func (b *Bus) connected() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.closed && b.sc != nil && b.sc.NatsConn() != nil && b.sc.NatsConn().IsConnected()
 }
 
 func (b *Bus) conn() (stan.Conn, error) {
@@ -282,7 +305,7 @@ func (b *Bus) PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent
 	if err != nil {
 		return 0, eventbus.Unavailable("publish", err)
 	}
-	return eventbus.PublishBatch(ctx, events, func(event ordersaga.RecordedEvent, payload []byte) (func(context.Context) error, error) {
+	return eventbus.PublishBatch(ctx, b.obs, events, func(_ context.Context, event ordersaga.RecordedEvent, payload []byte) (func(context.Context) error, error) {
 		acked := make(chan error, 1)
 		_, err := sc.PublishAsync(b.Channel(event.Type), payload, func(_ string, err error) { acked <- err })
 		if errors.Is(err, nats.ErrMaxPayload) {
@@ -313,7 +336,7 @@ func (b *Bus) Subscribe(ctx context.Context, opts eventbus.SubscribeOptions) (ev
 	if err != nil {
 		return nil, eventbus.Unavailable("subscribe", err)
 	}
-	s := &subscription{bus: b, opts: opts, dispatcher: eventbus.NewDispatcher(opts)}
+	s := &subscription{bus: b, opts: opts, dispatcher: eventbus.NewDispatcher(opts, b.obs)}
 	if err := s.subscribe(sc); err != nil {
 		s.closeAll()
 		return nil, eventbus.Unavailable("subscribe "+opts.Group, err)
@@ -337,6 +360,7 @@ func (b *Bus) Close() error {
 	subs, sc := b.subs, b.sc
 	b.subs = nil
 	b.mu.Unlock()
+	b.unwatch()
 	for _, s := range subs {
 		s.dispatcher.Close() // calls still running end now; their messages come again
 		s.closeAll()

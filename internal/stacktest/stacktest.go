@@ -4,6 +4,7 @@
 package stacktest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"github.com/ordersaga/ordersaga/payments"
 	"github.com/ordersaga/ordersaga/projections"
 	"github.com/ordersaga/ordersaga/sqldb"
+	"github.com/ordersaga/ordersaga/telemetry"
 	"github.com/ordersaga/ordersaga/temporaldev"
 	"github.com/ordersaga/ordersaga/worker"
 )
@@ -68,6 +70,8 @@ type Stack struct {
 	Temporal client.Client
 	// Tokens issue the tokens an API on this stack trusts.
 	Tokens *Tokens
+	// Telemetry is the stack's (Options.Telemetry, or telemetry.Off()).
+	Telemetry *telemetry.Telemetry
 }
 
 // Start starts a stack on NATS Streaming for t and stops it when t ends.
@@ -80,8 +84,26 @@ func Start(t testing.TB) *Stack {
 // system.BusJetStream) for t and stops it when t ends.
 func StartOn(t testing.TB, busKind string) *Stack {
 	t.Helper()
+	return StartWith(t, Options{Bus: busKind})
+}
+
+// Options choose a stack's bus and its telemetry.
+type Options struct {
+	// Bus is system.BusNATSStreaming (the default) or system.BusJetStream.
+	Bus string
+	// Telemetry instruments every role of the stack, as production does; nil: none.
+	Telemetry *telemetry.Telemetry
+}
+
+// StartWith starts a stack as opts say for t and stops it when t ends.
+func StartWith(t testing.TB, opts Options) *Stack {
+	t.Helper()
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbtest.NewDatabase(t)})
+	busKind, tel := cmp.Or(opts.Bus, system.BusNATSStreaming), opts.Telemetry
+	if tel == nil {
+		tel = telemetry.Off()
+	}
+	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbtest.NewDatabase(t), Meters: tel.Meters, Tracers: tel.Tracers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,12 +112,12 @@ func StartOn(t testing.TB, busKind string) *Stack {
 		t.Fatal(err)
 	}
 	srv := bustest.StartServer(t)
-	bus, err := system.OpenBus(ctx, system.BusConfig{Kind: busKind, URL: srv.URL(), MonitorURL: srv.MonitorURL(), ClusterID: srv.ClusterID(), ClientID: "stack"}, nil)
+	bus, err := system.OpenBus(ctx, system.BusConfig{Kind: busKind, URL: srv.URL(), MonitorURL: srv.MonitorURL(), ClusterID: srv.ClusterID(), ClientID: "stack"}, nil, tel)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { bus.Close() })
-	c, err := worker.Dial(ctx, worker.Config{Client: client.Options{HostPort: temporalAddr}})
+	c, err := worker.Dial(ctx, worker.Config{Client: client.Options{HostPort: temporalAddr}, Meters: tel.Meters, Tracers: tel.Tracers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +127,7 @@ func StartOn(t testing.TB, busKind string) *Stack {
 	if err := system.SeedMenus(ctx, store, system.DemoRestaurants); err != nil {
 		t.Fatal(err)
 	}
-	w, err := system.NewWorker(system.WorkerConfig{DB: db, Bus: bus, Temporal: c,
+	w, err := system.NewWorker(system.WorkerConfig{DB: db, Bus: bus, Temporal: c, Telemetry: tel,
 		Relay: system.RelayTuning{GracePeriod: time.Second, PollInterval: 200 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +138,7 @@ func StartOn(t testing.TB, busKind string) *Stack {
 	}
 	Run(t, w, p)
 	return &Stack{DB: db, Store: store, Accounts: payments.Accounts{Store: store}, Reads: projections.NewReadModels(db), Bus: bus, Temporal: c,
-		Tokens: NewTokens(t)}
+		Tokens: NewTokens(t), Telemetry: tel}
 }
 
 // Role is anything that runs until its context ends: what internal/system builds.

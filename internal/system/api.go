@@ -17,6 +17,7 @@ import (
 	"github.com/ordersaga/ordersaga/payments"
 	"github.com/ordersaga/ordersaga/projections"
 	"github.com/ordersaga/ordersaga/sqldb"
+	"github.com/ordersaga/ordersaga/telemetry"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -40,6 +41,8 @@ type APIConfig struct {
 	// only on a loopback address, unless AllowPlaintext.
 	TLS            *tls.Config
 	AllowPlaintext bool
+	// Telemetry receives every call's metrics and span; nil: none.
+	Telemetry *telemetry.Telemetry
 }
 
 // API is the gRPC API role: OrderService, EventStoreService, health and reflection.
@@ -60,7 +63,8 @@ func NewAPI(cfg APIConfig) (*API, error) {
 	}
 	logger := orDiscard(cfg.Logger)
 	store := eventstore.New(cfg.DB)
-	srv, err := api.NewServer(api.Config{
+	tel := orOff(cfg.Telemetry)
+	srv, err := api.NewServer(api.Config{Meters: tel.Meters, Tracers: tel.Tracers,
 		Store: store, Logger: logger, Tokens: cfg.Tokens, Reflection: cfg.Reflection, MaxWatch: cfg.MaxWatch, TLS: cfg.TLS,
 		Sagas:      workflows.Client{Temporal: cfg.Temporal},
 		ReadModels: projections.NewReadModels(cfg.DB),

@@ -9,6 +9,7 @@ import (
 	"github.com/ordersaga/ordersaga/eventbus/jetstream"
 	"github.com/ordersaga/ordersaga/eventbus/natsconn"
 	"github.com/ordersaga/ordersaga/eventbus/natsstreaming"
+	"github.com/ordersaga/ordersaga/telemetry"
 )
 
 // Bus kinds: BusConfig.Kind.
@@ -34,16 +35,19 @@ type BusConfig struct {
 	Conn natsconn.Config
 }
 
-// OpenBus connects to the bus cfg names.
-func OpenBus(ctx context.Context, cfg BusConfig, logger *slog.Logger) (eventbus.Bus, error) {
+// OpenBus connects to the bus cfg names, measured and traced by tel (nil: not).
+func OpenBus(ctx context.Context, cfg BusConfig, logger *slog.Logger, tel *telemetry.Telemetry) (eventbus.Bus, error) {
+	tel = orOff(tel)
 	switch cfg.Kind {
 	case BusNATSStreaming:
 		return natsstreaming.Connect(ctx, natsstreaming.Config{
 			URL: cfg.URL, ClusterID: cfg.ClusterID, ClientID: cfg.ClientID, ChannelPrefix: cfg.Prefix,
 			MonitorURL: cfg.MonitorURL, AllowMemoryStore: cfg.AllowMemoryStore, Conn: cfg.Conn, Logger: logger,
+			Meters: tel.Meters, Tracers: tel.Tracers,
 		})
 	case BusJetStream:
-		return jetstream.Connect(ctx, jetstream.Config{URL: cfg.URL, ClientName: cfg.ClientID, SubjectPrefix: cfg.Prefix, Conn: cfg.Conn, Logger: logger})
+		return jetstream.Connect(ctx, jetstream.Config{URL: cfg.URL, ClientName: cfg.ClientID, SubjectPrefix: cfg.Prefix, Conn: cfg.Conn, Logger: logger,
+			Meters: tel.Meters, Tracers: tel.Tracers})
 	}
 	return nil, fmt.Errorf("unknown bus %q: choose %s or %s", cfg.Kind, BusNATSStreaming, BusJetStream)
 }

@@ -31,7 +31,7 @@ func TestReadersMayNotPublishEvents(t *testing.T) {
 			ctx := context.Background()
 			open := func(as natsembed.Credentials) eventbus.Bus {
 				bus, err := system.OpenBus(ctx, system.BusConfig{Kind: kind, URL: srv.URL(), MonitorURL: srv.MonitorURL(), ClusterID: srv.ClusterID(),
-					ClientID: as.User + "-" + kind, Conn: natsconn.Config{User: as.User, Password: as.Password}}, nil)
+					ClientID: as.User + "-" + kind, Conn: natsconn.Config{User: as.User, Password: as.Password}}, nil, nil)
 				if err != nil {
 					t.Fatalf("%s connecting: %v", as.User, err)
 				}

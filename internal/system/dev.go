@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
@@ -26,6 +28,7 @@ import (
 	"github.com/ordersaga/ordersaga/natsembed"
 	"github.com/ordersaga/ordersaga/pglocal"
 	"github.com/ordersaga/ordersaga/sqldb"
+	"github.com/ordersaga/ordersaga/telemetry"
 	"github.com/ordersaga/ordersaga/temporaldev"
 	"github.com/ordersaga/ordersaga/worker"
 )
@@ -60,7 +63,13 @@ type DevConfig struct {
 	Restaurant RestaurantConfig
 	// DemoMenus are the restaurants that get DemoMenu if they have no menu yet.
 	DemoMenus []string
-	Logger    *slog.Logger
+	// MetricsAddr is where /metrics is served (port 0 picks one; empty serves none, but
+	// metrics are still collected). TraceFile, when set, receives every span as JSON;
+	// SpanExporter (tests) too. Traces also go where the OTEL_* variables say.
+	MetricsAddr  string
+	TraceFile    string
+	SpanExporter sdktrace.SpanExporter
+	Logger       *slog.Logger
 }
 
 // Dev is everything `ordersaga dev` runs, started.
@@ -68,10 +77,14 @@ type Dev struct {
 	// Where says where everything listens.
 	Where DevAddresses
 
-	logger  *slog.Logger
-	roles   []interface{ Run(context.Context) error }
-	closers []func() error
+	logger    *slog.Logger
+	telemetry *telemetry.Telemetry
+	roles     []interface{ Run(context.Context) error }
+	closers   []func() error
 }
+
+// Telemetry is dev's: its metrics (Gather) and traces.
+func (d *Dev) Telemetry() *telemetry.Telemetry { return d.telemetry }
 
 // DevClusterBase is where dev keeps its PostgreSQL cluster when it runs as root and the
 // postgres user cannot enter the data directory (pglocal.Config.RelocateTo).
@@ -80,6 +93,8 @@ const DevClusterBase = "/var/lib/ordersaga/clusters"
 // DevAddresses are where the parts of a Dev listen.
 type DevAddresses struct {
 	DatabaseURL, GRPC, NATS, NATSMonitor, Bus, Temporal, TemporalWeb, TemporalBinary string
+	// Metrics is the URL of /metrics, when served.
+	Metrics string
 	// NATSUsers is the file with the NATS users (DevNATSUsers).
 	NATSUsers string
 }
@@ -103,6 +118,9 @@ func StartDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 	if err := d.prepareDataDir(cfg); err != nil {
 		return nil, err
 	}
+	if err := d.startTelemetry(ctx, cfg); err != nil {
+		return nil, err
+	}
 	db, err := d.database(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -115,7 +133,7 @@ func StartDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 	if err != nil {
 		return nil, err
 	}
-	worker, err := NewWorker(WorkerConfig{DB: db, Bus: bus, Temporal: temporal, Logger: d.logger, Baseline: true})
+	worker, err := NewWorker(WorkerConfig{DB: db, Bus: bus, Temporal: temporal, Logger: d.logger, Baseline: true, Telemetry: d.telemetry})
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +145,8 @@ func StartDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := NewAPI(APIConfig{DB: db, Temporal: temporal, Tokens: tokens, Logger: d.logger, Addr: cfg.GRPCAddr, Reflection: true})
+	api, err := NewAPI(APIConfig{DB: db, Temporal: temporal, Tokens: tokens, Logger: d.logger, Addr: cfg.GRPCAddr, Reflection: true,
+		Telemetry: d.telemetry})
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +157,7 @@ func StartDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 		return nil, err
 	}
 	rule := cfg.Restaurant
-	rule.Bus, rule.API, rule.Logger = readerBus, orders, d.logger
+	rule.Bus, rule.API, rule.Logger, rule.Telemetry = readerBus, orders, d.logger, d.telemetry
 	restaurant, err := NewRestaurant(rule)
 	if err != nil {
 		return nil, err
@@ -154,7 +173,8 @@ func (d *Dev) apiClient(dataDir, addr string, p auth.Principal) (ordersagav1.Ord
 		return nil, err
 	}
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(&api.SignedTokens{Signer: signer, Principal: p, TTL: time.Hour, AllowInsecure: true}))
+		grpc.WithPerRPCCredentials(&api.SignedTokens{Signer: signer, Principal: p, TTL: time.Hour, AllowInsecure: true}),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(api.InstrumentOptions(d.telemetry.Meters, d.telemetry.Tracers)...)))
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +206,7 @@ func (d *Dev) database(ctx context.Context, cfg DevConfig) (*sqldb.DB, error) {
 			return nil, err
 		}
 	}
-	db, err := sqldb.Open(ctx, sqldb.Config{URL: url})
+	db, err := sqldb.Open(ctx, sqldb.Config{URL: url, Meters: d.telemetry.Meters, Tracers: d.telemetry.Tracers})
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +286,7 @@ func (d *Dev) bus(ctx context.Context, cfg DevConfig) (writer, reader eventbus.B
 	open := func(as natsembed.Credentials, clientID string) (eventbus.Bus, error) {
 		c := bc
 		c.ClientID, c.Conn.User, c.Conn.Password = clientID, as.User, as.Password
-		bus, err := OpenBus(ctx, c, d.logger)
+		bus, err := OpenBus(ctx, c, d.logger, d.telemetry)
 		if err == nil {
 			d.closers = append(d.closers, bus.Close)
 		}
@@ -302,13 +322,47 @@ func (d *Dev) temporal(ctx context.Context, cfg DevConfig) (client.Client, error
 	}
 	d.Where.Temporal, d.Where.TemporalWeb, d.Where.TemporalBinary = server.HostPort(), server.UIURL(), cfg.TemporalBinary
 	d.logger.Info("Temporal running", "address", server.HostPort(), "web", server.UIURL())
-	c, err := worker.Dial(ctx, worker.Config{Client: client.Options{HostPort: server.HostPort()}, Logger: d.logger.With("component", "temporal")})
+	c, err := worker.Dial(ctx, worker.Config{Client: client.Options{HostPort: server.HostPort()}, Logger: d.logger.With("component", "temporal"),
+		Meters: d.telemetry.Meters, Tracers: d.telemetry.Tracers})
 	if err != nil {
 		return nil, err
 	}
 	d.closers = append(d.closers, func() error { c.Close(); return nil })
 	return c, nil
 }
+
+// startTelemetry makes dev's metrics (always) and traces (to TraceFile, SpanExporter or
+// where OTEL_* says), and binds the metrics address, so that a taken port is known now.
+func (d *Dev) startTelemetry(ctx context.Context, cfg DevConfig) error {
+	tel, err := telemetry.New(ctx, telemetry.Config{Service: "ordersaga-dev", Metrics: true, MetricsAddr: cfg.MetricsAddr,
+		TracesFromEnv: true, TraceFile: cfg.TraceFile, SpanExporter: cfg.SpanExporter, Logger: d.logger})
+	if err != nil {
+		return err
+	}
+	d.telemetry = tel
+	d.closers = append(d.closers, func() error {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return tel.Shutdown(stopCtx)
+	})
+	lis, err := tel.Listen()
+	if err != nil {
+		return err
+	}
+	if lis != nil {
+		d.Where.Metrics = "http://" + lis.Addr().String() + "/metrics"
+		d.roles = append(d.roles, metricsServer{tel, lis})
+	}
+	return nil
+}
+
+// metricsServer serves a process's /metrics as a role.
+type metricsServer struct {
+	tel *telemetry.Telemetry
+	lis net.Listener
+}
+
+func (m metricsServer) Run(ctx context.Context) error { return m.tel.Serve(ctx, m.lis) }
 
 // Run runs every role until ctx ends or one fails.
 func (d *Dev) Run(ctx context.Context) error {

@@ -10,6 +10,7 @@ import (
 	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/relay"
 	"github.com/ordersaga/ordersaga/sqldb"
+	"github.com/ordersaga/ordersaga/telemetry"
 )
 
 // RelayTuning adjusts an outbox relay; zero fields keep relay's defaults.
@@ -26,6 +27,8 @@ type RelayConfig struct {
 	Bus    eventbus.Publisher // required
 	Logger *slog.Logger
 	Tuning RelayTuning
+	// Telemetry receives the relay's metrics and the outbox's backlog; nil: none.
+	Telemetry *telemetry.Telemetry
 }
 
 // Relay is the outbox relay role: it publishes committed events that are still in the
@@ -42,7 +45,7 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	}
 	logger := orDiscard(cfg.Logger).With("component", "relay")
 	r, err := relay.New(relay.Config{Outbox: eventstore.New(cfg.DB), Publisher: cfg.Bus, Logger: logger,
-		GracePeriod: cfg.Tuning.GracePeriod, PollInterval: cfg.Tuning.PollInterval})
+		GracePeriod: cfg.Tuning.GracePeriod, PollInterval: cfg.Tuning.PollInterval, Meters: orOff(cfg.Telemetry).Meters})
 	if err != nil {
 		return nil, err
 	}

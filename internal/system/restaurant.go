@@ -10,6 +10,7 @@ import (
 	"github.com/ordersaga/ordersaga/eventbus"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/restaurant"
+	"github.com/ordersaga/ordersaga/telemetry"
 )
 
 // RestaurantConfig are the restaurant simulator's dependencies and its rule.
@@ -26,6 +27,8 @@ type RestaurantConfig struct {
 	// Concurrency is how many orders it decides at once; default
 	// DefaultRestaurantConcurrency.
 	Concurrency int
+	// Telemetry traces each decision; nil: none.
+	Telemetry *telemetry.Telemetry
 }
 
 // Restaurant is the restaurant simulator role: it decides orders once they are paid.
@@ -53,7 +56,8 @@ func NewRestaurant(cfg RestaurantConfig) (*Restaurant, error) {
 		cfg.Concurrency = DefaultRestaurantConcurrency
 	}
 	sim, err := restaurant.New(restaurant.Config{Orders: restaurant.APIOrders{Client: cfg.API},
-		Delay: cfg.Delay, Unavailable: cfg.Unavailable, ManualRestaurant: cfg.ManualRestaurant, Logger: cfg.Logger})
+		Delay: cfg.Delay, Unavailable: cfg.Unavailable, ManualRestaurant: cfg.ManualRestaurant, Logger: cfg.Logger,
+		Tracers: orOff(cfg.Telemetry).Tracers})
 	if err != nil {
 		return nil, err
 	}

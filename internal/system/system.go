@@ -13,6 +13,7 @@ import (
 	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/projections"
 	"github.com/ordersaga/ordersaga/sqldb"
+	"github.com/ordersaga/ordersaga/telemetry"
 )
 
 // Migrate creates or upgrades every component's schema (the event store, the read
@@ -36,6 +37,14 @@ func CheckSchema(ctx context.Context, db *sqldb.DB) error {
 		}
 	}
 	return nil
+}
+
+// orOff returns t, or telemetry that exports nothing when t is nil.
+func orOff(t *telemetry.Telemetry) *telemetry.Telemetry {
+	if t == nil {
+		return telemetry.Off()
+	}
+	return t
 }
 
 // orDiscard returns logger, or one that discards everything when it is nil.

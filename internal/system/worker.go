@@ -16,6 +16,7 @@ import (
 	"github.com/ordersaga/ordersaga/payments"
 	"github.com/ordersaga/ordersaga/relay"
 	"github.com/ordersaga/ordersaga/sqldb"
+	"github.com/ordersaga/ordersaga/telemetry"
 	"github.com/ordersaga/ordersaga/worker"
 )
 
@@ -30,6 +31,9 @@ type WorkerConfig struct {
 	Baseline bool
 	// Relay tunes the outbox relay the worker runs; zero fields keep relay's defaults.
 	Relay RelayTuning
+	// Telemetry receives the relay's metrics; nil: none. (The activities' come through
+	// the Temporal client and the database, instrumented where they are made.)
+	Telemetry *telemetry.Telemetry
 }
 
 // Worker is the saga worker role: the Temporal worker running OrderSaga and its
@@ -54,7 +58,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if err := acts.Validate(); err != nil {
 		return nil, err
 	}
-	r, err := NewRelay(RelayConfig{DB: cfg.DB, Bus: cfg.Bus, Logger: cfg.Logger, Tuning: cfg.Relay})
+	r, err := NewRelay(RelayConfig{DB: cfg.DB, Bus: cfg.Bus, Logger: cfg.Logger, Tuning: cfg.Relay, Telemetry: cfg.Telemetry})
 	if err != nil {
 		return nil, err
 	}

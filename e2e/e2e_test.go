@@ -49,6 +49,7 @@ type system struct {
 	uiPort      int
 	natsPort    int
 	monitorPort int
+	metricsAddr string // where dev serves /metrics
 	cmd         *exec.Cmd
 	exited      chan error // receives the result of cmd.Wait
 	out         *syncbuf.Buffer
@@ -88,7 +89,7 @@ func newSystem(t *testing.T) *system {
 	}
 	s := &system{t: t, bin: bin, temporalBin: temporalBin, dataDir: filepath.Join(tmp, "data"),
 		apiAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), temporal: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		uiPort: freePort(t), natsPort: freePort(t), monitorPort: freePort(t)}
+		uiPort: freePort(t), natsPort: freePort(t), monitorPort: freePort(t), metricsAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
 	conn, err := grpc.NewClient(s.apiAddr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(devOperator{s}))
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +110,7 @@ func (s *system) start() {
 		}
 		s.t.Logf("a port of dev was taken meanwhile; starting again on others")
 		s.temporal, s.uiPort = fmt.Sprintf("127.0.0.1:%d", freePort(s.t)), freePort(s.t)
-		s.natsPort, s.monitorPort = freePort(s.t), freePort(s.t)
+		s.natsPort, s.monitorPort, s.metricsAddr = freePort(s.t), freePort(s.t), fmt.Sprintf("127.0.0.1:%d", freePort(s.t))
 	}
 }
 
@@ -120,7 +121,8 @@ func (s *system) startOnce(mayRetry bool) bool {
 	s.out = &syncbuf.Buffer{}
 	s.cmd = exec.Command(s.bin, "dev", "--data-dir", s.dataDir, "--grpc-addr", s.apiAddr,
 		"--nats-port", strconv.Itoa(s.natsPort), "--nats-monitor-port", strconv.Itoa(s.monitorPort),
-		"--temporal-address", s.temporal, "--temporal-ui-port", strconv.Itoa(s.uiPort), "--restaurant-delay", "300ms")
+		"--temporal-address", s.temporal, "--temporal-ui-port", strconv.Itoa(s.uiPort), "--restaurant-delay", "300ms",
+		"--metrics-addr", s.metricsAddr)
 	s.cmd.Env = append(os.Environ(), temporaldev.EnvBinary+"="+s.temporalBin)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
@@ -355,6 +357,11 @@ func TestAsAUser(t *testing.T) {
 		}
 	}
 	s.awaitDetails("order-placed", ordersaga.StatusApproved, "Done: create-order, debit-payment, restaurant-decision, approve-order")
+	// A decision the saga no longer awaits is refused (and counted).
+	if out, err := s.command(s.bin, "order", "approve", "happy", "--api", s.apiAddr).CombinedOutput(); err == nil || !strings.Contains(string(out), "FailedPrecondition") {
+		t.Errorf("approving an approved order: %v\n%s", err, out)
+	}
+	s.assertDeployedMetricsExported()
 	if out := s.ordersaga("account", "get", "--customer", "rich"); !strings.Contains(out, "954.00") {
 		t.Errorf("rich after one approved, one rejected and one cancelled order: %s", out)
 	}

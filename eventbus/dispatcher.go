@@ -35,6 +35,7 @@ func NewDispatcher(opts SubscribeOptions, in *Instruments) *Dispatcher {
 	if in == nil {
 		in = NewInstruments(nil, nil)
 	}
+	in.countFromZero(opts.Group, opts.Types)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	deadLetter := opts.DeadLetter
 	opts.DeadLetter = func(ctx context.Context, msg Message, cause error) error {

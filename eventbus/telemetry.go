@@ -93,6 +93,17 @@ func (in *Instruments) startDelivery(ctx context.Context, group string, msg Mess
 		trace.WithAttributes(attrs...))
 }
 
+// countFromZero makes the counters of group exist, at 0, for each of types, so that their
+// series (and rate()) are there before the first delivery or dead letter.
+func (in *Instruments) countFromZero(group string, types []string) {
+	for _, typ := range types {
+		labels := metric.WithAttributes(attribute.String("group", group), attribute.String("event_type", instrument.EventTypeLabel(typ)))
+		for _, c := range []metric.Int64Counter{in.deliveries, in.redeliveries, in.deadLetters} {
+			c.Add(context.Background(), 0, labels)
+		}
+	}
+}
+
 // deadLettered counts a dead letter of group.
 func (in *Instruments) deadLettered(ctx context.Context, group string, msg Message) {
 	in.deadLetters.Add(ctx, 1, metric.WithAttributes(attribute.String("group", group),

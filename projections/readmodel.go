@@ -58,6 +58,15 @@ func Types() []string {
 	return slices.Compact(types)
 }
 
+// Tables are the read models' tables, which name them in metrics and reports.
+func Tables() []string {
+	tables := make([]string, len(readModels))
+	for i, m := range readModels {
+		tables[i] = m.table
+	}
+	return tables
+}
+
 // modelFor returns the read model of a stream, or nil for streams no model reads.
 func modelFor(stream ordersaga.Stream) *readModel {
 	for _, m := range readModels {

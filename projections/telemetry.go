@@ -24,12 +24,19 @@ type instruments struct {
 
 func newInstruments(db *sqldb.DB) instruments {
 	m := db.Meters().Meter("github.com/ordersaga/ordersaga/projections")
-	return instruments{
+	in := instruments{
 		lag: instrument.Must(m.Float64Histogram("ordersaga.projection.lag", metric.WithUnit("s"),
 			metric.WithDescription("Seconds from an event's recorded_at to the commit that made a read model reflect it, by read model"))),
 		gapsFilled: instrument.Must(m.Int64Counter("ordersaga.projection.gaps_filled",
 			metric.WithDescription("Stream gaps a read model filled by reading the missing events from the store, by read model and by how (delivery or reconcile)"))),
 	}
+	// Counted from zero, so that the series exist (and rate() works) before the first gap.
+	for _, rm := range readModels {
+		for _, how := range []string{"delivery", "reconcile"} {
+			in.gapsFilled.Add(context.Background(), 0, metric.WithAttributes(attribute.String("read_model", rm.table), attribute.String("by", how)))
+		}
+	}
+	return in
 }
 
 // applied records the lag of an event a read model now reflects.

@@ -31,6 +31,10 @@ func newInstruments(cfg Config) (instruments, error) {
 		retries: instrument.Must(m.Int64Counter("ordersaga.relay.retries",
 			metric.WithDescription("Relay rounds that failed (store or bus unavailable) and are tried again after a backoff"))),
 	}
+	// Counted from zero, so that their series exist (and rate() works) before the first.
+	for _, c := range []metric.Int64Counter{in.published, in.parked, in.retries} {
+		c.Add(context.Background(), 0)
+	}
 	backlog, ok := cfg.Outbox.(Backlog)
 	if !ok {
 		return in, nil

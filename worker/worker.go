@@ -66,9 +66,7 @@ func (c Config) withDefaults() Config {
 // instrument adds the metrics handler and the tracing interceptor cfg asks for.
 func (c Config) instrument() (Config, error) {
 	if c.Meters != nil {
-		c.Client.MetricsHandler = temporalotel.NewMetricsHandler(temporalotel.MetricsHandlerOptions{
-			Meter: c.Meters.Meter("go.temporal.io/sdk"), UseMonotonicCounters: true,
-			OnError: func(err error) { c.Logger.Warn("a Temporal metric was not recorded", "err", err) }})
+		c.Client.MetricsHandler = MetricsHandler(c.Meters, c.Logger)
 	}
 	if c.Tracers != nil {
 		tracing, err := tracingInterceptors(c.Tracers)
@@ -78,6 +76,15 @@ func (c Config) instrument() (Config, error) {
 		c.Client.Interceptors = append(c.Client.Interceptors, tracing...)
 	}
 	return c, nil
+}
+
+// MetricsHandler is the Temporal SDK's metrics handler on meters: what the worker's SDK
+// records, and what the saga and workflows.Client count, all in one scope. A metric that
+// cannot be recorded is logged.
+func MetricsHandler(meters metric.MeterProvider, logger *slog.Logger) client.MetricsHandler {
+	return temporalotel.NewMetricsHandler(temporalotel.MetricsHandlerOptions{
+		Meter: meters.Meter("go.temporal.io/sdk"), UseMonotonicCounters: true,
+		OnError: func(err error) { logger.Warn("a Temporal metric was not recorded", "err", err) }})
 }
 
 // Dial connects to Temporal, waiting (with a log line every few attempts, backing off up

@@ -19,6 +19,9 @@ import (
 // errors are application errors: EINVALID, ENOTFOUND, EPRECONDITION, EUNAVAILABLE.
 type Client struct {
 	Temporal client.Client
+	// Metrics, when set, counts the decisions refused because the saga had ended (those
+	// the saga refuses itself it counts itself): the worker's handler (worker.MetricsHandler).
+	Metrics client.MetricsHandler
 }
 
 // Placed identifies an order's saga.
@@ -102,7 +105,12 @@ func (c Client) Decide(ctx context.Context, orderID string, d Decision) (Decisio
 	if err == nil {
 		err = handle.Get(ctx, &res)
 	}
-	return res, temporalError("decide order "+orderID, err)
+	err = temporalError("decide order "+orderID, err)
+	var notFound *serviceerror.NotFound
+	if c.Metrics != nil && ordersaga.ErrorCode(err) == ordersaga.EPRECONDITION && errors.As(err, &notFound) {
+		c.Metrics.WithTags(map[string]string{"why": refusedSagaEnded}).Counter(metricDecisionsRefused).Inc(1)
+	}
+	return res, err
 }
 
 // Cancel asks the order's saga to cancel.

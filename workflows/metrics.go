@@ -6,8 +6,9 @@ import (
 
 // The saga's own metrics, through the worker's Temporal metrics handler, which drops what
 // a replay would count twice: sagas started, sagas ended by outcome (the final status) and
-// reason, compensations run, and decisions refused. Names are Prometheus-style; the
-// exporter adds _total to counters.
+// reason, compensations run, and decisions refused (those for a saga that has ended are
+// counted by Client, which Temporal answers). Names are Prometheus-style; the exporter adds
+// _total to counters.
 const (
 	metricSagasStarted      = "ordersaga_sagas_started"
 	metricSagasEnded        = "ordersaga_sagas_ended"
@@ -16,6 +17,7 @@ const (
 	refusedNotAwaiting      = "not_awaiting_decision"
 	refusedIgnoredSignal    = "signal_ignored"
 	refusedOrderEndedBefore = "order_ended_before_decision_point"
+	refusedSagaEnded        = "saga_ended"
 )
 
 func countStarted(ctx workflow.Context) {

@@ -73,6 +73,9 @@ type State struct {
 	OrderVersion int64 `json:"order_version"`
 	// DecisionHeld is true while a decision that arrived early waits for the decision point.
 	DecisionHeld bool `json:"decision_held,omitempty"`
+	// DecisionDeadline is when the restaurant's time to decide runs out, once the saga
+	// waits for it.
+	DecisionDeadline *time.Time `json:"decision_deadline,omitempty"`
 }
 
 // Result is how the saga ended.
@@ -281,6 +284,7 @@ func (s *saga) awaitDecision(ctx workflow.Context, timeout time.Duration) (bool,
 		return true, nil
 	}
 	s.deadline = workflow.Now(ctx).Add(timeout)
+	s.state.DecisionDeadline = &s.deadline
 	s.setStatus(ctx, ordersaga.StatusAwaitingDecision)
 	return workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: timeout,
 		TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("restaurant %s decides within %s", s.in.RestaurantID, timeout)}},

@@ -118,6 +118,7 @@ func TestDockerComposeMatchesTheBinary(t *testing.T) {
 	}
 	clientIDs := map[string]string{}
 	ordersagaServices := 0
+	var scraped []string // what Prometheus should scrape: host:port of every role that serves metrics
 	for name, svc := range c.Services {
 		if svc.Image != "ordersaga:dev" {
 			continue
@@ -155,6 +156,10 @@ func TestDockerComposeMatchesTheBinary(t *testing.T) {
 			}
 			clientIDs[id] = name
 		}
+		if addr := svc.Environment["ORDERSAGA_METRICS_ADDR"]; addr != "" && reads["ORDERSAGA_METRICS_ADDR"] {
+			_, port, _ := net.SplitHostPort(addr)
+			scraped = append(scraped, name+":"+port)
+		}
 		if addr := svc.Environment["ORDERSAGA_GRPC_ADDR"]; addr != "" {
 			_, port, _ := net.SplitHostPort(addr)
 			if !slices.Contains(published[name], port) {
@@ -177,9 +182,44 @@ func TestDockerComposeMatchesTheBinary(t *testing.T) {
 			}
 		}
 	}
-	if ordersagaServices != 7 {
-		t.Errorf("%d ordersaga services, want 7: migrate, keys, worker, two projectors, restaurant, api", ordersagaServices)
+	if ordersagaServices != 8 {
+		t.Errorf("%d ordersaga services, want 8: migrate, keys, worker, two projectors, restaurant, api, monitor", ordersagaServices)
 	}
+	// Prometheus scrapes exactly the roles that serve metrics, where they serve them.
+	if targets := prometheusTargets(t); !sameSet(targets, scraped) {
+		t.Errorf("deploy/prometheus.yml scrapes %v; the roles serve metrics at %v", targets, scraped)
+	}
+}
+
+// prometheusTargets reads the scrape targets of deploy/prometheus.yml.
+func prometheusTargets(t *testing.T) []string {
+	t.Helper()
+	raw, err := os.ReadFile("../../deploy/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		ScrapeConfigs []struct {
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	var targets []string
+	for _, sc := range cfg.ScrapeConfigs {
+		for _, st := range sc.StaticConfigs {
+			targets = append(targets, st.Targets...)
+		}
+	}
+	return targets
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b))
+	return slices.Equal(a, b)
 }
 
 // TestComposeNATSGivesReadersThePermissionsDevGives reads deploy/nats.conf, as the NATS

@@ -9,6 +9,8 @@
 //	ordersaga outbox     list and requeue the events the bus refused (parked)
 //	ordersaga migrate    create or upgrade the database schema, then exit
 //	ordersaga verify     prove that nothing was lost: read models = fold of the store
+//	ordersaga monitor    verify continuously and watch for stuck sagas, as metrics
+//	ordersaga sagas      stuck: list the running sagas that do not move on
 //	ordersaga rebuild    rebuild the read models from the store (resumable)
 //	ordersaga load       drive orders through a running stack and measure it
 //	ordersaga order      place|get|list|history|watch|approve|reject|cancel (through the API)

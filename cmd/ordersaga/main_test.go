@@ -123,9 +123,9 @@ func TestDevKeepsDataAcrossRestartsAndResetWipesIt(t *testing.T) {
 	dataDir := filepath.Join(base, "data")
 	addr := freeAddr(t)
 	natsPort, monitorPort := freePort(t), freePort(t)
-	temporalAddr, uiPort := freeAddr(t), freePort(t)
+	temporalAddr, uiPort, metricsAddr := freeAddr(t), freePort(t), freeAddr(t)
 	devArgs := func(extra ...string) []string {
-		return append([]string{"dev", "--data-dir", dataDir, "--grpc-addr", addr,
+		return append([]string{"dev", "--data-dir", dataDir, "--grpc-addr", addr, "--metrics-addr", metricsAddr,
 			"--nats-port", fmt.Sprint(natsPort), "--nats-monitor-port", fmt.Sprint(monitorPort),
 			"--temporal-address", temporalAddr, "--temporal-ui-port", fmt.Sprint(uiPort)}, extra...)
 	}

@@ -14,6 +14,7 @@ import (
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/system"
 	"github.com/ordersaga/ordersaga/telemetry"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // runRole runs one long-running role built by internal/system, with its metrics and Go
@@ -225,5 +226,24 @@ func (m *Main) restaurantCommand() *cobra.Command {
 			cfg := rule.config(logger)
 			cfg.Bus, cfg.API, cfg.Telemetry = c.bus, ordersagav1.NewOrderServiceClient(conn), m.tel
 			return system.NewRestaurant(cfg)
+		}})
+}
+
+func (m *Main) monitorCommand() *cobra.Command {
+	var (
+		every, grace, stuckGrace time.Duration
+		attempts                 int32
+	)
+	return m.roleCommand(roleSpec{use: "monitor", temporal: true,
+		short: "verify continuously and watch for stuck sagas; export what is wrong as metrics (--metrics-addr) for alerts",
+		flags: func(f envFlags) {
+			f.fs.DurationVar(&every, "every", 30*time.Second, "pause between two passes")
+			f.fs.DurationVar(&grace, "grace", 10*time.Second, "events younger than this may still be on their way to the bus and the read models")
+			f.fs.Int32Var(&attempts, "stuck-attempts", 3, "an activity retrying past this attempt makes its saga stuck")
+			f.fs.DurationVar(&stuckGrace, "stuck-grace", time.Minute, "a deadline passed, or a workflow task waiting, longer ago than this makes a saga stuck")
+		},
+		build: func(c conns, logger *slog.Logger) (runner, error) {
+			return system.NewMonitor(system.MonitorConfig{DB: c.db, Temporal: c.temporal, Every: every, Grace: grace, Logger: logger, Telemetry: m.tel,
+				Stuck: workflows.StuckOptions{Attempts: attempts, Grace: stuckGrace}})
 		}})
 }

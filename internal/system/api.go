@@ -18,6 +18,7 @@ import (
 	"github.com/ordersaga/ordersaga/projections"
 	"github.com/ordersaga/ordersaga/sqldb"
 	"github.com/ordersaga/ordersaga/telemetry"
+	"github.com/ordersaga/ordersaga/worker"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -66,7 +67,7 @@ func NewAPI(cfg APIConfig) (*API, error) {
 	tel := orOff(cfg.Telemetry)
 	srv, err := api.NewServer(api.Config{Meters: tel.Meters, Tracers: tel.Tracers,
 		Store: store, Logger: logger, Tokens: cfg.Tokens, Reflection: cfg.Reflection, MaxWatch: cfg.MaxWatch, TLS: cfg.TLS,
-		Sagas:      workflows.Client{Temporal: cfg.Temporal},
+		Sagas:      sagasClient(cfg.Temporal, tel, logger),
 		ReadModels: projections.NewReadModels(cfg.DB),
 		Accounts:   payments.Accounts{Store: store, Cache: payments.NewAccountCache(0)},
 		Menus:      menus.Menus{Store: store},
@@ -112,4 +113,13 @@ func (a *API) Run(ctx context.Context) error {
 	defer cancel()
 	a.server.Stop(stopCtx)
 	return <-served
+}
+
+// sagasClient is the API's client of the sagas, counting into tel's metrics when it has.
+func sagasClient(temporal client.Client, tel *telemetry.Telemetry, logger *slog.Logger) workflows.Client {
+	c := workflows.Client{Temporal: temporal}
+	if tel.Meters != nil {
+		c.Metrics = worker.MetricsHandler(tel.Meters, logger)
+	}
+	return c
 }

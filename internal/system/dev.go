@@ -36,8 +36,8 @@ import (
 // DevConfig is what `ordersaga dev` runs in one process: a PostgreSQL cluster in the data
 // directory (unless DatabaseURL is set), embedded NATS Streaming and JetStream with file
 // stores, the Temporal dev server with its Web UI, and every role: the worker (with the
-// load test's baseline) and its relay, two projector members, the restaurant simulator and
-// the gRPC API.
+// load test's baseline) and its relay, two projector members, the restaurant simulator,
+// the gRPC API and the monitor (a continuous verify, exported as metrics).
 type DevConfig struct {
 	// DataDir keeps the data between runs. Required. Reset deletes it first.
 	DataDir string
@@ -162,7 +162,11 @@ func StartDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d.roles = append(d.roles, worker, projectors, restaurant, api)
+	monitor, err := NewMonitor(MonitorConfig{DB: db, Temporal: temporal, Logger: d.logger, Telemetry: d.telemetry})
+	if err != nil {
+		return nil, err
+	}
+	d.roles = append(d.roles, worker, projectors, restaurant, api, monitor)
 	return d, nil
 }
 

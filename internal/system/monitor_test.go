@@ -78,7 +78,7 @@ func TestTheMonitorExportsWhatVerifyFinds(t *testing.T) {
 	if _, err := db.Exec(ctx, `UPDATE customer_balances SET balance = balance + 100`); err != nil {
 		t.Fatal(err)
 	}
-	credit() // never published, nor projected
+	credit()        // never published, nor projected
 	m.cfg.Grace = 1 // the event is older than that at once
 	if err := m.Pass(ctx); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,8 +59,16 @@ func (noAccounts) Get(context.Context, string) (ordersaga.Account, error) {
 // limitedServer serves an OrderService with the given limits over those stand-ins.
 func limitedServer(t *testing.T, cfg api.Config) ordersagav1.OrderServiceClient {
 	t.Helper()
+	cfg.Store, cfg.ReadModels = unusedStore{}, readModels{}
+	return serveStandIns(t, cfg)
+}
+
+// serveStandIns serves an OrderService over cfg's Store and ReadModels and stand-ins for
+// the rest.
+func serveStandIns(t *testing.T, cfg api.Config) ordersagav1.OrderServiceClient {
+	t.Helper()
 	tokens := stacktest.NewTokens(t)
-	cfg.Tokens, cfg.Store, cfg.Sagas, cfg.ReadModels, cfg.Accounts, cfg.Menus = tokens.Verifier, unusedStore{}, noSagas{}, readModels{}, noAccounts{}, noMenus{}
+	cfg.Tokens, cfg.Sagas, cfg.Accounts, cfg.Menus = tokens.Verifier, noSagas{}, noAccounts{}, noMenus{}
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	srv, err := api.NewServer(cfg)
 	if err != nil {
@@ -122,7 +131,63 @@ func TestAWatchEndsAtItsLifetimeAndStreamsAreLimited(t *testing.T) {
 	if _, err := watch.Recv(); !errors.Is(err, io.EOF) {
 		t.Errorf("the watch after its lifetime: %v, want a clean end (EOF)", err)
 	}
-	if _, err := c.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: "other"}); err != nil {
+	// Bounded, so that a watch that never ends fails here rather than hangs.
+	bounded, cancelBounded := context.WithTimeout(ctx, 5*time.Second)
+	defer cancelBounded()
+	if _, err := c.GetOrder(bounded, &ordersagav1.GetOrderRequest{OrderId: "other"}); err != nil {
 		t.Errorf("a call once the stream ended: %v", err)
+	}
+}
+
+// countedReads is a read model whose every order waits for the restaurant at version 2,
+// counting the reads.
+type countedReads struct {
+	readModels
+	n atomic.Int64
+}
+
+func (c *countedReads) Order(ctx context.Context, id string) (ordersaga.OrderView, error) {
+	c.n.Add(1)
+	return c.readModels.Order(ctx, id)
+}
+
+// storeAtVersion3 holds every order at version 3, created for customer c at restaurant r.
+type storeAtVersion3 struct{ api.EventStore }
+
+func (storeAtVersion3) ReadStream(_ context.Context, stream ordersaga.Stream, _ int64, _ int) ([]ordersaga.RecordedEvent, error) {
+	return []ordersaga.RecordedEvent{{StreamID: stream.String(), Version: 1, Type: ordersaga.EventOrderCreated,
+		Data: []byte(`{"order_id":"` + stream.ID() + `","customer_id":"c","restaurant_id":"r"}`)}}, nil
+}
+
+func (storeAtVersion3) StreamVersion(context.Context, ordersaga.Stream) (int64, error) { return 3, nil }
+
+// TestWaitingReadsPollTheReadModelAtABoundedRate waits for versions the read model does
+// not reach (GetOrder with min_version, WatchOrder for the next version) for a second
+// each: the API looks again after 2 ms, doubling to 50 ms (GetOrder) or 200 ms (a watch,
+// which waits on people), so a second costs some 25 reads, not a read-model query in a
+// tight loop. The watch sends the order once: a version it has sent is not sent again.
+func TestWaitingReadsPollTheReadModelAtABoundedRate(t *testing.T) {
+	reads := &countedReads{}
+	c := serveStandIns(t, api.Config{Store: storeAtVersion3{}, ReadModels: reads, MaxWatch: time.Second})
+	ctx := context.Background()
+	second, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if _, err := c.GetOrder(second, &ordersagav1.GetOrderRequest{OrderId: "slow", MinVersion: 3}); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("waiting for version 3 for a second: %v, want the deadline", err)
+	}
+	if n := reads.n.Swap(0); n < 5 || n > 60 {
+		t.Errorf("GetOrder read the read model %d times in a second of waiting, want about 25", n)
+	}
+	watch, err := c.WatchOrder(ctx, &ordersagav1.WatchOrderRequest{OrderId: "slow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sent := 0; err == nil; sent++ {
+		if _, err = watch.Recv(); err == nil && sent == 1 {
+			t.Fatal("the watch sent the order again at the same version")
+		}
+	}
+	if n := reads.n.Load(); n < 3 || n > 30 {
+		t.Errorf("WatchOrder read the read model %d times in its one-second lifetime, want about 13", n)
 	}
 }

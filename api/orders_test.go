@@ -254,7 +254,10 @@ func TestOrderServiceErrors(t *testing.T) {
 	wantStatus(t, err, codes.InvalidArgument, "items[0].quantity")
 	_, err = c.PlaceOrder(ctx, &ordersagav1.PlaceOrderRequest{OrderId: "x"})
 	wantStatus(t, err, codes.InvalidArgument, "customer_id")
-	_, err = c.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: "nope"})
+	// Without min_version a missing order is NotFound at once, not after a wait.
+	quick, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	_, err = c.GetOrder(quick, &ordersagav1.GetOrderRequest{OrderId: "nope"})
 	wantStatus(t, err, codes.NotFound, "")
 	_, err = c.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: "has space"})
 	wantStatus(t, err, codes.InvalidArgument, "order_id")

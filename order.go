@@ -259,6 +259,15 @@ type AccountEntry struct {
 	Reference  string `json:"reference,omitempty"`
 }
 
+// OrderMark says when the read model reflected a version of an order: when the bus
+// published the event (zero when the projector read it from the store to fill a gap) and
+// when the row took it in, by the database's clock.
+type OrderMark struct {
+	Version     int64
+	PublishedAt time.Time
+	ProjectedAt time.Time
+}
+
 // OrderView is an order as the read models hold it: one row per order stream, reflecting
 // the stream up to Version.
 type OrderView struct {

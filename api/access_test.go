@@ -7,6 +7,8 @@ import (
 	"crypto/x509/pkix"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -191,11 +193,12 @@ func checkEveryCall(t *testing.T, addr string, alice auth.Principal, callers []c
 	)
 	// want lists the code of each of identities.
 	type want [5]codes.Code
-	calls := []struct {
+	type accessCheck struct {
 		name string
 		call func(conn *grpc.ClientConn) error
 		want want
-	}{
+	}
+	calls := []accessCheck{
 		{"PlaceOrder for alice", func(conn *grpc.ClientConn) error {
 			_, err := place(ordersagav1.NewOrderServiceClient(conn), alice.ID)
 			return err
@@ -222,6 +225,15 @@ func checkEveryCall(t *testing.T, addr string, alice auth.Principal, callers []c
 		}, want{ok, deny, ok, deny, ok}},
 		{"GetOrderHistory of no order", func(conn *grpc.ClientConn) error {
 			_, err := ordersagav1.NewOrderServiceClient(conn).GetOrderHistory(ctx, &ordersagav1.GetOrderHistoryRequest{OrderId: missing})
+			return err
+		}, want{deny, deny, deny, deny, codes.NotFound}},
+		// The timeline shows the saga's failures as Temporal recorded them: operators only.
+		{"GetOrderTimeline", func(conn *grpc.ClientConn) error {
+			_, err := ordersagav1.NewOrderServiceClient(conn).GetOrderTimeline(ctx, &ordersagav1.GetOrderTimelineRequest{OrderId: order})
+			return err
+		}, want{deny, deny, deny, deny, ok}},
+		{"GetOrderTimeline of no order", func(conn *grpc.ClientConn) error {
+			_, err := ordersagav1.NewOrderServiceClient(conn).GetOrderTimeline(ctx, &ordersagav1.GetOrderTimelineRequest{OrderId: missing})
 			return err
 		}, want{deny, deny, deny, deny, codes.NotFound}},
 		{"WatchOrder", func(conn *grpc.ClientConn) error {
@@ -283,6 +295,16 @@ func checkEveryCall(t *testing.T, addr string, alice auth.Principal, callers []c
 				EventData: `{"id": "m", "price": 1, "currency": "EUR"}`}})
 			return err
 		}, want{deny, deny, deny, deny, deny}},
+		{"AppendEvents", func(conn *grpc.ClientConn) error {
+			_, err := ordersagav1.NewEventStoreServiceClient(conn).AppendEvents(ctx, &ordersagav1.AppendEventsRequest{AggregateType: "note", AggregateId: "2",
+				Events: []*ordersagav1.NewEvent{{EventId: uuid.NewString(), EventType: "note-added", EventData: `{}`}}})
+			return err
+		}, want{deny, deny, deny, deny, ok}},
+		{"AppendEvents on an account", func(conn *grpc.ClientConn) error {
+			_, err := ordersagav1.NewEventStoreServiceClient(conn).AppendEvents(ctx, &ordersagav1.AppendEventsRequest{AggregateType: "customer", AggregateId: alice.ID,
+				Events: []*ordersagav1.NewEvent{{EventId: uuid.NewString(), EventType: "account-credited", EventData: `{"customer_id": "x", "amount": 1000000, "currency": "EUR"}`}}})
+			return err
+		}, want{deny, deny, deny, deny, deny}},
 		{"GetEvents", func(conn *grpc.ClientConn) error {
 			_, err := ordersagav1.NewEventStoreServiceClient(conn).GetEvents(ctx, &ordersagav1.GetEventsRequest{})
 			return err
@@ -292,6 +314,21 @@ func checkEveryCall(t *testing.T, addr string, alice auth.Principal, callers []c
 			_, err := ordersagav1.NewOrderServiceClient(conn).ApproveOrder(ctx, &ordersagav1.ApproveOrderRequest{OrderId: order})
 			return err
 		}, want{deny, deny, ok, deny, codes.FailedPrecondition}},
+	}
+	// Every call of both services is here, so that a new one cannot skip the policy.
+	for _, desc := range []grpc.ServiceDesc{ordersagav1.OrderService_ServiceDesc, ordersagav1.EventStoreService_ServiceDesc} {
+		var methods []string
+		for _, m := range desc.Methods {
+			methods = append(methods, m.MethodName)
+		}
+		for _, s := range desc.Streams {
+			methods = append(methods, s.StreamName)
+		}
+		for _, m := range methods {
+			if !slices.ContainsFunc(calls, func(c accessCheck) bool { return c.name == m || strings.HasPrefix(c.name, m+" ") }) {
+				t.Errorf("%s.%s is not checked against every caller", desc.ServiceName, m)
+			}
+		}
 	}
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {

@@ -37,6 +37,8 @@ func (readModels) ListOrders(context.Context, ordersaga.OrderFilter, string, int
 	return nil, nil
 }
 
+func (readModels) OrderMarks(context.Context, string) ([]ordersaga.OrderMark, error) { return nil, nil }
+
 type noSagas struct{}
 
 func (noSagas) PlaceShowing(context.Context, ordersaga.OrderInput, int64) (workflows.Placed, error) {
@@ -46,6 +48,9 @@ func (noSagas) Decide(context.Context, string, workflows.Decision) (workflows.De
 	return workflows.DecisionResult{}, errors.New("not here")
 }
 func (noSagas) Cancel(context.Context, string) error { return errors.New("not here") }
+func (noSagas) History(context.Context, string) ([]workflows.Step, error) {
+	return nil, errors.New("not here")
+}
 
 type noAccounts struct{}
 

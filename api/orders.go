@@ -24,6 +24,8 @@ type Sagas interface {
 	Decide(ctx context.Context, orderID string, d workflows.Decision) (workflows.DecisionResult, error)
 	// Cancel: EINVALID, ENOTFOUND, EPRECONDITION, EUNAVAILABLE.
 	Cancel(ctx context.Context, orderID string) error
+	// History: EINVALID, ENOTFOUND, EUNAVAILABLE.
+	History(ctx context.Context, orderID string) ([]workflows.Step, error)
 }
 
 // ReadModels is what OrderService reads orders from (projections.Projector).
@@ -32,6 +34,8 @@ type ReadModels interface {
 	Order(ctx context.Context, orderID string) (ordersaga.OrderView, error)
 	// ListOrders: EUNAVAILABLE.
 	ListOrders(ctx context.Context, f ordersaga.OrderFilter, afterOrderID string, limit int) ([]ordersaga.OrderView, error)
+	// OrderMarks: EUNAVAILABLE.
+	OrderMarks(ctx context.Context, orderID string) ([]ordersaga.OrderMark, error)
 }
 
 // Accounts is what OrderService uses for payments accounts (payments.Accounts).

@@ -357,6 +357,14 @@ func TestAsAUser(t *testing.T) {
 		}
 	}
 	s.awaitDetails("order-placed", ordersaga.StatusApproved, "Done: create-order, debit-payment, restaurant-decision, approve-order")
+	// Its timeline joins the saga's steps, the store, the bus and the read model.
+	trace := s.ordersaga("order", "trace", "placed")
+	for _, want := range []string{"saga started", "activity DebitPayment completed", "order-approved recorded", "order-approved published",
+		"read model reflects version 3", "█"} {
+		if !strings.Contains(trace, want) {
+			t.Errorf("ordersaga order trace placed does not show %q:\n%s", want, trace)
+		}
+	}
 	// A decision the saga no longer awaits is refused (and counted).
 	if out, err := s.command(s.bin, "order", "approve", "happy", "--api", s.apiAddr).CombinedOutput(); err == nil || !strings.Contains(string(out), "FailedPrecondition") {
 		t.Errorf("approving an approved order: %v\n%s", err, out)

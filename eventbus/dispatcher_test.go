@@ -34,7 +34,7 @@ func validMessage(t *testing.T) eventbus.Message {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return eventbus.NewMessage("order-created", raw, 1)
+	return eventbus.NewMessage("order-created", raw, 1, time.Time{})
 }
 
 // TestAHandlerGivesUpBeforeTheAckWait: each call's context ends at nine tenths of the ack

@@ -71,6 +71,8 @@ type Message struct {
 	Channel string
 	// Deliveries counts deliveries of this message to the group, 1 the first time.
 	Deliveries int
+	// PublishedAt is when the server took the message in, by its clock (zero if unknown).
+	PublishedAt time.Time
 }
 
 // Handler processes a message. Returning nil acks it; an error leaves it for redelivery.
@@ -256,11 +258,12 @@ func Decode(raw []byte) (ordersaga.RecordedEvent, error) {
 	}, nil
 }
 
-// NewMessage decodes raw into a Message; an undecodable payload yields a Message with a
-// zero Event and the reason in DecodeErr, which Dispatch dead-letters with that reason.
-func NewMessage(channel string, raw []byte, deliveries int) Message {
+// NewMessage decodes raw, which the server took in at publishedAt, into a Message; an
+// undecodable payload yields a Message with a zero Event and the reason in DecodeErr, which
+// Dispatch dead-letters with that reason.
+func NewMessage(channel string, raw []byte, deliveries int, publishedAt time.Time) Message {
 	event, err := Decode(raw)
-	return Message{Event: event, DecodeErr: err, Raw: raw, Channel: channel, Deliveries: deliveries}
+	return Message{Event: event, DecodeErr: err, Raw: raw, Channel: channel, Deliveries: deliveries, PublishedAt: publishedAt}
 }
 
 // SendFunc sends one encoded event for PublishBatch and returns a wait for the server's

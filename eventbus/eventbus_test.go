@@ -77,7 +77,7 @@ func TestAnUndecodablePayloadIsDeadLetteredWithTheReason(t *testing.T) {
 			opts := eventbus.SubscribeOptions{MaxDeliveries: 5,
 				Handler:    func(context.Context, eventbus.Message) error { handled = true; return nil },
 				DeadLetter: func(_ context.Context, _ eventbus.Message, err error) error { cause = err; return nil }}
-			ack := eventbus.Dispatch(context.Background(), opts, eventbus.NewMessage("order-created", []byte(c.raw), 1))
+			ack := eventbus.Dispatch(context.Background(), opts, eventbus.NewMessage("order-created", []byte(c.raw), 1, time.Time{}))
 			if !ack || handled || cause == nil || !strings.Contains(cause.Error(), c.want) {
 				t.Errorf("ack %v, handled %v, dead letter cause %v; want it acked, unhandled, dead-lettered for %q", ack, handled, cause, c.want)
 			}
@@ -233,21 +233,21 @@ func TestDispatchRedeliversUntilTheLastDeliveryThenDeadLetters(t *testing.T) {
 		DeadLetter: func(context.Context, eventbus.Message, error) error { deadLetters++; return deadLetterErr }}
 	for delivery, wantAck := range map[int]bool{1: false, 2: false, 3: true, 4: true} {
 		before := deadLetters
-		ack := eventbus.Dispatch(context.Background(), opts, eventbus.NewMessage("order-created", event, delivery))
+		ack := eventbus.Dispatch(context.Background(), opts, eventbus.NewMessage("order-created", event, delivery, time.Time{}))
 		if ack != wantAck || (deadLetters-before == 1) != wantAck {
 			t.Errorf("delivery %d of 3: ack %v with %d dead letters; want ack %v", delivery, ack, deadLetters-before, wantAck)
 		}
 	}
 	// A dead letter that could not be written leaves the message for redelivery.
 	deadLetterErr = errors.New("dead-letter table unreachable")
-	if eventbus.Dispatch(context.Background(), opts, eventbus.NewMessage("order-created", event, 3)) {
+	if eventbus.Dispatch(context.Background(), opts, eventbus.NewMessage("order-created", event, 3, time.Time{})) {
 		t.Error("a message whose dead letter failed was acked: it is lost")
 	}
 	// Closing the subscription fails the handler; that is no reason to dead-letter.
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cancel(eventbus.ErrSubscriptionClosed)
 	before := deadLetters
-	if eventbus.Dispatch(ctx, opts, eventbus.NewMessage("order-created", event, 3)) || deadLetters != before {
+	if eventbus.Dispatch(ctx, opts, eventbus.NewMessage("order-created", event, 3, time.Time{})) || deadLetters != before {
 		t.Errorf("a handler failing as its subscription closes got %d dead letters; want none, and redelivery", deadLetters-before)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -140,7 +141,7 @@ func (r *balanceRow) insertArgs() []any {
 
 // nextBalance writes an account event that is its row's next version in one statement,
 // as nextOrder does for orders.
-func nextBalance(ctx context.Context, q sqldb.Querier, id string, e ordersaga.RecordedEvent) (bool, error) {
+func nextBalance(ctx context.Context, q sqldb.Querier, id string, e ordersaga.RecordedEvent, _ *time.Time) (bool, error) {
 	if e.Version == 1 {
 		r := &balanceRow{ordersaga.BalanceView{CustomerID: id}}
 		if err := r.apply(e); err != nil {

@@ -24,6 +24,7 @@ var ordersModel = readModel{
 	eventTypes: slices.Sorted(maps.Keys(orderChanges)),
 	load:       loadOrder,
 	next:       nextOrder,
+	mark:       markOrder,
 	fold: func(id string, events []ordersaga.RecordedEvent) model {
 		o := FoldOrder(events)
 		o.OrderID = id
@@ -206,27 +207,45 @@ func (r *orderRow) insertArgs() []any {
 // first event inserts the row unless it exists; a later one changes the row only if it
 // is at the version before. Order-created beyond the first version, and malformed events,
 // take the transaction path.
-func nextOrder(ctx context.Context, q sqldb.Querier, id string, e ordersaga.RecordedEvent) (bool, error) {
+func nextOrder(ctx context.Context, q sqldb.Querier, id string, e ordersaga.RecordedEvent, published *time.Time) (bool, error) {
 	if e.Version == 1 {
 		r := &orderRow{}
 		if err := r.apply(e); err != nil {
 			return false, nil
 		}
-		return writesOneRow(ctx, q, insertStoredOrder, append(r.insertArgs(), storeArgs(e)...)...)
+		return writesOneRow(ctx, q, insertStoredOrder, append(append(r.insertArgs(), storeArgs(e)...), published)...)
 	}
 	c, err := orderChangeOf(e)
 	if err != nil || c.created != nil {
 		return false, nil
 	}
 	return writesOneRow(ctx, q, `UPDATE orders_view SET status = coalesce($2, status), reason = coalesce($3, reason),
-		version = $4, updated_at = $5, projected_at = clock_timestamp()
+		version = $4, updated_at = $5, projected_at = clock_timestamp(), marks = marks || `+newMark("$4", "$13")+`
 		WHERE order_id = $1 AND version = $6 AND `+storeHolds(7),
-		append([]any{id, c.status, c.reason, e.Version, e.RecordedAt, e.Version - 1}, storeArgs(e)...)...)
+		append(append([]any{id, c.status, c.reason, e.Version, e.RecordedAt, e.Version - 1}, storeArgs(e)...), published)...)
+}
+
+// newMark is the JSON array of one mark of version (a SQL expression), published at
+// published (a parameter that may be NULL), reflected now.
+func newMark(version, published string) string {
+	return `jsonb_build_array(jsonb_build_object('v', ` + version + `::INT8, 'p', ` + published + `::TIMESTAMPTZ, 'r', clock_timestamp()))`
+}
+
+// markOrder appends the marks of versions to the row of order id.
+func markOrder(ctx context.Context, tx pgx.Tx, id string, versions []int64, published []*time.Time) error {
+	_, err := tx.Exec(ctx, `UPDATE orders_view SET marks = marks || (
+			SELECT jsonb_agg(jsonb_build_object('v', m.v, 'p', m.p, 'r', clock_timestamp())) FROM unnest($2::INT8[], $3::TIMESTAMPTZ[]) AS m (v, p))
+		WHERE order_id = $1`, id, versions, published)
+	if err != nil {
+		return fmt.Errorf("mark order %s: %w", id, err)
+	}
+	return nil
 }
 
 // insertStoredOrder inserts an order's first row (insertArgs, then storeArgs) if the store
 // holds the event it comes from and the row does not exist yet.
-var insertStoredOrder = `INSERT INTO orders_view (` + orderColumns + `)
-	SELECT $1::text, $2::text, $3::text, $4::text, $5::jsonb, $6::int8, $7::text, $8::text, $9::int8, $10::timestamptz, $11::timestamptz, clock_timestamp()
+var insertStoredOrder = `INSERT INTO orders_view (` + orderColumns + `, marks)
+	SELECT $1::text, $2::text, $3::text, $4::text, $5::jsonb, $6::int8, $7::text, $8::text, $9::int8, $10::timestamptz, $11::timestamptz, clock_timestamp(),
+		` + newMark("$9", "$18") + `
 	WHERE ` + storeHolds(12) + `
 	ON CONFLICT (order_id) DO NOTHING`

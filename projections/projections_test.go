@@ -381,8 +381,8 @@ func TestEventsDeliveredInOrderApplyInOneStatementEach(t *testing.T) {
 			len(events), transactions, slow)
 	}
 	// One statement per event; the transaction path adds the read of the store's copy of
-	// the event, the row's load and save, and the commit.
-	if want := int64(len(events)) + 4*slow; calls > want {
+	// the event, the row's load and save, an order's marks, and the commit.
+	if want := int64(len(events)) + 5*slow; calls > want {
 		t.Errorf("%d events delivered in order ran %d statements, want at most %d", len(events), calls, want)
 	}
 	assertFold(t, f, events)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"reflect"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -53,6 +54,16 @@ func (p *Projector) Forged() int64 { return p.forged.Load() }
 // Apply applies event e and, first, any earlier events of its stream that are missing.
 // It returns nil for events already applied. An error means "not applied, deliver again".
 func (p *Projector) Apply(ctx context.Context, e ordersaga.RecordedEvent) error {
+	return p.ApplyDelivered(ctx, e, time.Time{})
+}
+
+// ApplyDelivered is Apply for an event the bus published at publishedAt (zero: unknown),
+// which the read models that keep marks record with the version (the order timeline).
+func (p *Projector) ApplyDelivered(ctx context.Context, e ordersaga.RecordedEvent, publishedAt time.Time) error {
+	var published *time.Time
+	if !publishedAt.IsZero() {
+		published = &publishedAt
+	}
 	stream, err := ordersaga.ParseStream(e.StreamID)
 	if err != nil {
 		return fmt.Errorf("event %s: %w", e.ID, err) // not from the store: redelivered, then dead-lettered
@@ -67,7 +78,7 @@ func (p *Projector) Apply(ctx context.Context, e ordersaga.RecordedEvent) error 
 	// left to the transaction path, which reports what persists.
 	var done bool
 	err = p.db.InStatement(ctx, func(q sqldb.Querier) (err error) {
-		done, err = m.next(ctx, q, id, e)
+		done, err = m.next(ctx, q, id, e, published)
 		return err
 	})
 	if err == nil && done {
@@ -81,7 +92,7 @@ func (p *Projector) Apply(ctx context.Context, e ordersaga.RecordedEvent) error 
 	if err != nil || stored == nil {
 		return err
 	}
-	current, err := p.applyAll(ctx, stream, m, []ordersaga.RecordedEvent{*stored})
+	current, err := p.applyAll(ctx, stream, m, []ordersaga.RecordedEvent{*stored}, published)
 	if !errors.Is(err, errGap) {
 		return err
 	}
@@ -143,7 +154,7 @@ func (p *Projector) catchUp(ctx context.Context, stream ordersaga.Stream, rm *re
 		if len(events) == 0 {
 			return fmt.Errorf("the store has not got version %d yet", current+1)
 		}
-		if _, err := p.applyAll(ctx, stream, rm, events); err != nil {
+		if _, err := p.applyAll(ctx, stream, rm, events, nil); err != nil {
 			return err
 		}
 		current = events[len(events)-1].Version
@@ -152,9 +163,10 @@ func (p *Projector) catchUp(ctx context.Context, stream ordersaga.Stream, rm *re
 }
 
 // applyAll applies the events in version order to the stream's row in one transaction,
-// skipping those already applied, and records malformed ones as dead letters. It returns
-// the version the row had; errGap means the events do not follow it.
-func (p *Projector) applyAll(ctx context.Context, stream ordersaga.Stream, rm *readModel, events []ordersaga.RecordedEvent) (int64, error) {
+// skipping those already applied, and records malformed ones as dead letters; the last
+// event was published at published (nil: unknown), the others were read from the store.
+// It returns the version the row had; errGap means the events do not follow it.
+func (p *Projector) applyAll(ctx context.Context, stream ordersaga.Stream, rm *readModel, events []ordersaga.RecordedEvent, published *time.Time) (int64, error) {
 	var (
 		deadLettered int64
 		before       int64
@@ -190,7 +202,10 @@ func (p *Projector) applyAll(ctx context.Context, stream ordersaga.Stream, rm *r
 		if !changed {
 			return nil
 		}
-		return m.saveTo(ctx, tx, "")
+		if err := m.saveTo(ctx, tx, ""); err != nil {
+			return err
+		}
+		return p.mark(ctx, tx, stream, rm, events, before, published)
 	})
 	if err != nil {
 		return before, err
@@ -205,6 +220,30 @@ func (p *Projector) applyAll(ctx context.Context, stream ordersaga.Stream, rm *r
 		p.logger.Warn("events dead-lettered", "stream", stream.String(), "count", deadLettered)
 	}
 	return before, nil
+}
+
+// mark records the marks of the events after version before, if rm keeps marks.
+func (p *Projector) mark(ctx context.Context, tx pgx.Tx, stream ordersaga.Stream, rm *readModel, events []ordersaga.RecordedEvent, before int64, published *time.Time) error {
+	if rm.mark == nil {
+		return nil
+	}
+	var versions []int64
+	var when []*time.Time
+	for i, e := range events {
+		if e.Version <= before {
+			continue
+		}
+		versions = append(versions, e.Version)
+		if i == len(events)-1 {
+			when = append(when, published)
+		} else {
+			when = append(when, nil)
+		}
+	}
+	if len(versions) == 0 {
+		return nil
+	}
+	return rm.mark(ctx, tx, stream.ID(), versions, when)
 }
 
 // errGap: the events to apply do not follow the version the row has.

@@ -1,8 +1,13 @@
 package projections
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -44,6 +49,38 @@ func (r *ReadModels) Order(ctx context.Context, orderID string) (ordersaga.Order
 		return ordersaga.OrderView{}, ordersaga.Errorf(ordersaga.ENOTFOUND, "order %s not found", orderID)
 	}
 	return o, nil
+}
+
+// OrderMarks returns the marks of an order's row in version order (none for an order the
+// read model does not hold, or whose row was rebuilt since).
+//
+// Errors: EUNAVAILABLE, EINTERNAL.
+func (r *ReadModels) OrderMarks(ctx context.Context, orderID string) ([]ordersaga.OrderMark, error) {
+	var raw []byte
+	err := r.db.QueryRow(ctx, `SELECT marks FROM orders_view WHERE order_id = $1`, orderID).Scan(&raw)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, readError(err)
+	}
+	var marks []struct {
+		Version     int64      `json:"v"`
+		PublishedAt *time.Time `json:"p"`
+		ProjectedAt time.Time  `json:"r"`
+	}
+	if err := json.Unmarshal(raw, &marks); err != nil {
+		return nil, &ordersaga.Error{Code: ordersaga.EINTERNAL, Message: "internal error", Err: fmt.Errorf("order %s: marks: %w", orderID, err)}
+	}
+	out := make([]ordersaga.OrderMark, len(marks))
+	for i, m := range marks {
+		out[i] = ordersaga.OrderMark{Version: m.Version, ProjectedAt: m.ProjectedAt}
+		if m.PublishedAt != nil {
+			out[i].PublishedAt = *m.PublishedAt
+		}
+	}
+	slices.SortStableFunc(out, func(a, b ordersaga.OrderMark) int { return cmp.Compare(a.Version, b.Version) })
+	return out, nil
 }
 
 // Balance returns the read model of a customer's balance.

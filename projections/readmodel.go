@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -40,7 +41,12 @@ type readModel struct {
 	// next writes event e to the row of stream id in one statement if e is the row's next
 	// version, and reports whether it did. false, for any reason (applied already, a gap,
 	// a malformed event), sends the event down the transaction path, which knows what to do.
-	next func(ctx context.Context, q sqldb.Querier, id string, e ordersaga.RecordedEvent) (bool, error)
+	// published is when the bus published e (nil: unknown), for the model's marks.
+	next func(ctx context.Context, q sqldb.Querier, id string, e ordersaga.RecordedEvent, published *time.Time) (bool, error)
+	// mark records, for a model that keeps marks (nil for one that does not), that the
+	// row of id reflects versions, published when published says (nil: read from the
+	// store), in tx; the transaction path calls it after saving the row.
+	mark func(ctx context.Context, tx pgx.Tx, id string, versions []int64, published []*time.Time) error
 	// fold folds a whole stream into a row, as rebuild and verify do.
 	fold func(id string, events []ordersaga.RecordedEvent) model
 }

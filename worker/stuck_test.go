@@ -84,7 +84,9 @@ func TestASagaNoWorkerRunsShowsAsStuck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.Temporal.TerminateWorkflow(context.Background(), run.GetID(), run.GetRunID(), "test over") })
+	t.Cleanup(func() {
+		_ = s.Temporal.TerminateWorkflow(context.Background(), run.GetID(), run.GetRunID(), "test over")
+	})
 	saga := s.awaitStuck(t, in.OrderID, workflows.StuckOptions{Grace: time.Second})
 	if saga.Why != workflows.StuckWorkflowTask || saga.RunID != run.GetRunID() {
 		t.Errorf("stuck saga = %+v, want its workflow task waiting", saga)

@@ -150,8 +150,14 @@ func (m *Main) orderCommand() *cobra.Command {
 		return c.CancelOrder(ctx, &ordersagav1.CancelOrderRequest{OrderId: cancel.Flags().Arg(0)})
 	})
 
-	cmd := group("order", "place|get|list|history|watch|approve|reject|cancel orders through the API",
-		place, get, list, history, watch, approve, reject, cancel)
+	trace := &cobra.Command{Use: "trace <order id>", Args: orderID,
+		Short: "show an order's timeline: its saga's steps, its events, when the bus published and the read model reflected each (operators)"}
+	m.verb(&cf, trace, func(ctx context.Context, c ordersagav1.OrderServiceClient) (proto.Message, error) {
+		return c.GetOrderTimeline(ctx, &ordersagav1.GetOrderTimelineRequest{OrderId: trace.Flags().Arg(0)})
+	})
+
+	cmd := group("order", "place|get|list|history|watch|approve|reject|cancel|trace orders through the API",
+		place, get, list, history, watch, approve, reject, cancel, trace)
 	cf.register(m.flagsOf(cmd.PersistentFlags()))
 	return cmd
 }
@@ -265,6 +271,8 @@ func (c *clientFlags) print(w io.Writer, msg proto.Message) error {
 		fmt.Fprintln(tw, "decision accepted")
 	case *ordersagav1.CancelOrderResponse:
 		fmt.Fprintln(tw, "cancellation requested; the saga compensates and ends as cancelled")
+	case *ordersagav1.GetOrderTimelineResponse:
+		printTimeline(tw, v.Entries)
 	}
 	return tw.Flush()
 }

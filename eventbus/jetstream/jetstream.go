@@ -239,11 +239,11 @@ func (b *Bus) Subscribe(ctx context.Context, opts eventbus.SubscribeOptions) (ev
 	}
 	sub := &subscription{bus: b, dispatcher: eventbus.NewDispatcher(opts, b.obs)}
 	handle := func(m jetstream.Msg) {
-		deliveries := 1
+		deliveries, published := 1, time.Time{}
 		if md, err := m.Metadata(); err == nil {
-			deliveries = int(md.NumDelivered)
+			deliveries, published = int(md.NumDelivered), md.Timestamp
 		}
-		sub.dispatcher.Deliver(eventbus.NewMessage(m.Subject(), m.Data(), deliveries), func(ack bool) {
+		sub.dispatcher.Deliver(eventbus.NewMessage(m.Subject(), m.Data(), deliveries, published), func(ack bool) {
 			if !ack {
 				_ = m.NakWithDelay(redeliveryDelay(deliveries, opts.AckWait))
 				return

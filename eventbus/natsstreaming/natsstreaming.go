@@ -409,7 +409,7 @@ func (s *subscription) handle(m *stan.Msg) {
 	if m.Redelivered && m.RedeliveryCount == 0 {
 		deliveries = 2 // a server too old to count redeliveries
 	}
-	msg := eventbus.NewMessage(m.Subject, m.Data, deliveries)
+	msg := eventbus.NewMessage(m.Subject, m.Data, deliveries, time.Unix(0, m.Timestamp))
 	if msg.DecodeErr == nil && !slices.Contains(s.opts.Types, msg.Event.Type) {
 		// Another type on the shared channel: not this group's to handle.
 		if err := m.Ack(); err != nil {

@@ -62,7 +62,9 @@ func (p *Projectors) Run(ctx context.Context) error {
 	for i := range p.cfg.Members {
 		sub, err := p.cfg.Bus.Subscribe(ctx, eventbus.SubscribeOptions{
 			Group: ProjectorGroup, Types: projections.Types(), AckWait: p.cfg.AckWait,
-			Handler: func(ctx context.Context, m eventbus.Message) error { return p.projector.Apply(ctx, m.Event) },
+			Handler: func(ctx context.Context, m eventbus.Message) error {
+				return p.projector.ApplyDelivered(ctx, m.Event, m.PublishedAt)
+			},
 			DeadLetter: func(ctx context.Context, m eventbus.Message, cause error) error {
 				return p.projector.DeadLetter(ctx, m.Event, m.Raw, cause)
 			},

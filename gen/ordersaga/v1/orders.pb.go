@@ -9,6 +9,7 @@ package ordersagav1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -747,6 +748,216 @@ func (x *GetOrderHistoryResponse) GetEvents() []*Event {
 	return nil
 }
 
+// GetOrderTimelineRequest names the order.
+type GetOrderTimelineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// order_id of the order.
+	OrderId       string `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOrderTimelineRequest) Reset() {
+	*x = GetOrderTimelineRequest{}
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOrderTimelineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOrderTimelineRequest) ProtoMessage() {}
+
+func (x *GetOrderTimelineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOrderTimelineRequest.ProtoReflect.Descriptor instead.
+func (*GetOrderTimelineRequest) Descriptor() ([]byte, []int) {
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetOrderTimelineRequest) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+// GetOrderTimelineResponse is the order's timeline.
+type GetOrderTimelineResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// entries in time order (ties: saga, store, bus, read model).
+	Entries       []*TimelineEntry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOrderTimelineResponse) Reset() {
+	*x = GetOrderTimelineResponse{}
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOrderTimelineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOrderTimelineResponse) ProtoMessage() {}
+
+func (x *GetOrderTimelineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOrderTimelineResponse.ProtoReflect.Descriptor instead.
+func (*GetOrderTimelineResponse) Descriptor() ([]byte, []int) {
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetOrderTimelineResponse) GetEntries() []*TimelineEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+// TimelineEntry is one moment of an order's life.
+type TimelineEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// at is when it happened (each source's own clock: Temporal's, the database's).
+	At *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"`
+	// source is where it is recorded: "saga" (Temporal's history), "store" (the event
+	// store), "bus" (the message's publication, as the bus stamped it), "read_model".
+	Source string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	// what happened, in a few words: "activity DebitPayment completed", "order-approved".
+	What string `protobuf:"bytes,3,opt,name=what,proto3" json:"what,omitempty"`
+	// detail adds what there is to say: an activity's summary, a failure, a read model.
+	Detail string `protobuf:"bytes,4,opt,name=detail,proto3" json:"detail,omitempty"`
+	// duration of what ended here (an activity from its scheduling, a timer), if any.
+	Duration *durationpb.Duration `protobuf:"bytes,5,opt,name=duration,proto3" json:"duration,omitempty"`
+	// since_previous is the gap from the entry before.
+	SincePrevious *durationpb.Duration `protobuf:"bytes,6,opt,name=since_previous,json=sincePrevious,proto3" json:"since_previous,omitempty"`
+	// attempt of an activity (1 the first time).
+	Attempt int32 `protobuf:"varint,7,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// version and position of the order's event this entry is about, if any.
+	Version       int64 `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
+	Position      int64 `protobuf:"varint,9,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TimelineEntry) Reset() {
+	*x = TimelineEntry{}
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TimelineEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TimelineEntry) ProtoMessage() {}
+
+func (x *TimelineEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TimelineEntry.ProtoReflect.Descriptor instead.
+func (*TimelineEntry) Descriptor() ([]byte, []int) {
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *TimelineEntry) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *TimelineEntry) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *TimelineEntry) GetWhat() string {
+	if x != nil {
+		return x.What
+	}
+	return ""
+}
+
+func (x *TimelineEntry) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *TimelineEntry) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+func (x *TimelineEntry) GetSincePrevious() *durationpb.Duration {
+	if x != nil {
+		return x.SincePrevious
+	}
+	return nil
+}
+
+func (x *TimelineEntry) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *TimelineEntry) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *TimelineEntry) GetPosition() int64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
 // WatchOrderRequest names the order.
 type WatchOrderRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -758,7 +969,7 @@ type WatchOrderRequest struct {
 
 func (x *WatchOrderRequest) Reset() {
 	*x = WatchOrderRequest{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[10]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +981,7 @@ func (x *WatchOrderRequest) String() string {
 func (*WatchOrderRequest) ProtoMessage() {}
 
 func (x *WatchOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[10]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +994,7 @@ func (x *WatchOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchOrderRequest.ProtoReflect.Descriptor instead.
 func (*WatchOrderRequest) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{10}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WatchOrderRequest) GetOrderId() string {
@@ -804,7 +1015,7 @@ type WatchOrderResponse struct {
 
 func (x *WatchOrderResponse) Reset() {
 	*x = WatchOrderResponse{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[11]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +1027,7 @@ func (x *WatchOrderResponse) String() string {
 func (*WatchOrderResponse) ProtoMessage() {}
 
 func (x *WatchOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[11]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +1040,7 @@ func (x *WatchOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchOrderResponse.ProtoReflect.Descriptor instead.
 func (*WatchOrderResponse) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{11}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WatchOrderResponse) GetOrder() *Order {
@@ -850,7 +1061,7 @@ type ApproveOrderRequest struct {
 
 func (x *ApproveOrderRequest) Reset() {
 	*x = ApproveOrderRequest{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[12]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -862,7 +1073,7 @@ func (x *ApproveOrderRequest) String() string {
 func (*ApproveOrderRequest) ProtoMessage() {}
 
 func (x *ApproveOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[12]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -875,7 +1086,7 @@ func (x *ApproveOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveOrderRequest.ProtoReflect.Descriptor instead.
 func (*ApproveOrderRequest) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{12}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ApproveOrderRequest) GetOrderId() string {
@@ -896,7 +1107,7 @@ type ApproveOrderResponse struct {
 
 func (x *ApproveOrderResponse) Reset() {
 	*x = ApproveOrderResponse{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[13]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -908,7 +1119,7 @@ func (x *ApproveOrderResponse) String() string {
 func (*ApproveOrderResponse) ProtoMessage() {}
 
 func (x *ApproveOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[13]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -921,7 +1132,7 @@ func (x *ApproveOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveOrderResponse.ProtoReflect.Descriptor instead.
 func (*ApproveOrderResponse) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{13}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ApproveOrderResponse) GetStatus() string {
@@ -944,7 +1155,7 @@ type RejectOrderRequest struct {
 
 func (x *RejectOrderRequest) Reset() {
 	*x = RejectOrderRequest{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[14]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1167,7 @@ func (x *RejectOrderRequest) String() string {
 func (*RejectOrderRequest) ProtoMessage() {}
 
 func (x *RejectOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[14]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1180,7 @@ func (x *RejectOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectOrderRequest.ProtoReflect.Descriptor instead.
 func (*RejectOrderRequest) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{14}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RejectOrderRequest) GetOrderId() string {
@@ -997,7 +1208,7 @@ type RejectOrderResponse struct {
 
 func (x *RejectOrderResponse) Reset() {
 	*x = RejectOrderResponse{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[15]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1009,7 +1220,7 @@ func (x *RejectOrderResponse) String() string {
 func (*RejectOrderResponse) ProtoMessage() {}
 
 func (x *RejectOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[15]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1022,7 +1233,7 @@ func (x *RejectOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectOrderResponse.ProtoReflect.Descriptor instead.
 func (*RejectOrderResponse) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{15}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RejectOrderResponse) GetStatus() string {
@@ -1043,7 +1254,7 @@ type CancelOrderRequest struct {
 
 func (x *CancelOrderRequest) Reset() {
 	*x = CancelOrderRequest{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[16]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1055,7 +1266,7 @@ func (x *CancelOrderRequest) String() string {
 func (*CancelOrderRequest) ProtoMessage() {}
 
 func (x *CancelOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[16]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1068,7 +1279,7 @@ func (x *CancelOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelOrderRequest.ProtoReflect.Descriptor instead.
 func (*CancelOrderRequest) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{16}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CancelOrderRequest) GetOrderId() string {
@@ -1087,7 +1298,7 @@ type CancelOrderResponse struct {
 
 func (x *CancelOrderResponse) Reset() {
 	*x = CancelOrderResponse{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[17]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1099,7 +1310,7 @@ func (x *CancelOrderResponse) String() string {
 func (*CancelOrderResponse) ProtoMessage() {}
 
 func (x *CancelOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[17]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1112,7 +1323,7 @@ func (x *CancelOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelOrderResponse.ProtoReflect.Descriptor instead.
 func (*CancelOrderResponse) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{17}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{20}
 }
 
 // Account is a customer's payment account.
@@ -1132,7 +1343,7 @@ type Account struct {
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[18]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1355,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[18]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1368,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{18}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Account) GetCustomerId() string {
@@ -1205,7 +1416,7 @@ type CreditAccountRequest struct {
 
 func (x *CreditAccountRequest) Reset() {
 	*x = CreditAccountRequest{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[19]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1428,7 @@ func (x *CreditAccountRequest) String() string {
 func (*CreditAccountRequest) ProtoMessage() {}
 
 func (x *CreditAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[19]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1441,7 @@ func (x *CreditAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreditAccountRequest.ProtoReflect.Descriptor instead.
 func (*CreditAccountRequest) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{19}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreditAccountRequest) GetCustomerId() string {
@@ -1272,7 +1483,7 @@ type CreditAccountResponse struct {
 
 func (x *CreditAccountResponse) Reset() {
 	*x = CreditAccountResponse{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[20]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1284,7 +1495,7 @@ func (x *CreditAccountResponse) String() string {
 func (*CreditAccountResponse) ProtoMessage() {}
 
 func (x *CreditAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[20]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1297,7 +1508,7 @@ func (x *CreditAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreditAccountResponse.ProtoReflect.Descriptor instead.
 func (*CreditAccountResponse) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{20}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreditAccountResponse) GetAccount() *Account {
@@ -1318,7 +1529,7 @@ type GetAccountRequest struct {
 
 func (x *GetAccountRequest) Reset() {
 	*x = GetAccountRequest{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[21]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1541,7 @@ func (x *GetAccountRequest) String() string {
 func (*GetAccountRequest) ProtoMessage() {}
 
 func (x *GetAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[21]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1554,7 @@ func (x *GetAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccountRequest.ProtoReflect.Descriptor instead.
 func (*GetAccountRequest) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{21}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetAccountRequest) GetCustomerId() string {
@@ -1364,7 +1575,7 @@ type GetAccountResponse struct {
 
 func (x *GetAccountResponse) Reset() {
 	*x = GetAccountResponse{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[22]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1376,7 +1587,7 @@ func (x *GetAccountResponse) String() string {
 func (*GetAccountResponse) ProtoMessage() {}
 
 func (x *GetAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[22]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1389,7 +1600,7 @@ func (x *GetAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccountResponse.ProtoReflect.Descriptor instead.
 func (*GetAccountResponse) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{22}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetAccountResponse) GetAccount() *Account {
@@ -1414,7 +1625,7 @@ type MenuItem struct {
 
 func (x *MenuItem) Reset() {
 	*x = MenuItem{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[23]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1426,7 +1637,7 @@ func (x *MenuItem) String() string {
 func (*MenuItem) ProtoMessage() {}
 
 func (x *MenuItem) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[23]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,7 +1650,7 @@ func (x *MenuItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MenuItem.ProtoReflect.Descriptor instead.
 func (*MenuItem) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{23}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MenuItem) GetItemId() string {
@@ -1480,7 +1691,7 @@ type Menu struct {
 
 func (x *Menu) Reset() {
 	*x = Menu{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[24]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1492,7 +1703,7 @@ func (x *Menu) String() string {
 func (*Menu) ProtoMessage() {}
 
 func (x *Menu) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[24]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1505,7 +1716,7 @@ func (x *Menu) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Menu.ProtoReflect.Descriptor instead.
 func (*Menu) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{24}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Menu) GetRestaurantId() string {
@@ -1551,7 +1762,7 @@ type SetMenuItemRequest struct {
 
 func (x *SetMenuItemRequest) Reset() {
 	*x = SetMenuItemRequest{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[25]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1563,7 +1774,7 @@ func (x *SetMenuItemRequest) String() string {
 func (*SetMenuItemRequest) ProtoMessage() {}
 
 func (x *SetMenuItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[25]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1576,7 +1787,7 @@ func (x *SetMenuItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMenuItemRequest.ProtoReflect.Descriptor instead.
 func (*SetMenuItemRequest) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{25}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SetMenuItemRequest) GetRestaurantId() string {
@@ -1611,7 +1822,7 @@ type SetMenuItemResponse struct {
 
 func (x *SetMenuItemResponse) Reset() {
 	*x = SetMenuItemResponse{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[26]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1623,7 +1834,7 @@ func (x *SetMenuItemResponse) String() string {
 func (*SetMenuItemResponse) ProtoMessage() {}
 
 func (x *SetMenuItemResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[26]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1636,7 +1847,7 @@ func (x *SetMenuItemResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMenuItemResponse.ProtoReflect.Descriptor instead.
 func (*SetMenuItemResponse) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{26}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SetMenuItemResponse) GetMenu() *Menu {
@@ -1659,7 +1870,7 @@ type RemoveMenuItemRequest struct {
 
 func (x *RemoveMenuItemRequest) Reset() {
 	*x = RemoveMenuItemRequest{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[27]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1671,7 +1882,7 @@ func (x *RemoveMenuItemRequest) String() string {
 func (*RemoveMenuItemRequest) ProtoMessage() {}
 
 func (x *RemoveMenuItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[27]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1684,7 +1895,7 @@ func (x *RemoveMenuItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMenuItemRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMenuItemRequest) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{27}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RemoveMenuItemRequest) GetRestaurantId() string {
@@ -1712,7 +1923,7 @@ type RemoveMenuItemResponse struct {
 
 func (x *RemoveMenuItemResponse) Reset() {
 	*x = RemoveMenuItemResponse{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[28]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +1935,7 @@ func (x *RemoveMenuItemResponse) String() string {
 func (*RemoveMenuItemResponse) ProtoMessage() {}
 
 func (x *RemoveMenuItemResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[28]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +1948,7 @@ func (x *RemoveMenuItemResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMenuItemResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMenuItemResponse) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{28}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RemoveMenuItemResponse) GetMenu() *Menu {
@@ -1758,7 +1969,7 @@ type GetMenuRequest struct {
 
 func (x *GetMenuRequest) Reset() {
 	*x = GetMenuRequest{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[29]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1770,7 +1981,7 @@ func (x *GetMenuRequest) String() string {
 func (*GetMenuRequest) ProtoMessage() {}
 
 func (x *GetMenuRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[29]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1783,7 +1994,7 @@ func (x *GetMenuRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMenuRequest.ProtoReflect.Descriptor instead.
 func (*GetMenuRequest) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{29}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetMenuRequest) GetRestaurantId() string {
@@ -1804,7 +2015,7 @@ type GetMenuResponse struct {
 
 func (x *GetMenuResponse) Reset() {
 	*x = GetMenuResponse{}
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[30]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1816,7 +2027,7 @@ func (x *GetMenuResponse) String() string {
 func (*GetMenuResponse) ProtoMessage() {}
 
 func (x *GetMenuResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ordersaga_v1_orders_proto_msgTypes[30]
+	mi := &file_ordersaga_v1_orders_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1829,7 +2040,7 @@ func (x *GetMenuResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMenuResponse.ProtoReflect.Descriptor instead.
 func (*GetMenuResponse) Descriptor() ([]byte, []int) {
-	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{30}
+	return file_ordersaga_v1_orders_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetMenuResponse) GetMenu() *Menu {
@@ -1843,7 +2054,7 @@ var File_ordersaga_v1_orders_proto protoreflect.FileDescriptor
 
 const file_ordersaga_v1_orders_proto_rawDesc = "" +
 	"\n" +
-	"\x19ordersaga/v1/orders.proto\x12\fordersaga.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dordersaga/v1/eventstore.proto\"e\n" +
+	"\x19ordersaga/v1/orders.proto\x12\fordersaga.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dordersaga/v1/eventstore.proto\"e\n" +
 	"\x04Item\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
@@ -1902,7 +2113,21 @@ const file_ordersaga_v1_orders_proto_rawDesc = "" +
 	"\x16GetOrderHistoryRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\"F\n" +
 	"\x17GetOrderHistoryResponse\x12+\n" +
-	"\x06events\x18\x01 \x03(\v2\x13.ordersaga.v1.EventR\x06events\".\n" +
+	"\x06events\x18\x01 \x03(\v2\x13.ordersaga.v1.EventR\x06events\"4\n" +
+	"\x17GetOrderTimelineRequest\x12\x19\n" +
+	"\border_id\x18\x01 \x01(\tR\aorderId\"Q\n" +
+	"\x18GetOrderTimelineResponse\x125\n" +
+	"\aentries\x18\x01 \x03(\v2\x1b.ordersaga.v1.TimelineEntryR\aentries\"\xc8\x02\n" +
+	"\rTimelineEntry\x12*\n" +
+	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12\x12\n" +
+	"\x04what\x18\x03 \x01(\tR\x04what\x12\x16\n" +
+	"\x06detail\x18\x04 \x01(\tR\x06detail\x125\n" +
+	"\bduration\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12@\n" +
+	"\x0esince_previous\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\rsincePrevious\x12\x18\n" +
+	"\aattempt\x18\a \x01(\x05R\aattempt\x12\x18\n" +
+	"\aversion\x18\b \x01(\x03R\aversion\x12\x1a\n" +
+	"\bposition\x18\t \x01(\x03R\bposition\".\n" +
 	"\x11WatchOrderRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\"?\n" +
 	"\x12WatchOrderResponse\x12)\n" +
@@ -1961,14 +2186,15 @@ const file_ordersaga_v1_orders_proto_rawDesc = "" +
 	"\x0eGetMenuRequest\x12#\n" +
 	"\rrestaurant_id\x18\x01 \x01(\tR\frestaurantId\"9\n" +
 	"\x0fGetMenuResponse\x12&\n" +
-	"\x04menu\x18\x01 \x01(\v2\x12.ordersaga.v1.MenuR\x04menu2\xd1\b\n" +
+	"\x04menu\x18\x01 \x01(\v2\x12.ordersaga.v1.MenuR\x04menu2\xb4\t\n" +
 	"\fOrderService\x12O\n" +
 	"\n" +
 	"PlaceOrder\x12\x1f.ordersaga.v1.PlaceOrderRequest\x1a .ordersaga.v1.PlaceOrderResponse\x12I\n" +
 	"\bGetOrder\x12\x1d.ordersaga.v1.GetOrderRequest\x1a\x1e.ordersaga.v1.GetOrderResponse\x12O\n" +
 	"\n" +
 	"ListOrders\x12\x1f.ordersaga.v1.ListOrdersRequest\x1a .ordersaga.v1.ListOrdersResponse\x12^\n" +
-	"\x0fGetOrderHistory\x12$.ordersaga.v1.GetOrderHistoryRequest\x1a%.ordersaga.v1.GetOrderHistoryResponse\x12Q\n" +
+	"\x0fGetOrderHistory\x12$.ordersaga.v1.GetOrderHistoryRequest\x1a%.ordersaga.v1.GetOrderHistoryResponse\x12a\n" +
+	"\x10GetOrderTimeline\x12%.ordersaga.v1.GetOrderTimelineRequest\x1a&.ordersaga.v1.GetOrderTimelineResponse\x12Q\n" +
 	"\n" +
 	"WatchOrder\x12\x1f.ordersaga.v1.WatchOrderRequest\x1a .ordersaga.v1.WatchOrderResponse0\x01\x12U\n" +
 	"\fApproveOrder\x12!.ordersaga.v1.ApproveOrderRequest\x1a\".ordersaga.v1.ApproveOrderResponse\x12R\n" +
@@ -1993,90 +2219,100 @@ func file_ordersaga_v1_orders_proto_rawDescGZIP() []byte {
 	return file_ordersaga_v1_orders_proto_rawDescData
 }
 
-var file_ordersaga_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_ordersaga_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_ordersaga_v1_orders_proto_goTypes = []any{
-	(*Item)(nil),                    // 0: ordersaga.v1.Item
-	(*Order)(nil),                   // 1: ordersaga.v1.Order
-	(*PlaceOrderRequest)(nil),       // 2: ordersaga.v1.PlaceOrderRequest
-	(*PlaceOrderResponse)(nil),      // 3: ordersaga.v1.PlaceOrderResponse
-	(*GetOrderRequest)(nil),         // 4: ordersaga.v1.GetOrderRequest
-	(*GetOrderResponse)(nil),        // 5: ordersaga.v1.GetOrderResponse
-	(*ListOrdersRequest)(nil),       // 6: ordersaga.v1.ListOrdersRequest
-	(*ListOrdersResponse)(nil),      // 7: ordersaga.v1.ListOrdersResponse
-	(*GetOrderHistoryRequest)(nil),  // 8: ordersaga.v1.GetOrderHistoryRequest
-	(*GetOrderHistoryResponse)(nil), // 9: ordersaga.v1.GetOrderHistoryResponse
-	(*WatchOrderRequest)(nil),       // 10: ordersaga.v1.WatchOrderRequest
-	(*WatchOrderResponse)(nil),      // 11: ordersaga.v1.WatchOrderResponse
-	(*ApproveOrderRequest)(nil),     // 12: ordersaga.v1.ApproveOrderRequest
-	(*ApproveOrderResponse)(nil),    // 13: ordersaga.v1.ApproveOrderResponse
-	(*RejectOrderRequest)(nil),      // 14: ordersaga.v1.RejectOrderRequest
-	(*RejectOrderResponse)(nil),     // 15: ordersaga.v1.RejectOrderResponse
-	(*CancelOrderRequest)(nil),      // 16: ordersaga.v1.CancelOrderRequest
-	(*CancelOrderResponse)(nil),     // 17: ordersaga.v1.CancelOrderResponse
-	(*Account)(nil),                 // 18: ordersaga.v1.Account
-	(*CreditAccountRequest)(nil),    // 19: ordersaga.v1.CreditAccountRequest
-	(*CreditAccountResponse)(nil),   // 20: ordersaga.v1.CreditAccountResponse
-	(*GetAccountRequest)(nil),       // 21: ordersaga.v1.GetAccountRequest
-	(*GetAccountResponse)(nil),      // 22: ordersaga.v1.GetAccountResponse
-	(*MenuItem)(nil),                // 23: ordersaga.v1.MenuItem
-	(*Menu)(nil),                    // 24: ordersaga.v1.Menu
-	(*SetMenuItemRequest)(nil),      // 25: ordersaga.v1.SetMenuItemRequest
-	(*SetMenuItemResponse)(nil),     // 26: ordersaga.v1.SetMenuItemResponse
-	(*RemoveMenuItemRequest)(nil),   // 27: ordersaga.v1.RemoveMenuItemRequest
-	(*RemoveMenuItemResponse)(nil),  // 28: ordersaga.v1.RemoveMenuItemResponse
-	(*GetMenuRequest)(nil),          // 29: ordersaga.v1.GetMenuRequest
-	(*GetMenuResponse)(nil),         // 30: ordersaga.v1.GetMenuResponse
-	(*timestamppb.Timestamp)(nil),   // 31: google.protobuf.Timestamp
-	(*Event)(nil),                   // 32: ordersaga.v1.Event
+	(*Item)(nil),                     // 0: ordersaga.v1.Item
+	(*Order)(nil),                    // 1: ordersaga.v1.Order
+	(*PlaceOrderRequest)(nil),        // 2: ordersaga.v1.PlaceOrderRequest
+	(*PlaceOrderResponse)(nil),       // 3: ordersaga.v1.PlaceOrderResponse
+	(*GetOrderRequest)(nil),          // 4: ordersaga.v1.GetOrderRequest
+	(*GetOrderResponse)(nil),         // 5: ordersaga.v1.GetOrderResponse
+	(*ListOrdersRequest)(nil),        // 6: ordersaga.v1.ListOrdersRequest
+	(*ListOrdersResponse)(nil),       // 7: ordersaga.v1.ListOrdersResponse
+	(*GetOrderHistoryRequest)(nil),   // 8: ordersaga.v1.GetOrderHistoryRequest
+	(*GetOrderHistoryResponse)(nil),  // 9: ordersaga.v1.GetOrderHistoryResponse
+	(*GetOrderTimelineRequest)(nil),  // 10: ordersaga.v1.GetOrderTimelineRequest
+	(*GetOrderTimelineResponse)(nil), // 11: ordersaga.v1.GetOrderTimelineResponse
+	(*TimelineEntry)(nil),            // 12: ordersaga.v1.TimelineEntry
+	(*WatchOrderRequest)(nil),        // 13: ordersaga.v1.WatchOrderRequest
+	(*WatchOrderResponse)(nil),       // 14: ordersaga.v1.WatchOrderResponse
+	(*ApproveOrderRequest)(nil),      // 15: ordersaga.v1.ApproveOrderRequest
+	(*ApproveOrderResponse)(nil),     // 16: ordersaga.v1.ApproveOrderResponse
+	(*RejectOrderRequest)(nil),       // 17: ordersaga.v1.RejectOrderRequest
+	(*RejectOrderResponse)(nil),      // 18: ordersaga.v1.RejectOrderResponse
+	(*CancelOrderRequest)(nil),       // 19: ordersaga.v1.CancelOrderRequest
+	(*CancelOrderResponse)(nil),      // 20: ordersaga.v1.CancelOrderResponse
+	(*Account)(nil),                  // 21: ordersaga.v1.Account
+	(*CreditAccountRequest)(nil),     // 22: ordersaga.v1.CreditAccountRequest
+	(*CreditAccountResponse)(nil),    // 23: ordersaga.v1.CreditAccountResponse
+	(*GetAccountRequest)(nil),        // 24: ordersaga.v1.GetAccountRequest
+	(*GetAccountResponse)(nil),       // 25: ordersaga.v1.GetAccountResponse
+	(*MenuItem)(nil),                 // 26: ordersaga.v1.MenuItem
+	(*Menu)(nil),                     // 27: ordersaga.v1.Menu
+	(*SetMenuItemRequest)(nil),       // 28: ordersaga.v1.SetMenuItemRequest
+	(*SetMenuItemResponse)(nil),      // 29: ordersaga.v1.SetMenuItemResponse
+	(*RemoveMenuItemRequest)(nil),    // 30: ordersaga.v1.RemoveMenuItemRequest
+	(*RemoveMenuItemResponse)(nil),   // 31: ordersaga.v1.RemoveMenuItemResponse
+	(*GetMenuRequest)(nil),           // 32: ordersaga.v1.GetMenuRequest
+	(*GetMenuResponse)(nil),          // 33: ordersaga.v1.GetMenuResponse
+	(*timestamppb.Timestamp)(nil),    // 34: google.protobuf.Timestamp
+	(*Event)(nil),                    // 35: ordersaga.v1.Event
+	(*durationpb.Duration)(nil),      // 36: google.protobuf.Duration
 }
 var file_ordersaga_v1_orders_proto_depIdxs = []int32{
 	0,  // 0: ordersaga.v1.Order.items:type_name -> ordersaga.v1.Item
-	31, // 1: ordersaga.v1.Order.created_at:type_name -> google.protobuf.Timestamp
-	31, // 2: ordersaga.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
-	31, // 3: ordersaga.v1.Order.projected_at:type_name -> google.protobuf.Timestamp
+	34, // 1: ordersaga.v1.Order.created_at:type_name -> google.protobuf.Timestamp
+	34, // 2: ordersaga.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
+	34, // 3: ordersaga.v1.Order.projected_at:type_name -> google.protobuf.Timestamp
 	0,  // 4: ordersaga.v1.PlaceOrderRequest.items:type_name -> ordersaga.v1.Item
 	1,  // 5: ordersaga.v1.GetOrderResponse.order:type_name -> ordersaga.v1.Order
 	1,  // 6: ordersaga.v1.ListOrdersResponse.orders:type_name -> ordersaga.v1.Order
-	32, // 7: ordersaga.v1.GetOrderHistoryResponse.events:type_name -> ordersaga.v1.Event
-	1,  // 8: ordersaga.v1.WatchOrderResponse.order:type_name -> ordersaga.v1.Order
-	18, // 9: ordersaga.v1.CreditAccountResponse.account:type_name -> ordersaga.v1.Account
-	18, // 10: ordersaga.v1.GetAccountResponse.account:type_name -> ordersaga.v1.Account
-	23, // 11: ordersaga.v1.Menu.items:type_name -> ordersaga.v1.MenuItem
-	23, // 12: ordersaga.v1.SetMenuItemRequest.item:type_name -> ordersaga.v1.MenuItem
-	24, // 13: ordersaga.v1.SetMenuItemResponse.menu:type_name -> ordersaga.v1.Menu
-	24, // 14: ordersaga.v1.RemoveMenuItemResponse.menu:type_name -> ordersaga.v1.Menu
-	24, // 15: ordersaga.v1.GetMenuResponse.menu:type_name -> ordersaga.v1.Menu
-	2,  // 16: ordersaga.v1.OrderService.PlaceOrder:input_type -> ordersaga.v1.PlaceOrderRequest
-	4,  // 17: ordersaga.v1.OrderService.GetOrder:input_type -> ordersaga.v1.GetOrderRequest
-	6,  // 18: ordersaga.v1.OrderService.ListOrders:input_type -> ordersaga.v1.ListOrdersRequest
-	8,  // 19: ordersaga.v1.OrderService.GetOrderHistory:input_type -> ordersaga.v1.GetOrderHistoryRequest
-	10, // 20: ordersaga.v1.OrderService.WatchOrder:input_type -> ordersaga.v1.WatchOrderRequest
-	12, // 21: ordersaga.v1.OrderService.ApproveOrder:input_type -> ordersaga.v1.ApproveOrderRequest
-	14, // 22: ordersaga.v1.OrderService.RejectOrder:input_type -> ordersaga.v1.RejectOrderRequest
-	16, // 23: ordersaga.v1.OrderService.CancelOrder:input_type -> ordersaga.v1.CancelOrderRequest
-	19, // 24: ordersaga.v1.OrderService.CreditAccount:input_type -> ordersaga.v1.CreditAccountRequest
-	21, // 25: ordersaga.v1.OrderService.GetAccount:input_type -> ordersaga.v1.GetAccountRequest
-	25, // 26: ordersaga.v1.OrderService.SetMenuItem:input_type -> ordersaga.v1.SetMenuItemRequest
-	27, // 27: ordersaga.v1.OrderService.RemoveMenuItem:input_type -> ordersaga.v1.RemoveMenuItemRequest
-	29, // 28: ordersaga.v1.OrderService.GetMenu:input_type -> ordersaga.v1.GetMenuRequest
-	3,  // 29: ordersaga.v1.OrderService.PlaceOrder:output_type -> ordersaga.v1.PlaceOrderResponse
-	5,  // 30: ordersaga.v1.OrderService.GetOrder:output_type -> ordersaga.v1.GetOrderResponse
-	7,  // 31: ordersaga.v1.OrderService.ListOrders:output_type -> ordersaga.v1.ListOrdersResponse
-	9,  // 32: ordersaga.v1.OrderService.GetOrderHistory:output_type -> ordersaga.v1.GetOrderHistoryResponse
-	11, // 33: ordersaga.v1.OrderService.WatchOrder:output_type -> ordersaga.v1.WatchOrderResponse
-	13, // 34: ordersaga.v1.OrderService.ApproveOrder:output_type -> ordersaga.v1.ApproveOrderResponse
-	15, // 35: ordersaga.v1.OrderService.RejectOrder:output_type -> ordersaga.v1.RejectOrderResponse
-	17, // 36: ordersaga.v1.OrderService.CancelOrder:output_type -> ordersaga.v1.CancelOrderResponse
-	20, // 37: ordersaga.v1.OrderService.CreditAccount:output_type -> ordersaga.v1.CreditAccountResponse
-	22, // 38: ordersaga.v1.OrderService.GetAccount:output_type -> ordersaga.v1.GetAccountResponse
-	26, // 39: ordersaga.v1.OrderService.SetMenuItem:output_type -> ordersaga.v1.SetMenuItemResponse
-	28, // 40: ordersaga.v1.OrderService.RemoveMenuItem:output_type -> ordersaga.v1.RemoveMenuItemResponse
-	30, // 41: ordersaga.v1.OrderService.GetMenu:output_type -> ordersaga.v1.GetMenuResponse
-	29, // [29:42] is the sub-list for method output_type
-	16, // [16:29] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	35, // 7: ordersaga.v1.GetOrderHistoryResponse.events:type_name -> ordersaga.v1.Event
+	12, // 8: ordersaga.v1.GetOrderTimelineResponse.entries:type_name -> ordersaga.v1.TimelineEntry
+	34, // 9: ordersaga.v1.TimelineEntry.at:type_name -> google.protobuf.Timestamp
+	36, // 10: ordersaga.v1.TimelineEntry.duration:type_name -> google.protobuf.Duration
+	36, // 11: ordersaga.v1.TimelineEntry.since_previous:type_name -> google.protobuf.Duration
+	1,  // 12: ordersaga.v1.WatchOrderResponse.order:type_name -> ordersaga.v1.Order
+	21, // 13: ordersaga.v1.CreditAccountResponse.account:type_name -> ordersaga.v1.Account
+	21, // 14: ordersaga.v1.GetAccountResponse.account:type_name -> ordersaga.v1.Account
+	26, // 15: ordersaga.v1.Menu.items:type_name -> ordersaga.v1.MenuItem
+	26, // 16: ordersaga.v1.SetMenuItemRequest.item:type_name -> ordersaga.v1.MenuItem
+	27, // 17: ordersaga.v1.SetMenuItemResponse.menu:type_name -> ordersaga.v1.Menu
+	27, // 18: ordersaga.v1.RemoveMenuItemResponse.menu:type_name -> ordersaga.v1.Menu
+	27, // 19: ordersaga.v1.GetMenuResponse.menu:type_name -> ordersaga.v1.Menu
+	2,  // 20: ordersaga.v1.OrderService.PlaceOrder:input_type -> ordersaga.v1.PlaceOrderRequest
+	4,  // 21: ordersaga.v1.OrderService.GetOrder:input_type -> ordersaga.v1.GetOrderRequest
+	6,  // 22: ordersaga.v1.OrderService.ListOrders:input_type -> ordersaga.v1.ListOrdersRequest
+	8,  // 23: ordersaga.v1.OrderService.GetOrderHistory:input_type -> ordersaga.v1.GetOrderHistoryRequest
+	10, // 24: ordersaga.v1.OrderService.GetOrderTimeline:input_type -> ordersaga.v1.GetOrderTimelineRequest
+	13, // 25: ordersaga.v1.OrderService.WatchOrder:input_type -> ordersaga.v1.WatchOrderRequest
+	15, // 26: ordersaga.v1.OrderService.ApproveOrder:input_type -> ordersaga.v1.ApproveOrderRequest
+	17, // 27: ordersaga.v1.OrderService.RejectOrder:input_type -> ordersaga.v1.RejectOrderRequest
+	19, // 28: ordersaga.v1.OrderService.CancelOrder:input_type -> ordersaga.v1.CancelOrderRequest
+	22, // 29: ordersaga.v1.OrderService.CreditAccount:input_type -> ordersaga.v1.CreditAccountRequest
+	24, // 30: ordersaga.v1.OrderService.GetAccount:input_type -> ordersaga.v1.GetAccountRequest
+	28, // 31: ordersaga.v1.OrderService.SetMenuItem:input_type -> ordersaga.v1.SetMenuItemRequest
+	30, // 32: ordersaga.v1.OrderService.RemoveMenuItem:input_type -> ordersaga.v1.RemoveMenuItemRequest
+	32, // 33: ordersaga.v1.OrderService.GetMenu:input_type -> ordersaga.v1.GetMenuRequest
+	3,  // 34: ordersaga.v1.OrderService.PlaceOrder:output_type -> ordersaga.v1.PlaceOrderResponse
+	5,  // 35: ordersaga.v1.OrderService.GetOrder:output_type -> ordersaga.v1.GetOrderResponse
+	7,  // 36: ordersaga.v1.OrderService.ListOrders:output_type -> ordersaga.v1.ListOrdersResponse
+	9,  // 37: ordersaga.v1.OrderService.GetOrderHistory:output_type -> ordersaga.v1.GetOrderHistoryResponse
+	11, // 38: ordersaga.v1.OrderService.GetOrderTimeline:output_type -> ordersaga.v1.GetOrderTimelineResponse
+	14, // 39: ordersaga.v1.OrderService.WatchOrder:output_type -> ordersaga.v1.WatchOrderResponse
+	16, // 40: ordersaga.v1.OrderService.ApproveOrder:output_type -> ordersaga.v1.ApproveOrderResponse
+	18, // 41: ordersaga.v1.OrderService.RejectOrder:output_type -> ordersaga.v1.RejectOrderResponse
+	20, // 42: ordersaga.v1.OrderService.CancelOrder:output_type -> ordersaga.v1.CancelOrderResponse
+	23, // 43: ordersaga.v1.OrderService.CreditAccount:output_type -> ordersaga.v1.CreditAccountResponse
+	25, // 44: ordersaga.v1.OrderService.GetAccount:output_type -> ordersaga.v1.GetAccountResponse
+	29, // 45: ordersaga.v1.OrderService.SetMenuItem:output_type -> ordersaga.v1.SetMenuItemResponse
+	31, // 46: ordersaga.v1.OrderService.RemoveMenuItem:output_type -> ordersaga.v1.RemoveMenuItemResponse
+	33, // 47: ordersaga.v1.OrderService.GetMenu:output_type -> ordersaga.v1.GetMenuResponse
+	34, // [34:48] is the sub-list for method output_type
+	20, // [20:34] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_ordersaga_v1_orders_proto_init() }
@@ -2091,7 +2327,7 @@ func file_ordersaga_v1_orders_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ordersaga_v1_orders_proto_rawDesc), len(file_ordersaga_v1_orders_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,19 +19,20 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	OrderService_PlaceOrder_FullMethodName      = "/ordersaga.v1.OrderService/PlaceOrder"
-	OrderService_GetOrder_FullMethodName        = "/ordersaga.v1.OrderService/GetOrder"
-	OrderService_ListOrders_FullMethodName      = "/ordersaga.v1.OrderService/ListOrders"
-	OrderService_GetOrderHistory_FullMethodName = "/ordersaga.v1.OrderService/GetOrderHistory"
-	OrderService_WatchOrder_FullMethodName      = "/ordersaga.v1.OrderService/WatchOrder"
-	OrderService_ApproveOrder_FullMethodName    = "/ordersaga.v1.OrderService/ApproveOrder"
-	OrderService_RejectOrder_FullMethodName     = "/ordersaga.v1.OrderService/RejectOrder"
-	OrderService_CancelOrder_FullMethodName     = "/ordersaga.v1.OrderService/CancelOrder"
-	OrderService_CreditAccount_FullMethodName   = "/ordersaga.v1.OrderService/CreditAccount"
-	OrderService_GetAccount_FullMethodName      = "/ordersaga.v1.OrderService/GetAccount"
-	OrderService_SetMenuItem_FullMethodName     = "/ordersaga.v1.OrderService/SetMenuItem"
-	OrderService_RemoveMenuItem_FullMethodName  = "/ordersaga.v1.OrderService/RemoveMenuItem"
-	OrderService_GetMenu_FullMethodName         = "/ordersaga.v1.OrderService/GetMenu"
+	OrderService_PlaceOrder_FullMethodName       = "/ordersaga.v1.OrderService/PlaceOrder"
+	OrderService_GetOrder_FullMethodName         = "/ordersaga.v1.OrderService/GetOrder"
+	OrderService_ListOrders_FullMethodName       = "/ordersaga.v1.OrderService/ListOrders"
+	OrderService_GetOrderHistory_FullMethodName  = "/ordersaga.v1.OrderService/GetOrderHistory"
+	OrderService_GetOrderTimeline_FullMethodName = "/ordersaga.v1.OrderService/GetOrderTimeline"
+	OrderService_WatchOrder_FullMethodName       = "/ordersaga.v1.OrderService/WatchOrder"
+	OrderService_ApproveOrder_FullMethodName     = "/ordersaga.v1.OrderService/ApproveOrder"
+	OrderService_RejectOrder_FullMethodName      = "/ordersaga.v1.OrderService/RejectOrder"
+	OrderService_CancelOrder_FullMethodName      = "/ordersaga.v1.OrderService/CancelOrder"
+	OrderService_CreditAccount_FullMethodName    = "/ordersaga.v1.OrderService/CreditAccount"
+	OrderService_GetAccount_FullMethodName       = "/ordersaga.v1.OrderService/GetAccount"
+	OrderService_SetMenuItem_FullMethodName      = "/ordersaga.v1.OrderService/SetMenuItem"
+	OrderService_RemoveMenuItem_FullMethodName   = "/ordersaga.v1.OrderService/RemoveMenuItem"
+	OrderService_GetMenu_FullMethodName          = "/ordersaga.v1.OrderService/GetMenu"
 )
 
 // OrderServiceClient is the client API for OrderService service.
@@ -57,6 +58,12 @@ type OrderServiceClient interface {
 	ListOrders(ctx context.Context, in *ListOrdersRequest, opts ...grpc.CallOption) (*ListOrdersResponse, error)
 	// GetOrderHistory returns the order's events from the event store.
 	GetOrderHistory(ctx context.Context, in *GetOrderHistoryRequest, opts ...grpc.CallOption) (*GetOrderHistoryResponse, error)
+	// GetOrderTimeline joins, in time order, what the order went through: its saga's
+	// Temporal history (each activity with its attempts, failure and duration, the decision,
+	// the deadline timer, cancellation, compensations), its events in the store (version,
+	// position, recorded_at), when the bus delivered each to the projectors (published)
+	// and when the read model reflected it (projected). Operators only.
+	GetOrderTimeline(ctx context.Context, in *GetOrderTimelineRequest, opts ...grpc.CallOption) (*GetOrderTimelineResponse, error)
 	// WatchOrder streams the order each time its read model changes, ending after a
 	// terminal status (approved, rejected, cancelled).
 	WatchOrder(ctx context.Context, in *WatchOrderRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchOrderResponse], error)
@@ -124,6 +131,16 @@ func (c *orderServiceClient) GetOrderHistory(ctx context.Context, in *GetOrderHi
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetOrderHistoryResponse)
 	err := c.cc.Invoke(ctx, OrderService_GetOrderHistory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) GetOrderTimeline(ctx context.Context, in *GetOrderTimelineRequest, opts ...grpc.CallOption) (*GetOrderTimelineResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetOrderTimelineResponse)
+	err := c.cc.Invoke(ctx, OrderService_GetOrderTimeline_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -252,6 +269,12 @@ type OrderServiceServer interface {
 	ListOrders(context.Context, *ListOrdersRequest) (*ListOrdersResponse, error)
 	// GetOrderHistory returns the order's events from the event store.
 	GetOrderHistory(context.Context, *GetOrderHistoryRequest) (*GetOrderHistoryResponse, error)
+	// GetOrderTimeline joins, in time order, what the order went through: its saga's
+	// Temporal history (each activity with its attempts, failure and duration, the decision,
+	// the deadline timer, cancellation, compensations), its events in the store (version,
+	// position, recorded_at), when the bus delivered each to the projectors (published)
+	// and when the read model reflected it (projected). Operators only.
+	GetOrderTimeline(context.Context, *GetOrderTimelineRequest) (*GetOrderTimelineResponse, error)
 	// WatchOrder streams the order each time its read model changes, ending after a
 	// terminal status (approved, rejected, cancelled).
 	WatchOrder(*WatchOrderRequest, grpc.ServerStreamingServer[WatchOrderResponse]) error
@@ -296,6 +319,9 @@ func (UnimplementedOrderServiceServer) ListOrders(context.Context, *ListOrdersRe
 }
 func (UnimplementedOrderServiceServer) GetOrderHistory(context.Context, *GetOrderHistoryRequest) (*GetOrderHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOrderHistory not implemented")
+}
+func (UnimplementedOrderServiceServer) GetOrderTimeline(context.Context, *GetOrderTimelineRequest) (*GetOrderTimelineResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetOrderTimeline not implemented")
 }
 func (UnimplementedOrderServiceServer) WatchOrder(*WatchOrderRequest, grpc.ServerStreamingServer[WatchOrderResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchOrder not implemented")
@@ -413,6 +439,24 @@ func _OrderService_GetOrderHistory_Handler(srv interface{}, ctx context.Context,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(OrderServiceServer).GetOrderHistory(ctx, req.(*GetOrderHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_GetOrderTimeline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetOrderTimelineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).GetOrderTimeline(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_GetOrderTimeline_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).GetOrderTimeline(ctx, req.(*GetOrderTimelineRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -594,6 +638,10 @@ var OrderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetOrderHistory",
 			Handler:    _OrderService_GetOrderHistory_Handler,
+		},
+		{
+			MethodName: "GetOrderTimeline",
+			Handler:    _OrderService_GetOrderTimeline_Handler,
 		},
 		{
 			MethodName: "ApproveOrder",

@@ -21,6 +21,8 @@ type Instruments struct {
 	meter                                 metric.Meter
 	spans                                 trace.Tracer
 	deliveries, redeliveries, deadLetters metric.Int64Counter
+	// traced is false without a tracer provider: no span, nor its attributes, is made.
+	traced bool
 }
 
 // Scope names the instrumentation of the bus.
@@ -30,8 +32,9 @@ const Scope = "github.com/ordersaga/ordersaga/eventbus"
 func NewInstruments(meters metric.MeterProvider, tracers trace.TracerProvider) *Instruments {
 	m := instrument.Meter(meters, Scope)
 	return &Instruments{
-		meter: m,
-		spans: instrument.Tracer(tracers, Scope),
+		meter:  m,
+		spans:  instrument.Tracer(tracers, Scope),
+		traced: tracers != nil,
 		deliveries: instrument.Must(m.Int64Counter("ordersaga.bus.deliveries",
 			metric.WithDescription("Messages delivered to a consumer group's handler, redeliveries included, by group and event type"))),
 		redeliveries: instrument.Must(m.Int64Counter("ordersaga.bus.redeliveries",
@@ -73,6 +76,9 @@ func (in *Instruments) WatchConnection(client string, connected func() bool, rec
 
 // startPublish starts the producer span of one event, in the trace that appended it.
 func (in *Instruments) startPublish(ctx context.Context, event ordersaga.RecordedEvent) (context.Context, trace.Span) {
+	if !in.traced {
+		return ctx, trace.SpanFromContext(context.Background())
+	}
 	ctx = continueTrace(ctx, event.Metadata)
 	return in.spans.Start(ctx, "publish "+instrument.EventTypeLabel(event.Type), trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(eventAttributes(event)...))
@@ -85,6 +91,9 @@ func (in *Instruments) startDelivery(ctx context.Context, group string, msg Mess
 	in.deliveries.Add(ctx, 1, labels)
 	if msg.Deliveries > 1 {
 		in.redeliveries.Add(ctx, 1, labels)
+	}
+	if !in.traced {
+		return ctx, trace.SpanFromContext(context.Background())
 	}
 	ctx = continueTrace(ctx, msg.Event.Metadata)
 	attrs := append(eventAttributes(msg.Event), attribute.String("messaging.consumer.group.name", group),

@@ -42,12 +42,14 @@ func newInstruments(db *sqldb.DB) instruments {
 // startAppend starts the span of an append to streams; done ends it and records the
 // outcome, counting the events written unless the append was a repeat.
 func (in instruments) startAppend(ctx context.Context, name string, streams ...ordersaga.Stream) (context.Context, func(events [][]ordersaga.EventData, duplicate bool, err error)) {
-	ids := make([]string, len(streams))
-	for i, s := range streams {
-		ids[i] = s.String()
+	ctx, span := in.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
+	if span.IsRecording() {
+		ids := make([]string, len(streams))
+		for i, s := range streams {
+			ids[i] = s.String()
+		}
+		span.SetAttributes(attribute.StringSlice("ordersaga.streams", ids))
 	}
-	ctx, span := in.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.StringSlice("ordersaga.streams", ids)))
 	start := time.Now()
 	return ctx, func(events [][]ordersaga.EventData, duplicate bool, err error) {
 		outcome := "appended"

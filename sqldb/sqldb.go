@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
 	crdbpgx "github.com/cockroachdb/cockroach-go/v2/crdb/crdbpgxv5"
@@ -104,8 +105,12 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		db.tracers = tracenoop.NewTracerProvider()
 	}
 	if cfg.Meters != nil || cfg.Tracers != nil {
+		// A span per statement, named by its first words; not the whole text (the append
+		// statement alone is a few kilobytes), nor a span per pool acquire: they made
+		// tracing cost more than the statements (docs/benchmarks.md).
 		pcfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(db.tracers), otelpgx.WithMeterProvider(db.meters),
-			otelpgx.WithTrimSQLInSpanName(), otelpgx.WithDisableConnectionDetailsInAttributes())
+			otelpgx.WithSpanNameFunc(statementName), otelpgx.WithDisableSQLStatementInAttributes(),
+			otelpgx.WithDisableAcquireTracer(), otelpgx.WithDisableConnectionDetailsInAttributes())
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
@@ -346,4 +351,18 @@ func Redact(connString string) string {
 		return u.Redacted()
 	}
 	return passwordParam.ReplaceAllString(connString, "${1}xxxxx")
+}
+
+// statementName names a statement's span: its first words, spaces collapsed, at most 60
+// characters (the statements are constants, so the names are few).
+func statementName(sql string) string {
+	name := strings.Join(strings.Fields(sql), " ")
+	if len(name) > 60 {
+		cut := 60
+		for cut > 0 && !utf8.RuneStart(name[cut]) {
+			cut--
+		}
+		name = name[:cut] + "…"
+	}
+	return name
 }

@@ -175,7 +175,7 @@ func wroteUnder(spans []tracetest.SpanStub, group string) bool {
 		parent[sp.SpanContext.SpanID()] = sp
 	}
 	for _, sp := range spans {
-		if sp.Name != "UPDATE" && sp.Name != "INSERT" {
+		if !strings.HasPrefix(sp.Name, "UPDATE ") && !strings.HasPrefix(sp.Name, "INSERT ") {
 			continue
 		}
 		for p, ok := parent[sp.Parent.SpanID()]; ok; p, ok = parent[p.Parent.SpanID()] {

@@ -59,7 +59,7 @@ func (m *Main) devCommand() *cobra.Command {
 	fs := cmd.Flags()
 	f.String(&r.dataDir, "data-dir", "ORDERSAGA_DATA_DIR", defaultDataDir, "where dev keeps its data between runs")
 	f.String(&r.grpcAddr, "grpc-addr", "ORDERSAGA_GRPC_ADDR", "127.0.0.1:50051", "gRPC listen address")
-	f.String(&r.metricsAddr, "metrics-addr", "ORDERSAGA_METRICS_ADDR", "127.0.0.1:9464", "serve Prometheus metrics on http://<this address>/metrics; empty: off")
+	f.String(&r.metricsAddr, "metrics-addr", "ORDERSAGA_METRICS_ADDR", "127.0.0.1:9464", "serve Prometheus metrics on http://<this address>/metrics; empty: no metrics")
 	f.String(&r.traceFile, "trace-file", "ORDERSAGA_TRACE_FILE", "",
 		"write every span to this file, a JSON object each (traces also go where the OTEL_* variables say)")
 	fs.IntVar(&r.natsPort, "nats-port", 4222, "port of the embedded NATS server")

@@ -63,9 +63,9 @@ type DevConfig struct {
 	Restaurant RestaurantConfig
 	// DemoMenus are the restaurants that get DemoMenu if they have no menu yet.
 	DemoMenus []string
-	// MetricsAddr is where /metrics is served (port 0 picks one; empty serves none, but
-	// metrics are still collected). TraceFile, when set, receives every span as JSON;
-	// SpanExporter (tests) too. Traces also go where the OTEL_* variables say.
+	// MetricsAddr is where /metrics is served (port 0 picks one; empty: no metrics at all).
+	// TraceFile, when set, receives every span as JSON; SpanExporter (tests) too. Traces
+	// also go where the OTEL_* variables say.
 	MetricsAddr  string
 	TraceFile    string
 	SpanExporter sdktrace.SpanExporter
@@ -83,8 +83,6 @@ type Dev struct {
 	closers   []func() error
 }
 
-// Telemetry is dev's: its metrics (Gather) and traces.
-func (d *Dev) Telemetry() *telemetry.Telemetry { return d.telemetry }
 
 // DevClusterBase is where dev keeps its PostgreSQL cluster when it runs as root and the
 // postgres user cannot enter the data directory (pglocal.Config.RelocateTo).
@@ -335,10 +333,11 @@ func (d *Dev) temporal(ctx context.Context, cfg DevConfig) (client.Client, error
 	return c, nil
 }
 
-// startTelemetry makes dev's metrics (always) and traces (to TraceFile, SpanExporter or
-// where OTEL_* says), and binds the metrics address, so that a taken port is known now.
+// startTelemetry makes dev's metrics (when it serves them) and traces (to TraceFile,
+// SpanExporter or where OTEL_* says), and binds the metrics address, so that a taken port
+// is known now.
 func (d *Dev) startTelemetry(ctx context.Context, cfg DevConfig) error {
-	tel, err := telemetry.New(ctx, telemetry.Config{Service: "ordersaga-dev", Metrics: true, MetricsAddr: cfg.MetricsAddr,
+	tel, err := telemetry.New(ctx, telemetry.Config{Service: "ordersaga-dev", MetricsAddr: cfg.MetricsAddr,
 		TracesFromEnv: true, TraceFile: cfg.TraceFile, SpanExporter: cfg.SpanExporter, Logger: d.logger})
 	if err != nil {
 		return err

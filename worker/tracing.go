@@ -30,7 +30,7 @@ import (
 // tracingInterceptors are the client interceptors that trace through tp, replay-safe.
 func tracingInterceptors(tp trace.TracerProvider) ([]interceptor.ClientInterceptor, error) {
 	tracing, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{Tracer: tp.Tracer("go.temporal.io/sdk"),
-		DisableQueryTracing: true, TextMapPropagator: instrument.Propagator(), SpanStarter: startReplaySafe})
+		DisableQueryTracing: true, DisableBaggage: true, TextMapPropagator: instrument.Propagator(), SpanStarter: startReplaySafe})
 	if err != nil {
 		return nil, err
 	}

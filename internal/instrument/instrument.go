@@ -24,11 +24,10 @@ import (
 // propagator is W3C trace context, as in gRPC metadata and Temporal headers.
 var propagator = propagation.TraceContext{}
 
-// Propagator is how trace context crosses process boundaries in gRPC metadata: W3C trace
-// context and baggage, as the Temporal SDK's interceptor carries it in Temporal's headers.
-func Propagator() propagation.TextMapPropagator {
-	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-}
+// Propagator is how trace context crosses process boundaries, in gRPC metadata and in
+// Temporal's headers: W3C trace context only. Baggage is not carried: a caller of the API
+// could otherwise have kilobytes of it copied into every saga's history.
+func Propagator() propagation.TextMapPropagator { return propagator }
 
 // metadataCarrier reads and writes the trace context fields of event metadata.
 type metadataCarrier struct{ m *ordersaga.Metadata }

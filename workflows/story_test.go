@@ -40,3 +40,14 @@ func TestTheSummaryNamesTheOrderItsPartiesAndItsAmount(t *testing.T) {
 		})
 	}
 }
+
+// TestStaticDetailsLeaveOutWhatTheOrderDoesNotSay: without a menu version the details
+// name none, and without a decision timeout they give the default.
+func TestStaticDetailsLeaveOutWhatTheOrderDoesNotSay(t *testing.T) {
+	in := ordersaga.OrderInput{OrderID: "42", CustomerID: "c-1", RestaurantID: "r-7", Currency: "EUR",
+		Items: []ordersaga.Item{{ID: "margherita", Quantity: 1}}}
+	details := workflows.StaticDetails(in, 0)
+	if strings.Contains(details, "Menu version") || !strings.Contains(details, "**Decision within** 5m0s") {
+		t.Errorf("StaticDetails = %q, want no menu version and the default decision timeout", details)
+	}
+}

@@ -23,7 +23,9 @@ import (
 // summaries, and details cut at a character's boundary.
 func TestAHistoryReadsAsTheSagasSteps(t *testing.T) {
 	t0 := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
-	at := func(ms int) *timestamppb.Timestamp { return timestamppb.New(t0.Add(time.Duration(ms) * time.Millisecond)) }
+	at := func(ms int) *timestamppb.Timestamp {
+		return timestamppb.New(t0.Add(time.Duration(ms) * time.Millisecond))
+	}
 	payload := func(s string) *commonpb.Payload {
 		p, err := converter.GetDefaultDataConverter().ToPayload(s)
 		if err != nil {

@@ -83,7 +83,6 @@ type Dev struct {
 	closers   []func() error
 }
 
-
 // DevClusterBase is where dev keeps its PostgreSQL cluster when it runs as root and the
 // postgres user cannot enter the data directory (pglocal.Config.RelocateTo).
 const DevClusterBase = "/var/lib/ordersaga/clusters"

@@ -45,6 +45,19 @@ type StuckOptions struct {
 	Limit int
 }
 
+// Validate refuses negative settings (zero takes the default), naming the field.
+func (o StuckOptions) Validate() error {
+	switch {
+	case o.Attempts < 0:
+		return ordersaga.Invalidf("attempts", "must not be negative, got %d", o.Attempts)
+	case o.Grace < 0:
+		return ordersaga.Invalidf("grace", "must not be negative, got %s", o.Grace)
+	case o.Limit < 0:
+		return ordersaga.Invalidf("limit", "must not be negative, got %d", o.Limit)
+	}
+	return nil
+}
+
 func (o StuckOptions) withDefaults() StuckOptions {
 	if o.Attempts <= 0 {
 		o.Attempts = 3
@@ -79,8 +92,11 @@ type StuckSaga struct {
 // their deadline, retrying a compensation or a forward step more than opts.Attempts times
 // (with the last failure), or whose workflow task no worker completes. It reads Temporal's
 // visibility, each saga's pending activities and, for a saga awaiting its restaurant, its
-// status query. Errors: EUNAVAILABLE, EINTERNAL.
+// status query. Errors: EINVALID (opts), EUNAVAILABLE, EINTERNAL.
 func (c Client) Stuck(ctx context.Context, opts StuckOptions) (stuck []StuckSaga, examined int, err error) {
+	if err := opts.Validate(); err != nil {
+		return nil, 0, err
+	}
 	opts = opts.withDefaults()
 	var token []byte
 	for examined < opts.Limit {

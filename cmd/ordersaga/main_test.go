@@ -324,6 +324,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"load", "--via", "carrier-pigeon"}, "--via"},
 		{[]string{"load", "--decide-at", "never"}, "--decide-at"},
 		{[]string{"dev", "--data-dir", t.TempDir(), "--nats-sync-interval", "-1s"}, "--nats-sync-interval"},
+		{[]string{"sagas", "stuck", "--attempts", "0"}, "--attempts"},
+		{[]string{"sagas", "stuck", "--grace", "-1s"}, "--grace"},
+		{[]string{"sagas", "stuck", "--limit", "-5"}, "--limit"},
 	} {
 		m := &Main{Stdout: &syncbuf.Buffer{}, Stderr: &syncbuf.Buffer{}, Getenv: func(string) string { return "" }}
 		if err := m.ParseFlags(tt.args); err != nil {

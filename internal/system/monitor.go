@@ -3,6 +3,7 @@ package system
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -67,6 +68,9 @@ func NewMonitor(cfg MonitorConfig) (*Monitor, error) {
 	}
 	if cfg.Every < 0 || cfg.Grace < 0 {
 		return nil, errors.New("system: the monitor's interval and grace period must not be negative")
+	}
+	if err := cfg.Stuck.Validate(); err != nil {
+		return nil, fmt.Errorf("system: the monitor's stuck sagas: %w", err)
 	}
 	if cfg.Every == 0 {
 		cfg.Every = 30 * time.Second

@@ -13,6 +13,7 @@ import (
 	"github.com/ordersaga/ordersaga/projections"
 	"github.com/ordersaga/ordersaga/sqldb"
 	"github.com/ordersaga/ordersaga/telemetry"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // TestTheMonitorExportsWhatVerifyFinds runs monitor passes over a consistent store, then
@@ -31,6 +32,9 @@ func TestTheMonitorExportsWhatVerifyFinds(t *testing.T) {
 	tel, err := telemetry.New(ctx, telemetry.Config{Service: "monitor-test", Metrics: true})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := NewMonitor(MonitorConfig{DB: db, Telemetry: tel, Stuck: workflows.StuckOptions{Attempts: -1}}); err == nil || !strings.Contains(err.Error(), "attempts") {
+		t.Errorf("a monitor whose stuck sagas retry -1 times: %v, want a refusal naming attempts", err)
 	}
 	m, err := NewMonitor(MonitorConfig{DB: db, Telemetry: tel})
 	if err != nil {

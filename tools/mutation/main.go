@@ -98,6 +98,8 @@ func main() {
 			switch m.Status {
 			case "LIVED":
 				survivors = append(survivors, where)
+				// As each package ends, so that a long run's survivors can be worked on.
+				fmt.Fprintln(os.Stderr, "survivor: "+where)
 			case "TIMED OUT":
 				slow = append(slow, where)
 			}

@@ -15,7 +15,8 @@ import (
 // on the decision deadline's timer, and current details that the saga rewrites at each step
 // (they live in the worker's memory and cost no history event). Everything shown is built
 // from validated ids, codes and numbers; free text (item names, a rejection reason) is left
-// out, as the UI renders details as Markdown.
+// out, as the UI renders details as Markdown. Text is built with WriteString(Sprintf(...)), not
+// Fprintf: workflowcheck holds writing to an io.Writer non-deterministic in workflow code.
 
 // Summary is the static summary of an order's saga: "order 41 · c-1 at r-7 · 20.00 EUR".
 // amount is the order's total as the menu prices it; 0 says the menu will price it.
@@ -27,13 +28,13 @@ func Summary(in ordersaga.OrderInput, amount int64) string {
 // how much (amount, as in Summary) and how long the restaurant has.
 func StaticDetails(in ordersaga.OrderInput, amount int64) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**Order** %s  \n**Customer** %s  \n**Restaurant** %s  \n**Amount** %s  \n", in.OrderID, in.CustomerID, in.RestaurantID,
-		amountText(in, amount))
+	b.WriteString(fmt.Sprintf("**Order** %s  \n**Customer** %s  \n**Restaurant** %s  \n**Amount** %s  \n", in.OrderID, in.CustomerID, in.RestaurantID,
+		amountText(in, amount)))
 	if timeout, err := in.Timeout(); err == nil {
-		fmt.Fprintf(&b, "**Decision within** %s  \n", timeout)
+		b.WriteString(fmt.Sprintf("**Decision within** %s  \n", timeout))
 	}
 	if in.MenuVersion > 0 {
-		fmt.Fprintf(&b, "**Menu version** %d  \n", in.MenuVersion)
+		b.WriteString(fmt.Sprintf("**Menu version** %d  \n", in.MenuVersion))
 	}
 	b.WriteString("\n| item | quantity | unit price |\n|---|---:|---:|\n")
 	for _, it := range in.Items {
@@ -41,7 +42,7 @@ func StaticDetails(in ordersaga.OrderInput, amount int64) string {
 		if it.UnitPrice > 0 {
 			price = ordersaga.FormatMoney(it.UnitPrice, in.Currency)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %s |\n", it.ID, it.Quantity, price)
+		b.WriteString(fmt.Sprintf("| %s | %d | %s |\n", it.ID, it.Quantity, price))
 	}
 	return b.String()
 }
@@ -80,22 +81,22 @@ func withSummary(ctx workflow.Context, summary string) workflow.Context {
 // waits for (and until when), what is done and what was undone.
 func (s *saga) show(ctx workflow.Context) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**%s** · %s", s.state.Status, ordersaga.FormatMoney(s.state.Amount, s.in.Currency))
+	b.WriteString(fmt.Sprintf("**%s** · %s", s.state.Status, ordersaga.FormatMoney(s.state.Amount, s.in.Currency)))
 	if s.state.Reason != "" {
-		fmt.Fprintf(&b, " · reason %s", s.state.Reason)
+		b.WriteString(fmt.Sprintf(" · reason %s", s.state.Reason))
 	}
 	b.WriteString("  \n")
 	switch {
 	case s.state.Status == ordersaga.StatusAwaitingDecision && !s.deadline.IsZero():
-		fmt.Fprintf(&b, "Waiting for restaurant %s to approve or reject, until %s  \n", s.in.RestaurantID, s.deadline.UTC().Format(time.RFC3339))
+		b.WriteString(fmt.Sprintf("Waiting for restaurant %s to approve or reject, until %s  \n", s.in.RestaurantID, s.deadline.UTC().Format(time.RFC3339)))
 	case s.state.PendingStep != "":
-		fmt.Fprintf(&b, "Running %s  \n", s.state.PendingStep)
+		b.WriteString(fmt.Sprintf("Running %s  \n", s.state.PendingStep))
 	}
 	if len(s.state.CompletedSteps) > 0 {
-		fmt.Fprintf(&b, "Done: %s  \n", strings.Join(s.state.CompletedSteps, ", "))
+		b.WriteString(fmt.Sprintf("Done: %s  \n", strings.Join(s.state.CompletedSteps, ", ")))
 	}
 	if len(s.state.Compensated) > 0 {
-		fmt.Fprintf(&b, "Undone: %s  \n", strings.Join(s.state.Compensated, ", "))
+		b.WriteString(fmt.Sprintf("Undone: %s  \n", strings.Join(s.state.Compensated, ", ")))
 	}
 	if s.state.DecisionHeld {
 		b.WriteString("A decision arrived early; it is taken at the decision point  \n")

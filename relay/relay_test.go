@@ -19,6 +19,7 @@ import (
 	"github.com/ordersaga/ordersaga/eventbus/natsstreaming"
 	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/internal/metrictest"
 	"github.com/ordersaga/ordersaga/natsembed"
 	"github.com/ordersaga/ordersaga/relay"
 	"github.com/ordersaga/ordersaga/sqldb"
@@ -346,12 +347,27 @@ func TestABatchPublishedHalfwayIsMarkedHalfwayAndFinishedLater(t *testing.T) {
 	ctx := context.Background()
 	rec := receive(t, bus, "order-halfway")
 	ids := appendEvents(t, store, "order-halfway", 10)
-	r, err := relay.New(relay.Config{Outbox: store, Publisher: &halfway{Bus: bus, k: 4}, GracePeriod: time.Nanosecond})
+	metrics := metrictest.New(t)
+	r, err := relay.New(relay.Config{Outbox: store, Publisher: &halfway{Bus: bus, k: 4}, GracePeriod: time.Nanosecond, Meters: metrics.Provider})
 	if err != nil {
 		t.Fatal(err)
 	}
+	counted := func(when string, published, parked float64) {
+		t.Helper()
+		if p, k := metrics.Must(t, "ordersaga.relay.published"), metrics.Must(t, "ordersaga.relay.parked"); p != published || k != parked {
+			t.Errorf("%s the relay counts %v published and %v parked, want %v and %v", when, p, k, published, parked)
+		}
+	}
+	counted("before the first round", 0, 0)
+	if depth, age := metrics.Must(t, "ordersaga.outbox.events"), metrics.Must(t, "ordersaga.outbox.oldest.age"); depth != 10 || age <= 0 || age > 60 {
+		t.Errorf("before the first round the outbox gauges say %v events, the oldest %vs old; want 10, a few seconds", depth, age)
+	}
 	if n, err := r.Once(ctx); n != 4 || ordersaga.ErrorCode(err) != ordersaga.EUNAVAILABLE {
 		t.Fatalf("the half-published round: %d, %v; want 4 and the outage", n, err)
+	}
+	counted("after the half-published round", 4, 0)
+	if depth := metrics.Must(t, "ordersaga.outbox.events"); depth != 6 {
+		t.Errorf("after the half-published round the outbox gauge says %v events, want 6", depth)
 	}
 	parked, err := store.Parked(ctx, 10)
 	if left := outboxSize(t, db); left != 6 || err != nil || len(parked) != 0 {
@@ -361,6 +377,10 @@ func TestABatchPublishedHalfwayIsMarkedHalfwayAndFinishedLater(t *testing.T) {
 		t.Fatalf("the next round: %d, %v; want the 6 left", n, err)
 	}
 	rec.waitAll(t, ids)
+	counted("after the next round", 10, 0)
+	if depth, age := metrics.Must(t, "ordersaga.outbox.events"), metrics.Must(t, "ordersaga.outbox.oldest.age"); depth != 0 || age != 0 {
+		t.Errorf("with the outbox empty its gauges say %v events, the oldest %vs old; want 0 and 0", depth, age)
+	}
 
 	// A refusal in the middle: two small events, a big one, a small one.
 	before := appendEvents(t, store, "order-halfway", 2)
@@ -372,10 +392,31 @@ func TestABatchPublishedHalfwayIsMarkedHalfwayAndFinishedLater(t *testing.T) {
 	if n, err := r.Once(ctx); n != 3 || err != nil {
 		t.Fatalf("the round with a refusal: %d, %v; want 3 (two published, one parked)", n, err)
 	}
+	counted("after the round with a refusal", 12, 1)
 	if n, err := r.Once(ctx); n != 1 || err != nil {
 		t.Fatalf("the round after it: %d, %v; want the one after the refused event", n, err)
 	}
 	rec.waitAll(t, append(before, after...))
+	counted("at the end", 13, 1)
+}
+
+// TestRunCountsTheRoundsItRetries: a relay whose first round fails halfway counts one
+// retry, then publishes the rest.
+func TestRunCountsTheRoundsItRetries(t *testing.T) {
+	srv := bustest.StartServer(t)
+	bus := adapters["jetstream"](t, srv, "retries")
+	store, db := newStore(t)
+	rec := receive(t, bus, "order-retried")
+	ids := appendEvents(t, store, "order-retried", 10)
+	metrics := metrictest.New(t)
+	stop := runRelay(t, relay.Config{Outbox: store, Publisher: &halfway{Bus: bus, k: 4}, GracePeriod: time.Nanosecond,
+		PollInterval: time.Millisecond, Meters: metrics.Provider})
+	rec.waitAll(t, ids)
+	waitOutboxEmpty(t, db)
+	stop()
+	if retries, published := metrics.Must(t, "ordersaga.relay.retries"), metrics.Must(t, "ordersaga.relay.published"); retries != 1 || published != 10 {
+		t.Errorf("the relay counts %v retries and %v published, want 1 and 10", retries, published)
+	}
 }
 
 // TestRunDrainsABacklogWithoutWaitingToPoll gives the relay a backlog of nine and a half

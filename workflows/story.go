@@ -77,9 +77,14 @@ func withSummary(ctx workflow.Context, summary string) workflow.Context {
 	return workflow.WithActivityOptions(ctx, opts)
 }
 
-// show rewrites the saga's current details from its state: the status, the amount, what it
-// waits for (and until when), what is done and what was undone.
+// show rewrites the saga's current details from its state.
 func (s *saga) show(ctx workflow.Context) {
+	workflow.SetCurrentDetails(ctx, s.currentDetails())
+}
+
+// currentDetails are the saga's current details, in Markdown: the status, the amount, what
+// it waits for (and until when), what is done and what was undone.
+func (s *saga) currentDetails() string {
 	var b strings.Builder
 	b.WriteString(fmt.Sprintf("**%s** · %s", s.state.Status, ordersaga.FormatMoney(s.state.Amount, s.in.Currency)))
 	if s.state.Reason != "" {
@@ -101,5 +106,5 @@ func (s *saga) show(ctx workflow.Context) {
 	if s.state.DecisionHeld {
 		b.WriteString("A decision arrived early; it is taken at the decision point  \n")
 	}
-	workflow.SetCurrentDetails(ctx, b.String())
+	return b.String()
 }

@@ -13,16 +13,18 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventbus"
+	"github.com/ordersaga/ordersaga/internal/metrictest"
 )
 
 // Harness gives the suite fresh connections and control over the server.
 type Harness struct {
 	// Connect opens a connection as a process named name; the same name is the same
-	// process after a restart.
-	Connect func(t *testing.T, name string) eventbus.Bus
+	// process after a restart. meters, when not nil, receive the connection's metrics.
+	Connect func(t *testing.T, name string, meters metric.MeterProvider) eventbus.Bus
 	// Server is the server Connect connects to; the suite stops and starts it.
 	Server *Server
 	// DropsDuplicatePublishes is true for adapters that de-duplicate by event id.
@@ -145,7 +147,7 @@ func uniqueType(base string) string {
 }
 
 func testEnvelope(t *testing.T, h Harness) {
-	bus := h.Connect(t, "envelope")
+	bus := h.Connect(t, "envelope", nil)
 	typ := uniqueType("order-created")
 	c := newCollector()
 	subscribe(t, bus, eventbus.SubscribeOptions{Group: newGroup(), Types: []string{typ}, Handler: c.handler(nil), DeadLetter: c.deadLetter})
@@ -173,10 +175,10 @@ func testQueueSplit(t *testing.T, h Harness) {
 	members := []*collector{newCollector(), newCollector()}
 	slow := func(eventbus.Message) error { time.Sleep(5 * time.Millisecond); return nil }
 	for i, c := range members {
-		bus := h.Connect(t, fmt.Sprintf("member-%d", i))
+		bus := h.Connect(t, fmt.Sprintf("member-%d", i), nil)
 		subscribe(t, bus, eventbus.SubscribeOptions{Group: g, Types: types, Handler: c.handler(slow), DeadLetter: c.deadLetter, MaxInFlight: 1})
 	}
-	pub := h.Connect(t, "publisher")
+	pub := h.Connect(t, "publisher", nil)
 	var sent []ordersaga.RecordedEvent
 	for i := range n {
 		sent = append(sent, NewEvent(types[i%2], i))
@@ -206,9 +208,9 @@ func testDurable(t *testing.T, h Harness) {
 	typ := uniqueType("order-approved")
 	g := newGroup()
 	first := newCollector()
-	bus := h.Connect(t, "durable-member")
+	bus := h.Connect(t, "durable-member", nil)
 	sub := subscribe(t, bus, eventbus.SubscribeOptions{Group: g, Types: []string{typ}, Handler: first.handler(nil), DeadLetter: first.deadLetter})
-	pub := h.Connect(t, "durable-publisher")
+	pub := h.Connect(t, "durable-publisher", nil)
 	publish(t, pub, NewEvent(typ, 0))
 	waitFor(t, 10*time.Second, "the first event", func() bool { return first.handled() == 1 })
 	if err := sub.Close(); err != nil {
@@ -223,7 +225,7 @@ func testDurable(t *testing.T, h Harness) {
 	}
 	publish(t, pub, missed...)
 	again := newCollector()
-	subscribe(t, h.Connect(t, "durable-member"), eventbus.SubscribeOptions{Group: g, Types: []string{typ}, Handler: again.handler(nil), DeadLetter: again.deadLetter})
+	subscribe(t, h.Connect(t, "durable-member", nil), eventbus.SubscribeOptions{Group: g, Types: []string{typ}, Handler: again.handler(nil), DeadLetter: again.deadLetter})
 	waitFor(t, 20*time.Second, "the 20 missed events", func() bool { return again.handled() >= 20 })
 	time.Sleep(200 * time.Millisecond)
 	for _, e := range missed {
@@ -239,14 +241,14 @@ func testDurable(t *testing.T, h Harness) {
 func testServerRestart(t *testing.T, h Harness) {
 	typ := uniqueType("order-rejected")
 	g := newGroup()
-	pub := h.Connect(t, "restart-publisher")
+	pub := h.Connect(t, "restart-publisher", nil)
 	var sent []ordersaga.RecordedEvent
 	for i := range 15 {
 		sent = append(sent, NewEvent(typ, i))
 	}
 	// Create the group, then publish while no member is connected.
 	c := newCollector()
-	member := h.Connect(t, "restart-member")
+	member := h.Connect(t, "restart-member", nil)
 	sub := subscribe(t, member, eventbus.SubscribeOptions{Group: g, Types: []string{typ}, Handler: c.handler(nil), DeadLetter: c.deadLetter})
 	_ = sub.Close()
 	_ = member.Close()
@@ -254,12 +256,12 @@ func testServerRestart(t *testing.T, h Harness) {
 
 	h.Server.Restart(t)
 
-	pub = h.Connect(t, "restart-publisher")
+	pub = h.Connect(t, "restart-publisher", nil)
 	waitFor(t, 30*time.Second, "publishing after the restart", func() bool {
 		return pub.Publish(context.Background(), sent[10]) == nil
 	})
 	publish(t, pub, sent[11:]...)
-	subscribe(t, h.Connect(t, "restart-member"), eventbus.SubscribeOptions{Group: g, Types: []string{typ}, Handler: c.handler(nil), DeadLetter: c.deadLetter})
+	subscribe(t, h.Connect(t, "restart-member", nil), eventbus.SubscribeOptions{Group: g, Types: []string{typ}, Handler: c.handler(nil), DeadLetter: c.deadLetter})
 	waitFor(t, 30*time.Second, "all 15 events", func() bool { return c.handled() >= 15 })
 	time.Sleep(200 * time.Millisecond)
 	c.mu.Lock()
@@ -274,8 +276,15 @@ func testServerRestart(t *testing.T, h Harness) {
 func testSubscribedAcrossRestart(t *testing.T, h Harness) {
 	typ := uniqueType("order-approved")
 	c := newCollector()
-	bus := h.Connect(t, "steady-member")
-	subscribe(t, bus, eventbus.SubscribeOptions{Group: newGroup(), Types: []string{typ}, Handler: c.handler(nil), DeadLetter: c.deadLetter})
+	metrics := metrictest.New(t)
+	bus := h.Connect(t, "steady-member", metrics.Provider)
+	group := newGroup()
+	subscribe(t, bus, eventbus.SubscribeOptions{Group: group, Types: []string{typ}, Handler: c.handler(nil), DeadLetter: c.deadLetter})
+	wantCounts(t, metrics, group, 0, 0, 0) // counted from zero, before the first delivery
+	if up, again := metrics.Must(t, "ordersaga.bus.connected", "client", "steady-member"),
+		metrics.Must(t, "ordersaga.bus.reconnects", "client", "steady-member"); up != 1 || again != 0 {
+		t.Errorf("before the restart the connection gauges say connected %v, reconnected %v times; want 1 and 0", up, again)
+	}
 	before := NewEvent(typ, 1)
 	publish(t, bus, before)
 	waitFor(t, 10*time.Second, "the event before the restart", func() bool { return c.handled() == 1 })
@@ -285,6 +294,10 @@ func testSubscribedAcrossRestart(t *testing.T, h Harness) {
 		return bus.Publish(context.Background(), after) == nil
 	})
 	waitFor(t, 60*time.Second, "the event after the restart to reach the same member", func() bool { return c.handled() >= 2 })
+	if up, again := metrics.Must(t, "ordersaga.bus.connected", "client", "steady-member"),
+		metrics.Must(t, "ordersaga.bus.reconnects", "client", "steady-member"); up != 1 || again < 1 {
+		t.Errorf("after the restart the connection gauges say connected %v, reconnected %v times; want 1 and at least 1", up, again)
+	}
 }
 
 // outage is longer than a client that gives up reconnecting after a few attempts (two
@@ -297,7 +310,7 @@ const outage = 6 * time.Second
 func testSubscribedAcrossOutage(t *testing.T, h Harness) {
 	typ := uniqueType("order-cancelled")
 	c := newCollector()
-	bus := h.Connect(t, "patient-member")
+	bus := h.Connect(t, "patient-member", nil)
 	subscribe(t, bus, eventbus.SubscribeOptions{Group: newGroup(), Types: []string{typ}, Handler: c.handler(nil), DeadLetter: c.deadLetter})
 	publish(t, bus, NewEvent(typ, 1))
 	waitFor(t, 10*time.Second, "the event before the outage", func() bool { return c.handled() == 1 })
@@ -326,8 +339,10 @@ func testRedelivery(t *testing.T, h Harness) {
 		}
 		return nil
 	}
-	bus := h.Connect(t, "redelivery")
-	subscribe(t, bus, eventbus.SubscribeOptions{Group: newGroup(), Types: []string{typ}, Handler: c.handler(failOnce),
+	metrics := metrictest.New(t)
+	bus := h.Connect(t, "redelivery", metrics.Provider)
+	group := newGroup()
+	subscribe(t, bus, eventbus.SubscribeOptions{Group: group, Types: []string{typ}, Handler: c.handler(failOnce),
 		DeadLetter: c.deadLetter, AckWait: time.Second})
 	sent := []ordersaga.RecordedEvent{NewEvent(typ, 1), NewEvent(typ, 2), NewEvent(typ, 3)}
 	publish(t, bus, sent...)
@@ -341,6 +356,19 @@ func testRedelivery(t *testing.T, h Harness) {
 	}
 	if len(c.dead) != 0 {
 		t.Errorf("%d messages dead-lettered, want none", len(c.dead))
+	}
+	wantCounts(t, metrics, group, 6, 3, 0)
+}
+
+// wantCounts checks the deliveries, redeliveries and dead letters metrics counted for
+// group (its events are of made-up types, labelled "other").
+func wantCounts(t *testing.T, metrics *metrictest.Reader, group string, deliveries, redeliveries, deadLetters float64) {
+	t.Helper()
+	labels := []string{"group", group, "event_type", "other"}
+	d, r, dl := metrics.Must(t, "ordersaga.bus.deliveries", labels...), metrics.Must(t, "ordersaga.bus.redeliveries", labels...),
+		metrics.Must(t, "ordersaga.bus.dead_letters", labels...)
+	if d != deliveries || r != redeliveries || dl != deadLetters {
+		t.Errorf("the bus counts %v deliveries, %v redeliveries, %v dead letters; want %v, %v, %v", d, r, dl, deliveries, redeliveries, deadLetters)
 	}
 }
 
@@ -359,8 +387,10 @@ func testPoison(t *testing.T, h Harness) {
 		mu.Unlock()
 		return errors.New("cannot be applied")
 	}
-	bus := h.Connect(t, "poison")
-	subscribe(t, bus, eventbus.SubscribeOptions{Group: newGroup(), Types: []string{typ}, Handler: c.handler(failPoison),
+	metrics := metrictest.New(t)
+	bus := h.Connect(t, "poison", metrics.Provider)
+	group := newGroup()
+	subscribe(t, bus, eventbus.SubscribeOptions{Group: group, Types: []string{typ}, Handler: c.handler(failPoison),
 		DeadLetter: c.deadLetter, MaxDeliveries: 3, AckWait: time.Second, MaxInFlight: 4})
 	publish(t, bus, poison)
 	var rest []ordersaga.RecordedEvent
@@ -385,12 +415,13 @@ func testPoison(t *testing.T, h Harness) {
 	if attempts != 3 {
 		t.Errorf("the poison message was tried %d times, want 3", attempts)
 	}
+	wantCounts(t, metrics, group, 13, 2, 1)
 }
 
 func testDuplicatePublish(t *testing.T, h Harness) {
 	typ := uniqueType("order-created")
 	c := newCollector()
-	bus := h.Connect(t, "duplicates")
+	bus := h.Connect(t, "duplicates", nil)
 	subscribe(t, bus, eventbus.SubscribeOptions{Group: newGroup(), Types: []string{typ}, Handler: c.handler(nil), DeadLetter: c.deadLetter})
 	e := NewEvent(typ, 1)
 	publish(t, bus, e, e, e)
@@ -446,7 +477,7 @@ func testConcurrency(t *testing.T, h Harness) {
 		return nil
 	}
 	c := newCollector()
-	bus := h.Connect(t, "concurrency")
+	bus := h.Connect(t, "concurrency", nil)
 	subscribe(t, bus, eventbus.SubscribeOptions{Group: newGroup(), Types: []string{typ}, AckWait: 10 * time.Second, Concurrency: n,
 		Handler: func(ctx context.Context, m eventbus.Message) error {
 			if err := handler(ctx, m); err != nil {
@@ -473,7 +504,7 @@ func testCloseCancels(t *testing.T, h Harness) {
 	group := newGroup()
 	started, cause := make(chan struct{}, 1), make(chan error, 1)
 	c := newCollector()
-	bus := h.Connect(t, "close-cancels")
+	bus := h.Connect(t, "close-cancels", nil)
 	sub := subscribe(t, bus, eventbus.SubscribeOptions{Group: group, Types: []string{typ}, AckWait: 2 * time.Second, MaxDeliveries: 1,
 		Handler: func(ctx context.Context, m eventbus.Message) error {
 			started <- struct{}{}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/eventbus/bustest"
@@ -18,9 +19,9 @@ import (
 func TestContract(t *testing.T) {
 	srv := bustest.StartServer(t)
 	bustest.Run(t, bustest.Harness{
-		Connect: func(t *testing.T, name string) eventbus.Bus {
+		Connect: func(t *testing.T, name string, meters metric.MeterProvider) eventbus.Bus {
 			t.Helper()
-			bus, err := jetstream.Connect(context.Background(), jetstream.Config{URL: srv.URL(), ClientName: name})
+			bus, err := jetstream.Connect(context.Background(), jetstream.Config{URL: srv.URL(), ClientName: name, Meters: meters})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -192,7 +192,10 @@ func (b *Bus) connect(ctx context.Context) (stan.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	natsOpts := append([]nats.Option{nats.Name(b.cfg.ClientID), nats.MaxReconnects(-1)}, conn...)
+	// A reconnect is counted whether nats.go restores the connection under the same
+	// session (a short outage) or connectionLost opens a new session (a long one).
+	natsOpts := append([]nats.Option{nats.Name(b.cfg.ClientID), nats.MaxReconnects(-1),
+		nats.ReconnectHandler(func(*nats.Conn) { b.reconnects.Add(1) })}, conn...)
 	sc, err := backoff.Retry(ctx, func() (stan.Conn, error) {
 		sc, err := stan.Connect(b.cfg.ClusterID, b.cfg.ClientID,
 			stan.NatsURL(b.cfg.URL),

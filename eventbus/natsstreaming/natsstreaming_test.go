@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats-streaming-server/stores"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/stan.go"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventbus"
@@ -27,10 +28,10 @@ import (
 func TestContract(t *testing.T) {
 	srv := bustest.StartServer(t)
 	bustest.Run(t, bustest.Harness{
-		Connect: func(t *testing.T, name string) eventbus.Bus {
+		Connect: func(t *testing.T, name string, meters metric.MeterProvider) eventbus.Bus {
 			t.Helper()
 			bus, err := natsstreaming.Connect(context.Background(), natsstreaming.Config{
-				URL: srv.URL(), ClusterID: srv.ClusterID(), ClientID: name, MonitorURL: srv.MonitorURL()})
+				URL: srv.URL(), ClusterID: srv.ClusterID(), ClientID: name, MonitorURL: srv.MonitorURL(), Meters: meters})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/internal/metrictest"
 	"github.com/ordersaga/ordersaga/projections"
 	"github.com/ordersaga/ordersaga/sqldb"
 )
@@ -29,12 +30,14 @@ type fixture struct {
 	projector *projections.Projector
 	reads     *projections.ReadModels
 	db        *sqldb.DB
+	metrics   *metrictest.Reader
 }
 
 func newFixture(t testing.TB) fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbtest.NewDatabase(t), MaxConns: 20})
+	metrics := metrictest.New(t)
+	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbtest.NewDatabase(t), MaxConns: 20, Meters: metrics.Provider})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +49,7 @@ func newFixture(t testing.TB) fixture {
 		t.Fatal(err)
 	}
 	store := eventstore.New(db)
-	return fixture{store: store, projector: projections.New(db, store, nil), reads: projections.NewReadModels(db), db: db}
+	return fixture{store: store, projector: projections.New(db, store, nil), reads: projections.NewReadModels(db), db: db, metrics: metrics}
 }
 
 // history appends random order and account histories and returns every recorded event and
@@ -644,6 +647,45 @@ func TestAGapOfAnySizeIsFilled(t *testing.T) {
 	if b, err := f.reads.Balance(ctx, "c-gap"); err != nil || b.Balance != eventstore.MaxReadLimit+50 || b.Version != last.Version {
 		t.Errorf("balance %+v, %v; want %d at version %d", b, err, eventstore.MaxReadLimit+50, last.Version)
 	}
+}
+
+// TestTheProjectorMeasuresLagOncePerEventAndCountsGapsByHow applies a customer's first
+// credit twice, then only the fourth (a gap of two), then reconciles another customer
+// never delivered: the lag is recorded once per event a read model came to reflect (4,
+// then 6), the gaps counted from zero, one filled on a delivery and one by reconcile.
+func TestTheProjectorMeasuresLagOncePerEventAndCountsGapsByHow(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	lagged := func() float64 {
+		n, _ := f.metrics.Value(t, "ordersaga.projection.lag", "read_model", "customer_balances")
+		return n
+	}
+	filled := func(how string) float64 {
+		return f.metrics.Must(t, "ordersaga.projection.gaps_filled", "read_model", "customer_balances", "by", how)
+	}
+	check := func(when string, lag, byDelivery, byReconcile float64) {
+		t.Helper()
+		if l, d, r := lagged(), filled("delivery"), filled("reconcile"); l != lag || d != byDelivery || r != byReconcile {
+			t.Errorf("%s: lag recorded %v times, gaps filled %v on delivery and %v by reconcile; want %v, %v, %v", when, l, d, r, lag, byDelivery, byReconcile)
+		}
+	}
+	check("at the start", 0, 0, 0)
+	first := credits(t, f, "c-lag", 1)
+	for range 2 {
+		if err := f.projector.Apply(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("after the first credit, delivered twice", 1, 0, 0)
+	if err := f.projector.Apply(ctx, credits(t, f, "c-lag", 3)); err != nil {
+		t.Fatal(err)
+	}
+	check("after the fourth credit, delivered alone", 4, 1, 0)
+	credits(t, f, "c-undelivered", 2)
+	if caught, err := f.projector.Reconcile(ctx); caught != 1 || err != nil {
+		t.Fatalf("reconcile: caught %d, %v; want the undelivered customer", caught, err)
+	}
+	check("after reconciling", 6, 1, 1)
 }
 
 // TestReconcileGoesOnPastAStreamItCannotCatchUp makes the read model refuse one customer's

@@ -116,7 +116,9 @@ func TestAppendsAreCountedByTypeAndOutcome(t *testing.T) {
 	if !strings.Contains(parent, appendSpan.SpanContext.TraceID().String()) || !strings.Contains(parent, appendSpan.SpanContext.SpanID().String()) {
 		t.Errorf("the stored event's traceparent %q is not the append span's (%s)", parent, appendSpan.SpanContext.SpanID())
 	}
-	failed := slices.DeleteFunc(slices.Clone(ended), func(sp tracetest.SpanStub) bool { return sp.Status.Code != codes.Error || !strings.HasPrefix(sp.Name, "eventstore.append") })
+	failed := slices.DeleteFunc(slices.Clone(ended), func(sp tracetest.SpanStub) bool {
+		return sp.Status.Code != codes.Error || !strings.HasPrefix(sp.Name, "eventstore.append")
+	})
 	if len(failed) != 2 {
 		t.Errorf("%d append spans marked failed, want the 2 conflicts'", len(failed))
 	}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/internal/metrictest"
+	"github.com/ordersaga/ordersaga/worker"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -27,16 +29,19 @@ func order() ordersaga.OrderInput {
 
 // fixture is a test workflow environment whose activities are mocks that record calls.
 type fixture struct {
-	env   *testsuite.TestWorkflowEnvironment
-	acts  *activities.Activities
-	mu    sync.Mutex
-	calls []string
+	env     *testsuite.TestWorkflowEnvironment
+	acts    *activities.Activities
+	metrics *metrictest.Reader // what the saga counts, through the worker's metrics handler
+	mu      sync.Mutex
+	calls   []string
 }
 
 func newFixture(t *testing.T) *fixture {
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	f := &fixture{env: suite.NewTestWorkflowEnvironment(), acts: &activities.Activities{}}
+	metrics := metrictest.New(t)
+	suite.SetMetricsHandler(worker.MetricsHandler(metrics.Provider, slog.New(slog.DiscardHandler)))
+	f := &fixture{env: suite.NewTestWorkflowEnvironment(), acts: &activities.Activities{}, metrics: metrics}
 	f.env.RegisterWorkflowWithOptions(workflows.OrderSaga, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	f.env.RegisterActivity(f.acts)
 	f.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.WorkflowID(order().OrderID)})
@@ -88,6 +93,31 @@ func (f *fixture) decide(after time.Duration, d workflows.Decision) {
 	f.env.RegisterDelayedCallback(func() { f.env.SignalWorkflow(workflows.SignalDecision, d) }, after)
 }
 
+// counted is the saga's counter name with the tags attrs (key, value pairs), 0 when it
+// never counted.
+func (f *fixture) counted(t *testing.T, name string, attrs ...string) float64 {
+	t.Helper()
+	n, _ := f.metrics.Value(t, name, attrs...)
+	return n
+}
+
+// wantEnded checks that the saga counted one start and one end, with outcome and reason.
+func (f *fixture) wantEnded(t *testing.T, outcome, reason string) {
+	t.Helper()
+	if started, ended := f.counted(t, "ordersaga_sagas_started"), f.counted(t, "ordersaga_sagas_ended", "outcome", outcome, "reason", reason); started != 1 || ended != 1 {
+		t.Errorf("sagas started %v, ended %s/%q %v; want 1 and 1", started, outcome, reason, ended)
+	}
+}
+
+// wantCompensations checks how many times each compensation was counted as run.
+func (f *fixture) wantCompensations(t *testing.T, refunds, closes float64) {
+	t.Helper()
+	r, c := f.counted(t, "ordersaga_compensations_run", "compensation", "refund-payment"), f.counted(t, "ordersaga_compensations_run", "compensation", "close-order")
+	if r != refunds || c != closes {
+		t.Errorf("compensations run: refund-payment %v, close-order %v; want %v and %v", r, c, refunds, closes)
+	}
+}
+
 // status queries the running saga's state.
 func (f *fixture) status(t *testing.T) workflows.State {
 	t.Helper()
@@ -136,6 +166,8 @@ func TestHappyPath(t *testing.T) {
 		t.Errorf("result = %+v, want approved, amount 2950, nothing compensated", r)
 	}
 	f.wantCalls(t, "CreateOrder", "DebitPayment", "ApproveOrder")
+	f.wantEnded(t, ordersaga.StatusApproved, "")
+	f.wantCompensations(t, 0, 0)
 }
 
 // TestPaymentDeclinedCompensates: a debit refused for want of funds or in another
@@ -174,6 +206,8 @@ func TestRestaurantRejects(t *testing.T) {
 	if st := f.status(t); !strings.Contains(st.LastError, "out of basil") {
 		t.Errorf("last error = %q, want the restaurant's reason", st.LastError)
 	}
+	f.wantEnded(t, ordersaga.StatusRejected, ordersaga.ReasonRestaurantRejected)
+	f.wantCompensations(t, 1, 1)
 }
 
 func TestRestaurantTimeout(t *testing.T) {
@@ -232,11 +266,15 @@ func TestACompensationThatFailsTwiceIsRetried(t *testing.T) {
 		t.Errorf("result = %+v, want rejected after refund-payment, close-order", r)
 	}
 	f.wantCalls(t, "CreateOrder", "DebitPayment", "RefundPayment", "RefundPayment", "RefundPayment", "RejectOrder")
+	f.wantCompensations(t, 1, 1) // run once, after three attempts
 }
 
+// TestADuplicateDecisionIsIgnored: a second decision, sent while the approval runs, is
+// ignored, and counted as such.
 func TestADuplicateDecisionIsIgnored(t *testing.T) {
 	f := newFixture(t)
-	f.forward("CreateOrder", "DebitPayment", "ApproveOrder")
+	f.forward("CreateOrder", "DebitPayment")
+	f.env.OnActivity(f.acts.ApproveOrder, mock.Anything, mock.Anything).Return(activities.StepResult{Version: 3}, nil).After(time.Minute).Once().Run(f.record("ApproveOrder"))
 	f.decide(time.Minute, workflows.Decision{Approved: true})
 	f.decide(time.Minute+time.Second, workflows.Decision{Approved: false, Reason: "changed our mind"})
 	f.env.ExecuteWorkflow(workflows.WorkflowName, order())
@@ -244,6 +282,9 @@ func TestADuplicateDecisionIsIgnored(t *testing.T) {
 		t.Errorf("result = %+v, want approved (the first decision counts)", r)
 	}
 	f.wantCalls(t, "CreateOrder", "DebitPayment", "ApproveOrder")
+	if n := f.counted(t, "ordersaga_decisions_refused", "why", "signal_ignored"); n != 1 {
+		t.Errorf("decisions refused as ignored signals: %v, want the second one", n)
+	}
 }
 
 func TestDecisionUpdate(t *testing.T) {
@@ -263,6 +304,9 @@ func TestDecisionUpdate(t *testing.T) {
 	}
 	if later.rejected == nil || !strings.Contains(later.rejected.Error(), "not awaiting a decision") {
 		t.Errorf("a decision update after one was taken: %+v, want a refusal", later)
+	}
+	if n := f.counted(t, "ordersaga_decisions_refused", "why", "not_awaiting_decision"); n != 1 {
+		t.Errorf("decision updates refused: %v, want the later one", n)
 	}
 }
 
@@ -348,6 +392,10 @@ func TestAHeldDecisionFailsWhenThePaymentIsDeclined(t *testing.T) {
 		t.Errorf("decision held while the payment was declined: %+v, want accepted then failed with %s", held, workflows.ErrNotAwaitingDecision)
 	}
 	f.wantCalls(t, "CreateOrder", "DebitPayment", "RefundPayment", "RejectOrder")
+	if n := f.counted(t, "ordersaga_decisions_refused", "why", "order_ended_before_decision_point"); n != 1 {
+		t.Errorf("held decisions refused: %v, want 1", n)
+	}
+	f.wantEnded(t, ordersaga.StatusRejected, ordersaga.ReasonPaymentDeclined)
 }
 
 func TestAHeldDecisionFailsWhenTheSagaIsCancelled(t *testing.T) {
@@ -508,6 +556,8 @@ func TestAnOrderTheMenuRefusesFailsAndCompensatesNothing(t *testing.T) {
 		t.Errorf("workflow error = %v, want %s naming the item", err, workflows.ErrInvalidOrder)
 	}
 	f.wantCalls(t, "CreateOrder")
+	f.wantEnded(t, "failed", "") // the reason of a run that fails is its error
+	f.wantCompensations(t, 0, 0)
 }
 
 // TestThePaymentIsTheAmountTheMenuPriced starts an order without prices (as the temporal

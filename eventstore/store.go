@@ -363,6 +363,66 @@ func (s *Store) Unpublished(ctx context.Context, olderThan time.Duration, limit 
 		ORDER BY o.position LIMIT $2`, olderThan.Microseconds(), limit)
 }
 
+// Claim takes, for owner (a relay), up to limit committed events that are still in the
+// outbox, were recorded at least olderThan ago (by the database's clock, leaving fresh
+// events to the writer's inline publish) and no other relay holds: never claimed, their
+// lease run out, or owner's own. It holds them for lease and returns them in position
+// order. One statement: relays that claim at once conflict, and the one retried (as
+// every transaction is) takes the rows after the other's. Several relays so divide the
+// outbox; the events of one that died are taken over when its lease runs out.
+//
+// Errors: EINVALID (owner, a negative duration, limit), EUNAVAILABLE, EINTERNAL.
+func (s *Store) Claim(ctx context.Context, owner string, olderThan, lease time.Duration, limit int) ([]ordersaga.RecordedEvent, error) {
+	if err := validateClaim(owner, olderThan, lease); err != nil {
+		return nil, err
+	}
+	if err := validateLimit(limit); err != nil {
+		return nil, err
+	}
+	return s.query(ctx, "claim outbox events", `WITH claimed AS (
+			UPDATE event_outbox SET claimed_by = $1, claimed_until = now() + $2::INT8 * INTERVAL '1 microsecond'
+			WHERE position IN (
+				SELECT o.position FROM event_outbox o JOIN events e ON e.position = o.position
+				WHERE e.recorded_at <= now() - $3::INT8 * INTERVAL '1 microsecond'
+					AND (o.claimed_until IS NULL OR o.claimed_until <= now() OR o.claimed_by = $1)
+				ORDER BY o.position LIMIT $4)
+			RETURNING position)
+		SELECT `+prefixed("e.", eventColumns)+` FROM claimed c JOIN events e ON e.position = c.position
+		ORDER BY e.position`, owner, lease.Microseconds(), olderThan.Microseconds(), limit)
+}
+
+// Release gives up owner's hold on the events at positions that are still in the outbox,
+// so that another relay may take them at once (a relay stopping with events it did not
+// publish). Positions owner does not hold are left alone.
+//
+// Errors: EINVALID (owner), EUNAVAILABLE, EINTERNAL.
+func (s *Store) Release(ctx context.Context, owner string, positions []int64) error {
+	if err := validateClaim(owner, 0, 0); err != nil {
+		return err
+	}
+	if len(positions) == 0 {
+		return nil
+	}
+	_, err := s.db.Exec(ctx, `UPDATE event_outbox SET claimed_by = NULL, claimed_until = NULL
+		WHERE position = ANY($1::INT8[]) AND claimed_by = $2`, positions, owner)
+	return storeError("release outbox events", err)
+}
+
+func validateClaim(owner string, olderThan, lease time.Duration) error {
+	switch {
+	case owner == "" || len(owner) > MaxOwnerLength:
+		return ordersaga.Invalidf("owner", "must be 1 to %d bytes, got %d", MaxOwnerLength, len(owner))
+	case olderThan < 0:
+		return ordersaga.Invalidf("older_than", "must not be negative, got %s", olderThan)
+	case lease < 0:
+		return ordersaga.Invalidf("lease", "must not be negative, got %s", lease)
+	}
+	return nil
+}
+
+// MaxOwnerLength bounds the name a relay claims outbox events under.
+const MaxOwnerLength = 200
+
 // OutboxBacklog returns how many committed events wait in the outbox and how long ago
 // (by the database's clock) the first of them in position order was recorded; 0 and 0 for
 // an empty outbox. Positions roughly follow commit time, so that is about the oldest.

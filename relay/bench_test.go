@@ -57,3 +57,55 @@ func BenchmarkRelay(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRelaysShareTheOutbox drains a backlog of 3,000 events (1 KiB of data each) with
+// one relay and with three, on NATS Streaming (which does not de-duplicate, so that every
+// publish is a delivery): events/s from the relays' start until every event arrived and
+// the outbox is empty, and deliveries per event (1 when the relays divide the outbox).
+//
+//	go test ./relay -run '^$' -bench RelaysShare -benchtime 3x -count 3
+func BenchmarkRelaysShareTheOutbox(b *testing.B) {
+	const backlog = 3000
+	data := json.RawMessage(`{"filler":"` + strings.Repeat("x", 1000) + `"}`)
+	for _, relays := range []int{1, 3} {
+		b.Run(fmt.Sprintf("relays=%d", relays), func(b *testing.B) {
+			srv := bustest.StartServer(b)
+			store, db := newStore(b)
+			ctx := context.Background()
+			var elapsed time.Duration
+			delivered := 0
+			for i := range b.N {
+				typ := fmt.Sprintf("order-shared-%d", i)
+				rec := receive(b, adapters["natsstreaming"](b, srv, fmt.Sprintf("bench-receiver-%d", i)), typ)
+				var ids []uuid.UUID
+				for k := 0; k < backlog; k += 100 {
+					events := make([]ordersaga.EventData, 100)
+					for j := range events {
+						events[j] = ordersaga.EventData{ID: uuid.New(), Type: typ, Data: data}
+						ids = append(ids, events[j].ID)
+					}
+					if _, err := store.Append(ctx, ordersaga.MustParseStream(fmt.Sprintf("order-share-%d-%d", i, k)), ordersaga.NoStream, events); err != nil {
+						b.Fatal(err)
+					}
+				}
+				start := time.Now()
+				var stops []func()
+				for r := range relays {
+					bus := adapters["natsstreaming"](b, srv, fmt.Sprintf("bench-relay-%d-%d", i, r))
+					stops = append(stops, runRelay(b, relay.Config{Outbox: store, Publisher: bus, GracePeriod: time.Nanosecond, PollInterval: 10 * time.Millisecond}))
+				}
+				rec.waitAll(b, ids)
+				waitOutboxEmpty(b, db)
+				elapsed += time.Since(start)
+				for _, stop := range stops {
+					stop()
+				}
+				time.Sleep(200 * time.Millisecond) // late duplicates arrive
+				delivered += rec.total()
+			}
+			b.ReportMetric(float64(backlog*b.N)/elapsed.Seconds(), "events/s")
+			b.ReportMetric(float64(delivered)/float64(backlog*b.N), "deliveries/event")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}

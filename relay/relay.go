@@ -3,24 +3,37 @@
 // commit; whatever they did not (the process died, the bus was down) stays in the outbox
 // and the relay publishes it, in position order, and marks it published in batches.
 //
-// Several relays may run at once: they may publish an event twice, never zero times.
+// Several relays may run at once (every worker runs one): each claims the batch it is
+// about to publish for a lease, so that they divide the outbox between them rather than
+// each publish all of it. A relay that dies holding a batch holds it until its lease runs
+// out; then another takes it over. They may publish an event twice (a relay that dies
+// between publishing and marking, or that outlives its lease), never zero times.
 package relay
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/eventstore"
 )
 
 // Outbox is what the relay needs from the event store.
 type Outbox interface {
-	// Unpublished: EINVALID, EUNAVAILABLE, EINTERNAL.
-	Unpublished(ctx context.Context, olderThan time.Duration, limit int) ([]ordersaga.RecordedEvent, error)
+	// Claim takes, for owner, up to limit events recorded at least olderThan ago that no
+	// other relay holds, for lease, in position order. Errors: EINVALID, EUNAVAILABLE,
+	// EINTERNAL.
+	Claim(ctx context.Context, owner string, olderThan, lease time.Duration, limit int) ([]ordersaga.RecordedEvent, error)
+	// Release gives up owner's hold on the events at positions. Errors: EINVALID,
+	// EUNAVAILABLE, EINTERNAL.
+	Release(ctx context.Context, owner string, positions []int64) error
 	// Park takes an event the bus refuses for good out of the outbox, keeping it with the
 	// reason. Errors: EUNAVAILABLE, EINTERNAL.
 	Park(ctx context.Context, position int64, reason string) error
@@ -47,6 +60,14 @@ type Config struct {
 	PollInterval time.Duration
 	// MaxBackoff caps the pause after failures (doubling from PollInterval); default 30s.
 	MaxBackoff time.Duration
+	// ID names this relay among those that share the outbox; default the host name, the
+	// process id and a random suffix. A relay restarted under the same ID takes back at
+	// once what it held; under another, when the lease runs out.
+	ID string
+	// Lease is how long a claimed batch stays this relay's: long enough to publish and
+	// mark a batch, short enough that another relay takes over soon after this one dies;
+	// default 30s.
+	Lease time.Duration
 	// Logger receives failures and progress; nil discards them.
 	Logger *slog.Logger
 	// Meters, when set, receive the relay's metrics, and the outbox's backlog when Outbox
@@ -59,8 +80,11 @@ func (c Config) Validate() error {
 	if c.Outbox == nil || c.Publisher == nil {
 		return errors.New("relay: Outbox and Publisher are required")
 	}
-	if c.BatchSize < 0 || c.GracePeriod < 0 || c.PollInterval < 0 || c.MaxBackoff < 0 {
+	if c.BatchSize < 0 || c.GracePeriod < 0 || c.PollInterval < 0 || c.MaxBackoff < 0 || c.Lease < 0 {
 		return errors.New("relay: sizes and durations must not be negative")
+	}
+	if len(c.ID) > eventstore.MaxOwnerLength {
+		return fmt.Errorf("relay: ID must be at most %d bytes, got %d", eventstore.MaxOwnerLength, len(c.ID))
 	}
 	return nil
 }
@@ -78,16 +102,37 @@ func (c Config) withDefaults() Config {
 	if c.MaxBackoff == 0 {
 		c.MaxBackoff = 30 * time.Second
 	}
+	if c.ID == "" {
+		c.ID = DefaultID()
+	}
+	if c.Lease == 0 {
+		c.Lease = 30 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
 }
 
+// DefaultID is a relay's name when its Config gives none: the host's name, the process id
+// and a random suffix, unique among the relays of a deployment.
+func DefaultID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "relay"
+	}
+	id := fmt.Sprintf("%s-%d-%s", host, os.Getpid(), rand.Text()[:8])
+	return id[max(0, len(id)-eventstore.MaxOwnerLength):]
+}
+
 // Relay moves events from the outbox to the bus.
 type Relay struct {
 	cfg Config
 	obs instruments
+	// held are the positions of the last claimed batch that the relay neither marked
+	// published nor parked: released when it stops. Only Run and Once touch it, one at a
+	// time.
+	held []int64
 }
 
 // New returns a relay.
@@ -102,9 +147,14 @@ func New(cfg Config) (*Relay, error) {
 	return &Relay{cfg: cfg.withDefaults(), obs: obs}, nil
 }
 
+// ID is the name under which the relay claims outbox events.
+func (r *Relay) ID() string { return r.cfg.ID }
+
 // Run relays until ctx ends, backing off while the store or the bus fails and draining
-// without pause while full batches keep coming. It returns nil when ctx ends.
+// without pause while full batches keep coming. It returns nil when ctx ends, having
+// released what it held (for up to 5 seconds), so that another relay takes it at once.
 func (r *Relay) Run(ctx context.Context) error {
+	defer r.release(ctx)
 	log := r.cfg.Logger
 	pause := r.cfg.PollInterval
 	failing := false
@@ -142,9 +192,13 @@ func (r *Relay) Run(ctx context.Context) error {
 // an event the bus refuses for good (EINVALID) is parked with the reason, so that the
 // events after it are not held up behind it for ever.
 func (r *Relay) Once(ctx context.Context) (int, error) {
-	events, err := r.cfg.Outbox.Unpublished(ctx, r.cfg.GracePeriod, r.cfg.BatchSize)
+	events, err := r.cfg.Outbox.Claim(ctx, r.cfg.ID, r.cfg.GracePeriod, r.cfg.Lease, r.cfg.BatchSize)
 	if err != nil || len(events) == 0 {
 		return 0, err
+	}
+	r.held = r.held[:0]
+	for _, e := range events {
+		r.held = append(r.held, e.Position)
 	}
 	published, pubErr := r.cfg.Publisher.PublishBatch(ctx, events)
 	if published > 0 {
@@ -157,6 +211,7 @@ func (r *Relay) Once(ctx context.Context) (int, error) {
 		if err := r.cfg.Outbox.MarkPublished(ctx, positions); err != nil {
 			return 0, err
 		}
+		r.held = r.held[published:]
 		r.obs.published.Add(ctx, int64(published))
 	}
 	if ordersaga.ErrorCode(pubErr) == ordersaga.EINVALID && published < len(events) {
@@ -166,8 +221,24 @@ func (r *Relay) Once(ctx context.Context) (int, error) {
 		if err := r.cfg.Outbox.Park(ctx, refused.Position, ordersaga.ErrorMessage(pubErr)); err != nil {
 			return published, err
 		}
+		r.held = r.held[1:]
 		r.obs.parked.Add(ctx, 1)
 		return published + 1, nil
 	}
 	return published, pubErr
+}
+
+// release gives up what the relay holds, if anything, even when ctx has ended.
+func (r *Relay) release(ctx context.Context) {
+	if len(r.held) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := r.cfg.Outbox.Release(ctx, r.cfg.ID, r.held); err != nil {
+		r.cfg.Logger.Warn("outbox events left claimed; another relay takes them when the lease runs out",
+			"events", len(r.held), "lease", r.cfg.Lease, "err", err)
+		return
+	}
+	r.held = r.held[:0]
 }

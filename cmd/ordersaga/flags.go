@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ordersaga/ordersaga/eventbus/natsconn"
+	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/internal/system"
 )
 
@@ -57,6 +59,34 @@ func (f envFlags) Bool(p *bool, name, env string, def bool, usage string) {
 	f.fs.BoolVar(p, name, def, usage)
 	f.note(name, env)
 }
+
+// relayFlags are the settings of the roles that run an outbox relay (relay, worker).
+type relayFlags struct {
+	id    string
+	lease time.Duration
+}
+
+func (r *relayFlags) register(f envFlags) {
+	f.String(&r.id, "relay-id", "ORDERSAGA_RELAY_ID", "",
+		"the name this process's relay claims outbox events under, unique among the relays (default: host name, pid and a random suffix; "+
+			"a stable one, such as the pod's name, lets a restarted relay take back at once what it held)")
+	f.fs.DurationVar(&r.lease, "relay-lease", 30*time.Second,
+		"how long a batch of outbox events a relay claimed stays its own; another relay takes it over when a dead relay's lease runs out")
+}
+
+// check refuses settings that cannot work, naming the flag.
+func (r *relayFlags) check() error {
+	switch {
+	case r.lease <= 0:
+		return fmt.Errorf("--relay-lease must be positive, got %s", r.lease)
+	case len(r.id) > eventstore.MaxOwnerLength:
+		return fmt.Errorf("--relay-id must be at most %d bytes, got %d", eventstore.MaxOwnerLength, len(r.id))
+	}
+	return nil
+}
+
+// tuning is the relay's settings.
+func (r *relayFlags) tuning() system.RelayTuning { return system.RelayTuning{ID: r.id, Lease: r.lease} }
 
 // logFlags are the settings of every command that logs.
 type logFlags struct{ level string }

@@ -327,6 +327,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"sagas", "stuck", "--attempts", "0"}, "--attempts"},
 		{[]string{"sagas", "stuck", "--grace", "-1s"}, "--grace"},
 		{[]string{"sagas", "stuck", "--limit", "-5"}, "--limit"},
+		{[]string{"relay", "--relay-lease", "0s"}, "--relay-lease"},
+		{[]string{"worker", "--relay-lease", "-1s"}, "--relay-lease"},
+		{[]string{"relay", "--relay-id", strings.Repeat("r", 201)}, "--relay-id"},
 	} {
 		m := &Main{Stdout: &syncbuf.Buffer{}, Stderr: &syncbuf.Buffer{}, Getenv: func(string) string { return "" }}
 		if err := m.ParseFlags(tt.args); err != nil {

@@ -67,6 +67,8 @@ type roleSpec struct {
 	noDatabase bool
 	// flags registers the role's own flags; nil for none.
 	flags func(f envFlags)
+	// check refuses flags that cannot work, before anything connects; nil for none.
+	check func() error
 	// build makes the role once its connections are open.
 	build func(c conns, logger *slog.Logger) (runner, error)
 }
@@ -104,6 +106,11 @@ func (m *Main) roleCommand(spec roleSpec) *cobra.Command {
 		spec.flags(f)
 	}
 	cmd.RunE = m.runs(func(ctx context.Context) error {
+		if spec.check != nil {
+			if err := spec.check(); err != nil {
+				return err
+			}
+		}
 		logger := m.logger(false, log.level)
 		tel, err := m.startTelemetry(ctx, spec.use, metrics)
 		if err != nil {
@@ -123,14 +130,20 @@ func (m *Main) roleCommand(spec roleSpec) *cobra.Command {
 }
 
 func (m *Main) workerCommand() *cobra.Command {
-	var baseline bool
+	var (
+		baseline bool
+		relay    relayFlags
+	)
 	return m.roleCommand(roleSpec{use: "worker", short: "run the OrderSaga worker (and the outbox relay) against Temporal", bus: true, temporal: true,
 		flags: func(f envFlags) {
 			f.Bool(&baseline, "with-baseline", "ORDERSAGA_WITH_BASELINE", false,
 				"also run the load test's BaselineSaga (for ordersaga load --baseline against this worker)")
+			relay.register(f)
 		},
+		check: relay.check,
 		build: func(c conns, logger *slog.Logger) (runner, error) {
-			return system.NewWorker(system.WorkerConfig{DB: c.db, Bus: c.bus, Temporal: c.temporal, Logger: logger, Baseline: baseline, Telemetry: m.tel})
+			return system.NewWorker(system.WorkerConfig{DB: c.db, Bus: c.bus, Temporal: c.temporal, Logger: logger, Baseline: baseline, Telemetry: m.tel,
+				Relay: relay.tuning()})
 		}})
 }
 
@@ -150,9 +163,12 @@ func (m *Main) projectorCommand() *cobra.Command {
 }
 
 func (m *Main) relayCommand() *cobra.Command {
-	return m.roleCommand(roleSpec{use: "relay", short: "publish committed events that are still in the outbox, until stopped", bus: true,
+	var relay relayFlags
+	return m.roleCommand(roleSpec{use: "relay", short: "publish committed events that are still in the outbox, until stopped (relays divide the outbox)", bus: true,
+		flags: relay.register,
+		check: relay.check,
 		build: func(c conns, logger *slog.Logger) (runner, error) {
-			return system.NewRelay(system.RelayConfig{DB: c.db, Bus: c.bus, Logger: logger, Telemetry: m.tel})
+			return system.NewRelay(system.RelayConfig{DB: c.db, Bus: c.bus, Logger: logger, Telemetry: m.tel, Tuning: relay.tuning()})
 		}})
 }
 

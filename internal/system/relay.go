@@ -19,6 +19,10 @@ type RelayTuning struct {
 	GracePeriod time.Duration
 	// PollInterval is the pause when the outbox is empty.
 	PollInterval time.Duration
+	// ID names the relay among those that share the outbox; Lease is how long a batch it
+	// claimed stays its own (relay.Config).
+	ID    string
+	Lease time.Duration
 }
 
 // RelayConfig are the relay role's dependencies and settings.
@@ -45,7 +49,8 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	}
 	logger := orDiscard(cfg.Logger).With("component", "relay")
 	r, err := relay.New(relay.Config{Outbox: eventstore.New(cfg.DB), Publisher: cfg.Bus, Logger: logger,
-		GracePeriod: cfg.Tuning.GracePeriod, PollInterval: cfg.Tuning.PollInterval, Meters: orOff(cfg.Telemetry).Meters})
+		GracePeriod: cfg.Tuning.GracePeriod, PollInterval: cfg.Tuning.PollInterval, ID: cfg.Tuning.ID, Lease: cfg.Tuning.Lease,
+		Meters: orOff(cfg.Telemetry).Meters})
 	if err != nil {
 		return nil, err
 	}
@@ -54,6 +59,6 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 
 // Run relays the outbox until ctx ends.
 func (r *Relay) Run(ctx context.Context) error {
-	r.logger.Info("outbox relay running")
+	r.logger.Info("outbox relay running", "relay_id", r.relay.ID())
 	return r.relay.Run(ctx)
 }

@@ -13,6 +13,18 @@ import (
 	"github.com/ordersaga/ordersaga/eventstore"
 )
 
+// noted appends n events, one at a time, over 3 streams named after prefix, and returns
+// their positions.
+func noted(t *testing.T, f fixture, prefix string, n int) []int64 {
+	t.Helper()
+	var positions []int64
+	for i := range n {
+		res := mustAppend(t, f.store, fmt.Sprintf("%s-%d", prefix, i%3), ordersaga.AnyVersion, event("order-noted", `{}`))
+		positions = append(positions, res.Events[0].Position)
+	}
+	return positions
+}
+
 // positionsOf returns the positions of events.
 func positionsOf(events []ordersaga.RecordedEvent) []int64 {
 	p := make([]int64, len(events))
@@ -30,11 +42,7 @@ func positionsOf(events []ordersaga.RecordedEvent) []int64 {
 func TestRelaysClaimDisjointBatchesAndTakeOverExpiredOnes(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	var positions []int64
-	for i := range 10 {
-		res := mustAppend(t, f.store, fmt.Sprintf("order-claim-%d", i%3), ordersaga.AnyVersion, event("order-noted", `{}`))
-		positions = append(positions, res.Events[0].Position)
-	}
+	positions := noted(t, f, "order-claim", 10)
 	claim := func(owner string, lease time.Duration, limit int) []int64 {
 		t.Helper()
 		events, err := f.store.Claim(ctx, owner, 0, lease, limit)

@@ -479,11 +479,7 @@ func TestReadAllFiltersByTypeAndPages(t *testing.T) {
 func TestOutboxReturnsExactlyTheUnpublished(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	var positions []int64
-	for i := range 10 {
-		res := mustAppend(t, f.store, fmt.Sprintf("order-%d", i%3), ordersaga.AnyVersion, event("order-noted", `{}`))
-		positions = append(positions, res.Events[0].Position)
-	}
+	positions := noted(t, f, "order", 10)
 	if fresh, err := f.store.Unpublished(ctx, 3600e9, 100); err != nil || len(fresh) != 0 {
 		t.Errorf("with a one-hour grace period: %d events, %v; want none", len(fresh), err)
 	}

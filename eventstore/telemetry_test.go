@@ -14,7 +14,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/ordersaga/ordersaga"
-	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
 	"github.com/ordersaga/ordersaga/internal/metrictest"
 	"github.com/ordersaga/ordersaga/sqldb"
@@ -31,15 +30,7 @@ func TestAppendsAreCountedByTypeAndOutcome(t *testing.T) {
 	spans := tracetest.NewInMemoryExporter()
 	tracers := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
 	t.Cleanup(func() { _ = tracers.Shutdown(ctx) })
-	db, err := sqldb.Open(ctx, sqldb.Config{URL: dbtest.NewDatabase(t), Meters: metrics.Provider, Tracers: tracers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := eventstore.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	store := eventstore.New(db)
+	_, store := dbtest.NewStoreWith(t, sqldb.Config{Meters: metrics.Provider, Tracers: tracers})
 	event := func(typ string) ordersaga.EventData {
 		return ordersaga.EventData{ID: uuid.New(), Type: typ, Data: []byte(`{}`)}
 	}

@@ -114,6 +114,27 @@ func (r *receiver) waitAll(t testing.TB, ids []uuid.UUID) int {
 	}
 }
 
+// backlog starts a bus server and a store holding n events of type typ in its outbox,
+// with a receiver of that type on NATS Streaming (or on the adapter named), and returns
+// them and the events' ids.
+func backlog(t *testing.T, typ string, n int, adapter ...string) (*bustest.Server, *eventstore.Store, *sqldb.DB, *receiver, []uuid.UUID) {
+	t.Helper()
+	srv := bustest.StartServer(t)
+	store, db := newStore(t)
+	r := receive(t, adapters[append(adapter, "natsstreaming")[0]](t, srv, "receiver"), typ)
+	return srv, store, db, r, appendEvents(t, store, typ, n)
+}
+
+// settled waits until every id arrived and the outbox is empty, then long enough for a
+// duplicate to arrive too, and returns the deliveries.
+func settled(t *testing.T, r *receiver, ids []uuid.UUID, db *sqldb.DB) int {
+	t.Helper()
+	r.waitAll(t, ids)
+	waitOutboxEmpty(t, db)
+	time.Sleep(500 * time.Millisecond)
+	return r.total()
+}
+
 // total is how many deliveries the receiver has had.
 func (r *receiver) total() int {
 	r.mu.Lock()
@@ -250,11 +271,7 @@ func TestRelayKilledBetweenPublishAndMarkRepublishes(t *testing.T) {
 // which does not de-duplicate: they divide the events between them, so each arrives
 // exactly once, and their published counters add up to 300.
 func TestSeveralRelaysShareTheOutbox(t *testing.T) {
-	srv := bustest.StartServer(t)
-	store, db := newStore(t)
-	typ := "order-rejected"
-	receiver := receive(t, adapters["natsstreaming"](t, srv, "receiver"), typ)
-	ids := appendEvents(t, store, typ, 300)
+	srv, store, db, receiver, ids := backlog(t, "order-rejected", 300)
 	var counters []*metrictest.Reader
 	for i := range 3 {
 		bus := adapters["natsstreaming"](t, srv, fmt.Sprintf("relay-%d", i))
@@ -264,10 +281,7 @@ func TestSeveralRelaysShareTheOutbox(t *testing.T) {
 			Meters: metrics.Provider})
 		defer stop()
 	}
-	receiver.waitAll(t, ids)
-	waitOutboxEmpty(t, db)
-	time.Sleep(500 * time.Millisecond) // a duplicate would arrive by now
-	total := receiver.total()
+	total := settled(t, receiver, ids, db)
 	published := 0.0
 	for _, m := range counters {
 		published += m.Must(t, "ordersaga.relay.published")
@@ -308,11 +322,7 @@ func (s *stalled) PublishBatch(ctx context.Context, events []ordersaga.RecordedE
 // 300 events arrive, at most the 10 it published twice (NATS Streaming does not
 // de-duplicate), and the outbox empties.
 func TestARelayKilledMidBatchLosesNothing(t *testing.T) {
-	srv := bustest.StartServer(t)
-	store, db := newStore(t)
-	typ := "order-cancelled"
-	receiver := receive(t, adapters["natsstreaming"](t, srv, "receiver"), typ)
-	ids := appendEvents(t, store, typ, 300)
+	srv, store, db, receiver, ids := backlog(t, "order-cancelled", 300)
 	dying := &stalled{Bus: adapters["natsstreaming"](t, srv, "dying"), k: 10, stalled: make(chan struct{})}
 	stopDying := runRelay(t, relay.Config{Outbox: store, Publisher: dying, BatchSize: 25, GracePeriod: time.Nanosecond, Lease: time.Second})
 	defer stopDying()
@@ -322,10 +332,7 @@ func TestARelayKilledMidBatchLosesNothing(t *testing.T) {
 		stop := runRelay(t, relay.Config{Outbox: store, Publisher: bus, BatchSize: 25, GracePeriod: time.Nanosecond, PollInterval: 20 * time.Millisecond})
 		defer stop()
 	}
-	receiver.waitAll(t, ids)
-	waitOutboxEmpty(t, db)
-	time.Sleep(500 * time.Millisecond) // a further duplicate would arrive by now
-	total := receiver.total()
+	total := settled(t, receiver, ids, db)
 	t.Logf("300 events delivered %d times in all", total)
 	if total < 300 || total > 310 {
 		t.Errorf("300 events delivered %d times, want 300 to 310 (the dead relay's 10 at most twice)", total)
@@ -481,11 +488,8 @@ func TestABatchPublishedHalfwayIsMarkedHalfwayAndFinishedLater(t *testing.T) {
 // TestRunCountsTheRoundsItRetries: a relay whose first round fails halfway counts one
 // retry, then publishes the rest.
 func TestRunCountsTheRoundsItRetries(t *testing.T) {
-	srv := bustest.StartServer(t)
+	srv, store, db, rec, ids := backlog(t, "order-retried", 10, "jetstream")
 	bus := adapters["jetstream"](t, srv, "retries")
-	store, db := newStore(t)
-	rec := receive(t, bus, "order-retried")
-	ids := appendEvents(t, store, "order-retried", 10)
 	metrics := metrictest.New(t)
 	stop := runRelay(t, relay.Config{Outbox: store, Publisher: &halfway{Bus: bus, k: 4}, GracePeriod: time.Nanosecond,
 		PollInterval: time.Millisecond, Meters: metrics.Provider})
@@ -501,11 +505,8 @@ func TestRunCountsTheRoundsItRetries(t *testing.T) {
 // batches and a poll interval of an hour: it publishes them all at once, round after
 // round, pausing only when a round comes back short.
 func TestRunDrainsABacklogWithoutWaitingToPoll(t *testing.T) {
-	srv := bustest.StartServer(t)
+	srv, store, db, rec, ids := backlog(t, "order-drained", 95, "jetstream")
 	bus := adapters["jetstream"](t, srv, "drain")
-	store, db := newStore(t)
-	rec := receive(t, bus, "order-drained")
-	ids := appendEvents(t, store, "order-drained", 95)
 	stop := runRelay(t, relay.Config{Outbox: store, Publisher: bus, BatchSize: 10, GracePeriod: time.Nanosecond, PollInterval: time.Hour})
 	defer stop()
 	rec.waitAll(t, ids)

@@ -12,8 +12,15 @@ import (
 // sqldb's default), gives it the event store's schema, and closes it when t ends.
 func NewStore(t testing.TB, maxConns int32) (*sqldb.DB, *eventstore.Store) {
 	t.Helper()
+	return NewStoreWith(t, sqldb.Config{MaxConns: maxConns})
+}
+
+// NewStoreWith is NewStore with the settings of cfg (its URL is the fresh database's).
+func NewStoreWith(t testing.TB, cfg sqldb.Config) (*sqldb.DB, *eventstore.Store) {
+	t.Helper()
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, sqldb.Config{URL: NewDatabase(t), MaxConns: maxConns})
+	cfg.URL = NewDatabase(t)
+	db, err := sqldb.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/sqldb"
 )
 
 // noted appends n events, one at a time, over 3 streams named after prefix, and returns
@@ -160,5 +161,49 @@ func TestConcurrentClaimsNeverShareAnEvent(t *testing.T) {
 	}
 	if _, outbox := f.counts(t); outbox != 0 {
 		t.Errorf("%d events left in the outbox, want none", outbox)
+	}
+}
+
+// TestAClaimReadsAboutABatchHoweverLongTheOutbox fills the outbox with 20,000 events over
+// 200 streams, lets PostgreSQL gather its statistics, and asks how it runs Claim: by
+// indexes only (the outbox's in position order, the events' by position), with no
+// sequential scan, so that a claim's cost does not grow with the backlog (a claim that
+// joined the outbox to the events read both tables whole).
+func TestAClaimReadsAboutABatchHoweverLongTheOutbox(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for i := range 200 {
+		batch := make([]ordersaga.EventData, 100)
+		for j := range batch {
+			batch[j] = event("order-noted", `{}`)
+		}
+		mustAppend(t, f.store, fmt.Sprintf("order-long-%d", i), ordersaga.NoStream, batch...)
+	}
+	if _, err := f.db.Exec(ctx, "ANALYZE events, event_outbox"); err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	err := f.db.InStatement(ctx, func(q sqldb.Querier) error {
+		plan = nil
+		rows, err := q.Query(ctx, "EXPLAIN "+eventstore.ClaimSQL, "relay-a", int64(30e6), int64(0), 200)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				return err
+			}
+			plan = append(plan, line)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	if strings.Contains(text, "Seq Scan") || !strings.Contains(text, "event_outbox_pkey") || !strings.Contains(text, "events_position_key") {
+		t.Errorf("Claim's plan:\n%s\nwant index scans of event_outbox_pkey and events_position_key, no sequential scan", text)
 	}
 }

@@ -379,17 +379,23 @@ func (s *Store) Claim(ctx context.Context, owner string, olderThan, lease time.D
 	if err := validateLimit(limit); err != nil {
 		return nil, err
 	}
-	return s.query(ctx, "claim outbox events", `WITH claimed AS (
-			UPDATE event_outbox SET claimed_by = $1, claimed_until = now() + $2::INT8 * INTERVAL '1 microsecond'
-			WHERE position IN (
-				SELECT o.position FROM event_outbox o JOIN events e ON e.position = o.position
-				WHERE e.recorded_at <= now() - $3::INT8 * INTERVAL '1 microsecond'
-					AND (o.claimed_until IS NULL OR o.claimed_until <= now() OR o.claimed_by = $1)
-				ORDER BY o.position LIMIT $4)
-			RETURNING position)
-		SELECT `+prefixed("e.", eventColumns)+` FROM claimed c JOIN events e ON e.position = c.position
-		ORDER BY e.position`, owner, lease.Microseconds(), olderThan.Microseconds(), limit)
+	// The outbox is walked alone in position order (its queued_at is its event's
+	// recorded_at), and the claimed events are looked up by position, so that a claim
+	// reads about limit rows however long the outbox or the store.
+	return s.query(ctx, "claim outbox events", claimSQL, owner, lease.Microseconds(), olderThan.Microseconds(), limit)
 }
+
+// claimSQL claims for $1, for $2 µs, up to $4 outbox rows queued at least $3 µs ago.
+const claimSQL = `WITH claimed AS (
+			UPDATE event_outbox SET claimed_by = $1, claimed_until = now() + $2::INT8 * INTERVAL '1 microsecond'
+			WHERE position = ANY(ARRAY(
+				SELECT position FROM event_outbox
+				WHERE queued_at <= now() - $3::INT8 * INTERVAL '1 microsecond'
+					AND (claimed_until IS NULL OR claimed_until <= now() OR claimed_by = $1)
+				ORDER BY position LIMIT $4))
+			RETURNING position)
+		SELECT ` + eventColumns + ` FROM events WHERE position = ANY(ARRAY(SELECT position FROM claimed))
+		ORDER BY position`
 
 // Release gives up owner's hold on the events at positions that are still in the outbox,
 // so that another relay may take them at once (a relay stopping with events it did not

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -42,3 +43,16 @@ func TestZeroSettingsTakeTheDocumentedDefaults(t *testing.T) {
 type nopOutbox struct{ Outbox }
 
 type nopPublisher struct{ Publisher }
+
+// TestTheDefaultIDNamesTheHost: a relay's default ID starts with the host's name, and two
+// differ.
+func TestTheDefaultIDNamesTheHost(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		t.Skipf("no host name here (%v)", err)
+	}
+	a, b := DefaultID(), DefaultID()
+	if !strings.HasPrefix(a, host+"-") || a == b {
+		t.Errorf("default IDs %q and %q, want two different ones starting with %q", a, b, host+"-")
+	}
+}

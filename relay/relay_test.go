@@ -512,3 +512,29 @@ func TestRunDrainsABacklogWithoutWaitingToPoll(t *testing.T) {
 	rec.waitAll(t, ids)
 	waitOutboxEmpty(t, db)
 }
+
+// TestAStoppingRelayReleasesWhatItHolds: a relay whose bus goes down after 4 of its batch
+// of 10 holds the other 6 while it retries; stopped, it releases them, so that another
+// relay claims them at once rather than after the 30 s lease.
+func TestAStoppingRelayReleasesWhatItHolds(t *testing.T) {
+	srv, store, db, _, _ := backlog(t, "order-held", 10, "jetstream")
+	bus := adapters["jetstream"](t, srv, "holder")
+	r, err := relay.New(relay.Config{Outbox: store, Publisher: &halfway{Bus: bus, k: 4}, GracePeriod: time.Nanosecond, ID: "holder"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	waitUntil(t, "the first round to publish 4 of 10", func() bool { return outboxSize(t, db) == 6 })
+	if taken, err := store.Claim(context.Background(), "other", 0, time.Minute, 100); err != nil || len(taken) != 0 {
+		t.Fatalf("while the relay runs another claims %d events (%v), want none: it holds them", len(taken), err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if taken, err := store.Claim(context.Background(), "other", 0, time.Minute, 100); err != nil || len(taken) != 6 {
+		t.Errorf("after the relay stopped another claims %d events (%v), want the 6 it held", len(taken), err)
+	}
+}

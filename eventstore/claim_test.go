@@ -77,6 +77,12 @@ func TestRelaysClaimDisjointBatchesAndTakeOverExpiredOnes(t *testing.T) {
 	if err := f.store.Release(ctx, "c", positions[:2]); err != nil { // a's: left alone
 		t.Fatal(err)
 	}
+	// The limits themselves are accepted: an owner of MaxOwnerLength bytes, a lease of 0
+	// (a claim anyone may take at once).
+	longest := strings.Repeat("o", eventstore.MaxOwnerLength)
+	if got, err := f.store.Claim(ctx, longest, 0, 0, 100); err != nil || len(got) != 2 {
+		t.Errorf("a claim by an owner of %d bytes with no lease: %d events, %v; want the 2 c released", len(longest), len(got), err)
+	}
 	if got := claim("d", time.Minute, 100); !slices.Equal(got, positions[8:]) {
 		t.Errorf("after c released its 2, d claims %v, want them %v", got, positions[8:])
 	}

@@ -39,7 +39,7 @@ func positionsOf(events []ordersaga.RecordedEvent) []int64 {
 // claims the first 4 and b the next 4 (not a's); a claims its own 4 again (a retry after a
 // failed publish), b's lease runs out and a takes those too; released events are anyone's
 // at once; nothing younger than the grace period is claimed; bad arguments are refused
-// naming the field.
+// naming the field, and the limits themselves (an owner of 200 bytes, a lease of 0) taken.
 func TestRelaysClaimDisjointBatchesAndTakeOverExpiredOnes(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()

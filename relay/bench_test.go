@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +113,64 @@ func BenchmarkRelaysShareTheOutbox(b *testing.B) {
 			b.ReportMetric(float64(backlog*b.N)/elapsed.Seconds(), "events/s")
 			b.ReportMetric(float64(delivered)/float64(backlog*b.N), "deliveries/event")
 			b.ReportMetric(float64(db.Retries())/float64(b.N), "retries/op")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkRelayDrainsABacklog times one relay's first 20,000 events (100 rounds of 200)
+// out of outboxes of different lengths (by default 20,000 and 200,000 events of 100 bytes,
+// over streams of 100; ORDERSAGA_BENCH_BACKLOGS lists others, such as 1000000): a claim
+// reads about a batch however long the outbox, so the rate should not fall as it grows.
+// Filling the outbox is not timed; its rate is reported too.
+//
+//	ORDERSAGA_BENCH_BACKLOGS=20000,1000000 go test ./relay -run '^$' -bench RelayDrains -benchtime 1x -timeout 60m
+func BenchmarkRelayDrainsABacklog(b *testing.B) {
+	sizes := []int{20_000, 200_000}
+	if env := os.Getenv("ORDERSAGA_BENCH_BACKLOGS"); env != "" {
+		sizes = nil
+		for _, f := range strings.Split(env, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 20_000 {
+				b.Fatalf("ORDERSAGA_BENCH_BACKLOGS: %q is not a size of at least 20000", f)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	data := json.RawMessage(`{"filler":"` + strings.Repeat("x", 86) + `"}`)
+	for _, size := range sizes {
+		b.Run(fmt.Sprintf("backlog=%d", size), func(b *testing.B) {
+			srv := bustest.StartServer(b)
+			bus := adapters["natsstreaming"](b, srv, "bench-backlog")
+			ctx := context.Background()
+			var filling, draining time.Duration
+			for i := range b.N {
+				store, _ := newStore(b)
+				start := time.Now()
+				for k := 0; k < size; k += 100 {
+					events := make([]ordersaga.EventData, 100)
+					for j := range events {
+						events[j] = ordersaga.EventData{ID: uuid.New(), Type: "order-created", Data: data}
+					}
+					if _, err := store.Append(ctx, ordersaga.MustParseStream(fmt.Sprintf("order-backlog-%d-%d", i, k)), ordersaga.NoStream, events); err != nil {
+						b.Fatal(err)
+					}
+				}
+				filling += time.Since(start)
+				r, err := relay.New(relay.Config{Outbox: store, Publisher: bus, GracePeriod: time.Nanosecond})
+				if err != nil {
+					b.Fatal(err)
+				}
+				start = time.Now()
+				for range 100 {
+					if n, err := r.Once(ctx); err != nil || n != 200 {
+						b.Fatalf("a round relayed %d: %v", n, err)
+					}
+				}
+				draining += time.Since(start)
+			}
+			b.ReportMetric(float64(20_000*b.N)/draining.Seconds(), "events/s")
+			b.ReportMetric(float64(size*b.N)/filling.Seconds(), "filled/s")
 			b.ReportMetric(0, "ns/op")
 		})
 	}

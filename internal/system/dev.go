@@ -130,7 +130,10 @@ func StartDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 	if err != nil {
 		return nil, err
 	}
-	worker, err := NewWorker(WorkerConfig{DB: db, Bus: bus, Temporal: temporal, Logger: d.logger, Baseline: true, Telemetry: d.telemetry})
+	// dev's one relay keeps its name across restarts, so that after a crash it takes back
+	// at once the batch it held rather than wait out its lease.
+	worker, err := NewWorker(WorkerConfig{DB: db, Bus: bus, Temporal: temporal, Logger: d.logger, Baseline: true, Telemetry: d.telemetry,
+		Relay: RelayTuning{ID: "dev"}})
 	if err != nil {
 		return nil, err
 	}

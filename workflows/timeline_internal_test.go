@@ -90,3 +90,38 @@ func TestAHistoryReadsAsTheSagasSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestStepDetailsAreCutOnlyPastTheLimit: a detail of exactly maxDetail bytes is kept
+// whole, one byte longer is cut to maxDetail and marked; a first attempt has no "retried
+// after"; an upsert without a status adds no step.
+func TestStepDetailsAreCutOnlyPastTheLimit(t *testing.T) {
+	at := timestamppb.New(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
+	h := historyReader{activities: map[int64]scheduledActivity{}, timers: map[int64]time.Time{}}
+	exact, over := strings.Repeat("a", maxDetail), strings.Repeat("b", maxDetail+1)
+	for _, reason := range []string{exact, over} {
+		h.read(&historypb.HistoryEvent{EventTime: at, EventType: enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+			Attributes: &historypb.HistoryEvent_WorkflowExecutionTerminatedEventAttributes{WorkflowExecutionTerminatedEventAttributes: &historypb.WorkflowExecutionTerminatedEventAttributes{
+				Reason: reason}}})
+	}
+	h.read(&historypb.HistoryEvent{EventId: 5, EventTime: at, EventType: enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+		Attributes: &historypb.HistoryEvent_ActivityTaskScheduledEventAttributes{ActivityTaskScheduledEventAttributes: &historypb.ActivityTaskScheduledEventAttributes{
+			ActivityType: &commonpb.ActivityType{Name: "CreateOrder"}}}})
+	h.read(&historypb.HistoryEvent{EventId: 6, EventTime: at, EventType: enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+		Attributes: &historypb.HistoryEvent_ActivityTaskStartedEventAttributes{ActivityTaskStartedEventAttributes: &historypb.ActivityTaskStartedEventAttributes{
+			ScheduledEventId: 5, Attempt: 1}}})
+	h.read(&historypb.HistoryEvent{EventId: 7, EventTime: at, EventType: enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+		Attributes: &historypb.HistoryEvent_UpsertWorkflowSearchAttributesEventAttributes{UpsertWorkflowSearchAttributesEventAttributes: &historypb.UpsertWorkflowSearchAttributesEventAttributes{
+			SearchAttributes: &commonpb.SearchAttributes{}}}})
+	if len(h.steps) != 4 {
+		t.Fatalf("%d steps, want 4 (two ends, a schedule, a start): %+v", len(h.steps), h.steps)
+	}
+	if h.steps[0].Detail != exact {
+		t.Errorf("a detail of exactly %d bytes became %d bytes", maxDetail, len(h.steps[0].Detail))
+	}
+	if want := over[:maxDetail] + "…"; h.steps[1].Detail != want {
+		t.Errorf("a detail of %d bytes became %q, want it cut to %d and marked", maxDetail+1, h.steps[1].Detail, maxDetail)
+	}
+	if h.steps[3].Detail != "" || h.steps[3].Attempt != 1 {
+		t.Errorf("a first attempt's start = %+v, want attempt 1 and no detail", h.steps[3])
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/internal/dbtest"
 	"github.com/ordersaga/ordersaga/sqldb"
 )
 
@@ -188,27 +189,14 @@ func TestAClaimReadsAboutABatchHoweverLongTheOutbox(t *testing.T) {
 	if _, err := f.db.Exec(ctx, "ANALYZE events, event_outbox"); err != nil {
 		t.Fatal(err)
 	}
-	var plan []string
-	err := f.db.InStatement(ctx, func(q sqldb.Querier) error {
-		plan = nil
-		rows, err := q.Query(ctx, "EXPLAIN "+eventstore.ClaimSQL, "relay-a", int64(30e6), int64(0), 200)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				return err
-			}
-			plan = append(plan, line)
-		}
-		return rows.Err()
+	var text string
+	err := f.db.InStatement(ctx, func(q sqldb.Querier) (err error) {
+		text, err = dbtest.Plan(ctx, q, "EXPLAIN "+eventstore.ClaimSQL, "relay-a", int64(30e6), int64(0), 200)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.Join(plan, "\n")
 	if strings.Contains(text, "Seq Scan") || !strings.Contains(text, "event_outbox_pkey") || !strings.Contains(text, "events_position_key") {
 		t.Errorf("Claim's plan:\n%s\nwant index scans of event_outbox_pkey and events_position_key, no sequential scan", text)
 	}

@@ -45,7 +45,7 @@ func TestListOrdersWalksTheIndexOfItsFilter(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%+v", tc.filter), func(t *testing.T) {
 			sql, args := listOrdersSQL(tc.filter, "", 50)
-			var plan []string
+			var text string
 			err := db.InTx(ctx, func(tx pgx.Tx) error {
 				// The plan for any value, as a prepared statement run often gets (pgx
 				// prepares every statement), not one for the values at hand.
@@ -62,24 +62,12 @@ func TestListOrdersWalksTheIndexOfItsFilter(t *testing.T) {
 						literals[i] = "'" + strings.ReplaceAll(text, "'", "''") + "'"
 					}
 				}
-				rows, err := tx.Query(ctx, "EXPLAIN EXECUTE list_orders("+strings.Join(literals, ", ")+")")
-				if err != nil {
-					return err
-				}
-				defer rows.Close()
-				for rows.Next() {
-					var line string
-					if err := rows.Scan(&line); err != nil {
-						return err
-					}
-					plan = append(plan, line)
-				}
-				return rows.Err()
+				text, err = dbtest.Plan(ctx, tx, "EXPLAIN EXECUTE list_orders("+strings.Join(literals, ", ")+")")
+				return err
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			text := strings.Join(plan, "\n")
 			if !slices.ContainsFunc(tc.indexes, func(index string) bool { return strings.Contains(text, index) }) || !strings.Contains(text, "Index Cond") {
 				t.Errorf("plan of %s:\n%s\nwant an index condition on one of %s", sql, text, tc.indexes)
 			}

@@ -27,6 +27,19 @@ func noted(t *testing.T, f fixture, prefix string, n int) []int64 {
 	return positions
 }
 
+// fill appends perStream events to each of streams new streams named after prefix, a
+// stream per append.
+func fill(t *testing.T, f fixture, prefix string, streams, perStream int) {
+	t.Helper()
+	for i := range streams {
+		batch := make([]ordersaga.EventData, perStream)
+		for j := range batch {
+			batch[j] = event("order-noted", `{}`)
+		}
+		mustAppend(t, f.store, fmt.Sprintf("%s-%d", prefix, i), ordersaga.NoStream, batch...)
+	}
+}
+
 // positionsOf returns the positions of events.
 func positionsOf(events []ordersaga.RecordedEvent) []int64 {
 	p := make([]int64, len(events))
@@ -123,13 +136,7 @@ func TestRelaysClaimDisjointBatchesAndTakeOverExpiredOnes(t *testing.T) {
 func TestConcurrentClaimsNeverShareAnEvent(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	for i := range 30 {
-		batch := make([]ordersaga.EventData, 10)
-		for j := range batch {
-			batch[j] = event("order-noted", `{}`)
-		}
-		mustAppend(t, f.store, fmt.Sprintf("order-concurrent-%d", i), ordersaga.NoStream, batch...)
-	}
+	fill(t, f, "order-concurrent", 30, 10)
 	var mu sync.Mutex
 	claimedBy := map[int64][]string{}
 	var wg sync.WaitGroup
@@ -179,13 +186,7 @@ func TestConcurrentClaimsNeverShareAnEvent(t *testing.T) {
 func TestAClaimReadsAboutABatchHoweverLongTheOutbox(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	for i := range 200 {
-		batch := make([]ordersaga.EventData, 100)
-		for j := range batch {
-			batch[j] = event("order-noted", `{}`)
-		}
-		mustAppend(t, f.store, fmt.Sprintf("order-long-%d", i), ordersaga.NoStream, batch...)
-	}
+	fill(t, f, "order-long", 200, 100)
 	if _, err := f.db.Exec(ctx, "ANALYZE events, event_outbox"); err != nil {
 		t.Fatal(err)
 	}

@@ -115,6 +115,8 @@ func TestRelaysClaimDisjointBatchesAndTakeOverExpiredOnes(t *testing.T) {
 	}{
 		{"", 0, time.Second, 10, "owner"},
 		{strings.Repeat("x", eventstore.MaxOwnerLength+1), 0, time.Second, 10, "owner"},
+		{"relay\x00a", 0, time.Second, 10, "owner"},
+		{"relay\xff", 0, time.Second, 10, "owner"},
 		{"a", -time.Second, time.Second, 10, "older_than"},
 		{"a", 0, -time.Second, 10, "lease"},
 		{"a", 0, time.Second, 0, "limit"},

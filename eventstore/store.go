@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -418,6 +419,8 @@ func validateClaim(owner string, olderThan, lease time.Duration) error {
 	switch {
 	case owner == "" || len(owner) > MaxOwnerLength:
 		return ordersaga.Invalidf("owner", "must be 1 to %d bytes, got %d", MaxOwnerLength, len(owner))
+	case !utf8.ValidString(owner) || strings.ContainsRune(owner, 0):
+		return ordersaga.Invalidf("owner", "must be UTF-8 text without NUL bytes")
 	case olderThan < 0:
 		return ordersaga.Invalidf("older_than", "must not be negative, got %s", olderThan)
 	case lease < 0:

@@ -415,12 +415,23 @@ func (s *Store) Release(ctx context.Context, owner string, positions []int64) er
 	return storeError("release outbox events", err)
 }
 
-func validateClaim(owner string, olderThan, lease time.Duration) error {
+// ValidateOwner refuses a name a relay cannot claim outbox events under: empty, over
+// MaxOwnerLength bytes, not UTF-8 or holding a NUL byte (EINVALID, naming owner).
+func ValidateOwner(owner string) error {
 	switch {
 	case owner == "" || len(owner) > MaxOwnerLength:
 		return ordersaga.Invalidf("owner", "must be 1 to %d bytes, got %d", MaxOwnerLength, len(owner))
 	case !utf8.ValidString(owner) || strings.ContainsRune(owner, 0):
 		return ordersaga.Invalidf("owner", "must be UTF-8 text without NUL bytes")
+	}
+	return nil
+}
+
+func validateClaim(owner string, olderThan, lease time.Duration) error {
+	if err := ValidateOwner(owner); err != nil {
+		return err
+	}
+	switch {
 	case olderThan < 0:
 		return ordersaga.Invalidf("older_than", "must not be negative, got %s", olderThan)
 	case lease < 0:

@@ -27,7 +27,7 @@ func TestZeroSettingsTakeTheDocumentedDefaults(t *testing.T) {
 		t.Errorf("zero settings: %v", err)
 	}
 	for name, c := range map[string]Config{"batch size": {BatchSize: -1}, "grace period": {GracePeriod: -1}, "poll interval": {PollInterval: -1}, "backoff": {MaxBackoff: -1},
-		"lease": {Lease: -1}, "ID over 200 bytes": {ID: strings.Repeat("r", 201)}} {
+		"lease": {Lease: -1}, "ID over 200 bytes": {ID: strings.Repeat("r", 201)}, "ID with a NUL byte": {ID: "relay\x00"}} {
 		c.Outbox, c.Publisher = base.Outbox, base.Publisher
 		if c.Validate() == nil {
 			t.Errorf("a negative %s was accepted", name)

@@ -83,8 +83,10 @@ func (c Config) Validate() error {
 	if c.BatchSize < 0 || c.GracePeriod < 0 || c.PollInterval < 0 || c.MaxBackoff < 0 || c.Lease < 0 {
 		return errors.New("relay: sizes and durations must not be negative")
 	}
-	if len(c.ID) > eventstore.MaxOwnerLength {
-		return fmt.Errorf("relay: ID must be at most %d bytes, got %d", eventstore.MaxOwnerLength, len(c.ID))
+	if c.ID != "" {
+		if err := eventstore.ValidateOwner(c.ID); err != nil {
+			return fmt.Errorf("relay: ID: %w", err)
+		}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/eventbus/natsconn"
 	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/internal/system"
@@ -79,8 +80,10 @@ func (r *relayFlags) check() error {
 	switch {
 	case r.lease <= 0:
 		return fmt.Errorf("--relay-lease must be positive, got %s", r.lease)
-	case len(r.id) > eventstore.MaxOwnerLength:
-		return fmt.Errorf("--relay-id must be at most %d bytes, got %d", eventstore.MaxOwnerLength, len(r.id))
+	case r.id != "":
+		if err := eventstore.ValidateOwner(r.id); err != nil {
+			return fmt.Errorf("--relay-id: %s", ordersaga.ErrorMessage(err))
+		}
 	}
 	return nil
 }

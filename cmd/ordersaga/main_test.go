@@ -330,6 +330,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"relay", "--relay-lease", "0s"}, "--relay-lease"},
 		{[]string{"worker", "--relay-lease", "-1s"}, "--relay-lease"},
 		{[]string{"relay", "--relay-id", strings.Repeat("r", 201)}, "--relay-id"},
+		{[]string{"worker", "--relay-id", "relay\xff"}, "--relay-id"},
 	} {
 		m := &Main{Stdout: &syncbuf.Buffer{}, Stderr: &syncbuf.Buffer{}, Getenv: func(string) string { return "" }}
 		if err := m.ParseFlags(tt.args); err != nil {

@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,8 +21,10 @@ import (
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/eventbus"
+	"github.com/ordersaga/ordersaga/internal/metrictest"
 	"github.com/ordersaga/ordersaga/internal/stacktest"
 	"github.com/ordersaga/ordersaga/internal/upgradetest"
+	"github.com/ordersaga/ordersaga/worker"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -421,7 +424,9 @@ func TestARestartedSagaForAFinishedOrderTouchesNothing(t *testing.T) {
 // TestTheClientSaysWhetherASagaEndedOrNeverWas asks a saga that has ended, and one that
 // never existed, for a decision, against the real server: the first is EPRECONDITION (the
 // one place where Temporal's words are matched, workflows.sagaEnded), the second ENOTFOUND,
-// as is cancelling it. (The server accepts the cancellation of an ended saga as a no-op.)
+// as is cancelling it and reading its history. (The server accepts the cancellation of an
+// ended saga as a no-op.) Only the first decision is counted as refused for an ended saga;
+// the ended saga's history reads from its start to its completion.
 func TestTheClientSaysWhetherASagaEndedOrNeverWas(t *testing.T) {
 	s := newStack(t)
 	in := newOrder("c-" + uuid.NewString()[:8]) // no funds: declined at once
@@ -429,7 +434,8 @@ func TestTheClientSaysWhetherASagaEndedOrNeverWas(t *testing.T) {
 	if r := s.result(t, run); r.Status != ordersaga.StatusRejected {
 		t.Fatalf("saga = %+v, want it rejected", r)
 	}
-	sagas := workflows.Client{Temporal: s.Temporal}
+	metrics := metrictest.New(t)
+	sagas := workflows.Client{Temporal: s.Temporal, Metrics: worker.MetricsHandler(metrics.Provider, slog.New(slog.DiscardHandler))}
 	ctx := context.Background()
 	if _, err := sagas.Decide(ctx, in.OrderID, workflows.Decision{Approved: true}); ordersaga.ErrorCode(err) != ordersaga.EPRECONDITION {
 		t.Errorf("deciding an ended saga: %v, want %s", err, ordersaga.EPRECONDITION)
@@ -439,5 +445,14 @@ func TestTheClientSaysWhetherASagaEndedOrNeverWas(t *testing.T) {
 	cancelErr := sagas.Cancel(ctx, never)
 	if ordersaga.ErrorCode(decideErr) != ordersaga.ENOTFOUND || ordersaga.ErrorCode(cancelErr) != ordersaga.ENOTFOUND {
 		t.Errorf("an order that never was: Decide %v, Cancel %v; want both %s", decideErr, cancelErr, ordersaga.ENOTFOUND)
+	}
+	if _, err := sagas.History(ctx, never); ordersaga.ErrorCode(err) != ordersaga.ENOTFOUND {
+		t.Errorf("the history of an order that never was: %v, want %s", err, ordersaga.ENOTFOUND)
+	}
+	if steps, err := sagas.History(ctx, in.OrderID); err != nil || len(steps) < 2 || steps[0].What != "saga started" || steps[len(steps)-1].What != "saga completed" {
+		t.Errorf("the history of the ended saga: %d steps, %v; want it from its start to its completion: %+v", len(steps), err, steps)
+	}
+	if got := metrics.Must(t, "ordersaga_decisions_refused", "why", "saga_ended"); got != 1 {
+		t.Errorf("decisions refused because the saga had ended: %v, want 1 (the order that never was is not one)", got)
 	}
 }

@@ -33,6 +33,9 @@ const (
 // compensationActivities are the activities that undo a step.
 var compensationActivities = []string{"RefundPayment", "RejectOrder", "CancelOrder"}
 
+// maxStuckPage is the largest page Stuck asks Temporal's visibility for.
+const maxStuckPage = 1000
+
 // StuckOptions say what counts as stuck.
 type StuckOptions struct {
 	// Attempts: an activity in a later attempt than this is stuck; default 3.
@@ -43,6 +46,9 @@ type StuckOptions struct {
 	// Limit bounds how many running sagas one call examines (in the order visibility lists
 	// them: the newest first); default 1000.
 	Limit int
+	// PageSize is how many sagas one request to Temporal's visibility lists, at most
+	// maxStuckPage; default maxStuckPage.
+	PageSize int
 }
 
 // Validate refuses negative settings (zero takes the default), naming the field.
@@ -54,6 +60,8 @@ func (o StuckOptions) Validate() error {
 		return ordersaga.Invalidf("grace", "must not be negative, got %s", o.Grace)
 	case o.Limit < 0:
 		return ordersaga.Invalidf("limit", "must not be negative, got %d", o.Limit)
+	case o.PageSize < 0 || o.PageSize > maxStuckPage:
+		return ordersaga.Invalidf("page_size", "must be between 0 and %d, got %d", maxStuckPage, o.PageSize)
 	}
 	return nil
 }
@@ -67,6 +75,9 @@ func (o StuckOptions) withDefaults() StuckOptions {
 	}
 	if o.Limit <= 0 {
 		o.Limit = 1000
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = maxStuckPage
 	}
 	return o
 }
@@ -89,10 +100,11 @@ type StuckSaga struct {
 }
 
 // Stuck examines the running sagas (at most opts.Limit) and returns those stuck: waiting past
-// their deadline, retrying a compensation or a forward step more than opts.Attempts times
-// (with the last failure), or whose workflow task no worker completes. It reads Temporal's
-// visibility, each saga's pending activities and, for a saga awaiting its restaurant, its
-// status query. Errors: EINVALID (opts), EUNAVAILABLE, EINTERNAL.
+// their deadline, whose workflow task no worker completes, or retrying a compensation or a
+// forward step more than opts.Attempts times (with the last failure). It reads Temporal's
+// visibility, each saga's pending work and, for a saga awaiting its restaurant, its
+// history's deadline timer; no worker needs to run. Errors: EINVALID (opts), EUNAVAILABLE,
+// EINTERNAL.
 func (c Client) Stuck(ctx context.Context, opts StuckOptions) (stuck []StuckSaga, examined int, err error) {
 	if err := opts.Validate(); err != nil {
 		return nil, 0, err
@@ -102,7 +114,7 @@ func (c Client) Stuck(ctx context.Context, opts StuckOptions) (stuck []StuckSaga
 	for examined < opts.Limit {
 		page, err := c.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Query:    fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", WorkflowName),
-			PageSize: int32(min(opts.Limit-examined, 1000)), NextPageToken: token})
+			PageSize: int32(min(opts.Limit-examined, opts.PageSize)), NextPageToken: token})
 		if err != nil {
 			return stuck, examined, temporalError("list running sagas", err)
 		}
@@ -127,7 +139,10 @@ func (c Client) Stuck(ctx context.Context, opts StuckOptions) (stuck []StuckSaga
 	return stuck, examined, nil
 }
 
-// whyStuck says why saga is stuck, or "" when it is not, filling in what it found.
+// whyStuck says why saga is stuck, or "" when it is not, filling in what it found. A saga
+// still awaiting its restaurant past the deadline is reported as such even when the cause
+// is a workflow task no worker completes (the timer fired, and nothing took it): that is
+// what the operator sees from outside.
 func (c Client) whyStuck(ctx context.Context, saga *StuckSaga, opts StuckOptions) (string, error) {
 	desc, err := c.Temporal.DescribeWorkflowExecution(ctx, saga.WorkflowID, saga.RunID)
 	var gone *serviceerror.NotFound
@@ -137,8 +152,21 @@ func (c Client) whyStuck(ctx context.Context, saga *StuckSaga, opts StuckOptions
 	case err != nil:
 		return "", temporalError("describe saga "+saga.WorkflowID, err)
 	}
-	if task := desc.GetPendingWorkflowTask(); task != nil &&
-		(task.GetAttempt() > 1 || time.Since(task.GetScheduledTime().AsTime()) > opts.Grace) {
+	if desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return "", nil // ended since visibility listed it
+	}
+	task := desc.GetPendingWorkflowTask() // its getters answer 0 when there is none
+	if saga.Status == ordersaga.StatusAwaitingDecision {
+		deadline, ok, err := c.decisionDeadline(ctx, saga.WorkflowID, saga.RunID)
+		if err != nil {
+			return "", err
+		}
+		if ok && time.Since(deadline) > opts.Grace {
+			saga.Deadline, saga.Attempt = deadline, task.GetAttempt()
+			return StuckPastDeadline, nil
+		}
+	}
+	if task != nil && (task.GetAttempt() > 1 || time.Since(task.GetScheduledTime().AsTime()) > opts.Grace) {
 		saga.Attempt = task.GetAttempt()
 		return StuckWorkflowTask, nil
 	}
@@ -153,22 +181,24 @@ func (c Client) whyStuck(ctx context.Context, saga *StuckSaga, opts StuckOptions
 		}
 		return StuckForwardStepRetrying, nil
 	}
-	if saga.Status != ordersaga.StatusAwaitingDecision || desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return "", nil
-	}
-	v, err := c.Temporal.QueryWorkflow(ctx, saga.WorkflowID, saga.RunID, QueryStatus)
-	var st State
-	if err == nil {
-		err = v.Get(&st)
-	}
-	if err != nil {
-		return "", nil // a saga that cannot answer has a workflow task pending: seen above, next time
-	}
-	if st.DecisionDeadline != nil && st.Status == ordersaga.StatusAwaitingDecision && time.Since(*st.DecisionDeadline) > opts.Grace {
-		saga.Deadline = *st.DecisionDeadline
-		return StuckPastDeadline, nil
-	}
 	return "", nil
+}
+
+// decisionDeadline reads from the saga's history when its last timer (the restaurant's
+// deadline: the only timer the saga starts) fires or fired: its start plus its length.
+// Unlike the saga's status query, the history answers when no worker runs the saga.
+func (c Client) decisionDeadline(ctx context.Context, workflowID, runID string) (deadline time.Time, ok bool, err error) {
+	iter := c.Temporal.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		e, err := iter.Next()
+		if err != nil {
+			return time.Time{}, false, temporalError("read the history of saga "+workflowID, err)
+		}
+		if timer := e.GetTimerStartedEventAttributes(); timer != nil {
+			deadline, ok = e.GetEventTime().AsTime().Add(timer.GetStartToFireTimeout().AsDuration()), true
+		}
+	}
+	return deadline, ok, nil
 }
 
 // keyword decodes a Keyword search attribute's payload data (a JSON string); "" if unset.

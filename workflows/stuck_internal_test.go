@@ -10,22 +10,28 @@ import (
 )
 
 // TestStuckOptionsTakeTheirDefaultsAndRefuseNegatives pins what counts as stuck when
-// nothing is said (3 attempts, a minute, 1000 sagas), that settings given are kept, that
+// nothing is said (3 attempts, a minute, 1000 sagas in pages of 1000), that settings given are kept, that
 // zero is a setting's default rather than a refusal, and that a negative one is refused.
 func TestStuckOptionsTakeTheirDefaultsAndRefuseNegatives(t *testing.T) {
 	if err := (StuckOptions{}).Validate(); err != nil {
 		t.Errorf("zero options: %v", err)
 	}
-	if d := (StuckOptions{}).withDefaults(); d.Attempts != 3 || d.Grace != time.Minute || d.Limit != 1000 {
-		t.Errorf("defaults = %+v, want 3 attempts, a minute, 1000 sagas", d)
+	if d := (StuckOptions{}).withDefaults(); d.Attempts != 3 || d.Grace != time.Minute || d.Limit != 1000 || d.PageSize != 1000 {
+		t.Errorf("defaults = %+v, want 3 attempts, a minute, 1000 sagas in pages of 1000", d)
 	}
-	given := StuckOptions{Attempts: 1, Grace: time.Second, Limit: 1}
+	given := StuckOptions{Attempts: 1, Grace: time.Second, Limit: 1, PageSize: maxStuckPage}
 	if d := given.withDefaults(); d != given {
 		t.Errorf("options given = %+v, want them kept: %+v", d, given)
 	}
-	for field, o := range map[string]StuckOptions{"attempts": {Attempts: -1}, "grace": {Grace: -time.Nanosecond}, "limit": {Limit: -1}} {
-		if err := o.Validate(); ordersaga.ErrorCode(err) != ordersaga.EINVALID || !containsField(err, field) {
-			t.Errorf("%+v: %v, want a refusal naming %s", o, err, field)
+	for _, c := range []struct {
+		field string
+		opts  StuckOptions
+	}{
+		{"attempts", StuckOptions{Attempts: -1}}, {"grace", StuckOptions{Grace: -time.Nanosecond}}, {"limit", StuckOptions{Limit: -1}},
+		{"page_size", StuckOptions{PageSize: -1}}, {"page_size", StuckOptions{PageSize: maxStuckPage + 1}},
+	} {
+		if err := c.opts.Validate(); ordersaga.ErrorCode(err) != ordersaga.EINVALID || !containsField(err, c.field) {
+			t.Errorf("%+v: %v, want a refusal naming %s", c.opts, err, c.field)
 		}
 	}
 }

@@ -4,9 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sync"
-
-	"github.com/google/uuid"
 )
 
 // Account is a customer's payment account, folded from the events of its stream.
@@ -18,43 +15,18 @@ type Account struct {
 	Balance int64
 	// Version is the stream version the fold reached, the expected version of the next append.
 	Version int64
-	// ids says at which version each event seen so far sits, so that a retried debit or
-	// refund can tell it already happened. Accounts extended from one another share it:
-	// an event's version never changes, so an entry added by a later fold cannot mislead
-	// an earlier one, which only counts entries up to its own Version.
-	ids *eventVersions
-}
-
-// Contains reports whether the event with this id is part of the account.
-func (a Account) Contains(id uuid.UUID) bool {
-	_, ok := a.VersionOf(id)
-	return ok
-}
-
-// VersionOf returns the version at which the event with this id sits in the account's
-// stream, if it is part of the account.
-func (a Account) VersionOf(id uuid.UUID) (int64, bool) {
-	v, ok := a.ids.version(id)
-	if !ok || v > a.Version {
-		return 0, false
-	}
-	return v, true
 }
 
 // FoldAccount folds the events of a customer stream, in version order, into an Account.
 func FoldAccount(customerID string, events []RecordedEvent) (Account, error) {
-	a := Account{CustomerID: customerID, ids: &eventVersions{byID: make(map[uuid.UUID]int64, len(events))}}
-	return a.Extend(events)
+	return Account{CustomerID: customerID}.Extend(events)
 }
 
 // Extend returns the account with events applied: the events that follow a.Version in its
 // stream, in version order (none: a itself). Folding a stream in two steps gives the same
 // account as folding it at once, so a fold kept from earlier needs only the events
-// appended since. a itself is left as it was and stays usable.
+// appended since (or a snapshot). a itself is left as it was.
 func (a Account) Extend(events []RecordedEvent) (Account, error) {
-	if a.ids == nil {
-		a.ids = &eventVersions{byID: make(map[uuid.UUID]int64, len(events))}
-	}
 	for _, e := range events {
 		if e.Version != a.Version+1 {
 			return Account{}, fmt.Errorf("account %s: event %s has version %d, want %d", a.CustomerID, e.ID, e.Version, a.Version+1)
@@ -68,7 +40,6 @@ func (a Account) Extend(events []RecordedEvent) (Account, error) {
 
 func (a *Account) apply(e RecordedEvent) error {
 	a.Version = e.Version
-	a.ids.add(e.ID, e.Version)
 	var entry AccountEntry
 	switch e.Type {
 	case EventAccountCredited, EventAccountDebited, EventAccountRefunded:
@@ -106,27 +77,4 @@ func (a *Account) apply(e RecordedEvent) error {
 		a.Balance -= entry.Amount
 	}
 	return nil
-}
-
-// eventVersions maps event ids to their versions in one stream. It only grows, and is
-// safe for concurrent use.
-type eventVersions struct {
-	mu   sync.RWMutex
-	byID map[uuid.UUID]int64
-}
-
-func (ev *eventVersions) add(id uuid.UUID, version int64) {
-	ev.mu.Lock()
-	ev.byID[id] = version
-	ev.mu.Unlock()
-}
-
-func (ev *eventVersions) version(id uuid.UUID) (int64, bool) {
-	if ev == nil {
-		return 0, false
-	}
-	ev.mu.RLock()
-	defer ev.mu.RUnlock()
-	v, ok := ev.byID[id]
-	return v, ok
 }

@@ -21,14 +21,12 @@ import (
 	"github.com/ordersaga/ordersaga/payments"
 )
 
-// Store is what the activities need from the event store.
+// Store is what the activities need from the event store: what accounts need, atomic
+// appends to several streams, and the outbox.
 type Store interface {
-	// Append: EINVALID, ECONFLICT, EUNAVAILABLE, EINTERNAL.
-	Append(ctx context.Context, stream ordersaga.Stream, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error)
+	payments.Store
 	// AppendStreams: EINVALID, ECONFLICT, EUNAVAILABLE, EINTERNAL.
 	AppendStreams(ctx context.Context, appends []ordersaga.StreamAppend) ([]ordersaga.AppendResult, error)
-	// ReadStream: EINVALID, EUNAVAILABLE, EINTERNAL.
-	ReadStream(ctx context.Context, stream ordersaga.Stream, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
 	OutboxMarker
 }
 
@@ -341,7 +339,13 @@ func (a *Activities) DebitPayment(ctx context.Context, in PaymentInput) (StepRes
 		if err != nil {
 			return StepResult{}, err
 		}
-		if account.Contains(debit.ID) {
+		// Looked up after the fold, so that a debit the fold holds is found (and a debit
+		// appended since makes the append below conflict).
+		_, debited, err := a.Store.EventVersion(ctx, stream, debit.ID)
+		if err != nil {
+			return StepResult{}, asActivityError(err)
+		}
+		if debited {
 			// Debited by an earlier attempt: make sure both events are stored (a debit
 			// appended before the two were appended together may lack its record) and
 			// published, then go on.
@@ -413,11 +417,10 @@ func (a *Activities) RefundPayment(ctx context.Context, in PaymentInput) (Refund
 	if err != nil {
 		return RefundResult{}, err
 	}
-	account, err := a.account(ctx, in.CustomerID)
+	debitVersion, debited, err := a.Store.EventVersion(ctx, customer, s.eventID("debit-account"))
 	if err != nil {
-		return RefundResult{}, err
+		return RefundResult{}, asActivityError(err)
 	}
-	debitVersion, debited := account.VersionOf(s.eventID("debit-account"))
 	if !debited {
 		return RefundResult{Refunded: false}, nil
 	}
@@ -438,7 +441,11 @@ func (a *Activities) RefundPayment(ctx context.Context, in PaymentInput) (Refund
 	if err != nil {
 		return RefundResult{}, err
 	}
-	if account.Contains(refund.ID) {
+	_, refunded, err := a.Store.EventVersion(ctx, customer, refund.ID)
+	if err != nil {
+		return RefundResult{}, asActivityError(err)
+	}
+	if refunded {
 		// Refunded by an earlier attempt (perhaps, before the two were appended together,
 		// without its record): make sure both are stored and published.
 		if _, err := a.appendAndPublish(ctx, customer, ordersaga.AnyVersion, refund); err != nil {

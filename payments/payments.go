@@ -22,6 +22,12 @@ type Store interface {
 	Append(ctx context.Context, stream ordersaga.Stream, expected ordersaga.ExpectedVersion, events []ordersaga.EventData) (ordersaga.AppendResult, error)
 	// ReadStream: EINVALID, EUNAVAILABLE, EINTERNAL.
 	ReadStream(ctx context.Context, stream ordersaga.Stream, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
+	// EventVersion: EINVALID, EUNAVAILABLE, EINTERNAL.
+	EventVersion(ctx context.Context, stream ordersaga.Stream, id uuid.UUID) (version int64, found bool, err error)
+	// Snapshot: EINVALID, EUNAVAILABLE, EINTERNAL.
+	Snapshot(ctx context.Context, stream ordersaga.Stream) (version int64, state []byte, err error)
+	// SaveSnapshot: EINVALID, EUNAVAILABLE, EINTERNAL.
+	SaveSnapshot(ctx context.Context, stream ordersaga.Stream, version int64, state []byte) error
 }
 
 // Accounts reads and funds accounts.
@@ -29,11 +35,20 @@ type Accounts struct {
 	Store Store
 	// Cache, if set, keeps the accounts folded last, so that folding one again reads only
 	// the events appended since (from any process). nil folds every account from its
-	// first event each time.
+	// snapshot each time.
 	Cache *AccountCache
+	// SnapshotEvery: a fold that reaches this many events past the account's snapshot
+	// saves a new one, so that a fold with nothing cached reads at most about this many
+	// events; not positive: DefaultSnapshotEvery.
+	SnapshotEvery int64
 }
 
-// Get folds the customer's account. An account with no events has balance 0.
+// DefaultSnapshotEvery is how many events an account's snapshot may fall behind.
+const DefaultSnapshotEvery = 200
+
+// Get folds the customer's account: from the fold cached, or else from its snapshot, on
+// with the events appended since; a fold that went far past the snapshot saves a new one.
+// An account with no events has balance 0.
 //
 // Errors: EINVALID, EUNAVAILABLE, EINTERNAL.
 func (a Accounts) Get(ctx context.Context, customerID string) (ordersaga.Account, error) {
@@ -41,20 +56,67 @@ func (a Accounts) Get(ctx context.Context, customerID string) (ordersaga.Account
 	if err != nil {
 		return ordersaga.Account{}, err
 	}
-	account, _ := a.Cache.get(customerID)
-	if account.CustomerID == "" {
-		account = ordersaga.Account{CustomerID: customerID}
+	kept, ok := a.Cache.get(customerID)
+	if !ok {
+		if kept, err = a.snapshot(ctx, stream, customerID); err != nil {
+			return ordersaga.Account{}, err
+		}
 	}
-	events, err := ordersaga.ReadStreamFrom(ctx, a.Store, stream, account.Version+1)
+	events, err := ordersaga.ReadStreamFrom(ctx, a.Store, stream, kept.account.Version+1)
 	if err != nil {
 		return ordersaga.Account{}, err
 	}
-	account, err = account.Extend(events)
+	account, err := kept.account.Extend(events)
 	if err != nil {
 		return ordersaga.Account{}, &ordersaga.Error{Code: ordersaga.EINTERNAL, Message: "the account of " + customerID + " does not fold", Err: err}
 	}
-	a.Cache.put(account)
+	snapshotAt := kept.snapshotAt
+	every := a.SnapshotEvery
+	if every <= 0 {
+		every = DefaultSnapshotEvery
+	}
+	if account.Version-snapshotAt >= every {
+		// Best effort: a snapshot not saved now is saved by a later fold.
+		state, _ := json.Marshal(accountState{Currency: account.Currency, Balance: account.Balance})
+		if a.Store.SaveSnapshot(ctx, stream, account.Version, state) == nil {
+			snapshotAt = account.Version
+		}
+	}
+	a.Cache.put(keptAccount{account: account, snapshotAt: snapshotAt})
 	return account, nil
+}
+
+// accountState is what an account's snapshot holds besides its version.
+type accountState struct {
+	Currency string `json:"currency"`
+	Balance  int64  `json:"balance"`
+}
+
+// snapshot returns the account as its snapshot has it (empty at version 0 if it has none).
+// A snapshot that does not decode is ignored: the account is folded from its first event.
+func (a Accounts) snapshot(ctx context.Context, stream ordersaga.Stream, customerID string) (keptAccount, error) {
+	version, data, err := a.Store.Snapshot(ctx, stream)
+	if err != nil {
+		return keptAccount{}, err
+	}
+	var state accountState
+	if version == 0 || json.Unmarshal(data, &state) != nil {
+		return keptAccount{account: ordersaga.Account{CustomerID: customerID}}, nil
+	}
+	return keptAccount{account: ordersaga.Account{CustomerID: customerID, Currency: state.Currency, Balance: state.Balance, Version: version},
+		snapshotAt: version}, nil
+}
+
+// EntryVersion returns the version at which the event with id sits in the customer's
+// account, and whether it is there: how a retried step tells it already happened.
+//
+// Errors: EINVALID, EUNAVAILABLE, EINTERNAL.
+func (a Accounts) EntryVersion(ctx context.Context, customerID string, id uuid.UUID) (int64, bool, error) {
+	stream, err := ordersaga.CustomerStream(customerID)
+	if err != nil {
+		return 0, false, err
+	}
+	return a.Store.EventVersion(ctx, stream, id)
 }
 
 // DefaultAccountCacheSize is how many accounts an AccountCache keeps by default.
@@ -62,11 +124,16 @@ const DefaultAccountCacheSize = 10_000
 
 // AccountCache keeps folded accounts, the least recently used going first when it is
 // full. An account's events never change once stored, so a kept fold is never wrong, only
-// behind: Get reads what was appended since. Each kept account holds its balance and the
-// ids of its events. Safe for concurrent use.
+// behind: Get reads what was appended since. Safe for concurrent use.
 type AccountCache struct {
 	mu       sync.Mutex // makes put's look and store one step
-	accounts *lru.Cache[string, ordersaga.Account]
+	accounts *lru.Cache[string, keptAccount]
+}
+
+// keptAccount is a fold and the version of the account's snapshot when it was made.
+type keptAccount struct {
+	account    ordersaga.Account
+	snapshotAt int64
 }
 
 // NewAccountCache returns a cache of up to size accounts (DefaultAccountCacheSize if size
@@ -75,26 +142,26 @@ func NewAccountCache(size int) *AccountCache {
 	if size <= 0 {
 		size = DefaultAccountCacheSize
 	}
-	accounts, _ := lru.New[string, ordersaga.Account](size) // errs only for size <= 0
+	accounts, _ := lru.New[string, keptAccount](size) // errs only for size <= 0
 	return &AccountCache{accounts: accounts}
 }
 
-func (c *AccountCache) get(customerID string) (ordersaga.Account, bool) {
+func (c *AccountCache) get(customerID string) (keptAccount, bool) {
 	if c == nil {
-		return ordersaga.Account{}, false
+		return keptAccount{}, false
 	}
 	return c.accounts.Get(customerID)
 }
 
-// put keeps account unless a fold further along is kept already.
-func (c *AccountCache) put(account ordersaga.Account) {
+// put keeps k unless a fold further along is kept already.
+func (c *AccountCache) put(k keptAccount) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if kept, ok := c.accounts.Peek(account.CustomerID); !ok || kept.Version < account.Version {
-		c.accounts.Add(account.CustomerID, account)
+	if kept, ok := c.accounts.Peek(k.account.CustomerID); !ok || kept.account.Version < k.account.Version {
+		c.accounts.Add(k.account.CustomerID, k)
 	}
 }
 
@@ -132,11 +199,16 @@ func (a Accounts) Credit(ctx context.Context, customerID string, amount int64, c
 		if err != nil {
 			return ordersaga.Account{}, err
 		}
-		// Appended at the version just folded, so that what was checked still holds: a
-		// concurrent first credit in another currency, or one that fills the account,
-		// makes this append lose the race and decide again.
+		// Looked up after the fold, so that a credit the fold holds is found. Appended at
+		// the version just folded, so that what was checked still holds: a concurrent
+		// first credit in another currency, or one that fills the account, makes this
+		// append lose the race and decide again.
+		_, credited, err := a.Store.EventVersion(ctx, stream, event.ID)
+		if err != nil {
+			return ordersaga.Account{}, err
+		}
 		expected := ordersaga.ExpectedVersion(account.Version)
-		if account.Contains(event.ID) {
+		if credited {
 			expected = ordersaga.AnyVersion // the store tells a retry from another credit
 		} else if err := mayCredit(account, amount, currency); err != nil {
 			return ordersaga.Account{}, err

@@ -134,9 +134,11 @@ func TestACachedAccountFollowsOtherWriters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Balance != want.Balance || got.Version != want.Version || got.Currency != want.Currency ||
-			(last != uuid.Nil && !got.Contains(last)) {
-			t.Fatalf("step %d, %s: cached %+v (contains the last entry: %v), want %+v", step, c, got, got.Contains(last), want)
+		if got != want {
+			t.Fatalf("step %d, %s: cached %+v, want %+v", step, c, got, want)
+		}
+		if at, ok, err := cached.EntryVersion(ctx, c, last); last != uuid.Nil && (err != nil || !ok || at != got.Version) {
+			t.Fatalf("step %d, %s: the last entry is at %d (found: %v, %v), want at the account's version %d", step, c, at, ok, err, got.Version)
 		}
 	}
 }

@@ -153,6 +153,79 @@ func ReadStreamFrom(ctx context.Context, r StreamReader, stream Stream, from int
 	}
 }
 
+// StreamsReader reads streams one at a time and many at once (the event store's
+// ReadStream and ReadStreams).
+type StreamsReader interface {
+	StreamReader
+	ReadStreams(ctx context.Context, streams []Stream, limit int) ([]RecordedEvent, error)
+}
+
+// Bounds of the reads ReadPage makes: the event store's (eventstore.MaxStreamsPerRead and
+// MaxReadLimit), with room for streams that grew after they were listed.
+const (
+	pageStreamsPerRead = 1000
+	pageEventsPerRead  = 5000
+	pageReadLimit      = 10000
+)
+
+// ReadPage reads every event of the streams of page (as StreamPages lists them), and
+// returns each stream's events, in page order. Streams whose listed versions add up to a
+// few thousand events share one read; a longer stream is read alone, a page at a time, as
+// are the streams of a shared read that returned as many events as it may (they grew since
+// they were listed).
+func ReadPage(ctx context.Context, r StreamsReader, page []StreamVersion) ([][]RecordedEvent, error) {
+	out := make([][]RecordedEvent, len(page))
+	for start := 0; start < len(page); {
+		end, events := start, int64(0)
+		for end < len(page) && end-start < pageStreamsPerRead && events+page[end].Version <= pageEventsPerRead {
+			events += page[end].Version
+			end++
+		}
+		if end == start { // one stream longer than a shared read
+			all, err := ReadWholeStream(ctx, r, page[start].Stream)
+			if err != nil {
+				return nil, err
+			}
+			out[start] = all
+			start++
+			continue
+		}
+		if err := readShared(ctx, r, page[start:end], out[start:end]); err != nil {
+			return nil, err
+		}
+		start = end
+	}
+	return out, nil
+}
+
+// readShared reads the streams of page in one read into out (aligned with page), or stream
+// by stream if that read may have been cut short.
+func readShared(ctx context.Context, r StreamsReader, page []StreamVersion, out [][]RecordedEvent) error {
+	streams := make([]Stream, len(page))
+	index := make(map[string]int, len(page))
+	for i, sv := range page {
+		streams[i] = sv.Stream
+		index[sv.Stream.String()] = i
+	}
+	events, err := r.ReadStreams(ctx, streams, pageReadLimit)
+	if err != nil {
+		return err
+	}
+	if len(events) < pageReadLimit {
+		for _, e := range events {
+			i := index[e.StreamID]
+			out[i] = append(out[i], e)
+		}
+		return nil
+	}
+	for i, stream := range streams {
+		if out[i], err = ReadWholeStream(ctx, r, stream); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // StreamLister lists streams with their versions a page at a time (the event store's
 // StreamVersions).
 type StreamLister interface {

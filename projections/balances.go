@@ -2,8 +2,6 @@ package projections
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -21,7 +19,7 @@ var balancesModel = readModel{
 	table:      "customer_balances",
 	key:        "customer_id",
 	eventTypes: slices.Sorted(maps.Keys(balanceChanges)),
-	load:       loadBalance,
+	load:       loadBalances,
 	next:       nextBalance,
 	fold: func(id string, events []ordersaga.RecordedEvent) model {
 		return &balanceRow{FoldBalance(id, events)}
@@ -105,23 +103,27 @@ func (r *balanceRow) differences(want model) string {
 	return d.String()
 }
 
-func loadBalance(ctx context.Context, q sqldb.Querier, id string) (model, error) {
-	r := &balanceRow{ordersaga.BalanceView{CustomerID: id}}
-	err := q.QueryRow(ctx, `SELECT balance, currency, version, updated_at FROM customer_balances WHERE customer_id = $1`, id).
-		Scan(&r.Balance, &r.Currency, &r.Version, &r.UpdatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, nil
+// loadBalances reads the rows of customers ids, in the order of ids; a customer without a
+// row loads at version 0.
+func loadBalances(ctx context.Context, q sqldb.Querier, ids []string) ([]model, error) {
+	rows, err := q.Query(ctx, `SELECT `+balanceColumns+` FROM customer_balances WHERE customer_id = ANY($1::TEXT[])`, ids)
+	if err != nil {
+		return nil, err
 	}
-	return r, err
+	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*balanceRow, error) {
+		r := &balanceRow{}
+		return r, row.Scan(&r.CustomerID, &r.Balance, &r.Currency, &r.Version, &r.UpdatedAt)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return inOrderOf(ids, found, func(r *balanceRow) string { return r.CustomerID },
+		func(id string) *balanceRow { return &balanceRow{ordersaga.BalanceView{CustomerID: id}} }), nil
 }
 
-func (r *balanceRow) saveTo(ctx context.Context, tx pgx.Tx, suffix string) error {
-	_, err := tx.Exec(ctx, insertBalance(suffix, `DO UPDATE SET balance = excluded.balance, currency = excluded.currency,
-			version = excluded.version, updated_at = excluded.updated_at`), r.insertArgs()...)
-	if err != nil {
-		return fmt.Errorf("save balance %s: %w", r.CustomerID, err)
-	}
-	return nil
+func (r *balanceRow) upsert(suffix string) (string, []any) {
+	return insertBalance(suffix, `DO UPDATE SET balance = excluded.balance, currency = excluded.currency,
+			version = excluded.version, updated_at = excluded.updated_at`), r.insertArgs()
 }
 
 // balanceColumns are a balance row's columns, in the order of insertArgs.

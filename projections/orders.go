@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -22,7 +21,7 @@ var ordersModel = readModel{
 	table:      "orders_view",
 	key:        "order_id",
 	eventTypes: slices.Sorted(maps.Keys(orderChanges)),
-	load:       loadOrder,
+	load:       loadOrders,
 	next:       nextOrder,
 	mark:       markOrder,
 	fold: func(id string, events []ordersaga.RecordedEvent) model {
@@ -152,13 +151,21 @@ func (r *orderRow) differences(want model) string {
 // gives them (all but projected_at, which the writing statement stamps).
 const orderColumns = `order_id, customer_id, restaurant_id, status, items, amount, currency, reason, version, created_at, updated_at, projected_at`
 
-func loadOrder(ctx context.Context, q sqldb.Querier, id string) (model, error) {
-	r := &orderRow{}
-	err := scanOrder(q.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders_view WHERE order_id = $1`, id), &r.OrderView)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return &orderRow{ordersaga.OrderView{OrderID: id}}, nil
+// loadOrders reads the rows of orders ids, in the order of ids; an order without a row
+// loads at version 0.
+func loadOrders(ctx context.Context, q sqldb.Querier, ids []string) ([]model, error) {
+	rows, err := q.Query(ctx, `SELECT `+orderColumns+` FROM orders_view WHERE order_id = ANY($1::TEXT[])`, ids)
+	if err != nil {
+		return nil, err
 	}
-	return r, err
+	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*orderRow, error) {
+		r := &orderRow{}
+		return r, scanOrder(row, &r.OrderView)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return inOrderOf(ids, found, func(r *orderRow) string { return r.OrderID }, func(id string) *orderRow { return &orderRow{ordersaga.OrderView{OrderID: id}} }), nil
 }
 
 // scanOrder reads a row of orderColumns into o.
@@ -176,15 +183,11 @@ func scanOrder(row pgx.Row, o *ordersaga.OrderView) error {
 	return json.Unmarshal(items, &o.Items)
 }
 
-func (r *orderRow) saveTo(ctx context.Context, tx pgx.Tx, suffix string) error {
-	_, err := tx.Exec(ctx, insertOrder(suffix, `DO UPDATE SET customer_id = excluded.customer_id, restaurant_id = excluded.restaurant_id,
+func (r *orderRow) upsert(suffix string) (string, []any) {
+	return insertOrder(suffix, `DO UPDATE SET customer_id = excluded.customer_id, restaurant_id = excluded.restaurant_id,
 			status = excluded.status, items = excluded.items, amount = excluded.amount, currency = excluded.currency,
 			reason = excluded.reason, version = excluded.version, created_at = excluded.created_at, updated_at = excluded.updated_at,
-			projected_at = excluded.projected_at`), r.insertArgs()...)
-	if err != nil {
-		return fmt.Errorf("save order %s: %w", r.OrderID, err)
-	}
-	return nil
+			projected_at = excluded.projected_at`), r.insertArgs()
 }
 
 // insertOrder is the statement that inserts an order row into orders_view+suffix, with

@@ -40,8 +40,8 @@ func CheckSchema(ctx context.Context, db *sqldb.DB) error {
 // Store is what the projections read from the event store: to fill gaps, reconcile,
 // rebuild and verify.
 type Store interface {
-	// ReadStream: EINVALID, EUNAVAILABLE, EINTERNAL.
-	ReadStream(ctx context.Context, stream ordersaga.Stream, fromVersion int64, limit int) ([]ordersaga.RecordedEvent, error)
+	// ReadStream, ReadStreams: EINVALID, EUNAVAILABLE, EINTERNAL.
+	ordersaga.StreamsReader
 	// StreamVersions: EINVALID, EUNAVAILABLE, EINTERNAL.
 	StreamVersions(ctx context.Context, streamType, afterStream string, limit int) ([]ordersaga.StreamVersion, error)
 }

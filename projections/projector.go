@@ -173,7 +173,7 @@ func (p *Projector) applyAll(ctx context.Context, stream ordersaga.Stream, rm *r
 	)
 	err := p.db.InTx(ctx, func(tx pgx.Tx) error {
 		deadLettered = 0
-		m, err := rm.load(ctx, tx, stream.ID())
+		m, err := rm.loadOne(ctx, tx, stream.ID())
 		if err != nil {
 			return fmt.Errorf("load %s: %w", stream, err)
 		}
@@ -202,8 +202,9 @@ func (p *Projector) applyAll(ctx context.Context, stream ordersaga.Stream, rm *r
 		if !changed {
 			return nil
 		}
-		if err := m.saveTo(ctx, tx, ""); err != nil {
-			return err
+		sql, args := m.upsert("")
+		if _, err := tx.Exec(ctx, sql, args...); err != nil {
+			return fmt.Errorf("save the %s row of %s: %w", rm.table, stream, err)
 		}
 		return p.mark(ctx, tx, stream, rm, events, before, published)
 	})

@@ -28,13 +28,26 @@ func NewReadModels(db *sqldb.DB) *ReadModels { return &ReadModels{db: db} }
 func (r *ReadModels) row(ctx context.Context, rm *readModel, id string) (model, error) {
 	var m model
 	err := r.db.InStatement(ctx, func(q sqldb.Querier) (err error) {
-		m, err = rm.load(ctx, q, id)
+		m, err = rm.loadOne(ctx, q, id)
 		return err
 	})
 	if err != nil {
 		return nil, readError(err)
 	}
 	return m, nil
+}
+
+// rows reads the rows of streams ids of rm, in the order of ids, in one statement.
+func (r *ReadModels) rows(ctx context.Context, rm *readModel, ids []string) ([]model, error) {
+	var rows []model
+	err := r.db.InStatement(ctx, func(q sqldb.Querier) (err error) {
+		rows, err = rm.load(ctx, q, ids)
+		return err
+	})
+	if err != nil {
+		return nil, readError(err)
+	}
+	return rows, nil
 }
 
 // Order returns the read model of an order.

@@ -21,9 +21,9 @@ type model interface {
 	// apply applies the event that follows version(); a malformed error means "dead-letter
 	// it and move past it".
 	apply(e ordersaga.RecordedEvent) error
-	// saveTo upserts the row into the read model's table, or the table with suffix
-	// appended (a rebuild's "_next").
-	saveTo(ctx context.Context, tx pgx.Tx, suffix string) error
+	// upsert is the statement, and its arguments, that upserts the row into the read
+	// model's table, or the table with suffix appended (a rebuild's "_next").
+	upsert(suffix string) (sql string, args []any)
 	// differences names the fields in which the row differs from want (a row of the same
 	// read model), "" when none does.
 	differences(want model) string
@@ -36,8 +36,9 @@ type readModel struct {
 	table, key string
 	// eventTypes are the event types that change the model's rows.
 	eventTypes []string
-	// load reads the row of one stream; a stream without a row loads at version 0.
-	load func(ctx context.Context, q sqldb.Querier, id string) (model, error)
+	// load reads the rows of streams ids in one statement, in the order of ids; a stream
+	// without a row loads at version 0.
+	load func(ctx context.Context, q sqldb.Querier, ids []string) ([]model, error)
 	// next writes event e to the row of stream id in one statement if e is the row's next
 	// version, and reports whether it did. false, for any reason (applied already, a gap,
 	// a malformed event), sends the event down the transaction path, which knows what to do.
@@ -49,6 +50,32 @@ type readModel struct {
 	mark func(ctx context.Context, tx pgx.Tx, id string, versions []int64, published []*time.Time) error
 	// fold folds a whole stream into a row, as rebuild and verify do.
 	fold func(id string, events []ordersaga.RecordedEvent) model
+}
+
+// loadOne reads the row of stream id.
+func (rm *readModel) loadOne(ctx context.Context, q sqldb.Querier, id string) (model, error) {
+	rows, err := rm.load(ctx, q, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	return rows[0], nil
+}
+
+// inOrderOf returns the rows found in the order of ids, a missing one made by empty.
+func inOrderOf[R model](ids []string, found []R, key func(R) string, empty func(id string) R) []model {
+	byID := make(map[string]R, len(found))
+	for _, r := range found {
+		byID[key(r)] = r
+	}
+	out := make([]model, len(ids))
+	for i, id := range ids {
+		r, ok := byID[id]
+		if !ok {
+			r = empty(id)
+		}
+		out[i] = r
+	}
+	return out
 }
 
 // readModels are the read models, in the order rebuild folds them.

@@ -76,11 +76,11 @@ func Verify(ctx context.Context, reads *ReadModels, store VerifyStore, grace tim
 	r := Report{Counts: map[string]int{}}
 	cutoff := time.Now().Add(-grace)
 	for _, rm := range readModels {
-		for sv, err := range ordersaga.Streams(ctx, store, rm.streamType) {
+		for page, err := range ordersaga.StreamPages(ctx, store, rm.streamType, "", 0) {
 			if err != nil {
 				return r, err
 			}
-			if err := verifyStream(ctx, reads, store, rm, sv.Stream, cutoff, &r); err != nil {
+			if err := verifyPage(ctx, reads, store, rm, page, cutoff, &r); err != nil {
 				return r, err
 			}
 		}
@@ -112,23 +112,36 @@ func Verify(ctx context.Context, reads *ReadModels, store VerifyStore, grace tim
 	return r, nil
 }
 
-// verifyStream compares the row of one stream with the fold of its events up to the row's
-// version, and checks that the row has reached every event recorded before cutoff.
-func verifyStream(ctx context.Context, reads *ReadModels, store Store, rm *readModel, stream ordersaga.Stream, cutoff time.Time, r *Report) error {
-	events, err := ordersaga.ReadWholeStream(ctx, store, stream)
+// verifyPage verifies the streams of a page: their rows in one read, then their events in
+// a few (after the rows, so that every event a row reflects is among them).
+func verifyPage(ctx context.Context, reads *ReadModels, store Store, rm *readModel, page []ordersaga.StreamVersion, cutoff time.Time, r *Report) error {
+	ids := make([]string, len(page))
+	for i, sv := range page {
+		ids[i] = sv.Stream.ID()
+	}
+	rows, err := reads.rows(ctx, rm, ids)
 	if err != nil {
 		return err
 	}
+	events, err := ordersaga.ReadPage(ctx, store, page)
+	if err != nil {
+		return err
+	}
+	for i, sv := range page {
+		verifyStream(rm, sv.Stream, events[i], rows[i], cutoff, r)
+	}
+	return nil
+}
+
+// verifyStream compares the row of one stream with the fold of its events up to the row's
+// version, and checks that the row has reached every event recorded before cutoff.
+func verifyStream(rm *readModel, stream ordersaga.Stream, events []ordersaga.RecordedEvent, got model, cutoff time.Time, r *Report) {
 	r.StreamsChecked++
 	var settled int64 // the last version recorded before the cutoff
 	for _, e := range events {
 		if !e.RecordedAt.After(cutoff) {
 			settled = e.Version
 		}
-	}
-	got, err := reads.row(ctx, rm, stream.ID())
-	if err != nil {
-		return err
 	}
 	v := got.version()
 	switch {
@@ -146,5 +159,4 @@ func verifyStream(ctx context.Context, reads *ReadModels, store Store, rm *readM
 			r.add(ProblemReadModelDiffers, rm.table, fmt.Sprintf("%s: read model differs from the store: %s", stream, diff))
 		}
 	}
-	return nil
 }

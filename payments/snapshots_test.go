@@ -10,11 +10,19 @@ import (
 	"github.com/ordersaga/ordersaga/payments"
 )
 
-// readCounter is a store that counts the events its stream reads return.
+// readCounter is a store that counts the events its stream reads return and the
+// snapshots saved through it.
 type readCounter struct {
 	payments.Store
-	mu   sync.Mutex
-	read int
+	mu          sync.Mutex
+	read, saved int
+}
+
+func (c *readCounter) SaveSnapshot(ctx context.Context, stream ordersaga.Stream, version int64, state []byte) error {
+	c.mu.Lock()
+	c.saved++
+	c.mu.Unlock()
+	return c.Store.SaveSnapshot(ctx, stream, version, state)
 }
 
 func (c *readCounter) ReadStream(ctx context.Context, stream ordersaga.Stream, from int64, limit int) ([]ordersaga.RecordedEvent, error) {
@@ -40,14 +48,16 @@ func foldWhole(t *testing.T, store payments.Store, customer string) ordersaga.Ac
 }
 
 // TestAFoldWithNothingCachedReadsOnlyPastTheSnapshot appends 400 entries to an account,
-// folding it now and then with snapshots every 50 events: a fold with nothing cached then
-// reads fewer than 50 events, and equals the fold from the first event; the snapshot kept
-// is within 50 events of the end and equals the fold of the stream up to its version.
+// folding it every 7 with snapshots every 50 events: 7 snapshots are saved (at 57, 113,
+// ..., 393), a fold with nothing cached then reads fewer than 50 events and equals the
+// fold from the first event; the snapshot kept is within 50 events of the end and equals
+// the fold of the stream up to its version.
 func TestAFoldWithNothingCachedReadsOnlyPastTheSnapshot(t *testing.T) {
 	plain := newAccounts(t)
 	store := plain.Store
 	ctx := context.Background()
-	accounts := payments.Accounts{Store: store, SnapshotEvery: 50}
+	saving := &readCounter{Store: store}
+	accounts := payments.Accounts{Store: saving, Cache: payments.NewAccountCache(0), SnapshotEvery: 50}
 	if _, err := accounts.Credit(ctx, "c-long", 1_000_000, "EUR", "opening"); err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +72,9 @@ func TestAFoldWithNothingCachedReadsOnlyPastTheSnapshot(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+	}
+	if saving.saved != 7 {
+		t.Errorf("%d snapshots saved, want 7 (one each time a fold got 50 events past the last)", saving.saved)
 	}
 	counted := &readCounter{Store: store}
 	got, err := payments.Accounts{Store: counted, SnapshotEvery: 50}.Get(ctx, "c-long")
@@ -176,5 +189,32 @@ func TestASnapshotThatDoesNotDecodeIsFoldedPast(t *testing.T) {
 	}
 	if got.Balance != 300 || got.Version != 3 || got.Currency != "EUR" {
 		t.Errorf("account %+v, want 300 EUR at version 3", got)
+	}
+}
+
+// TestASnapshotIsSavedEvery200EventsByDefault: a fold 199 events past the start saves no
+// snapshot; one 200 events past it saves one, at 200.
+func TestASnapshotIsSavedEvery200EventsByDefault(t *testing.T) {
+	plain := newAccounts(t)
+	ctx := context.Background()
+	stream := ordersaga.MustParseStream("customer-c-default")
+	if _, err := plain.Credit(ctx, "c-default", 1_000_000, "EUR", "opening"); err != nil {
+		t.Fatal(err)
+	}
+	for range 198 {
+		appendEntry(t, plain.Store, "c-default", ordersaga.EventAccountDebited, 1)
+	}
+	if _, err := plain.Get(ctx, "c-default"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := plain.Store.Snapshot(ctx, stream); err != nil || v != 0 {
+		t.Fatalf("199 events: snapshot at %d (%v), want none", v, err)
+	}
+	appendEntry(t, plain.Store, "c-default", ordersaga.EventAccountDebited, 1)
+	if _, err := plain.Get(ctx, "c-default"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := plain.Store.Snapshot(ctx, stream); err != nil || v != payments.DefaultSnapshotEvery {
+		t.Fatalf("200 events: snapshot at %d (%v), want one at %d", v, err, payments.DefaultSnapshotEvery)
 	}
 }

@@ -153,6 +153,14 @@ func ReadStreamFrom(ctx context.Context, r StreamReader, stream Stream, from int
 	}
 }
 
+// Snapshot is a fold of a stream's first Version events, kept so that a reader folds only
+// what came after; State is the folder's own JSON.
+type Snapshot struct {
+	Stream  string
+	Version int64
+	State   []byte
+}
+
 // StreamsReader reads streams one at a time and many at once (the event store's
 // ReadStream and ReadStreams).
 type StreamsReader interface {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/sqldb"
 )
 
 // MaxSnapshotBytes bounds a snapshot's state.
@@ -54,6 +55,29 @@ func (s *Store) Snapshot(ctx context.Context, stream ordersaga.Stream) (version 
 		return 0, nil, storeError("read the snapshot of "+stream.String(), err)
 	}
 	return version, state, nil
+}
+
+// Snapshots returns the snapshots kept of streams (at most MaxStreamsPerRead), in stream
+// order; a stream without one is left out.
+//
+// Errors: EINVALID (no streams or too many, a bad stream), EUNAVAILABLE, EINTERNAL.
+func (s *Store) Snapshots(ctx context.Context, streams []ordersaga.Stream) ([]ordersaga.Snapshot, error) {
+	ids, err := streamIDs(streams)
+	if err != nil {
+		return nil, err
+	}
+	var out []ordersaga.Snapshot
+	err = s.db.InStatement(ctx, func(q sqldb.Querier) error {
+		rows, err := q.Query(ctx, `SELECT stream_id, version, state FROM stream_snapshots WHERE stream_id = ANY($1::TEXT[]) ORDER BY stream_id`, ids)
+		if err == nil {
+			out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[ordersaga.Snapshot])
+		}
+		return err
+	})
+	if err != nil {
+		return nil, storeError("read snapshots", err)
+	}
+	return out, nil
 }
 
 // EventVersion returns the version at which the event with id sits in stream, and whether

@@ -37,6 +37,13 @@ func TestAStreamKeepsItsLatestSnapshot(t *testing.T) {
 			t.Errorf("%s: snapshot %d %s (%v), want the one of version %d", stream, v, state, err, want)
 		}
 	}
+	all, err := f.store.Snapshots(ctx, []ordersaga.Stream{b, ordersaga.MustParseStream("customer-none"), a})
+	if err != nil || len(all) != 2 || all[0].Stream != "customer-a" || all[0].Version != 7 || all[1].Stream != "customer-b" || all[1].Version != 2 {
+		t.Errorf("snapshots of a, b and a stream without one: %+v (%v), want a's of 7 and b's of 2, in stream order", all, err)
+	}
+	if _, err := f.store.Snapshots(ctx, nil); ordersaga.ErrorCode(err) != ordersaga.EINVALID {
+		t.Errorf("snapshots of no streams: %v, want %s", err, ordersaga.EINVALID)
+	}
 }
 
 // TestConcurrentSnapshotsLeaveTheLatest has eight writers save snapshots of one stream at

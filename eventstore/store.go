@@ -324,6 +324,19 @@ const MaxStreamsPerRead = 1000
 // Errors: EINVALID (no streams or more than MaxStreamsPerRead, a bad stream, limit outside
 // 1..MaxReadLimit), EUNAVAILABLE, EINTERNAL.
 func (s *Store) ReadStreams(ctx context.Context, streams []ordersaga.Stream, limit int) ([]ordersaga.RecordedEvent, error) {
+	ids, err := streamIDs(streams)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateLimit(limit); err != nil {
+		return nil, err
+	}
+	return s.query(ctx, "read streams", `SELECT `+eventColumns+` FROM events
+		WHERE stream_id = ANY($1::TEXT[]) ORDER BY stream_id, version LIMIT $2`, ids, limit)
+}
+
+// streamIDs names streams, 1 to MaxStreamsPerRead of them (EINVALID otherwise).
+func streamIDs(streams []ordersaga.Stream) ([]string, error) {
 	if len(streams) == 0 || len(streams) > MaxStreamsPerRead {
 		return nil, ordersaga.Invalidf("streams", "read 1 to %d streams at a time, not %d", MaxStreamsPerRead, len(streams))
 	}
@@ -334,11 +347,7 @@ func (s *Store) ReadStreams(ctx context.Context, streams []ordersaga.Stream, lim
 		}
 		ids[i] = stream.String()
 	}
-	if err := validateLimit(limit); err != nil {
-		return nil, err
-	}
-	return s.query(ctx, "read streams", `SELECT `+eventColumns+` FROM events
-		WHERE stream_id = ANY($1::TEXT[]) ORDER BY stream_id, version LIMIT $2`, ids, limit)
+	return ids, nil
 }
 
 // ReadAll returns events with a position greater than opts.After, in position order.

@@ -7,6 +7,7 @@ package payments
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"sync"
 
@@ -105,6 +106,29 @@ func (a Accounts) snapshot(ctx context.Context, stream ordersaga.Stream, custome
 	}
 	return keptAccount{account: ordersaga.Account{CustomerID: customerID, Currency: state.Currency, Balance: state.Balance, Version: version},
 		snapshotAt: version}, nil
+}
+
+// SnapshotDifferences compares a snapshot of the customer's account with the fold of
+// events (the account's stream, from its first event, as far as it is known) up to the
+// snapshot's version, and says how they differ ("" when they do not): the check verify
+// makes, since a debit trusts the snapshot's balance.
+func SnapshotDifferences(customerID string, snapshot ordersaga.Snapshot, events []ordersaga.RecordedEvent) string {
+	if snapshot.Version > int64(len(events)) {
+		return fmt.Sprintf("snapshot of version %d, ahead of the stream's %d", snapshot.Version, len(events))
+	}
+	var state accountState
+	if err := json.Unmarshal(snapshot.State, &state); err != nil {
+		return fmt.Sprintf("snapshot of version %d does not decode: %v", snapshot.Version, err)
+	}
+	want, err := ordersaga.FoldAccount(customerID, events[:snapshot.Version])
+	if err != nil {
+		return fmt.Sprintf("the stream up to the snapshot's version %d does not fold: %v", snapshot.Version, err)
+	}
+	if state.Balance != want.Balance || state.Currency != want.Currency {
+		return fmt.Sprintf("snapshot of version %d holds %d %s, the stream up to it %d %s",
+			snapshot.Version, state.Balance, state.Currency, want.Balance, want.Currency)
+	}
+	return ""
 }
 
 // EntryVersion returns the version at which the event with id sits in the customer's

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/payments"
 	"github.com/ordersaga/ordersaga/sqldb"
 )
 
@@ -24,6 +25,7 @@ var balancesModel = readModel{
 	fold: func(id string, events []ordersaga.RecordedEvent) model {
 		return &balanceRow{FoldBalance(id, events)}
 	},
+	snapshotDifferences: payments.SnapshotDifferences,
 }
 
 // balanceChange is what one event does to a customer's balance row besides advancing its

@@ -50,6 +50,9 @@ type readModel struct {
 	mark func(ctx context.Context, tx pgx.Tx, id string, versions []int64, published []*time.Time) error
 	// fold folds a whole stream into a row, as rebuild and verify do.
 	fold func(id string, events []ordersaga.RecordedEvent) model
+	// snapshotDifferences, for streams that keep snapshots (nil for others), says how a
+	// snapshot differs from the fold of the stream's events up to its version ("" if not).
+	snapshotDifferences func(id string, snapshot ordersaga.Snapshot, events []ordersaga.RecordedEvent) string
 }
 
 // loadOne reads the row of stream id.

@@ -17,6 +17,8 @@ type VerifyStore interface {
 	Unpublished(ctx context.Context, olderThan time.Duration, limit int) ([]ordersaga.RecordedEvent, error)
 	// Parked: EINVALID, EUNAVAILABLE, EINTERNAL.
 	Parked(ctx context.Context, limit int) ([]ordersaga.ParkedEvent, error)
+	// Snapshots: EINVALID, EUNAVAILABLE, EINTERNAL.
+	Snapshots(ctx context.Context, streams []ordersaga.Stream) ([]ordersaga.Snapshot, error)
 }
 
 // Report lists what Verify found wrong; an empty report means the read models equal the
@@ -46,6 +48,9 @@ const (
 	ProblemUnpublished = "unpublished"
 	// ProblemParked: the bus refused an event for good; it waits for an operator.
 	ProblemParked = "parked"
+	// ProblemSnapshotDiffers: a stream's snapshot is not the fold of the stream up to its
+	// version (an account's, which debits trust).
+	ProblemSnapshotDiffers = "snapshot_differs"
 )
 
 // OK reports whether nothing was wrong.
@@ -114,7 +119,7 @@ func Verify(ctx context.Context, reads *ReadModels, store VerifyStore, grace tim
 
 // verifyPage verifies the streams of a page: their rows in one read, then their events in
 // a few (after the rows, so that every event a row reflects is among them).
-func verifyPage(ctx context.Context, reads *ReadModels, store Store, rm *readModel, page []ordersaga.StreamVersion, cutoff time.Time, r *Report) error {
+func verifyPage(ctx context.Context, reads *ReadModels, store VerifyStore, rm *readModel, page []ordersaga.StreamVersion, cutoff time.Time, r *Report) error {
 	ids := make([]string, len(page))
 	for i, sv := range page {
 		ids[i] = sv.Stream.ID()
@@ -129,6 +134,24 @@ func verifyPage(ctx context.Context, reads *ReadModels, store Store, rm *readMod
 	}
 	for i, sv := range page {
 		verifyStream(rm, sv.Stream, events[i], rows[i], cutoff, r)
+	}
+	if rm.snapshotDifferences == nil {
+		return nil
+	}
+	streams := make([]ordersaga.Stream, len(page))
+	index := make(map[string]int, len(page))
+	for i, sv := range page {
+		streams[i], index[sv.Stream.String()] = sv.Stream, i
+	}
+	snapshots, err := store.Snapshots(ctx, streams)
+	if err != nil {
+		return err
+	}
+	for _, snap := range snapshots {
+		i := index[snap.Stream]
+		if diff := rm.snapshotDifferences(ids[i], snap, events[i]); diff != "" {
+			r.add(ProblemSnapshotDiffers, "", fmt.Sprintf("%s: %s", snap.Stream, diff))
+		}
 	}
 	return nil
 }

@@ -166,7 +166,7 @@ func (m *Monitor) registerMetrics(meter metric.Meter) error {
 			o.ObserveFloat64(lastPass, 0)
 			return nil
 		}
-		for _, kind := range []string{projections.ProblemUnpublished, projections.ProblemParked, projections.ProblemVersionGap} {
+		for _, kind := range []string{projections.ProblemUnpublished, projections.ProblemParked, projections.ProblemVersionGap, projections.ProblemSnapshotDiffers} {
 			o.ObserveInt64(problems, int64(p.report.Counts[kind]), metric.WithAttributes(attribute.String("kind", kind)))
 		}
 		for _, kind := range []string{projections.ProblemReadModelLags, projections.ProblemReadModelDiffers} {

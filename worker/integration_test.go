@@ -440,6 +440,9 @@ func TestTheClientSaysWhetherASagaEndedOrNeverWas(t *testing.T) {
 	if _, err := sagas.Decide(ctx, in.OrderID, workflows.Decision{Approved: true}); ordersaga.ErrorCode(err) != ordersaga.EPRECONDITION {
 		t.Errorf("deciding an ended saga: %v, want %s", err, ordersaga.EPRECONDITION)
 	}
+	if got := metrics.Must(t, "ordersaga_decisions_refused", "why", "saga_ended"); got != 1 {
+		t.Errorf("decisions refused because the saga had ended: %v, want 1", got)
+	}
 	never := "never-" + uuid.NewString()[:8]
 	_, decideErr := sagas.Decide(ctx, never, workflows.Decision{Approved: true})
 	cancelErr := sagas.Cancel(ctx, never)

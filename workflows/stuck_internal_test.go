@@ -20,6 +20,9 @@ func TestStuckOptionsTakeTheirDefaultsAndRefuseNegatives(t *testing.T) {
 		t.Errorf("defaults = %+v, want 3 attempts, a minute, 1000 sagas in pages of 1000", d)
 	}
 	given := StuckOptions{Attempts: 1, Grace: time.Second, Limit: 1, PageSize: maxStuckPage}
+	if err := given.Validate(); err != nil {
+		t.Errorf("options at their limits %+v: %v", given, err)
+	}
 	if d := given.withDefaults(); d != given {
 		t.Errorf("options given = %+v, want them kept: %+v", d, given)
 	}

@@ -277,7 +277,7 @@ func coldDebits(b *testing.B, store *eventstore.Store, bus eventbus.Bus) (long, 
 	}
 	var suite testsuite.WorkflowTestSuite
 	var longs, bases []time.Duration
-	for i := range debits {
+	for i := range debits + 1 {
 		fresh := "fresh-" + uuid.NewString()[:8]
 		if _, err := (payments.Accounts{Store: store}).Credit(ctx, fresh, 10_000, "EUR", "scale"); err != nil {
 			b.Fatal(err)
@@ -297,7 +297,9 @@ func coldDebits(b *testing.B, store *eventstore.Store, bus eventbus.Bus) (long, 
 			*c.into = append(*c.into, time.Since(start))
 		}
 	}
-	return scale.LatencyOf(longs), scale.LatencyOf(bases)
+	// The first round only warms the SDK's test environment up (its first activity takes
+	// a tenth of a second more, whoever it debits).
+	return scale.LatencyOf(longs[1:]), scale.LatencyOf(bases[1:])
 }
 
 // appendsAndInserts copies the events table (same columns, keys and indexes, same rows),

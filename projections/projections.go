@@ -44,4 +44,6 @@ type Store interface {
 	ordersaga.StreamsReader
 	// StreamVersions: EINVALID, EUNAVAILABLE, EINTERNAL.
 	StreamVersions(ctx context.Context, streamType, afterStream string, limit int) ([]ordersaga.StreamVersion, error)
+	// CountEvents: EUNAVAILABLE, EINTERNAL.
+	CountEvents(ctx context.Context, streamType string) (int64, error)
 }

@@ -36,23 +36,22 @@ func Rebuild(ctx context.Context, db *sqldb.DB, store Store, progress RebuildPro
 	}
 	done := state.events
 	progress(done, total)
-	for i := state.modelIndex; i < len(readModels); i++ {
-		rm := readModels[i]
-		after := ""
-		if i == state.modelIndex {
-			after = state.lastStream
+	// Pages are read and folded one ahead of the one being written, so that this process
+	// folds while the database writes.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for page := range foldPages(ctx, store, state) {
+		if page.err != nil {
+			return page.err
 		}
-		for page, err := range ordersaga.StreamPages(ctx, store, rm.streamType, after, rebuildPageSize) {
-			if err != nil {
-				return err
-			}
-			n, err := rebuildPage(ctx, db, store, rm, page, done)
-			if err != nil {
-				return err
-			}
-			done += n
-			progress(done, total)
+		if err := savePage(ctx, db, page, done); err != nil {
+			return err
 		}
+		done += page.events
+		progress(done, total)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if err := swap(ctx, db); err != nil {
 		return err
@@ -108,47 +107,91 @@ func startRebuild(ctx context.Context, db *sqldb.DB) (rebuildState, error) {
 	return s, err
 }
 
-// countEvents is the number of events a rebuild folds: the sum of the streams' versions.
+// countEvents is the number of events a rebuild folds: those of the streams the read
+// models follow.
 func countEvents(ctx context.Context, store Store) (int64, error) {
 	var total int64
 	for _, rm := range readModels {
-		for sv, err := range ordersaga.Streams(ctx, store, rm.streamType) {
-			if err != nil {
-				return 0, err
-			}
-			total += sv.Version
+		n, err := store.CountEvents(ctx, rm.streamType)
+		if err != nil {
+			return 0, err
 		}
+		total += n
 	}
 	return total, nil
 }
 
-// rebuildPage folds a page of streams into rm's _next table and records the progress in
-// the same transaction: the page's events in a few reads, its rows in one batch.
-func rebuildPage(ctx context.Context, db *sqldb.DB, store Store, rm *readModel, page []ordersaga.StreamVersion, doneBefore int64) (int64, error) {
-	all, err := ordersaga.ReadPage(ctx, store, page)
-	if err != nil {
-		return 0, err
+// foldedPage is a page of streams of rm folded into rows, to be written; or the error that
+// ended the reading.
+type foldedPage struct {
+	rm     *readModel
+	rows   []model
+	last   ordersaga.Stream // the page's last stream
+	events int64
+	err    error
+}
+
+// foldPages reads and folds the pages of every read model from where state stands, each
+// page's events in a few reads, and sends them one at a time; it closes the channel at
+// the end, after sending an error, or when ctx ends.
+func foldPages(ctx context.Context, store Store, state rebuildState) <-chan foldedPage {
+	out := make(chan foldedPage)
+	send := func(p foldedPage) bool {
+		select {
+		case out <- p:
+			return true
+		case <-ctx.Done():
+			return false
+		}
 	}
-	folded := make([]model, len(page))
-	var events int64
-	for i, sv := range page {
-		folded[i] = rm.fold(sv.Stream.ID(), all[i])
-		events += int64(len(all[i]))
-	}
-	err = db.InTx(ctx, func(tx pgx.Tx) error {
+	go func() {
+		defer close(out)
+		for i := state.modelIndex; i < len(readModels); i++ {
+			rm := readModels[i]
+			after := ""
+			if i == state.modelIndex {
+				after = state.lastStream
+			}
+			for page, err := range ordersaga.StreamPages(ctx, store, rm.streamType, after, rebuildPageSize) {
+				if err != nil {
+					send(foldedPage{err: err})
+					return
+				}
+				all, err := ordersaga.ReadPage(ctx, store, page)
+				if err != nil {
+					send(foldedPage{err: err})
+					return
+				}
+				folded := foldedPage{rm: rm, rows: make([]model, len(page)), last: page[len(page)-1].Stream}
+				for i, sv := range page {
+					folded.rows[i] = rm.fold(sv.Stream.ID(), all[i])
+					folded.events += int64(len(all[i]))
+				}
+				if !send(folded) {
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
+
+// savePage writes a folded page's rows into its read model's _next table in one batch,
+// and records the progress in the same transaction.
+func savePage(ctx context.Context, db *sqldb.DB, page foldedPage, doneBefore int64) error {
+	return db.InTx(ctx, func(tx pgx.Tx) error {
 		batch := &pgx.Batch{} // afresh on each try of the transaction
-		for _, m := range folded {
+		for _, m := range page.rows {
 			sql, args := m.upsert("_next")
 			batch.Queue(sql, args...)
 		}
 		batch.Queue(`UPDATE projection_rebuilds SET stream_type = $1, last_stream = $2, events = $3 WHERE name = 'read-models'`,
-			rm.streamType, page[len(page)-1].Stream.String(), doneBefore+events)
+			page.rm.streamType, page.last.String(), doneBefore+page.events)
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return fmt.Errorf("save the rebuilt rows of %s to %s: %w", rm.table, page[len(page)-1].Stream, err)
+			return fmt.Errorf("save the rebuilt rows of %s to %s: %w", page.rm.table, page.last, err)
 		}
 		return nil
 	})
-	return events, err
 }
 
 // swap replaces the live tables with the rebuilt ones in one transaction.

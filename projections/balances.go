@@ -108,19 +108,13 @@ func (r *balanceRow) differences(want model) string {
 // loadBalances reads the rows of customers ids, in the order of ids; a customer without a
 // row loads at version 0.
 func loadBalances(ctx context.Context, q sqldb.Querier, ids []string) ([]model, error) {
-	rows, err := q.Query(ctx, `SELECT `+balanceColumns+` FROM customer_balances WHERE customer_id = ANY($1::TEXT[])`, ids)
-	if err != nil {
-		return nil, err
-	}
-	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*balanceRow, error) {
-		r := &balanceRow{}
-		return r, row.Scan(&r.CustomerID, &r.Balance, &r.Currency, &r.Version, &r.UpdatedAt)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return inOrderOf(ids, found, func(r *balanceRow) string { return r.CustomerID },
-		func(id string) *balanceRow { return &balanceRow{ordersaga.BalanceView{CustomerID: id}} }), nil
+	return loadRows(ctx, q, `SELECT `+balanceColumns+` FROM customer_balances WHERE customer_id = ANY($1::TEXT[])`, ids,
+		func(row pgx.CollectableRow) (*balanceRow, error) {
+			r := &balanceRow{}
+			return r, row.Scan(&r.CustomerID, &r.Balance, &r.Currency, &r.Version, &r.UpdatedAt)
+		},
+		func(r *balanceRow) string { return r.CustomerID },
+		func(id string) *balanceRow { return &balanceRow{ordersaga.BalanceView{CustomerID: id}} })
 }
 
 func (r *balanceRow) upsert(suffix string) (string, []any) {

@@ -154,18 +154,13 @@ const orderColumns = `order_id, customer_id, restaurant_id, status, items, amoun
 // loadOrders reads the rows of orders ids, in the order of ids; an order without a row
 // loads at version 0.
 func loadOrders(ctx context.Context, q sqldb.Querier, ids []string) ([]model, error) {
-	rows, err := q.Query(ctx, `SELECT `+orderColumns+` FROM orders_view WHERE order_id = ANY($1::TEXT[])`, ids)
-	if err != nil {
-		return nil, err
-	}
-	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*orderRow, error) {
-		r := &orderRow{}
-		return r, scanOrder(row, &r.OrderView)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return inOrderOf(ids, found, func(r *orderRow) string { return r.OrderID }, func(id string) *orderRow { return &orderRow{ordersaga.OrderView{OrderID: id}} }), nil
+	return loadRows(ctx, q, `SELECT `+orderColumns+` FROM orders_view WHERE order_id = ANY($1::TEXT[])`, ids,
+		func(row pgx.CollectableRow) (*orderRow, error) {
+			r := &orderRow{}
+			return r, scanOrder(row, &r.OrderView)
+		},
+		func(r *orderRow) string { return r.OrderID },
+		func(id string) *orderRow { return &orderRow{ordersaga.OrderView{OrderID: id}} })
 }
 
 // scanOrder reads a row of orderColumns into o.

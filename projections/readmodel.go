@@ -64,8 +64,17 @@ func (rm *readModel) loadOne(ctx context.Context, q sqldb.Querier, id string) (m
 	return rows[0], nil
 }
 
-// inOrderOf returns the rows found in the order of ids, a missing one made by empty.
-func inOrderOf[R model](ids []string, found []R, key func(R) string, empty func(id string) R) []model {
+// loadRows runs query (whose $1 is ids) and returns its rows, scanned by scan, in the
+// order of ids; an id without a row gets empty(id).
+func loadRows[R model](ctx context.Context, q sqldb.Querier, query string, ids []string, scan pgx.RowToFunc[R], key func(R) string, empty func(id string) R) ([]model, error) {
+	rows, err := q.Query(ctx, query, ids)
+	if err != nil {
+		return nil, err
+	}
+	found, err := pgx.CollectRows(rows, scan)
+	if err != nil {
+		return nil, err
+	}
 	byID := make(map[string]R, len(found))
 	for _, r := range found {
 		byID[key(r)] = r
@@ -78,7 +87,7 @@ func inOrderOf[R model](ids []string, found []R, key func(R) string, empty func(
 		}
 		out[i] = r
 	}
-	return out
+	return out, nil
 }
 
 // readModels are the read models, in the order rebuild folds them.

@@ -69,8 +69,15 @@ func TestARetryingCompensationShowsAsStuckUntilItSucceeds(t *testing.T) {
 	if _, err := s.DB.Exec(ctx, `DROP TRIGGER refuse_refunds ON events`); err != nil {
 		t.Fatal(err)
 	}
-	if r := s.result(t, run); r.Status != ordersaga.StatusRejected {
-		t.Errorf("result = %+v, want rejected", r)
+	s.wantRefundedOnce(t, run, in, ordersaga.ReasonRestaurantRejected)
+}
+
+// wantRefundedOnce waits for the saga's end and fails unless it was rejected for reason,
+// with the customer's account debited once and refunded once.
+func (s *stack) wantRefundedOnce(t *testing.T, run client.WorkflowRun, in ordersaga.OrderInput, reason string) {
+	t.Helper()
+	if r := s.result(t, run); r.Status != ordersaga.StatusRejected || r.Reason != reason {
+		t.Errorf("result = %+v, want rejected: %s", r, reason)
 	}
 	account := ordersaga.MustParseStream("customer-" + in.CustomerID)
 	if got := s.countEvents(t, account); got[ordersaga.EventAccountDebited] != 1 || got[ordersaga.EventAccountRefunded] != 1 {
@@ -82,21 +89,27 @@ func TestARetryingCompensationShowsAsStuckUntilItSucceeds(t *testing.T) {
 // its workflow task waits, and past the grace period the saga shows as stuck.
 func TestASagaNoWorkerRunsShowsAsStuck(t *testing.T) {
 	s := newStack(t)
-	ctx := context.Background()
+	in, run := s.startOrphan(t)
+	saga := s.awaitStuck(t, in.OrderID, workflows.StuckOptions{Grace: time.Second})
+	if saga.Why != workflows.StuckWorkflowTask || saga.RunID != run.GetRunID() {
+		t.Errorf("stuck saga = %+v, want its workflow task waiting", saga)
+	}
+}
+
+// startOrphan starts a saga on a task queue that no worker polls (terminated when t ends).
+func (s *stack) startOrphan(t *testing.T) (ordersaga.OrderInput, client.WorkflowRun) {
+	t.Helper()
 	in := newOrder("orphan-" + uuid.NewString()[:8])
 	opts := workflows.StartOptions(in.OrderID)
 	opts.TaskQueue = "nobody-polls-" + in.OrderID
-	run, err := s.Temporal.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, in)
+	run, err := s.Temporal.ExecuteWorkflow(context.Background(), opts, workflows.WorkflowName, in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		_ = s.Temporal.TerminateWorkflow(context.Background(), run.GetID(), run.GetRunID(), "test over")
 	})
-	saga := s.awaitStuck(t, in.OrderID, workflows.StuckOptions{Grace: time.Second})
-	if saga.Why != workflows.StuckWorkflowTask || saga.RunID != run.GetRunID() {
-		t.Errorf("stuck saga = %+v, want its workflow task waiting", saga)
-	}
+	return in, run
 }
 
 // startAside starts a saga for in on a task queue of its own, with a worker of its own
@@ -155,13 +168,7 @@ func TestASagaPastItsDeadlineShowsAsStuckWithItsDeadline(t *testing.T) {
 		t.Errorf("stuck saga = %+v, want it past a deadline 2s after its start (%s), its workflow task pending", saga, before.Format(time.RFC3339Nano))
 	}
 	startWorker()
-	if r := s.result(t, run); r.Status != ordersaga.StatusRejected || r.Reason != ordersaga.ReasonRestaurantTimeout {
-		t.Errorf("result = %+v, want rejected for the restaurant's timeout", r)
-	}
-	account := ordersaga.MustParseStream("customer-" + in.CustomerID)
-	if got := s.countEvents(t, account); got[ordersaga.EventAccountDebited] != 1 || got[ordersaga.EventAccountRefunded] != 1 {
-		t.Errorf("the account has %d debits and %d refunds, want one of each", got[ordersaga.EventAccountDebited], got[ordersaga.EventAccountRefunded])
-	}
+	s.wantRefundedOnce(t, run, in, ordersaga.ReasonRestaurantTimeout)
 }
 
 // TestStuckExaminesAtMostItsLimitPageByPage leaves five sagas with no worker, then asks
@@ -172,16 +179,7 @@ func TestStuckExaminesAtMostItsLimitPageByPage(t *testing.T) {
 	ctx := context.Background()
 	ours := map[string]bool{}
 	for range 5 {
-		in := newOrder("orphan-" + uuid.NewString()[:8])
-		opts := workflows.StartOptions(in.OrderID)
-		opts.TaskQueue = "nobody-polls-" + in.OrderID
-		run, err := s.Temporal.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = s.Temporal.TerminateWorkflow(context.Background(), run.GetID(), run.GetRunID(), "test over")
-		})
+		in, _ := s.startOrphan(t)
 		ours[in.OrderID] = true
 	}
 	c := workflows.Client{Temporal: s.Temporal}

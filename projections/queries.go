@@ -26,15 +26,11 @@ func NewReadModels(db *sqldb.DB) *ReadModels { return &ReadModels{db: db} }
 
 // row loads the row of stream id in rm, at version 0 if there is none.
 func (r *ReadModels) row(ctx context.Context, rm *readModel, id string) (model, error) {
-	var m model
-	err := r.db.InStatement(ctx, func(q sqldb.Querier) (err error) {
-		m, err = rm.loadOne(ctx, q, id)
-		return err
-	})
+	rows, err := r.rows(ctx, rm, []string{id})
 	if err != nil {
-		return nil, readError(err)
+		return nil, err
 	}
-	return m, nil
+	return rows[0], nil
 }
 
 // rows reads the rows of streams ids of rm, in the order of ids, in one statement.

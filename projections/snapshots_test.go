@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/payments"
 	"github.com/ordersaga/ordersaga/projections"
 )
@@ -72,5 +75,52 @@ func clearOutbox(t *testing.T, f fixture) {
 	t.Helper()
 	if _, err := f.db.Exec(context.Background(), `DELETE FROM event_outbox`); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// concurrentCredit is a store under which, just after verify read a page's events, another
+// process credits an account and saves its snapshot at the new version.
+type concurrentCredit struct {
+	*eventstore.Store
+	t    *testing.T
+	once sync.Once
+}
+
+func (c *concurrentCredit) ReadStreams(ctx context.Context, streams []ordersaga.Stream, limit int) ([]ordersaga.RecordedEvent, error) {
+	events, err := c.Store.ReadStreams(ctx, streams, limit)
+	c.once.Do(func() { // just after verify read the events
+		other := payments.Accounts{Store: c.Store, SnapshotEvery: 1}
+		if _, err := other.Credit(ctx, "snap-live", 100, "EUR", "while verify reads"); err != nil {
+			c.t.Error(err)
+		}
+	})
+	return events, err
+}
+
+// TestVerifyIsNotMisledByASnapshotSavedWhileItReads: an account credited, and its snapshot
+// saved, while verify reads the page's events is not reported (verify reads the
+// snapshots first, so none can be ahead of the events it reads).
+func TestVerifyIsNotMisledByASnapshotSavedWhileItReads(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	accounts := payments.Accounts{Store: f.store, SnapshotEvery: 1}
+	for i := range 3 {
+		if _, err := accounts.Credit(ctx, "snap-live", 100, "EUR", fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.projector.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clearOutbox(t, f)
+	report, err := projections.Verify(ctx, f.reads, &concurrentCredit{Store: f.store, t: t}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.Counts[projections.ProblemSnapshotDiffers] != 0 {
+		t.Errorf("problems %q, want no snapshot reported", report.Problems)
+	}
+	if v, _, err := f.store.Snapshot(ctx, ordersaga.MustParseStream("customer-snap-live")); err != nil || v != 4 {
+		t.Fatalf("the concurrent credit left a snapshot of version %d (%v), want 4", v, err)
 	}
 }

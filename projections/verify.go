@@ -117,16 +117,24 @@ func Verify(ctx context.Context, reads *ReadModels, store VerifyStore, grace tim
 	return r, nil
 }
 
-// verifyPage verifies the streams of a page: their rows in one read, then their events in
-// a few (after the rows, so that every event a row reflects is among them).
+// verifyPage verifies the streams of a page: their rows in one read and their snapshots in
+// another, then their events in a few (after both, so that every event a row or a snapshot
+// reflects is among them).
 func verifyPage(ctx context.Context, reads *ReadModels, store VerifyStore, rm *readModel, page []ordersaga.StreamVersion, cutoff time.Time, r *Report) error {
 	ids := make([]string, len(page))
+	streams := make([]ordersaga.Stream, len(page))
 	for i, sv := range page {
-		ids[i] = sv.Stream.ID()
+		ids[i], streams[i] = sv.Stream.ID(), sv.Stream
 	}
 	rows, err := reads.rows(ctx, rm, ids)
 	if err != nil {
 		return err
+	}
+	var snapshots []ordersaga.Snapshot
+	if rm.snapshotDifferences != nil {
+		if snapshots, err = store.Snapshots(ctx, streams); err != nil {
+			return err
+		}
 	}
 	events, err := ordersaga.ReadPage(ctx, store, page)
 	if err != nil {
@@ -135,25 +143,26 @@ func verifyPage(ctx context.Context, reads *ReadModels, store VerifyStore, rm *r
 	for i, sv := range page {
 		verifyStream(rm, sv.Stream, events[i], rows[i], cutoff, r)
 	}
-	if rm.snapshotDifferences == nil {
-		return nil
+	verifySnapshots(rm, page, events, snapshots, r)
+	return nil
+}
+
+// verifySnapshots compares each of a page's snapshots with the fold of its stream's events
+// (aligned with page) up to its version.
+func verifySnapshots(rm *readModel, page []ordersaga.StreamVersion, events [][]ordersaga.RecordedEvent, snapshots []ordersaga.Snapshot, r *Report) {
+	if len(snapshots) == 0 {
+		return
 	}
-	streams := make([]ordersaga.Stream, len(page))
 	index := make(map[string]int, len(page))
 	for i, sv := range page {
-		streams[i], index[sv.Stream.String()] = sv.Stream, i
-	}
-	snapshots, err := store.Snapshots(ctx, streams)
-	if err != nil {
-		return err
+		index[sv.Stream.String()] = i
 	}
 	for _, snap := range snapshots {
 		i := index[snap.Stream]
-		if diff := rm.snapshotDifferences(ids[i], snap, events[i]); diff != "" {
+		if diff := rm.snapshotDifferences(page[i].Stream.ID(), snap, events[i]); diff != "" {
 			r.add(ProblemSnapshotDiffers, "", fmt.Sprintf("%s: %s", snap.Stream, diff))
 		}
 	}
-	return nil
 }
 
 // verifyStream compares the row of one stream with the fold of its events up to the row's

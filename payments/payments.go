@@ -131,18 +131,6 @@ func SnapshotDifferences(customerID string, snapshot ordersaga.Snapshot, events 
 	return ""
 }
 
-// EntryVersion returns the version at which the event with id sits in the customer's
-// account, and whether it is there: how a retried step tells it already happened.
-//
-// Errors: EINVALID, EUNAVAILABLE, EINTERNAL.
-func (a Accounts) EntryVersion(ctx context.Context, customerID string, id uuid.UUID) (int64, bool, error) {
-	stream, err := ordersaga.CustomerStream(customerID)
-	if err != nil {
-		return 0, false, err
-	}
-	return a.Store.EventVersion(ctx, stream, id)
-}
-
 // DefaultAccountCacheSize is how many accounts an AccountCache keeps by default.
 const DefaultAccountCacheSize = 10_000
 

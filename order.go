@@ -88,6 +88,9 @@ type OrderInput struct {
 	MenuVersion int64 `json:"menu_version,omitempty"`
 }
 
+// MinDecisionTimeout is the shortest time a restaurant may be given to decide.
+const MinDecisionTimeout = time.Second
+
 // DefaultDecisionTimeout is how long a restaurant has to approve or reject an order.
 const DefaultDecisionTimeout = 5 * time.Minute
 
@@ -193,7 +196,7 @@ func (o OrderInput) Timeout() (time.Duration, error) {
 		return DefaultDecisionTimeout, nil
 	}
 	d, err := time.ParseDuration(o.DecisionTimeout)
-	if err != nil || d < time.Second || d > 7*24*time.Hour {
+	if err != nil || d < MinDecisionTimeout || d > 7*24*time.Hour {
 		return 0, Invalidf("decision_timeout", "%q is not a duration between 1s and 168h (for example \"90s\" or \"5m\")", o.DecisionTimeout)
 	}
 	return d, nil

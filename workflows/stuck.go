@@ -156,7 +156,9 @@ func (c Client) whyStuck(ctx context.Context, saga *StuckSaga, opts StuckOptions
 		return "", nil // ended since visibility listed it
 	}
 	task := desc.GetPendingWorkflowTask() // its getters answer 0 when there is none
-	if saga.Status == ordersaga.StatusAwaitingDecision {
+	// A saga younger than the shortest deadline and the grace cannot be past its deadline:
+	// its history is not read (most of the sagas awaiting a decision, under steady load).
+	if saga.Status == ordersaga.StatusAwaitingDecision && time.Since(saga.Since) > ordersaga.MinDecisionTimeout+opts.Grace {
 		deadline, ok, err := c.decisionDeadline(ctx, saga.WorkflowID, saga.RunID)
 		if err != nil {
 			return "", err

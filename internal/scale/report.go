@@ -2,9 +2,9 @@ package scale
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -59,8 +59,8 @@ func (l Latency) String() string { return fmt.Sprintf("%s / %s", ms(l.P50), ms(l
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
 
-// WriteTable writes rows as a Markdown table, one column per size.
-func WriteTable(w io.Writer, rows []Row) error {
+// Table returns rows as a Markdown table, one column per size.
+func Table(rows []Row) string {
 	lines := []struct {
 		name string
 		cell func(Row) string
@@ -82,23 +82,18 @@ func WriteTable(w io.Writer, rows []Row) error {
 		{"verify, events/s", func(r Row) string { return fmt.Sprintf("%.0f", r.VerifyRate) }},
 		{"relay from a backlog, events/s", func(r Row) string { return fmt.Sprintf("%.0f (backlog %d)", r.RelayRate, r.Backlog) }},
 	}
+	var b strings.Builder
 	for i, l := range lines {
-		if _, err := fmt.Fprintf(w, "| %s |", l.name); err != nil {
-			return err
-		}
+		b.WriteString("| " + l.name + " |")
 		for _, r := range rows {
-			fmt.Fprintf(w, " %s |", l.cell(r))
+			b.WriteString(" " + l.cell(r) + " |")
 		}
-		fmt.Fprintln(w)
+		b.WriteString("\n")
 		if i == 0 {
-			fmt.Fprint(w, "|---|")
-			for range rows {
-				fmt.Fprint(w, "---:|")
-			}
-			fmt.Fprintln(w)
+			b.WriteString("|---|" + strings.Repeat("---:|", len(rows)) + "\n")
 		}
 	}
-	return nil
+	return b.String()
 }
 
 // series is one line of a panel: a name and a value per row.

@@ -95,13 +95,10 @@ func BenchmarkScale(b *testing.B) {
 			b.ReportMetric(0, "ns/op")
 		})
 	}
-	var table strings.Builder
-	if err := scale.WriteTable(&table, rows); err != nil {
-		b.Fatal(err)
-	}
-	fmt.Print("\n" + table.String()) // the log of a benchmark with sub-benchmarks is not shown
+	table := scale.Table(rows)
+	fmt.Print("\n" + table) // the log of a benchmark with sub-benchmarks is not shown
 	if path := os.Getenv(envTable); path != "" {
-		if err := os.WriteFile(path, []byte(table.String()), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(table), 0o644); err != nil {
 			b.Fatal(err)
 		}
 	}

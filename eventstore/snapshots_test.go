@@ -95,6 +95,15 @@ func TestABadSnapshotIsRefusedNamingTheField(t *testing.T) {
 	if v, _, err := f.store.Snapshot(ctx, stream); err != nil || v != 0 {
 		t.Errorf("after refusals: snapshot of version %d (%v), want none", v, err)
 	}
+	// The limit itself is allowed.
+	largest := huge[:eventstore.MaxSnapshotBytes-1:eventstore.MaxSnapshotBytes-1]
+	largest = append(largest, '"')
+	if err := f.store.SaveSnapshot(ctx, stream, 1, largest); err != nil {
+		t.Errorf("a snapshot of exactly %d bytes: %v", len(largest), err)
+	}
+	if v, state, err := f.store.Snapshot(ctx, stream); err != nil || v != 1 || len(state) != eventstore.MaxSnapshotBytes {
+		t.Errorf("the largest snapshot: version %d, %d bytes (%v), want version 1 of %d bytes", v, len(state), err, eventstore.MaxSnapshotBytes)
+	}
 	if _, _, err := f.store.Snapshot(ctx, ordersaga.Stream{}); ordersaga.ErrorCode(err) != ordersaga.EINVALID {
 		t.Errorf("the snapshot of no stream: %v, want %s", err, ordersaga.EINVALID)
 	}

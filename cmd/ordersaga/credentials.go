@@ -23,6 +23,7 @@ import (
 	"github.com/ordersaga/ordersaga/api"
 	"github.com/ordersaga/ordersaga/auth"
 	"github.com/ordersaga/ordersaga/internal/system"
+	"github.com/ordersaga/ordersaga/probes"
 )
 
 // apiFlags say where the API is and who calls it.
@@ -182,10 +183,14 @@ func (m *Main) keysCommand() *cobra.Command {
 
 func (m *Main) healthCommand() *cobra.Command {
 	var (
-		a   apiFlags
-		cmd = &cobra.Command{Use: "health", Args: noArgs, Short: "check that the API serves (no credentials needed); exit 1 if not"}
+		a       apiFlags
+		service string
+		cmd     = &cobra.Command{Use: "health", Args: noArgs,
+			Short: "check that the API, or a role's --health-addr, serves (no credentials needed); exit 1 if not"}
 	)
 	a.register(m.flagsOf(cmd.Flags()))
+	cmd.Flags().StringVar(&service, "service", "",
+		"the service to ask about: \"\" (the whole server; a role: ready), \""+probes.LivenessService+"\" (a role: alive), or a gRPC service name")
 	cmd.RunE = m.runs(func(ctx context.Context) error {
 		addr := a.addr
 		conn, err := m.dialAPI(a)
@@ -194,12 +199,16 @@ func (m *Main) healthCommand() *cobra.Command {
 		}
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		res, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		res, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
 		if err != nil {
 			return explain(err, conn, addr)
 		}
 		if res.Status != healthpb.HealthCheckResponse_SERVING {
-			return fmt.Errorf("the API at %s is %s", addr, res.Status)
+			what := "the server"
+			if service != "" {
+				what = fmt.Sprintf("service %q", service)
+			}
+			return fmt.Errorf("%s at %s is %s", what, addr, res.Status)
 		}
 		fmt.Fprintln(m.Stdout, res.Status)
 		return nil

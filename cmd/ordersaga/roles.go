@@ -73,8 +73,9 @@ type roleSpec struct {
 	build func(c conns, logger *slog.Logger) (runner, error)
 }
 
-// roleCommand is the command of a long-running role: the database (migrated at start),
-// the bus and Temporal as the spec asks, logging and profiles, then the role until stopped.
+// roleCommand is the command of a long-running role: its health service (live at once,
+// ready once connected), the database (migrated at start), the bus and Temporal as the
+// spec asks, logging and profiles, then the role until stopped.
 func (m *Main) roleCommand(spec roleSpec) *cobra.Command {
 	var (
 		db       databaseFlags
@@ -83,6 +84,7 @@ func (m *Main) roleCommand(spec roleSpec) *cobra.Command {
 		log      logFlags
 		pprof    pprofFlag
 		metrics  metricsFlag
+		health   healthFlag
 		busOf    *busFlags
 		tempOf   *temporalFlags
 		cmd      = &cobra.Command{Use: spec.use, Short: spec.short, Args: noArgs}
@@ -102,6 +104,7 @@ func (m *Main) roleCommand(spec roleSpec) *cobra.Command {
 	log.register(f)
 	pprof.register(f)
 	metrics.register(f)
+	health.register(f)
 	if spec.flags != nil {
 		spec.flags(f)
 	}
@@ -112,6 +115,10 @@ func (m *Main) roleCommand(spec roleSpec) *cobra.Command {
 			}
 		}
 		logger := m.logger(false, log.level)
+		started, err := m.serveProbes(ctx, health, logger)
+		if err != nil {
+			return err
+		}
 		tel, err := m.startTelemetry(ctx, spec.use, metrics)
 		if err != nil {
 			return err
@@ -124,6 +131,7 @@ func (m *Main) roleCommand(spec roleSpec) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		started(conn)
 		return runRole(ctx, r, tel, pprof, logger)
 	})
 	return cmd

@@ -29,7 +29,9 @@ func TestRoleHealthFollowsItsDatabase(t *testing.T) {
 			t.Errorf("relay did not stop cleanly: %v\n%s", err, out)
 		}
 	}()
-	health := func(service string) (string, error) { return cli(t, "health", "--api", healthAddr, "--service", service) }
+	health := func(service string) (string, error) {
+		return cli(t, "health", "--api", healthAddr, "--service", service)
+	}
 	waitHealth := func(service, want string) {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)

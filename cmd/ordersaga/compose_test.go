@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"gopkg.in/yaml.v3"
 
+	"github.com/ordersaga/ordersaga/internal/topology"
 	"github.com/ordersaga/ordersaga/natsembed"
 	"github.com/ordersaga/ordersaga/temporaldev"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -182,8 +183,42 @@ func TestDockerComposeMatchesTheBinary(t *testing.T) {
 			}
 		}
 	}
-	if ordersagaServices != 8 {
-		t.Errorf("%d ordersaga services, want 8: migrate, keys, worker, two projectors, restaurant, api, monitor", ordersagaServices)
+	// The ordersaga services are the topology's roles, as many of each as it says, with its
+	// commands and flags; keys (which makes the signing key the API trusts) is compose's own.
+	want := map[string][]string{"keys": {"keys", "--dir", "/keys"}}
+	for _, r := range topology.Roles() {
+		if r.Replicas == 1 {
+			want[r.Name] = r.Args
+			continue
+		}
+		for i := 1; i <= r.Replicas; i++ {
+			want[fmt.Sprintf("%s-%d", r.Name, i)] = r.Args
+		}
+	}
+	for name, svc := range c.Services {
+		args, ok := want[name]
+		switch {
+		case svc.Image != "ordersaga:dev":
+		case !ok:
+			t.Errorf("%s: an ordersaga service that is no role of internal/topology", name)
+		case !slices.Equal(svc.Command, args):
+			t.Errorf("%s runs %q; internal/topology says %q", name, svc.Command, args)
+		}
+	}
+	for name := range want {
+		if c.Services[name].Image != "ordersaga:dev" {
+			t.Errorf("no ordersaga service %s, which internal/topology runs", name)
+		}
+	}
+	if ordersagaServices != len(want) {
+		t.Errorf("%d ordersaga services, want %d", ordersagaServices, len(want))
+	}
+	// Exactly the roles that only receive events connect to NATS as the reader.
+	for name, svc := range c.Services {
+		role, ok := topology.Named(strings.TrimRight(strings.TrimRight(name, "0123456789"), "-"))
+		if user := svc.Environment["NATS_USER"]; ok && user != "" && (user == "ordersaga-reader") != role.Reader {
+			t.Errorf("%s connects to NATS as %s; internal/topology says reader: %v", name, user, role.Reader)
+		}
 	}
 	// Prometheus scrapes exactly the roles that serve metrics, where they serve them.
 	if targets := prometheusTargets(t); !sameSet(targets, scraped) {

@@ -11,7 +11,7 @@ import (
 // Definitions whose JSON form is not their OpenAPI type: a quantity ("250m", but also 1)
 // and an int-or-string (a port's name or number) take a string or a number.
 var numberOrString = map[string]bool{
-	"io.k8s.apimachinery.pkg.api.resource.Quantity":  true,
+	"io.k8s.apimachinery.pkg.api.resource.Quantity":   true,
 	"io.k8s.apimachinery.pkg.util.intstr.IntOrString": true,
 }
 

@@ -18,7 +18,7 @@ import (
 // decision unless the payment is declined, and the OrderStatus upserts the saga makes on
 // that path when events come in the expected order (see mirroredStatuses).
 func baselineFor(cfg Config, i int) baseline.Input {
-	want := wantedOutcome(i)
+	want := WantedOutcome(i)
 	in := baseline.Input{OrderID: fmt.Sprintf("baseline-%s-%06d", cfg.RunID, i), Activities: 4,
 		Statuses: mirroredStatuses(cfg.DecideAt, want), CustomerID: "load-" + cfg.RunID + "-baseline"}
 	switch want {

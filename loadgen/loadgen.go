@@ -72,6 +72,25 @@ type Config struct {
 	Progress io.Writer
 	// RunID prefixes order ids so that runs never collide; default the start time.
 	RunID string
+	// OnOrder, when set, is told of every order as it ends (or fails), from the drivers'
+	// goroutines, one call at a time: for figures over time (ordersaga chaos).
+	OnOrder func(OrderResult)
+}
+
+// OrderResult is one order of a run.
+type OrderResult struct {
+	// Index is the order's place in the run; ID its order id.
+	Index int
+	ID    string
+	// Start is when it was due to start; Latency how long it took from then to its end.
+	Start   time.Time
+	Latency time.Duration
+	// Want is the outcome the load asked for; Final the one it had (zero if Err).
+	Want, Final Outcome
+	// Lag is how long the read model took to take in its last event; negative if unknown.
+	Lag time.Duration
+	// Err says why the generator could not see it through.
+	Err error
 }
 
 // Validate returns an EINVALID error naming the first figure that cannot describe a load
@@ -144,6 +163,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		latency, lag, final, err := runOrder(ctx, cfg, sagas, worker, i, start, &refused)
 		mu.Lock()
 		defer mu.Unlock()
+		if cfg.OnOrder != nil {
+			cfg.OnOrder(OrderResult{Index: i, ID: OrderID(cfg.RunID, i), Start: start, Latency: latency, Want: WantedOutcome(i), Final: final, Lag: lag, Err: err})
+		}
 		if err != nil {
 			r.Failures++
 			return err

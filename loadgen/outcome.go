@@ -27,9 +27,9 @@ var (
 	cancelled = Outcome{Status: ordersaga.StatusCancelled, Reason: ordersaga.ReasonCancelled}
 )
 
-// wantedOutcome is what the load asks of order i: most are approved; one in ten is
+// WantedOutcome is what the load asks of order i: most are approved; one in ten is
 // declined, one rejected by the restaurant, one cancelled.
-func wantedOutcome(i int) Outcome {
+func WantedOutcome(i int) Outcome {
 	switch i % 10 {
 	case 0:
 		return declined

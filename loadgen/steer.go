@@ -55,8 +55,8 @@ func poor(cfg Config) string                 { return "load-" + cfg.RunID + "-po
 // runOrder places order i, steers it to its outcome, and measures it from start. lag is
 // negative when the order's read model could not say (no order was created).
 func runOrder(ctx context.Context, cfg Config, sagas driver, worker, i int, start time.Time, refused *atomic.Int64) (latency, lag time.Duration, final Outcome, err error) {
-	id := fmt.Sprintf("load-%s-%06d", cfg.RunID, i)
-	want := wantedOutcome(i)
+	id := OrderID(cfg.RunID, i)
+	want := WantedOutcome(i)
 	cust := customer(cfg, worker)
 	if want == declined {
 		cust = poor(cfg)
@@ -80,6 +80,9 @@ func runOrder(ctx context.Context, cfg Config, sagas driver, worker, i int, star
 	lag, err = projectionLag(ctx, cfg, res)
 	return latency, lag, final, err
 }
+
+// OrderID is the id of order i of run runID.
+func OrderID(runID string, i int) string { return fmt.Sprintf("load-%s-%06d", runID, i) }
 
 // maxPaidPollInterval caps the interval at which steer looks for an order's payment.
 const maxPaidPollInterval = 200 * time.Millisecond

@@ -57,6 +57,8 @@ type Server struct {
 	health *health.Server
 	// checks are the role's, set by Started; nil until then (not ready).
 	checks atomic.Pointer[[]Check]
+	// started wakes Serve to run the checks at once when Started is called.
+	started chan struct{}
 	// checked is set after the first run of the checks; ready is the last run's result.
 	checked, ready bool
 }
@@ -88,12 +90,19 @@ func Listen(cfg Config) (*Server, error) {
 	h.SetServingStatus(LivenessService, healthpb.HealthCheckResponse_SERVING)
 	g := grpc.NewServer()
 	healthpb.RegisterHealthServer(g, h)
-	return &Server{cfg: cfg, lis: lis, grpc: g, health: h}, nil
+	return &Server{cfg: cfg, lis: lis, grpc: g, health: h, started: make(chan struct{}, 1)}, nil
 }
 
-// Started says the role is up and names what it depends on: from now on readiness is the
-// result of the checks (none: ready). Before it the role is still connecting, and not ready.
-func (s *Server) Started(checks ...Check) { s.checks.Store(&checks) }
+// Started says the role is up and names what it depends on: the checks run at once, and
+// from now on readiness is their result (none: ready). Before it the role is still
+// connecting, and not ready.
+func (s *Server) Started(checks ...Check) {
+	s.checks.Store(&checks)
+	select {
+	case s.started <- struct{}{}:
+	default:
+	}
+}
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.lis.Addr() }
@@ -118,6 +127,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		case <-tick.C:
 			s.check(ctx)
 			tick.Reset(s.cfg.Every)
+		case <-s.started:
+			s.check(ctx) // ready as soon as the role is, not at the next tick
 		}
 	}
 }

@@ -108,7 +108,7 @@ func (m *Main) commands() *cobra.Command {
 	root.AddCommand(m.devCommand(), m.workerCommand(), m.projectorCommand(), m.restaurantCommand(), m.apiCommand(),
 		m.relayCommand(), m.outboxCommand(), m.migrateCommand(), m.verifyCommand(), m.rebuildCommand(), m.loadCommand(),
 		m.orderCommand(), m.accountCommand(), m.menuCommand(), m.tokenCommand(), m.keysCommand(), m.healthCommand(),
-		m.monitorCommand(), m.sagasCommand())
+		m.monitorCommand(), m.sagasCommand(), m.natsCommand(), m.chaosCommand())
 	return root
 }
 

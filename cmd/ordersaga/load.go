@@ -14,10 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ordersaga/ordersaga"
-	"github.com/ordersaga/ordersaga/eventstore"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
+	"github.com/ordersaga/ordersaga/internal/system"
 	"github.com/ordersaga/ordersaga/loadgen"
-	"github.com/ordersaga/ordersaga/projections"
 	"github.com/ordersaga/ordersaga/sqldb"
 )
 
@@ -118,7 +117,7 @@ func (m *Main) load(ctx context.Context, r loadFlags) error {
 	printStatements(m, statements, statementsNote, report.Orders)
 	verified := "not run (pass --database-url)"
 	if pool != nil {
-		if verified, err = verifyAfterLoad(ctx, pool); err != nil {
+		if verified, err = system.VerifySettled(ctx, pool, time.Minute); err != nil {
 			return err
 		}
 	}
@@ -138,25 +137,6 @@ func (m *Main) load(ctx context.Context, r loadFlags) error {
 		return fmt.Errorf("load: %d orders failed", report.Failures)
 	}
 	return nil
-}
-
-// verifyAfterLoad waits for the system to settle and runs verify.
-func verifyAfterLoad(ctx context.Context, pool *sqldb.DB) (string, error) {
-	store, reads := eventstore.New(pool), projections.NewReadModels(pool)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		report, err := projections.Verify(ctx, reads, store, 3*time.Second)
-		if err != nil {
-			return "", err
-		}
-		if report.OK() {
-			return fmt.Sprintf("clean (%d streams: nothing lost, nothing duplicated)", report.StreamsChecked), nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Sprintf("%d problems, first: %s", len(report.Problems), report.Problems[0]), fmt.Errorf("verify found %d problems", len(report.Problems))
-		}
-		time.Sleep(time.Second)
-	}
 }
 
 func printReport(m *Main, r loadgen.Report) {

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ordersaga/ordersaga/internal/chaos"
+	"github.com/ordersaga/ordersaga/internal/localcluster"
+	"github.com/ordersaga/ordersaga/internal/system"
+	"github.com/ordersaga/ordersaga/temporaldev"
+)
+
+// chaosFlags are the settings of `ordersaga chaos`.
+type chaosFlags struct {
+	dataDir, bus, faults, jsonFile string
+	reset                          bool
+	rate                           float64
+	orders                         int
+	every, warmup, down, pause     time.Duration
+	settle                         time.Duration
+}
+
+func (m *Main) chaosCommand() *cobra.Command {
+	var (
+		r   chaosFlags
+		cmd = &cobra.Command{Use: "chaos", Args: noArgs,
+			Short: "run the deployed shape as separate processes, drive orders through it while killing its parts, and check that nothing was lost"}
+	)
+	cmd.Long = cmd.Short + `.
+
+It starts PostgreSQL, a NATS server, the Temporal dev server and every role of the
+deployed shape (two workers, two relays, two projectors, the API, the restaurant, the
+monitor: internal/topology) as processes of their own on loopback, drives orders at --rate
+through them, and injects one fault every --every after --warmup, in turn: ` + strings.Join(chaos.Faults(), ", ") + `.
+Then it lets the system settle and checks every order, every account and verify; each
+check prints its figure, each fault its recovery time and the saga latency meanwhile.
+Exit status 1 if a check fails. Every process's log is in <data-dir>/logs.`
+	fs := cmd.Flags()
+	fs.StringVar(&r.dataDir, "data-dir", ".ordersaga-chaos", "where the cluster keeps its data and logs")
+	fs.BoolVar(&r.reset, "reset", false, "delete the data directory first")
+	fs.StringVar(&r.bus, "bus", system.BusNATSStreaming, "event bus: natsstreaming or jetstream")
+	fs.Float64Var(&r.rate, "rate", 5, "orders started per second")
+	fs.IntVar(&r.orders, "orders", 300, "how many orders")
+	fs.StringVar(&r.faults, "faults", "all", "faults to inject in turn, comma-separated: "+strings.Join(chaos.Faults(), ", ")+"; all; or none")
+	fs.DurationVar(&r.every, "every", 20*time.Second, "one fault every this long")
+	fs.DurationVar(&r.warmup, "warmup", 20*time.Second, "steady load before the first fault (the figures faults are compared with)")
+	fs.DurationVar(&r.down, "down", 3*time.Second, "how long a killed process stays down")
+	fs.DurationVar(&r.pause, "pause", 15*time.Second, "how long a paused worker stays stopped (past its activities' 10 s timeout)")
+	fs.DurationVar(&r.settle, "settle", 3*time.Minute, "how long verify may take to come back clean after the load")
+	fs.StringVar(&r.jsonFile, "json", "", "also write the report to this file as JSON")
+	cmd.RunE = m.runs(func(ctx context.Context) error { return m.chaos(ctx, r) })
+	return cmd
+}
+
+// chaos runs `ordersaga chaos`.
+func (m *Main) chaos(ctx context.Context, r chaosFlags) error {
+	var faults []string
+	if r.faults != "none" {
+		var err error
+		if faults, err = chaos.ParseFaults(r.faults); err != nil {
+			return fmt.Errorf("--faults: %w", err)
+		}
+	}
+	if r.bus != system.BusNATSStreaming && r.bus != system.BusJetStream {
+		return fmt.Errorf("--bus must be %s or %s, got %q", system.BusNATSStreaming, system.BusJetStream, r.bus)
+	}
+	cfg := chaos.Config{DataDir: r.dataDir, Rate: r.rate, Orders: r.orders, Faults: faults, Every: r.every, Warmup: r.warmup,
+		Down: r.down, Pause: r.pause, Settle: r.settle, Progress: m.Stderr}
+	cfg.Cluster = &localcluster.Cluster{} // validated before anything starts
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("--%w", err)
+	}
+	logger := m.logger(true, "info")
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	bin, err := temporaldev.Binary(ctx, root, logger)
+	if err != nil {
+		return err
+	}
+	c, err := localcluster.Start(ctx, localcluster.Config{TemporalBinary: bin, DataDir: r.dataDir, Reset: r.reset, Bus: r.bus, Logger: logger})
+	if c != nil {
+		m.onClose(c.Close)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "cluster: %d processes on loopback (logs in %s), API %s, Temporal %s (Web %s)\n",
+		len(c.Processes)+2, filepath.Join(r.dataDir, "logs"), c.APIAddr, c.TemporalAddress, c.TemporalUI())
+	cfg.Cluster, cfg.Logger = c, logger
+	report, err := chaos.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	printChaos(m, report)
+	if r.jsonFile != "" {
+		b, _ := json.MarshalIndent(report, "", "  ")
+		if err := os.WriteFile(r.jsonFile, b, 0o644); err != nil {
+			return err
+		}
+	}
+	if !report.OK {
+		return fmt.Errorf("chaos: a check failed or a fault could not be undone")
+	}
+	return nil
+}
+
+func printChaos(m *Main, r chaos.Report) {
+	w := m.Stdout
+	fmt.Fprintf(w, "orders             %d at %.1f/s in %.1fs\n", r.Orders, r.Rate, r.Seconds)
+	fmt.Fprintf(w, "steady             saga latency p99 %.0f ms, projection lag p99 %.0f ms (orders that ended before the first fault)\n",
+		r.SteadyP99Ms, r.SteadyLagP99Ms)
+	fmt.Fprintf(w, "  %-17s %-12s %7s %7s %9s %7s %10s\n", "fault", "on", "at s", "took s", "recover s", "orders", "p99 ms")
+	for _, f := range r.Faults {
+		fmt.Fprintf(w, "  %-17s %-12s %7.1f %7.1f %9.1f %7d %10.0f %s\n", f.Fault, f.Target, f.AtSeconds, f.TookSeconds, f.RecoverSeconds, f.Orders, f.P99Ms, f.Err)
+	}
+	for _, c := range r.Checks {
+		mark := "ok  "
+		if !c.OK {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "%s %s: %s\n", mark, c.Name, c.Figure)
+	}
+}

@@ -1,0 +1,134 @@
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/loadgen"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// appendEvents appends events of the given types and payloads to stream, as one append.
+func appendEvents(t *testing.T, ctx context.Context, store *eventstore.Store, stream ordersaga.Stream, events ...any) {
+	t.Helper()
+	var data []ordersaga.EventData
+	for i := 0; i < len(events); i += 2 {
+		raw, err := json.Marshal(events[i+1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, ordersaga.EventData{ID: uuid.New(), Type: events[i].(string), Data: raw})
+	}
+	if _, err := store.Append(ctx, stream, ordersaga.AnyVersion, data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The account checks count what the store holds: a debit taken twice for one order, a
+// refund of an approved order, and the balances they leave are each reported, with the
+// order or customer they concern; a store that is right passes.
+func TestAccountChecksCountDuplicatedAndMissingEffects(t *testing.T) {
+	ctx := context.Background()
+	_, store := dbtest.NewStore(t, 4)
+	approved := loadgen.WantedOutcome(3) // approved
+	rejected := loadgen.WantedOutcome(1) // rejected by the restaurant: debited, then refunded
+	if approved.Status != ordersaga.StatusApproved || rejected.Reason != ordersaga.ReasonRestaurantRejected {
+		t.Fatalf("the load's outcomes moved: %v, %v", approved, rejected)
+	}
+	results := []loadgen.OrderResult{{ID: "ok-1", Want: approved}, {ID: "ok-2", Want: rejected}, {ID: "twice", Want: approved}, {ID: "refunded", Want: approved}}
+	entry := func(order string, amount int64) ordersaga.AccountEntry {
+		return ordersaga.AccountEntry{CustomerID: "c", Amount: amount, Currency: "EUR", OrderID: order}
+	}
+	good, bad := ordersaga.MustParseStream("customer-good"), ordersaga.MustParseStream("customer-bad")
+	appendEvents(t, ctx, store, good,
+		ordersaga.EventAccountCredited, entry("", 10000),
+		ordersaga.EventAccountDebited, entry("ok-1", 1150),
+		ordersaga.EventAccountDebited, entry("ok-2", 900),
+		ordersaga.EventAccountRefunded, entry("ok-2", 900))
+	appendEvents(t, ctx, store, bad,
+		ordersaga.EventAccountCredited, entry("", 10000),
+		ordersaga.EventAccountDebited, entry("twice", 1150),
+		ordersaga.EventAccountDebited, entry("twice", 1150),
+		ordersaga.EventAccountDebited, entry("refunded", 650),
+		ordersaga.EventAccountRefunded, entry("refunded", 650))
+
+	// Only the good customer's orders: everything adds up.
+	debits, refunds, balances := checkAccounts(ctx, store, map[string]int64{"good": 1150}, results[:2])
+	if debits.bad+refunds.bad+balances.bad != 0 || debits.count != 2 || refunds.count != 1 || debits.want != 2 || refunds.want != 1 {
+		t.Errorf("a right store: debits %+v, refunds %+v, balances %+v; want 2 debits, 1 refund, nothing wrong", debits, refunds, balances)
+	}
+	// The bad customer: "twice" debited twice, "refunded" refunded though approved, and a
+	// balance of 10000-1150-1150 = 7700 where its approved orders leave 10000-1150-650.
+	debits, refunds, balances = checkAccounts(ctx, store, map[string]int64{"bad": 1150 + 650}, results[2:])
+	if debits.bad != 1 || refunds.bad != 1 || balances.bad != 1 {
+		t.Errorf("a broken store: debits %+v, refunds %+v, balances %+v; want one of each wrong", debits, refunds, balances)
+	}
+	if debits.first != "(first: twice debited 2 times)" || refunds.first != "(first: refunded refunded 1 times)" {
+		t.Errorf("figures: %q, %q", debits.first, refunds.first)
+	}
+}
+
+func TestEveryOutcomeHasItsEvents(t *testing.T) {
+	seen := map[string]int{}
+	for i := range 10 {
+		want := loadgen.WantedOutcome(i)
+		events := eventsOf(want)
+		if events[0] != ordersaga.EventOrderCreated || len(events) < 2 {
+			t.Errorf("%s: %v", want, events)
+		}
+		seen[want.String()] = len(events)
+	}
+	if len(seen) != 4 || seen["approved"] != 3 || seen["rejected/payment_declined"] != 2 {
+		t.Errorf("outcomes and their event counts: %v", seen)
+	}
+}
+
+func TestRecoveryIsTheFirstWindowBackAtTheRate(t *testing.T) {
+	from := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return from.Add(time.Duration(s * float64(time.Second))) }
+	// 10 orders a second for 30 s, none between 5 s and 10 s.
+	var done []time.Time
+	for s := 0.05; s < 30; s += 0.1 {
+		if s < 5 || s >= 10 {
+			done = append(done, at(s))
+		}
+	}
+	got := recovery(done, from, at(30), 10)
+	// The first window that holds 45 completions again, after the gap, ends about 5 s
+	// into the orders' return (10 s) at the latest, and not before they returned.
+	if got < 10 || got > 15.1 {
+		t.Errorf("recovery = %.2fs, want between 10 and 15", got)
+	}
+	var steady []time.Time
+	for s := 0.05; s < 30; s += 0.1 {
+		steady = append(steady, at(s))
+	}
+	if got := recovery(steady, from, at(30), 10); got != 0 {
+		t.Errorf("never fell: recovery = %.2f, want 0", got)
+	}
+	if got := recovery(done[:40], from, at(30), 10); got != -1 {
+		t.Errorf("never came back: recovery = %.2f, want -1", got)
+	}
+}
+
+func TestParseFaults(t *testing.T) {
+	if all, err := ParseFaults("all"); err != nil || len(all) != len(Faults()) {
+		t.Errorf("all: %v, %v", all, err)
+	}
+	if got, err := ParseFaults("kill-worker, restart-postgres"); err != nil || len(got) != 2 || got[1] != RestartDatabase {
+		t.Errorf("two: %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "kill-everything", "kill-worker,,kill-api"} {
+		if _, err := ParseFaults(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,96 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ordersaga/ordersaga/internal/localcluster"
+)
+
+// The faults ordersaga chaos knows, by the name its --faults flag takes.
+const (
+	KillWorker      = "kill-worker"
+	KillProjector   = "kill-projector"
+	KillRelay       = "kill-relay"
+	KillAPI         = "kill-api"
+	PauseWorker     = "pause-worker"
+	KillNATS        = "kill-nats"
+	RestartDatabase = "restart-postgres"
+	RestartTemporal = "restart-temporal"
+)
+
+// Faults are every fault, in the order a run injects them by default.
+func Faults() []string {
+	return []string{KillWorker, KillProjector, KillRelay, KillAPI, PauseWorker, KillNATS, RestartDatabase, RestartTemporal}
+}
+
+// ParseFaults reads a comma-separated list of fault names; "all" is every fault.
+func ParseFaults(list string) ([]string, error) {
+	if list == "all" {
+		return Faults(), nil
+	}
+	var out []string
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(Faults(), f) {
+			return nil, fmt.Errorf("unknown fault %q (known: %s, or all)", f, strings.Join(Faults(), ", "))
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// faultTiming says how long a fault lasts.
+type faultTiming struct {
+	// down is how long a killed process stays down before it is started again.
+	down time.Duration
+	// pause is how long a paused worker stays stopped: past its activities' 10 s
+	// start-to-close timeout, so that Temporal gives them to another worker.
+	pause time.Duration
+}
+
+// inject runs one fault against the cluster and undoes it: kills and starts again, pauses
+// and resumes, restarts. The n-th fault of a kind picks the n-th process of its role, in
+// turn. It returns the processes it acted on.
+func inject(ctx context.Context, c *localcluster.Cluster, fault string, n int, t faultTiming) (string, error) {
+	switch fault {
+	case RestartDatabase:
+		return "postgres", c.RestartDatabase(ctx)
+	case RestartTemporal:
+		return "temporal", c.RestartTemporal(ctx)
+	}
+	role := map[string]string{KillWorker: "worker", KillProjector: "projector", KillRelay: "relay", KillAPI: "api",
+		PauseWorker: "worker", KillNATS: "nats"}[fault]
+	var candidates []*localcluster.Process
+	for _, p := range c.Processes {
+		if p.Role == role {
+			candidates = append(candidates, p)
+		}
+	}
+	if len(candidates) == 0 {
+		return "", fmt.Errorf("%s: no %s process", fault, role)
+	}
+	p := candidates[n%len(candidates)]
+	if fault == PauseWorker {
+		if err := p.Pause(); err != nil {
+			return p.Name, err
+		}
+		sleep(ctx, t.pause)
+		return p.Name, p.Resume()
+	}
+	if err := p.Kill(); err != nil {
+		return p.Name, err
+	}
+	sleep(ctx, t.down)
+	return p.Name, p.Start()
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}

@@ -14,7 +14,8 @@ import (
 // TestChaosShortRun runs `ordersaga chaos` as CI's short run: the deployed shape as
 // separate processes, a couple of hundred orders at 5 a second, and every fault once
 // (kill -9 of a worker, a projector, a relay, the API and the NATS server; a worker paused
-// past its activities' timeout; PostgreSQL and Temporal restarted). Every fault must be
+// past its activities' timeout; PostgreSQL and Temporal restarted; the bus cut off for
+// 10 s). Every fault must be
 // injected and undone, every order must end as asked with exactly its events, one debit
 // per paid order and one refund per compensated one, balances right, verify clean, no dead
 // letters: the report's checks, with their counts.
@@ -27,7 +28,7 @@ func TestChaosShortRun(t *testing.T) {
 	report := filepath.Join(filepath.Dir(s.bin), "chaos.json")
 	const orders = 200
 	cmd := exec.Command(s.bin, "chaos", "--data-dir", filepath.Join(filepath.Dir(s.bin), "chaos"), "--rate", "5",
-		"--orders", "200", "--warmup", "8s", "--every", "4s", "--faults", "all", "--settle", "2m", "--json", report)
+		"--orders", "200", "--warmup", "8s", "--every", "4s", "--faults", "all", "--bus-outage", "10s", "--settle", "2m", "--json", report)
 	cmd.Dir = root // where the temporal CLI is built and cached
 	out, err := cmd.CombinedOutput()
 	if err != nil {

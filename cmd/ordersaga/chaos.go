@@ -24,6 +24,7 @@ type chaosFlags struct {
 	rate                           float64
 	orders                         int
 	every, warmup, down, pause     time.Duration
+	busOutage                      time.Duration
 	settle                         time.Duration
 }
 
@@ -53,6 +54,7 @@ Exit status 1 if a check fails. Every process's log is in <data-dir>/logs.`
 	fs.DurationVar(&r.warmup, "warmup", 20*time.Second, "steady load before the first fault (the figures faults are compared with)")
 	fs.DurationVar(&r.down, "down", 3*time.Second, "how long a killed process stays down")
 	fs.DurationVar(&r.pause, "pause", 15*time.Second, "how long a paused worker stays stopped (past its activities' 10 s timeout)")
+	fs.DurationVar(&r.busOutage, "bus-outage", time.Minute, "how long the bus is cut off (the cut-bus fault)")
 	fs.DurationVar(&r.settle, "settle", 3*time.Minute, "how long verify may take to come back clean after the load")
 	fs.StringVar(&r.jsonFile, "json", "", "also write the report to this file as JSON")
 	cmd.RunE = m.runs(func(ctx context.Context) error { return m.chaos(ctx, r) })
@@ -72,7 +74,7 @@ func (m *Main) chaos(ctx context.Context, r chaosFlags) error {
 		return fmt.Errorf("--bus must be %s or %s, got %q", system.BusNATSStreaming, system.BusJetStream, r.bus)
 	}
 	cfg := chaos.Config{DataDir: r.dataDir, Rate: r.rate, Orders: r.orders, Faults: faults, Every: r.every, Warmup: r.warmup,
-		Down: r.down, Pause: r.pause, Settle: r.settle, Progress: m.Stderr}
+		Down: r.down, Pause: r.pause, BusOutage: r.busOutage, Settle: r.settle, Progress: m.Stderr}
 	cfg.Cluster = &localcluster.Cluster{} // validated before anything starts
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("--%w", err)
@@ -118,9 +120,11 @@ func printChaos(m *Main, r chaos.Report) {
 	fmt.Fprintf(w, "orders             %d at %.1f/s in %.1fs\n", r.Orders, r.Rate, r.Seconds)
 	fmt.Fprintf(w, "steady             saga latency p99 %.0f ms, projection lag p99 %.0f ms (orders that ended before the first fault)\n",
 		r.SteadyP99Ms, r.SteadyLagP99Ms)
-	fmt.Fprintf(w, "  %-17s %-12s %7s %7s %9s %7s %10s\n", "fault", "on", "at s", "took s", "recover s", "orders", "p99 ms")
+	fmt.Fprintf(w, "  %-17s %-12s %6s %6s %9s %6s %8s %8s %5s  %s\n", "fault", "on", "at s", "took s", "recover s", "orders", "p99 ms",
+		"redeliv.", "dead", "slowest")
 	for _, f := range r.Faults {
-		fmt.Fprintf(w, "  %-17s %-12s %7.1f %7.1f %9.1f %7d %10.0f %s\n", f.Fault, f.Target, f.AtSeconds, f.TookSeconds, f.RecoverSeconds, f.Orders, f.P99Ms, f.Err)
+		fmt.Fprintf(w, "  %-17s %-12s %6.1f %6.1f %9.1f %6d %8.0f %8.0f %5.0f  %s%s\n", f.Fault, f.Target, f.AtSeconds, f.TookSeconds,
+			f.RecoverSeconds, f.Orders, f.P99Ms, f.Redeliveries, f.DeadLetters, f.Slowest, f.Err)
 	}
 	for _, c := range r.Checks {
 		mark := "ok  "

@@ -50,8 +50,9 @@ type Config struct {
 	Faults        []string
 	Every, Warmup time.Duration
 	// Down is how long a killed process stays down; Pause how long a paused worker stays
-	// stopped (default 15 s, past the activities' 10 s timeout).
-	Down, Pause time.Duration
+	// stopped (default 15 s, past the activities' 10 s timeout); BusOutage how long the
+	// bus is cut off (default a minute).
+	Down, Pause, BusOutage time.Duration
 	// Settle bounds the wait for verify to come back clean after the load; default 3 min.
 	Settle time.Duration
 	// Progress receives live lines; nil discards them.
@@ -71,8 +72,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("orders must be at least 1, got %d", c.Orders)
 	case c.Every <= 0:
 		return fmt.Errorf("every must be positive, got %s", c.Every)
-	case c.Warmup < 0 || c.Down < 0 || c.Pause < 0 || c.Settle < 0:
-		return errors.New("warmup, down, pause and settle must not be negative")
+	case c.Warmup < 0 || c.Down < 0 || c.Pause < 0 || c.BusOutage < 0 || c.Settle < 0:
+		return errors.New("warmup, down, pause, bus-outage and settle must not be negative")
 	}
 	return nil
 }
@@ -107,6 +108,12 @@ type FaultReport struct {
 	// Orders started between it and the next fault, and their saga latency p99.
 	Orders int     `json:"orders"`
 	P99Ms  float64 `json:"saga_latency_p99_ms"`
+	// Slowest is the slowest of those orders (its saga is order-<id> in Temporal Web).
+	Slowest string `json:"slowest_order,omitempty"`
+	// Redeliveries and DeadLetters are what the roles' consumers counted from its start
+	// to the next fault's (a killed process's count since the last scrape is lost).
+	Redeliveries float64 `json:"redeliveries"`
+	DeadLetters  float64 `json:"dead_letters"`
 	Err    string  `json:"error,omitempty"`
 }
 
@@ -127,6 +134,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	if cfg.Settle == 0 {
 		cfg.Settle = 3 * time.Minute
+	}
+	if cfg.BusOutage == 0 {
+		cfg.BusOutage = time.Minute
 	}
 	if cfg.Progress == nil {
 		cfg.Progress = io.Discard
@@ -214,24 +224,39 @@ func injectFaults(ctx context.Context, cfg Config, start time.Time) []FaultRepor
 	if len(cfg.Faults) == 0 {
 		return nil
 	}
-	timing := faultTiming{down: cfg.Down, pause: cfg.Pause}
+	timing := faultTiming{down: cfg.Down, pause: cfg.Pause, busOutage: cfg.BusOutage}
 	seen := map[string]int{}
+	var began map[string]busCounts // the roles' bus counters when the last fault began
+	// count gives the last fault what the roles counted since it began, and returns the
+	// counters now.
+	count := func() map[string]busCounts {
+		now := scrapeBus(context.WithoutCancel(ctx), cfg.Cluster)
+		if len(out) > 0 {
+			d := busDelta(began, now)
+			out[len(out)-1].Redeliveries, out[len(out)-1].DeadLetters = d.redeliveries, d.deadLetters
+		}
+		return now
+	}
 	for i := 0; ; i++ {
 		at := start.Add(cfg.Warmup + time.Duration(i)*cfg.Every)
 		select {
 		case <-ctx.Done():
-			return out
 		case <-time.After(time.Until(at)):
 		}
+		if ctx.Err() != nil { // the load is over (checked again: behind schedule, both cases were ready)
+			count()
+			return out
+		}
+		began = count()
 		fault := cfg.Faults[i%len(cfg.Faults)]
-		began := time.Now()
-		fmt.Fprintf(cfg.Progress, "fault %s at %.0fs\n", fault, began.Sub(start).Seconds())
+		t0 := time.Now()
+		fmt.Fprintf(cfg.Progress, "fault %s at %.0fs\n", fault, t0.Sub(start).Seconds())
 		target, err := inject(context.WithoutCancel(ctx), cfg.Cluster, fault, seen[fault], timing)
 		seen[fault]++
 		if err == nil {
 			err = cfg.Cluster.WaitReady(context.WithoutCancel(ctx), 2*time.Minute)
 		}
-		f := FaultReport{Fault: fault, Target: target, AtSeconds: began.Sub(start).Seconds(), TookSeconds: time.Since(began).Seconds()}
+		f := FaultReport{Fault: fault, Target: target, AtSeconds: t0.Sub(start).Seconds(), TookSeconds: time.Since(t0).Seconds()}
 		if err != nil {
 			f.Err = err.Error()
 		}
@@ -273,9 +298,13 @@ func figures(r *Report, cfg Config, start time.Time, results []loadgen.OrderResu
 			until = at(r.Faults[i+1].AtSeconds)
 		}
 		var during []time.Duration
+		var slowest time.Duration
 		for _, o := range results {
 			if o.Err == nil && !o.Start.Before(from) && o.Start.Before(until) {
 				during = append(during, o.Latency)
+				if o.Latency > slowest {
+					slowest, f.Slowest = o.Latency, o.ID
+				}
 			}
 		}
 		f.Orders, f.P99Ms = len(during), p99(during)

@@ -18,13 +18,14 @@ const (
 	KillAPI         = "kill-api"
 	PauseWorker     = "pause-worker"
 	KillNATS        = "kill-nats"
+	CutBus          = "cut-bus"
 	RestartDatabase = "restart-postgres"
 	RestartTemporal = "restart-temporal"
 )
 
 // Faults are every fault, in the order a run injects them by default.
 func Faults() []string {
-	return []string{KillWorker, KillProjector, KillRelay, KillAPI, PauseWorker, KillNATS, RestartDatabase, RestartTemporal}
+	return []string{KillWorker, KillProjector, KillRelay, KillAPI, PauseWorker, KillNATS, RestartDatabase, RestartTemporal, CutBus}
 }
 
 // ParseFaults reads a comma-separated list of fault names; "all" is every fault.
@@ -50,6 +51,8 @@ type faultTiming struct {
 	// pause is how long a paused worker stays stopped: past its activities' 10 s
 	// start-to-close timeout, so that Temporal gives them to another worker.
 	pause time.Duration
+	// busOutage is how long the bus stays away when it is cut off.
+	busOutage time.Duration
 }
 
 // inject runs one fault against the cluster and undoes it: kills and starts again, pauses
@@ -63,7 +66,7 @@ func inject(ctx context.Context, c *localcluster.Cluster, fault string, n int, t
 		return "temporal", c.RestartTemporal(ctx)
 	}
 	role := map[string]string{KillWorker: "worker", KillProjector: "projector", KillRelay: "relay", KillAPI: "api",
-		PauseWorker: "worker", KillNATS: "nats"}[fault]
+		PauseWorker: "worker", KillNATS: "nats", CutBus: "nats"}[fault]
 	var candidates []*localcluster.Process
 	for _, p := range c.Processes {
 		if p.Role == role {
@@ -84,7 +87,11 @@ func inject(ctx context.Context, c *localcluster.Cluster, fault string, n int, t
 	if err := p.Kill(); err != nil {
 		return p.Name, err
 	}
-	sleep(ctx, t.down)
+	if fault == CutBus {
+		sleep(ctx, t.busOutage) // every role loses the bus for as long
+	} else {
+		sleep(ctx, t.down)
+	}
 	return p.Name, p.Start()
 }
 

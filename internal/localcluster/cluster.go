@@ -231,8 +231,9 @@ func (c *Cluster) startRoles() error {
 			if r.Replicas > 1 {
 				name = fmt.Sprintf("%s-%d", r.Name, i)
 			}
-			health := fmt.Sprintf("127.0.0.1:%d", freePort())
-			p := c.process(name, r.Name, health, r.Args, c.env(r, name, health))
+			health, metrics := fmt.Sprintf("127.0.0.1:%d", freePort()), fmt.Sprintf("127.0.0.1:%d", freePort())
+			p := c.process(name, r.Name, health, r.Args, append(c.env(r, name, health), "ORDERSAGA_METRICS_ADDR="+metrics))
+			p.MetricsAddr = metrics
 			if err := p.Start(); err != nil {
 				return err
 			}

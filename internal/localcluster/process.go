@@ -23,8 +23,9 @@ type Process struct {
 	Name string
 	// Role is the topology role ("worker"), or "nats".
 	Role string
-	// HealthAddr is where a role serves its health probes; "" for NATS.
-	HealthAddr string
+	// HealthAddr is where a role serves its health probes, MetricsAddr its Prometheus
+	// metrics; "" for NATS.
+	HealthAddr, MetricsAddr string
 
 	binary  string
 	args    []string

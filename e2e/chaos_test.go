@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,10 +17,9 @@ import (
 // separate processes, a couple of hundred orders at 5 a second, and every fault once
 // (kill -9 of a worker, a projector, a relay, the API and the NATS server; a worker paused
 // past its activities' timeout; PostgreSQL and Temporal restarted; the bus cut off for
-// 10 s). Every fault must be
-// injected and undone, every order must end as asked with exactly its events, one debit
-// per paid order and one refund per compensated one, balances right, verify clean, no dead
-// letters: the report's checks, with their counts.
+// 10 s). Every fault must be injected and undone, every order must end as asked with
+// exactly its events, one debit per paid order and one refund per compensated one,
+// balances right, verify clean, no dead letters: the report's checks, with their counts.
 func TestChaosShortRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a chaos run takes a couple of minutes")
@@ -28,7 +29,7 @@ func TestChaosShortRun(t *testing.T) {
 	report := filepath.Join(filepath.Dir(s.bin), "chaos.json")
 	const orders = 200
 	cmd := exec.Command(s.bin, "chaos", "--data-dir", filepath.Join(filepath.Dir(s.bin), "chaos"), "--rate", "5",
-		"--orders", "200", "--warmup", "8s", "--every", "4s", "--faults", "all", "--bus-outage", "10s", "--settle", "2m", "--json", report)
+		"--orders", strconv.Itoa(orders), "--warmup", "8s", "--every", "4s", "--faults", "all", "--bus-outage", "10s", "--settle", "2m", "--json", report)
 	cmd.Dir = root // where the temporal CLI is built and cached
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -61,7 +62,7 @@ func TestChaosShortRun(t *testing.T) {
 		if !c.OK {
 			t.Errorf("%s: %s", c.Name, c.Figure)
 		}
-		if strings.HasPrefix(c.Name, "every order ended as asked") && !strings.HasPrefix(c.Figure, "200 of 200") {
+		if strings.HasPrefix(c.Name, "every order ended as asked") && !strings.HasPrefix(c.Figure, fmt.Sprintf("%d of %d", orders, orders)) {
 			t.Errorf("%s: %s, want all %d", c.Name, c.Figure, orders)
 		}
 	}

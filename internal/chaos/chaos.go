@@ -114,7 +114,7 @@ type FaultReport struct {
 	// to the next fault's (a killed process's count since the last scrape is lost).
 	Redeliveries float64 `json:"redeliveries"`
 	DeadLetters  float64 `json:"dead_letters"`
-	Err    string  `json:"error,omitempty"`
+	Err          string  `json:"error,omitempty"`
 }
 
 // Check is one invariant checked after the run, with the figure that shows it.

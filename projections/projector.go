@@ -96,7 +96,7 @@ func (p *Projector) ApplyDelivered(ctx context.Context, e ordersaga.RecordedEven
 	if !errors.Is(err, errGap) {
 		return err
 	}
-	if err := p.catchUp(ctx, stream, m, current, e.Version); err != nil {
+	if err := p.catchUp(ctx, stream, m, current, e.Version, published); err != nil {
 		return fmt.Errorf("fill gap of %s: %w", e.StreamID, err)
 	}
 	p.obs.filled(ctx, m, "delivery")
@@ -144,8 +144,9 @@ func decodeNumbers(data []byte, v *any) error {
 const catchUpPage = 1000
 
 // catchUp applies the events of stream after version current up to version to, a page at
-// a time, each page in its own transaction, so that a gap of any size is filled.
-func (p *Projector) catchUp(ctx context.Context, stream ordersaga.Stream, rm *readModel, current, to int64) error {
+// a time, each page in its own transaction, so that a gap of any size is filled. The
+// event at version to was published at published (nil: unknown, or read from the store).
+func (p *Projector) catchUp(ctx context.Context, stream ordersaga.Stream, rm *readModel, current, to int64, published *time.Time) error {
 	for current < to {
 		events, err := p.store.ReadStream(ctx, stream, current+1, int(min(to-current, catchUpPage)))
 		if err != nil {
@@ -154,7 +155,11 @@ func (p *Projector) catchUp(ctx context.Context, stream ordersaga.Stream, rm *re
 		if len(events) == 0 {
 			return fmt.Errorf("the store has not got version %d yet", current+1)
 		}
-		if _, err := p.applyAll(ctx, stream, rm, events, nil); err != nil {
+		last := published
+		if events[len(events)-1].Version != to {
+			last = nil // a page before the delivered event's: all read from the store
+		}
+		if _, err := p.applyAll(ctx, stream, rm, events, last); err != nil {
 			return err
 		}
 		current = events[len(events)-1].Version
@@ -298,7 +303,7 @@ func (p *Projector) Reconcile(ctx context.Context) (int, error) {
 				if current >= sv.Version {
 					continue
 				}
-				if err := p.catchUp(ctx, sv.Stream, rm, current, sv.Version); err != nil {
+				if err := p.catchUp(ctx, sv.Stream, rm, current, sv.Version, nil); err != nil {
 					if ctx.Err() != nil {
 						return caught, errors.Join(append(failed, err)...)
 					}

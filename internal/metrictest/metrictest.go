@@ -90,3 +90,21 @@ func find[N int64 | float64](points []metricdata.DataPoint[N], want attribute.Se
 	}
 	return 0, false
 }
+
+// Has says whether the provider has collected an instrument called name, whatever its
+// data points' attributes.
+func (r *Reader) Has(t testing.TB, name string) bool {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := r.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatalf("metrictest: collect: %v", err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -13,27 +13,21 @@ import (
 	"github.com/ordersaga/ordersaga/internal/chaos"
 )
 
-// TestChaosShortRun runs `ordersaga chaos` as CI's short run: the deployed shape as
-// separate processes, a couple of hundred orders at 5 a second, and every fault once
-// (kill -9 of a worker, a projector, a relay, the API and the NATS server; a worker paused
-// past its activities' timeout; PostgreSQL and Temporal restarted; the bus cut off for
-// 10 s). Every fault must be injected and undone, every order must end as asked with
-// exactly its events, one debit per paid order and one refund per compensated one,
-// balances right, verify clean, no dead letters: the report's checks, with their counts.
-func TestChaosShortRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a chaos run takes a couple of minutes")
-	}
+// runChaos runs `ordersaga chaos` with orders orders and args, and checks its report:
+// every fault of faults injected and undone, every check passed (every order ended as
+// asked with exactly its events, one debit per paid order and one refund per compensated
+// one, balances right, verify clean, no dead letters), with all the orders counted.
+func runChaos(t *testing.T, orders int, faults []string, args ...string) chaos.Report {
+	t.Helper()
 	s := newSystem(t) // builds the binary
 	root, _ := filepath.Abs("..")
 	report := filepath.Join(filepath.Dir(s.bin), "chaos.json")
-	const orders = 200
-	cmd := exec.Command(s.bin, "chaos", "--data-dir", filepath.Join(filepath.Dir(s.bin), "chaos"), "--rate", "5",
-		"--orders", strconv.Itoa(orders), "--warmup", "8s", "--every", "4s", "--faults", "all", "--bus-outage", "10s", "--settle", "2m", "--json", report)
+	cmd := exec.Command(s.bin, append([]string{"chaos", "--data-dir", filepath.Join(filepath.Dir(s.bin), "chaos"),
+		"--orders", strconv.Itoa(orders), "--faults", strings.Join(faults, ","), "--settle", "2m", "--json", report}, args...)...)
 	cmd.Dir = root // where the temporal CLI is built and cached
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("ordersaga chaos: %v\n%s", err, tail(string(out), 60))
+		t.Fatalf("ordersaga chaos: %v\n%s", err, tail(string(out), 6000))
 	}
 	raw, err := os.ReadFile(report)
 	if err != nil {
@@ -50,7 +44,7 @@ func TestChaosShortRun(t *testing.T) {
 		}
 		injected[f.Fault] = true
 	}
-	for _, f := range chaos.Faults() {
+	for _, f := range faults {
 		if !injected[f] {
 			t.Errorf("fault %s was not injected (the run ended first): %v", f, r.Faults)
 		}
@@ -66,5 +60,33 @@ func TestChaosShortRun(t *testing.T) {
 			t.Errorf("%s: %s, want all %d", c.Name, c.Figure, orders)
 		}
 	}
-	t.Logf("%s", out)
+	t.Logf("%s", tail(string(out), 3000))
+	return r
+}
+
+// TestChaosShortRun is CI's short chaos run: the deployed shape as separate processes
+// (three NATS servers, NATS Streaming clustered), 400 orders at 5 a second, and every
+// fault once: kill -9 of a worker, a projector, a relay, the API and the NATS leader; a
+// worker paused past its activities' timeout; PostgreSQL and Temporal restarted; the bus
+// cut off for 10 s.
+func TestChaosShortRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a chaos run takes a couple of minutes")
+	}
+	runChaos(t, 400, chaos.Faults(), "--rate", "5", "--warmup", "8s", "--every", "4s", "--bus-outage", "10s")
+}
+
+// TestChaosJetStreamCluster loses the leader of the events stream of a three-server
+// JetStream cluster (replicated three ways), and then the whole bus, under load.
+func TestChaosJetStreamCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a chaos run takes a couple of minutes")
+	}
+	r := runChaos(t, 150, []string{chaos.KillNATS, chaos.CutBus}, "--bus", "jetstream", "--rate", "5", "--warmup", "8s", "--every", "6s",
+		"--bus-outage", "10s")
+	for _, f := range r.Faults {
+		if f.Fault == chaos.KillNATS && !strings.HasSuffix(f.Target, "(leader)") {
+			t.Errorf("kill-nats killed %s, not the stream's leader", f.Target)
+		}
+	}
 }

@@ -11,7 +11,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -61,6 +63,41 @@ type Config struct {
 	// Password are then the one user who may publish (writers, relays, and NATS Streaming
 	// itself), and are required.
 	Readers []Credentials
+	// Cluster, when set, makes these servers one node of a cluster; nil runs them alone.
+	Cluster *Cluster
+}
+
+// Cluster makes a node of a cluster of servers: NATS routes between the nodes (JetStream
+// replicates a stream with replicas across them, electing a leader per stream) and NATS
+// Streaming's clustered mode (a Raft group over the nodes: every message stored on a
+// majority before it is acknowledged, a new leader elected when the leader is lost).
+type Cluster struct {
+	// Name of the NATS cluster, the same on every node.
+	Name string
+	// NodeID names this node, unique in the cluster: its NATS server name and its NATS
+	// Streaming node id.
+	NodeID string
+	// Port is where this node takes routes from the other nodes.
+	Port int
+	// Routes are the other nodes' route URLs (nats://host:port).
+	Routes []string
+	// Peers are the NodeIDs of every node, this one's included.
+	Peers []string
+}
+
+// validate reports a cluster node that cannot work.
+func (c *Cluster) validate() error {
+	switch {
+	case c.Name == "" || c.NodeID == "":
+		return errors.New("natsembed: a cluster node needs the cluster's Name and its own NodeID")
+	case c.Port <= 0:
+		return errors.New("natsembed: a cluster node needs a route Port")
+	case len(c.Routes) == 0:
+		return errors.New("natsembed: a cluster node needs the Routes of the other nodes")
+	case !slices.Contains(c.Peers, c.NodeID):
+		return fmt.Errorf("natsembed: Peers %v must include this node, %s", c.Peers, c.NodeID)
+	}
+	return nil
 }
 
 // Credentials are a NATS user and password.
@@ -99,6 +136,9 @@ func (c Config) Validate() error {
 		if r.User == "" || r.Password == "" || r.User == c.User {
 			return errors.New("natsembed: every reader needs a user of its own and a password")
 		}
+	}
+	if c.Cluster != nil {
+		return c.Cluster.validate()
 	}
 	return nil
 }
@@ -192,6 +232,20 @@ func Start(cfg Config) (*Servers, error) {
 	if cfg.Logger != nil {
 		sopts.EnableLogging = true
 		sopts.CustomLogger = slogAdapter{cfg.Logger.With("component", "nats")}
+	}
+	if c := cfg.Cluster; c != nil {
+		nopts.ServerName = c.NodeID
+		nopts.Cluster.Name, nopts.Cluster.Host, nopts.Cluster.Port = c.Name, cfg.Host, c.Port
+		nopts.Routes = server.RoutesFromStr(strings.Join(c.Routes, ","))
+		sopts.Clustering.Clustered = true
+		sopts.Clustering.NodeID = c.NodeID
+		sopts.Clustering.Peers = c.Peers
+		sopts.Clustering.RaftLogPath = filepath.Join(cfg.Dir, "streaming-raft")
+		sopts.Clustering.Sync = cfg.SyncInterval == 0
+		// The nats-streaming-server command's defaults, which its options leave at zero.
+		sopts.Clustering.LogCacheSize = stand.DefaultLogCacheSize
+		sopts.Clustering.LogSnapshots = stand.DefaultLogSnapshots
+		sopts.Clustering.TrailingLogs = stand.DefaultTrailingLogs
 	}
 	s, err := stand.RunServerWithOpts(sopts, nopts)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 type chaosFlags struct {
 	dataDir, bus, faults, jsonFile string
 	reset                          bool
+	natsNodes                      int
 	rate                           float64
 	orders                         int
 	every, warmup, down, pause     time.Duration
@@ -47,6 +48,7 @@ Exit status 1 if a check fails. Every process's log is in <data-dir>/logs.`
 	fs.StringVar(&r.dataDir, "data-dir", ".ordersaga-chaos", "where the cluster keeps its data and logs")
 	fs.BoolVar(&r.reset, "reset", false, "delete the data directory first")
 	fs.StringVar(&r.bus, "bus", system.BusNATSStreaming, "event bus: natsstreaming or jetstream")
+	fs.IntVar(&r.natsNodes, "nats-nodes", 3, "NATS servers: 3, a cluster (NATS Streaming by Raft, JetStream's stream on all three; kill-nats kills the leader), or 1")
 	fs.Float64Var(&r.rate, "rate", 5, "orders started per second")
 	fs.IntVar(&r.orders, "orders", 300, "how many orders")
 	fs.StringVar(&r.faults, "faults", "all", "faults to inject in turn, comma-separated: "+strings.Join(chaos.Faults(), ", ")+"; all; or none")
@@ -70,6 +72,9 @@ func (m *Main) chaos(ctx context.Context, r chaosFlags) error {
 			return fmt.Errorf("--faults: %w", err)
 		}
 	}
+	if r.natsNodes != 1 && r.natsNodes != 3 {
+		return fmt.Errorf("--nats-nodes must be 1 or 3, got %d", r.natsNodes)
+	}
 	if r.bus != system.BusNATSStreaming && r.bus != system.BusJetStream {
 		return fmt.Errorf("--bus must be %s or %s, got %q", system.BusNATSStreaming, system.BusJetStream, r.bus)
 	}
@@ -88,7 +93,8 @@ func (m *Main) chaos(ctx context.Context, r chaosFlags) error {
 	if err != nil {
 		return err
 	}
-	c, err := localcluster.Start(ctx, localcluster.Config{TemporalBinary: bin, DataDir: r.dataDir, Reset: r.reset, Bus: r.bus, Logger: logger})
+	c, err := localcluster.Start(ctx, localcluster.Config{TemporalBinary: bin, DataDir: r.dataDir, Reset: r.reset, Bus: r.bus,
+		NATSNodes: r.natsNodes, Logger: logger})
 	if c != nil {
 		m.onClose(c.Close)
 	}

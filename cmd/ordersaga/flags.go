@@ -127,6 +127,9 @@ type busFlags struct {
 	prefix           string
 	allowMemoryStore bool
 	conn             natsconn.Config
+	// replicas is --jetstream-replicas as given; check parses it into replicaCount.
+	replicas     string
+	replicaCount int
 }
 
 func (b *busFlags) register(f envFlags, role string) {
@@ -140,6 +143,8 @@ func (b *busFlags) register(f envFlags, role string) {
 		"NATS Streaming client id: stable across restarts, unique per process")
 	f.String(&b.prefix, "channel-prefix", "ORDERSAGA_CHANNEL_PREFIX", "",
 		`prefix of channel/subject names; default "" for natsstreaming (channel = event type), "ordersaga.events." for jetstream`)
+	f.String(&b.replicas, "jetstream-replicas", "ORDERSAGA_JETSTREAM_REPLICAS", "1",
+		"servers of a JetStream cluster that keep the events stream, 1 to 5 (3 in a cluster of three: one may be lost)")
 	f.fs.BoolVar(&b.allowMemoryStore, "allow-memory-store", false, "accept a NATS Streaming server with a memory store (loses messages on restart)")
 	f.String(&b.conn.User, "nats-user", "NATS_USER", "", "NATS user (with --nats-password)")
 	f.Secret(&b.conn.Password, "nats-password", "NATS_PASSWORD", "NATS password")
@@ -151,10 +156,20 @@ func (b *busFlags) register(f envFlags, role string) {
 	f.String(&b.conn.KeyFile, "nats-key", "NATS_KEY", "", "private key (PEM) of --nats-cert")
 }
 
+// check refuses settings that cannot work, naming the flag.
+func (b *busFlags) check() error {
+	n, err := strconv.Atoi(b.replicas)
+	if err != nil || n < 1 || n > 5 {
+		return fmt.Errorf("--jetstream-replicas must be 1 to 5, got %q", b.replicas)
+	}
+	b.replicaCount = n
+	return nil
+}
+
 // config is the bus these flags name.
 func (b busFlags) config() system.BusConfig {
 	return system.BusConfig{Kind: b.kind, URL: b.url, MonitorURL: b.monitorURL, AllowMemoryStore: b.allowMemoryStore,
-		ClusterID: b.clusterID, ClientID: b.clientID, Prefix: b.prefix, Conn: b.conn}
+		ClusterID: b.clusterID, ClientID: b.clientID, Prefix: b.prefix, Conn: b.conn, Replicas: b.replicaCount}
 }
 
 // temporalFlags say where Temporal is. Everything else about the connection (TLS, API key,

@@ -331,6 +331,17 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"worker", "--relay-lease", "-1s"}, "--relay-lease"},
 		{[]string{"relay", "--relay-id", strings.Repeat("r", 201)}, "--relay-id"},
 		{[]string{"worker", "--relay-id", "relay\xff"}, "--relay-id"},
+		{[]string{"relay", "--jetstream-replicas", "0"}, "--jetstream-replicas"},
+		{[]string{"projector", "--jetstream-replicas", "three"}, "--jetstream-replicas"},
+		{[]string{"worker", "--jetstream-replicas", "6"}, "--jetstream-replicas"},
+		{[]string{"chaos", "--rate", "0"}, "--rate"},
+		{[]string{"chaos", "--orders", "-1"}, "--orders"},
+		{[]string{"chaos", "--every", "0s"}, "--every"},
+		{[]string{"chaos", "--faults", "kill-everything"}, "--faults"},
+		{[]string{"chaos", "--nats-nodes", "2"}, "--nats-nodes"},
+		{[]string{"chaos", "--bus", "kafka"}, "--bus"},
+		{[]string{"nats", "--data-dir", t.TempDir(), "--host", "0.0.0.0"}, "--host"},
+		{[]string{"nats"}, "--data-dir"},
 	} {
 		m := &Main{Stdout: &syncbuf.Buffer{}, Stderr: &syncbuf.Buffer{}, Getenv: func(string) string { return "" }}
 		if err := m.ParseFlags(tt.args); err != nil {

@@ -114,6 +114,11 @@ func (m *Main) roleCommand(spec roleSpec) *cobra.Command {
 				return err
 			}
 		}
+		if busOf != nil {
+			if err := bus.check(); err != nil {
+				return err
+			}
+		}
 		logger := m.logger(false, log.level)
 		started, err := m.serveProbes(ctx, health, logger)
 		if err != nil {

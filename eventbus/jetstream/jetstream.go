@@ -40,6 +40,10 @@ type Config struct {
 	// DuplicateWindow is how long the server remembers event ids to drop duplicates;
 	// default 2 minutes.
 	DuplicateWindow time.Duration
+	// Replicas is how many servers of a JetStream cluster keep the stream, 1 to 5
+	// (default 1: one server, or a cluster that may lose the stream with a server). With 3,
+	// losing one server, its leader included, loses no acknowledged message.
+	Replicas int
 	// PublishTimeout bounds the wait for the server's acknowledgement; default 5s.
 	PublishTimeout time.Duration
 	// Conn are the NATS credentials and TLS settings; the zero value is anonymous plaintext.
@@ -59,6 +63,9 @@ func (c Config) Validate() error {
 	if c.SubjectPrefix != "" && !strings.HasSuffix(c.SubjectPrefix, ".") {
 		return fmt.Errorf("jetstream: SubjectPrefix %q must end with a dot", c.SubjectPrefix)
 	}
+	if c.Replicas < 0 || c.Replicas > 5 {
+		return fmt.Errorf("jetstream: Replicas must be 1 to 5, got %d", c.Replicas)
+	}
 	return c.Conn.Validate()
 }
 
@@ -74,6 +81,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = 5 * time.Second
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -129,6 +139,7 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Duplicates:  cfg.DuplicateWindow,
+		Replicas:    cfg.Replicas,
 	}); err != nil {
 		nc.Close()
 		return nil, eventbus.Unavailable("create stream "+cfg.Stream, err)
@@ -149,7 +160,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 	if err == nil {
 		have := stream.CachedInfo().Config
 		if slices.Equal(have.Subjects, want.Subjects) && have.Storage == want.Storage && have.Retention == want.Retention &&
-			have.Duplicates == want.Duplicates && have.Description == want.Description {
+			have.Duplicates == want.Duplicates && have.Description == want.Description && have.Replicas == want.Replicas {
 			return nil
 		}
 	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -157,6 +168,23 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 	}
 	_, err = js.CreateOrUpdateStream(ctx, want)
 	return err
+}
+
+// StreamLeader names the server that leads the events stream (its server name; "" for a
+// server that is not in a cluster).
+func (b *Bus) StreamLeader(ctx context.Context) (string, error) {
+	stream, err := b.js.Stream(ctx, b.cfg.Stream)
+	if err != nil {
+		return "", eventbus.Unavailable("read stream "+b.cfg.Stream, err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return "", eventbus.Unavailable("read stream "+b.cfg.Stream, err)
+	}
+	if info.Cluster == nil {
+		return "", nil
+	}
+	return info.Cluster.Leader, nil
 }
 
 // Subject returns the subject of an event type.

@@ -56,7 +56,8 @@ type Config struct {
 	// connection with the same client id after a crash; default 1 minute.
 	ConnectTimeout time.Duration
 	// MonitorURL is the server's HTTP monitoring address (e.g. http://127.0.0.1:8222),
-	// used to check its store type.
+	// used to check its store type; for a cluster, the nodes' addresses separated by
+	// commas (the first that answers is asked).
 	MonitorURL string
 	// AllowMemoryStore accepts a server with a memory store, which loses every message on
 	// restart. Without it Connect refuses such a server, and refuses to start when the
@@ -158,8 +159,20 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 	return b, nil
 }
 
-// checkStore refuses a server whose store is in memory.
-func checkStore(ctx context.Context, monitorURL string) error {
+// checkStore refuses a server whose store is in memory. Of several monitoring addresses
+// (a cluster's nodes) it asks the first that answers.
+func checkStore(ctx context.Context, monitorURLs string) error {
+	var err error
+	for _, u := range strings.Split(monitorURLs, ",") {
+		if err = checkStoreAt(ctx, strings.TrimSpace(u)); ordersaga.ErrorCode(err) != ordersaga.EUNAVAILABLE {
+			return err
+		}
+	}
+	return err
+}
+
+// checkStoreAt is checkStore at one node.
+func checkStoreAt(ctx context.Context, monitorURL string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(monitorURL, "/")+"/streaming/storez", nil)
 	if err != nil {
 		return fmt.Errorf("natsstreaming: %w", err)

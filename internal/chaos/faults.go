@@ -65,8 +65,42 @@ func inject(ctx context.Context, c *localcluster.Cluster, fault string, n int, t
 	case RestartTemporal:
 		return "temporal", c.RestartTemporal(ctx)
 	}
+	switch fault {
+	case KillNATS: // the leader: the node whose loss costs an election
+		p, err := waitLeader(ctx, c)
+		if err != nil {
+			return "", err
+		}
+		if err := p.Kill(); err != nil {
+			return p.Name, err
+		}
+		sleep(ctx, t.down)
+		if err := p.Start(); err != nil {
+			return p.Name, err
+		}
+		_, err = waitLeader(ctx, c)
+		return p.Name + " (leader)", err
+	case CutBus: // every node: no bus at all
+		var nodes []*localcluster.Process
+		for _, p := range c.Processes {
+			if p.Role == "nats" {
+				if err := p.Kill(); err != nil {
+					return p.Name, err
+				}
+				nodes = append(nodes, p)
+			}
+		}
+		sleep(ctx, t.busOutage)
+		for _, p := range nodes {
+			if err := p.Start(); err != nil {
+				return p.Name, err
+			}
+		}
+		_, err := waitLeader(ctx, c)
+		return "bus", err
+	}
 	role := map[string]string{KillWorker: "worker", KillProjector: "projector", KillRelay: "relay", KillAPI: "api",
-		PauseWorker: "worker", KillNATS: "nats", CutBus: "nats"}[fault]
+		PauseWorker: "worker"}[fault]
 	var candidates []*localcluster.Process
 	for _, p := range c.Processes {
 		if p.Role == role {
@@ -87,12 +121,21 @@ func inject(ctx context.Context, c *localcluster.Cluster, fault string, n int, t
 	if err := p.Kill(); err != nil {
 		return p.Name, err
 	}
-	if fault == CutBus {
-		sleep(ctx, t.busOutage) // every role loses the bus for as long
-	} else {
-		sleep(ctx, t.down)
-	}
+	sleep(ctx, t.down)
 	return p.Name, p.Start()
+}
+
+// waitLeader waits, up to two minutes, until the bus has a leader (a cluster elects one
+// after it lost its own, or restarted), and returns it: a NATS fault is undone only then.
+func waitLeader(ctx context.Context, c *localcluster.Cluster) (*localcluster.Process, error) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		p, err := c.NATSLeader(ctx)
+		if err == nil || time.Now().After(deadline) {
+			return p, err
+		}
+		sleep(ctx, 100*time.Millisecond)
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ordersaga/ordersaga/eventstore"
@@ -40,6 +41,9 @@ type Config struct {
 	Reset bool
 	// Bus is system.BusNATSStreaming (default) or system.BusJetStream.
 	Bus string
+	// NATSNodes is how many NATS servers run: 1 (default) alone, or 3 as a cluster (NATS
+	// Streaming clustered by Raft; JetStream with the events stream on all three).
+	NATSNodes int
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
 }
@@ -73,6 +77,13 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	}
 	if cfg.Bus == "" {
 		cfg.Bus = system.BusNATSStreaming
+	}
+	switch cfg.NATSNodes {
+	case 0:
+		cfg.NATSNodes = 1
+	case 1, 3:
+	default:
+		return nil, fmt.Errorf("localcluster: run 1 or 3 NATS servers, not %d", cfg.NATSNodes)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -145,20 +156,51 @@ func (c *Cluster) RestartDatabase(ctx context.Context) error {
 	return nil
 }
 
-// startNATS starts `ordersaga nats` and waits until it takes connections.
+// startNATS starts `ordersaga nats`, once or as the nodes of a cluster, and waits until
+// every node takes connections.
 func (c *Cluster) startNATS() error {
-	port, monitor := freePort(), freePort()
-	if port == 0 || monitor == 0 {
-		return errors.New("localcluster: no free port for NATS")
+	type node struct{ name, client, monitor, route string }
+	nodes := make([]node, c.cfg.NATSNodes)
+	var clients, monitors, names []string
+	for i := range nodes {
+		name := "nats"
+		if len(nodes) > 1 {
+			name = fmt.Sprintf("nats-%d", i+1)
+		}
+		nodes[i] = node{name: name, client: fmt.Sprintf("127.0.0.1:%d", freePort()), monitor: fmt.Sprintf("127.0.0.1:%d", freePort()),
+			route: fmt.Sprintf("127.0.0.1:%d", freePort())}
+		clients = append(clients, "nats://"+nodes[i].client)
+		monitors = append(monitors, "http://"+nodes[i].monitor)
+		names = append(names, name)
 	}
-	c.NATSURL = fmt.Sprintf("nats://127.0.0.1:%d", port)
-	c.NATSMonitorURL = fmt.Sprintf("http://127.0.0.1:%d", monitor)
-	p := c.process("nats", "nats", "", []string{"nats", "--data-dir", filepath.Join(c.cfg.DataDir, "nats"),
-		"--port", strconv.Itoa(port), "--monitor-port", strconv.Itoa(monitor)}, nil)
-	if err := p.Start(); err != nil {
-		return err
+	c.NATSURL, c.NATSMonitorURL = strings.Join(clients, ","), strings.Join(monitors, ",")
+	for _, n := range nodes {
+		_, port, _ := net.SplitHostPort(n.client)
+		_, monitor, _ := net.SplitHostPort(n.monitor)
+		args := []string{"nats", "--data-dir", filepath.Join(c.cfg.DataDir, n.name), "--port", port, "--monitor-port", monitor}
+		if len(nodes) > 1 {
+			_, route, _ := net.SplitHostPort(n.route)
+			var routes []string
+			for _, other := range nodes {
+				if other.name != n.name {
+					routes = append(routes, "nats://"+other.route)
+				}
+			}
+			args = append(args, "--node-id", n.name, "--cluster-port", route, "--routes", strings.Join(routes, ","),
+				"--peers", strings.Join(names, ","))
+		}
+		p := c.process(n.name, "nats", "", args, nil)
+		p.MonitorAddr = n.monitor
+		if err := p.Start(); err != nil {
+			return err
+		}
 	}
-	return waitPort(fmt.Sprintf("127.0.0.1:%d", port), 30*time.Second)
+	for _, n := range nodes {
+		if err := waitPort(n.client, 30*time.Second); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // startTemporal starts the Temporal dev server on two free ports it keeps across restarts.
@@ -257,6 +299,7 @@ func (c *Cluster) env(r topology.Role, name, health string) []string {
 		"TEMPORAL_ADDRESS=" + c.TemporalAddress,
 		"ORDERSAGA_HEALTH_ADDR=" + health,
 		"ORDERSAGA_TOKEN_ISSUER=" + system.DevIssuer,
+		"ORDERSAGA_JETSTREAM_REPLICAS=" + strconv.Itoa(c.cfg.NATSNodes),
 	}
 	switch r.Name {
 	case "api":

@@ -24,8 +24,8 @@ type Process struct {
 	// Role is the topology role ("worker"), or "nats".
 	Role string
 	// HealthAddr is where a role serves its health probes, MetricsAddr its Prometheus
-	// metrics; "" for NATS.
-	HealthAddr, MetricsAddr string
+	// metrics; "" for NATS. MonitorAddr is a NATS server's HTTP monitoring.
+	HealthAddr, MetricsAddr, MonitorAddr string
 
 	binary  string
 	args    []string

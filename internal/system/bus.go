@@ -31,6 +31,8 @@ type BusConfig struct {
 	ClusterID, ClientID string
 	// Prefix of channel or subject names; empty keeps the adapter's default.
 	Prefix string
+	// Replicas is how many servers of a JetStream cluster keep the events (0: 1).
+	Replicas int
 	// Conn are the NATS credentials and TLS; the zero value is anonymous plaintext.
 	Conn natsconn.Config
 }
@@ -46,8 +48,8 @@ func OpenBus(ctx context.Context, cfg BusConfig, logger *slog.Logger, tel *telem
 			Meters: tel.Meters, Tracers: tel.Tracers,
 		})
 	case BusJetStream:
-		return jetstream.Connect(ctx, jetstream.Config{URL: cfg.URL, ClientName: cfg.ClientID, SubjectPrefix: cfg.Prefix, Conn: cfg.Conn, Logger: logger,
-			Meters: tel.Meters, Tracers: tel.Tracers})
+		return jetstream.Connect(ctx, jetstream.Config{URL: cfg.URL, ClientName: cfg.ClientID, SubjectPrefix: cfg.Prefix, Replicas: cfg.Replicas,
+			Conn: cfg.Conn, Logger: logger, Meters: tel.Meters, Tracers: tel.Tracers})
 	}
 	return nil, fmt.Errorf("unknown bus %q: choose %s or %s", cfg.Kind, BusNATSStreaming, BusJetStream)
 }

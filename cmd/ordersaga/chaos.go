@@ -14,7 +14,6 @@ import (
 	"github.com/ordersaga/ordersaga/internal/chaos"
 	"github.com/ordersaga/ordersaga/internal/localcluster"
 	"github.com/ordersaga/ordersaga/internal/system"
-	"github.com/ordersaga/ordersaga/temporaldev"
 )
 
 // chaosFlags are the settings of `ordersaga chaos`.
@@ -85,11 +84,7 @@ func (m *Main) chaos(ctx context.Context, r chaosFlags) error {
 		return fmt.Errorf("--%w", err)
 	}
 	logger := m.logger(true, "info")
-	root, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	bin, err := temporaldev.Binary(ctx, root, logger)
+	bin, err := temporalCLI(ctx, logger)
 	if err != nil {
 		return err
 	}

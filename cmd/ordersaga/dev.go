@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"syscall"
 	"time"
@@ -80,11 +81,7 @@ func (m *Main) dev(ctx context.Context, r devFlags) error {
 		return fmt.Errorf("--nats-sync-interval must not be negative, got %s", r.natsSync)
 	}
 	logger := m.logger(true, r.log.level)
-	root, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	bin, err := temporaldev.Binary(ctx, root, logger)
+	bin, err := temporalCLI(ctx, logger)
 	if err != nil {
 		return err
 	}
@@ -114,6 +111,16 @@ func (m *Main) dev(ctx context.Context, r devFlags) error {
 	where.DatabaseURL = sqldb.Redact(where.DatabaseURL) // a --database-url may carry a password
 	m.banner(where)
 	return g.Wait()
+}
+
+// temporalCLI is the temporal CLI that runs the dev server: built once from this
+// checkout's tools module (the working directory's) into the cache.
+func temporalCLI(ctx context.Context, logger *slog.Logger) (string, error) {
+	root, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	return temporaldev.Binary(ctx, root, logger)
 }
 
 // banner tells a newcomer where everything is and what to try.

@@ -25,9 +25,11 @@ func runChaos(t *testing.T, orders int, faults []string, args ...string) chaos.R
 	cmd := exec.Command(s.bin, append([]string{"chaos", "--data-dir", filepath.Join(filepath.Dir(s.bin), "chaos"),
 		"--orders", strconv.Itoa(orders), "--faults", strings.Join(faults, ","), "--settle", "2m", "--json", report}, args...)...)
 	cmd.Dir = root // where the temporal CLI is built and cached
-	out, err := cmd.CombinedOutput()
+	var progress strings.Builder
+	cmd.Stderr = &progress
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("ordersaga chaos: %v\n%s", err, tail(string(out), 6000))
+		t.Fatalf("ordersaga chaos: %v\n%s\n%s", err, tail(progress.String(), 4000), out)
 	}
 	raw, err := os.ReadFile(report)
 	if err != nil {
@@ -60,7 +62,7 @@ func runChaos(t *testing.T, orders int, faults []string, args ...string) chaos.R
 			t.Errorf("%s: %s, want all %d", c.Name, c.Figure, orders)
 		}
 	}
-	t.Logf("%s", tail(string(out), 3000))
+	t.Logf("%s", out)
 	return r
 }
 

@@ -51,7 +51,7 @@ func runChaos(t *testing.T, orders int, faults []string, args ...string) chaos.R
 			t.Errorf("fault %s was not injected (the run ended first): %v", f, r.Faults)
 		}
 	}
-	if !r.OK || len(r.Checks) < 7 {
+	if !r.OK || len(r.Checks) < 8 {
 		t.Errorf("report not OK or short: %+v", r.Checks)
 	}
 	for _, c := range r.Checks {

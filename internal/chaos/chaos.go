@@ -207,6 +207,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	r.Checks = append(r.Checks, checkSystem(ctx, cfg, db, results)...)
 	figures(&r, cfg, start, results)
+	r.Checks = append(r.Checks, lagAfter(ctx, load, r.SteadyLagP99Ms))
 	r.OK = true
 	for _, ch := range r.Checks {
 		r.OK = r.OK && ch.OK
@@ -215,6 +216,25 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		r.OK = r.OK && f.Err == ""
 	}
 	return r, nil
+}
+
+// probeOrders is how many orders lagAfter places once the system has settled.
+const probeOrders = 20
+
+// lagAfter places a few orders at the run's rate once the faults are over and the system
+// has settled, and checks that their projection lag is back near its steady value: a p99
+// within twice the steady one, plus 100 ms for the noise of so few orders.
+func lagAfter(ctx context.Context, load loadgen.Config, steadyP99Ms float64) Check {
+	load.Orders, load.OnOrder, load.Progress = probeOrders, nil, io.Discard
+	load.RunID = ""
+	name := "projection lag back to its steady value"
+	report, err := loadgen.Run(ctx, load)
+	if err != nil {
+		return Check{Name: name, Figure: err.Error()}
+	}
+	after := report.ProjectionLag.P99
+	return Check{Name: name, OK: report.Failures == 0 && after <= 2*steadyP99Ms+100,
+		Figure: fmt.Sprintf("p99 %.0f ms over %d orders placed after the faults, against %.0f ms steady", after, probeOrders, steadyP99Ms)}
 }
 
 // injectFaults injects cfg.Faults in turn, one every cfg.Every after cfg.Warmup, until ctx

@@ -124,10 +124,13 @@ type Config struct {
 
 // Server is a running dev server.
 type Server struct {
-	cmd    *exec.Cmd
-	done   chan error
-	addr   string
-	uiAddr string
+	cmd *exec.Cmd
+	// done is closed when the process has exited, with its result in exitErr: every
+	// waiter sees it, so Stop and Kill may be called any number of times.
+	done    chan struct{}
+	exitErr error
+	addr    string
+	uiAddr  string
 }
 
 // Start starts the server with the saga's search attributes registered and waits until it
@@ -190,9 +193,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("temporaldev: start %s: %w", cfg.Binary, err)
 	}
-	s := &Server{cmd: cmd, done: make(chan error, 1), addr: net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)),
+	s := &Server{cmd: cmd, done: make(chan struct{}), addr: net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)),
 		uiAddr: net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.UIPort))}
-	go func() { s.done <- cmd.Wait() }()
+	go func() {
+		s.exitErr = cmd.Wait()
+		close(s.done)
+	}()
 	if err := s.waitReady(ctx, cfg.Logger); err != nil {
 		_ = s.Stop()
 		return nil, err
@@ -211,9 +217,8 @@ func (s *Server) waitReady(ctx context.Context, logger *slog.Logger) error {
 			return nil
 		}
 		select {
-		case err := <-s.done:
-			s.done <- err
-			return fmt.Errorf("temporaldev: the dev server exited: %v", err)
+		case <-s.done:
+			return fmt.Errorf("temporaldev: the dev server exited: %v", s.exitErr)
 		case <-ctx.Done():
 			return fmt.Errorf("temporaldev: the dev server at %s never became ready: %w", s.addr, err)
 		case <-time.After(200 * time.Millisecond):
@@ -228,8 +233,14 @@ func (s *Server) HostPort() string { return s.addr }
 // UIURL is the Web UI's address.
 func (s *Server) UIURL() string { return "http://" + s.uiAddr }
 
-// Stop asks the server to shut down and waits for it, killing it after 20 seconds.
+// Stop asks the server to shut down and waits for it, killing it after 20 seconds. A
+// server that has exited already is left as it is.
 func (s *Server) Stop() error {
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
 	_ = s.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-s.done:

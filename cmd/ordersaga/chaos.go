@@ -90,12 +90,10 @@ func (m *Main) chaos(ctx context.Context, r chaosFlags) error {
 	}
 	c, err := localcluster.Start(ctx, localcluster.Config{TemporalBinary: bin, DataDir: r.dataDir, Reset: r.reset, Bus: r.bus,
 		NATSNodes: r.natsNodes, Logger: logger})
-	if c != nil {
-		m.onClose(c.Close)
-	}
 	if err != nil {
-		return err
+		return err // Start has stopped what it started
 	}
+	m.onClose(c.Close)
 	fmt.Fprintf(m.Stdout, "cluster: %d processes on loopback (logs in %s), API %s, Temporal %s (Web %s)\n",
 		len(c.Processes)+2, filepath.Join(r.dataDir, "logs"), c.APIAddr, c.TemporalAddress, c.TemporalUI())
 	cfg.Cluster, cfg.Logger = c, logger

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/ordersaga/ordersaga/internal/toolbuild"
 )
 
 // CLIVersion is the version of the temporal CLI that tools/temporal/go.mod pins.
@@ -56,50 +58,13 @@ func Binary(ctx context.Context, repoRoot string, logger *slog.Logger) (string, 
 	if bin, err := exec.LookPath("temporal"); err == nil {
 		return bin, nil
 	}
-	cache, err := os.UserCacheDir()
+	cache, err := toolbuild.CacheDir()
 	if err != nil {
-		return "", fmt.Errorf("temporaldev: no temporal on PATH, %s unset, and no cache directory: %w", EnvBinary, err)
+		return "", fmt.Errorf("temporaldev: no temporal on PATH and %s unset: %w", EnvBinary, err)
 	}
-	bin := filepath.Join(cache, "ordersaga", "temporal-cli-"+CLIVersion, "temporal")
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil
-	}
-	return bin, build(ctx, repoRoot, bin, logger)
-}
-
-// build compiles the pinned CLI into bin, holding a lock so that concurrent callers (test
-// packages run in parallel) build it once.
-func build(ctx context.Context, repoRoot, bin string, logger *slog.Logger) error {
-	toolsDir := filepath.Join(repoRoot, "tools", "temporal")
-	if _, err := os.Stat(filepath.Join(toolsDir, "go.mod")); err != nil {
-		return fmt.Errorf("temporaldev: no temporal CLI found (set %s or put temporal on PATH), and cannot build one: %w", EnvBinary, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		return err
-	}
-	lock, err := os.OpenFile(bin+".lock", os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if _, err := os.Stat(bin); err == nil {
-		return nil // built by another process while we waited
-	}
-	logger.Info("building the temporal CLI "+CLIVersion+" once (takes a few minutes)", "into", bin)
-	start := time.Now()
-	tmp := bin + ".tmp"
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp, "github.com/temporalio/cli/cmd/temporal")
-	cmd.Dir = toolsDir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("temporaldev: build the temporal CLI: %w\n%s", err, out)
-	}
-	logger.Info("built the temporal CLI", "took", time.Since(start).Round(time.Second))
-	return os.Rename(tmp, bin)
+	bin := filepath.Join(cache, "temporal-cli-"+CLIVersion, "temporal")
+	return bin, toolbuild.Once(ctx, toolbuild.Tool{Name: "the temporal CLI " + CLIVersion,
+		ModuleDir: filepath.Join(repoRoot, "tools", "temporal"), Package: "github.com/temporalio/cli/cmd/temporal", Out: bin}, logger)
 }
 
 // Config describes the dev server to run.

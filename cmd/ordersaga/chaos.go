@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,11 +15,13 @@ import (
 	"github.com/ordersaga/ordersaga/internal/chaos"
 	"github.com/ordersaga/ordersaga/internal/localcluster"
 	"github.com/ordersaga/ordersaga/internal/system"
+	"github.com/ordersaga/ordersaga/internal/temporalserver"
 )
 
 // chaosFlags are the settings of `ordersaga chaos`.
 type chaosFlags struct {
 	dataDir, bus, faults, jsonFile string
+	temporal                       string
 	reset                          bool
 	natsNodes                      int
 	rate                           float64
@@ -36,7 +39,8 @@ func (m *Main) chaosCommand() *cobra.Command {
 	)
 	cmd.Long = cmd.Short + `.
 
-It starts PostgreSQL, a NATS server, the Temporal dev server and every role of the
+It starts PostgreSQL, the NATS servers, Temporal (the server's four services, or the dev
+server) and every role of the
 deployed shape (two workers, two relays, two projectors, the API, the restaurant, the
 monitor: internal/topology) as processes of their own on loopback, drives orders at --rate
 through them, and injects one fault every --every after --warmup, in turn: ` + strings.Join(chaos.Faults(), ", ") + `.
@@ -47,6 +51,8 @@ Exit status 1 if a check fails. Every process's log is in <data-dir>/logs.`
 	fs.StringVar(&r.dataDir, "data-dir", ".ordersaga-chaos", "where the cluster keeps its data and logs")
 	fs.BoolVar(&r.reset, "reset", false, "delete the data directory first")
 	fs.StringVar(&r.bus, "bus", system.BusNATSStreaming, "event bus: natsstreaming or jetstream")
+	fs.StringVar(&r.temporal, "temporal", "server", "Temporal: server, the Temporal server "+temporalserver.Version+
+		" on the cluster's PostgreSQL with its frontend, history, matching and worker services as processes of their own (restart-temporal kills one of them, in turn; built once into the cache), or dev, the CLI's dev server on SQLite (with Temporal Web)")
 	fs.IntVar(&r.natsNodes, "nats-nodes", 3, "NATS servers: 3, a cluster (NATS Streaming by Raft, JetStream's stream on all three; kill-nats kills the leader), or 1")
 	fs.Float64Var(&r.rate, "rate", 5, "orders started per second")
 	fs.IntVar(&r.orders, "orders", 300, "how many orders")
@@ -74,6 +80,9 @@ func (m *Main) chaos(ctx context.Context, r chaosFlags) error {
 	if r.natsNodes != 1 && r.natsNodes != 3 {
 		return fmt.Errorf("--nats-nodes must be 1 or 3, got %d", r.natsNodes)
 	}
+	if r.temporal != "server" && r.temporal != "dev" {
+		return fmt.Errorf("--temporal must be server or dev, got %q", r.temporal)
+	}
 	if r.bus != system.BusNATSStreaming && r.bus != system.BusJetStream {
 		return fmt.Errorf("--bus must be %s or %s, got %q", system.BusNATSStreaming, system.BusJetStream, r.bus)
 	}
@@ -84,18 +93,21 @@ func (m *Main) chaos(ctx context.Context, r chaosFlags) error {
 		return fmt.Errorf("--%w", err)
 	}
 	logger := m.logger(true, "info")
-	bin, err := temporalCLI(ctx, logger)
-	if err != nil {
+	clusterCfg := localcluster.Config{DataDir: r.dataDir, Reset: r.reset, Bus: r.bus, NATSNodes: r.natsNodes, Logger: logger}
+	if err := temporalFor(ctx, r.temporal, &clusterCfg, logger); err != nil {
 		return err
 	}
-	c, err := localcluster.Start(ctx, localcluster.Config{TemporalBinary: bin, DataDir: r.dataDir, Reset: r.reset, Bus: r.bus,
-		NATSNodes: r.natsNodes, Logger: logger})
+	c, err := localcluster.Start(ctx, clusterCfg)
 	if err != nil {
 		return err // Start has stopped what it started
 	}
 	m.onClose(c.Close)
-	fmt.Fprintf(m.Stdout, "cluster: %d processes on loopback (logs in %s), API %s, Temporal %s (Web %s)\n",
-		len(c.Processes)+2, filepath.Join(r.dataDir, "logs"), c.APIAddr, c.TemporalAddress, c.TemporalUI())
+	web, processes := "no Web UI", len(c.Processes)+1 // and PostgreSQL
+	if ui := c.TemporalUI(); ui != "" {
+		web, processes = "Web "+ui, processes+1 // and the dev server
+	}
+	fmt.Fprintf(m.Stdout, "cluster: %d processes on loopback (logs in %s), API %s, Temporal %s at %s (%s)\n",
+		processes, filepath.Join(r.dataDir, "logs"), c.APIAddr, r.temporal, c.TemporalAddress, web)
 	cfg.Cluster, cfg.Logger = c, logger
 	report, err := chaos.Run(ctx, cfg)
 	if err != nil {
@@ -112,6 +124,23 @@ func (m *Main) chaos(ctx context.Context, r chaosFlags) error {
 		return fmt.Errorf("chaos: a check failed or a fault could not be undone")
 	}
 	return nil
+}
+
+// temporalFor gives cfg the Temporal the run asked for: the server's binaries or the CLI,
+// each built once from this checkout's tools modules into the cache.
+func temporalFor(ctx context.Context, which string, cfg *localcluster.Config, logger *slog.Logger) error {
+	if which == "dev" {
+		bin, err := temporalCLI(ctx, logger)
+		cfg.TemporalBinary = bin
+		return err
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	bins, err := temporalserver.Build(ctx, root, logger)
+	cfg.TemporalServer = &bins
+	return err
 }
 
 func printChaos(m *Main, r chaos.Report) {

@@ -63,7 +63,10 @@ func inject(ctx context.Context, c *localcluster.Cluster, fault string, n int, t
 	case RestartDatabase:
 		return "postgres", c.RestartDatabase(ctx)
 	case RestartTemporal:
-		return "temporal", c.RestartTemporal(ctx)
+		if !c.RunsTemporalServices() {
+			return "temporal", c.RestartTemporal(ctx)
+		}
+		// The server's services: kill -9 one of them, in turn, as below.
 	}
 	switch fault {
 	case KillNATS: // the leader: the node whose loss costs an election
@@ -100,7 +103,7 @@ func inject(ctx context.Context, c *localcluster.Cluster, fault string, n int, t
 		return "bus", err
 	}
 	role := map[string]string{KillWorker: "worker", KillProjector: "projector", KillRelay: "relay", KillAPI: "api",
-		PauseWorker: "worker"}[fault]
+		PauseWorker: "worker", RestartTemporal: localcluster.TemporalRole}[fault]
 	var candidates []*localcluster.Process
 	for _, p := range c.Processes {
 		if p.Role == role {

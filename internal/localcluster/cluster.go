@@ -21,6 +21,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/internal/system"
+	"github.com/ordersaga/ordersaga/internal/temporalserver"
 	"github.com/ordersaga/ordersaga/internal/topology"
 	"github.com/ordersaga/ordersaga/natsembed"
 	"github.com/ordersaga/ordersaga/pglocal"
@@ -32,8 +33,13 @@ import (
 type Config struct {
 	// Binary is the ordersaga binary the roles run; default this process's own.
 	Binary string
-	// TemporalBinary is the temporal CLI (temporaldev.Binary). Required.
+	// TemporalBinary is the temporal CLI (temporaldev.Binary): the dev server. Required
+	// unless TemporalServer is set.
 	TemporalBinary string
+	// TemporalServer, when set, runs the Temporal server itself instead of the dev
+	// server: its frontend, history, matching and worker services as four processes on
+	// the cluster's PostgreSQL (internal/temporalserver).
+	TemporalServer *temporalserver.Binaries
 	// DataDir holds everything: the PostgreSQL cluster, the NATS stores, Temporal's
 	// SQLite file, the keys and every process's log (DataDir/logs). Required.
 	DataDir string
@@ -62,13 +68,14 @@ type Cluster struct {
 	pgCfg       pglocal.Config
 	pg          *pglocal.Cluster
 	temporalCfg temporaldev.Config
-	temporal    *temporaldev.Server
+	temporal    *temporaldev.Server // nil when the server's services run instead
+	serverCfg   temporalserver.Config
 }
 
 // Start starts the cluster and waits until every role reports ready.
 func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
-	if cfg.TemporalBinary == "" || cfg.DataDir == "" {
-		return nil, errors.New("localcluster: TemporalBinary and DataDir are required")
+	if (cfg.TemporalBinary == "" && cfg.TemporalServer == nil) || cfg.DataDir == "" {
+		return nil, errors.New("localcluster: TemporalBinary (or TemporalServer) and DataDir are required")
 	}
 	if cfg.Binary == "" {
 		if cfg.Binary, err = os.Executable(); err != nil {
@@ -203,8 +210,12 @@ func (c *Cluster) startNATS() error {
 	return nil
 }
 
-// startTemporal starts the Temporal dev server on two free ports it keeps across restarts.
+// startTemporal starts the Temporal dev server on two free ports it keeps across restarts,
+// or the Temporal server's services.
 func (c *Cluster) startTemporal(ctx context.Context) error {
+	if c.cfg.TemporalServer != nil {
+		return c.startTemporalServices(ctx)
+	}
 	log, err := os.OpenFile(filepath.Join(c.cfg.DataDir, "logs", "temporal.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -219,9 +230,51 @@ func (c *Cluster) startTemporal(ctx context.Context) error {
 	return nil
 }
 
+// startTemporalServices makes the Temporal server's databases on the cluster's
+// PostgreSQL, starts its four services as processes (role "temporal", named
+// temporal-<service>) and registers the namespace and the saga's search attributes.
+func (c *Cluster) startTemporalServices(ctx context.Context) error {
+	c.serverCfg = temporalserver.Config{Binaries: *c.cfg.TemporalServer, Dir: filepath.Join(c.cfg.DataDir, "temporal-server"),
+		SocketDir: c.pgCfg.Dir}
+	c.cfg.Logger.Info("making the Temporal server's databases", "server", temporalserver.Version)
+	if err := temporalserver.Prepare(ctx, &c.serverCfg); err != nil {
+		return err
+	}
+	for _, s := range temporalserver.Services() {
+		p := c.process("temporal-"+s, TemporalRole, "", c.serverCfg.Args(s), nil)
+		p.binary = c.serverCfg.Server
+		if err := p.Start(); err != nil {
+			return err
+		}
+	}
+	c.TemporalAddress = c.serverCfg.HostPort()
+	c.cfg.Logger.Info("waiting for the Temporal server's services", "frontend", c.TemporalAddress)
+	return temporalserver.Register(ctx, c.TemporalAddress, "default", 2*time.Minute)
+}
+
+// RunsTemporalServices says whether the Temporal server's services run as processes
+// (role TemporalRole), rather than the dev server.
+func (c *Cluster) RunsTemporalServices() bool { return c.temporal == nil }
+
+// TemporalRole is the role of the Temporal server's service processes.
+const TemporalRole = "temporal"
+
 // RestartTemporal stops the Temporal dev server and starts it again on the same file and
-// ports.
+// ports. With the server's services it restarts all four.
 func (c *Cluster) RestartTemporal(ctx context.Context) error {
+	if c.temporal == nil {
+		for _, p := range c.Processes {
+			if p.Role == TemporalRole {
+				if err := p.Stop(10 * time.Second); err != nil {
+					return err
+				}
+				if err := p.Start(); err != nil {
+					return err
+				}
+			}
+		}
+		return temporalserver.Register(ctx, c.TemporalAddress, "default", 2*time.Minute)
+	}
 	if err := c.temporal.Stop(); err != nil {
 		c.cfg.Logger.Warn("temporal stopped with an error", "err", err)
 	}
@@ -230,8 +283,14 @@ func (c *Cluster) RestartTemporal(ctx context.Context) error {
 	return err
 }
 
-// TemporalUI is the address of Temporal Web.
-func (c *Cluster) TemporalUI() string { return c.temporal.UIURL() }
+// TemporalUI is the address of Temporal Web, or "" when the server's services run (they
+// serve no Web UI).
+func (c *Cluster) TemporalUI() string {
+	if c.temporal == nil {
+		return ""
+	}
+	return c.temporal.UIURL()
+}
 
 // migrate runs the topology's one-shot roles (migrate) to completion, then gives the
 // demo restaurants their menus.
@@ -343,8 +402,9 @@ func (c *Cluster) WaitReady(ctx context.Context, within time.Duration) error {
 	return nil
 }
 
-// Close stops the roles (SIGTERM, then SIGKILL after 10 s), the NATS server, Temporal
-// and PostgreSQL, in that order. The data stays in DataDir.
+// Close stops the processes in the reverse of their start order (SIGTERM, then SIGKILL
+// after 10 s): the roles, the Temporal server's services, the NATS servers; then the
+// Temporal dev server and PostgreSQL. The data stays in DataDir.
 func (c *Cluster) Close() error {
 	var errs []error
 	for i := len(c.Processes) - 1; i >= 0; i-- {

@@ -1,0 +1,324 @@
+// Package temporalserver runs the Temporal server itself (go.temporal.io/server, pinned in
+// tools/temporalserver and run as a child process, never linked: its packages pin an older
+// go.temporal.io/api than the SDK needs) on PostgreSQL, each of its four services —
+// frontend, history, matching, worker — as an OS process of its own, as a Temporal cluster
+// runs them. It makes the two databases and their schemas with the server's own schema
+// tool, writes the services' configuration, and registers the namespace and the saga's
+// search attributes once the frontend answers. internal/localcluster runs the processes.
+package temporalserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"text/template"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/ordersaga/ordersaga/internal/toolbuild"
+	"github.com/ordersaga/ordersaga/temporaldev"
+)
+
+// Version is the Temporal server tools/temporalserver/go.mod pins.
+const Version = "v1.30.8"
+
+// Services are the server's services, each run as a process of its own, in start order.
+func Services() []string { return []string{"history", "matching", "frontend", "worker"} }
+
+// Binaries are the server and its SQL schema tool.
+type Binaries struct{ Server, SQLTool string }
+
+// Build returns the server and its schema tool, built once from tools/temporalserver into
+// the user's cache directory (about three minutes each on a 2-core machine). repoRoot is
+// the ordersaga source tree.
+func Build(ctx context.Context, repoRoot string, logger *slog.Logger) (Binaries, error) {
+	cache, err := toolbuild.CacheDir()
+	if err != nil {
+		return Binaries{}, err
+	}
+	dir := filepath.Join(cache, "temporal-server-"+Version)
+	b := Binaries{Server: filepath.Join(dir, "temporal-server"), SQLTool: filepath.Join(dir, "temporal-sql-tool")}
+	module := filepath.Join(repoRoot, "tools", "temporalserver")
+	for _, t := range []toolbuild.Tool{
+		{Name: "the Temporal server " + Version, ModuleDir: module, Package: "go.temporal.io/server/cmd/server", Out: b.Server},
+		{Name: "the Temporal SQL schema tool " + Version, ModuleDir: module, Package: "go.temporal.io/server/cmd/tools/sql", Out: b.SQLTool},
+	} {
+		if err := toolbuild.Once(ctx, t, logger); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
+// Config describes a server on a PostgreSQL reached through its Unix socket.
+type Config struct {
+	Binaries
+	// Dir receives the configuration files. Required.
+	Dir string
+	// SocketDir is PostgreSQL's socket directory; Port its port (default 5432), User
+	// the role to connect as (default postgres; trust authentication). Required.
+	SocketDir string
+	Port      int
+	User      string
+	// Database and VisibilityDatabase are the server's two databases, made if missing;
+	// default temporal and temporal_visibility.
+	Database, VisibilityDatabase string
+	// FrontendPort is the frontend's gRPC port, the address clients dial; Prepare picks
+	// it, and every service's gRPC and membership ports, when it is zero.
+	FrontendPort int
+	ports        map[string][2]int
+}
+
+// plugin is the server's PostgreSQL driver (pgx).
+const plugin = "postgres12_pgx"
+
+// Prepare makes the databases and their schemas (or brings them up to the pinned
+// version: it may run again on the same data) and writes the configuration into Dir.
+func Prepare(ctx context.Context, cfg *Config) error {
+	if cfg.Server == "" || cfg.SQLTool == "" || cfg.Dir == "" || cfg.SocketDir == "" {
+		return errors.New("temporalserver: Binaries, Dir and SocketDir are required")
+	}
+	if cfg.Port == 0 {
+		cfg.Port = 5432
+	}
+	if cfg.User == "" {
+		cfg.User = "postgres"
+	}
+	if cfg.Database == "" {
+		cfg.Database = "temporal"
+	}
+	if cfg.VisibilityDatabase == "" {
+		cfg.VisibilityDatabase = "temporal_visibility"
+	}
+	for db, schema := range map[string]string{cfg.Database: "postgresql/v12/temporal", cfg.VisibilityDatabase: "postgresql/v12/visibility"} {
+		if err := cfg.schema(ctx, db, schema); err != nil {
+			return err
+		}
+	}
+	if cfg.ports == nil {
+		cfg.ports = map[string][2]int{}
+		for _, s := range Services() {
+			cfg.ports[s] = [2]int{lowPort(), lowPort()}
+		}
+		if cfg.FrontendPort != 0 {
+			cfg.ports["frontend"] = [2]int{cfg.FrontendPort, cfg.ports["frontend"][1]}
+		}
+		cfg.FrontendPort = cfg.ports["frontend"][0]
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return err
+	}
+	var dyn strings.Builder
+	for _, kv := range temporaldev.DynamicConfig() {
+		k, v, _ := strings.Cut(kv, "=")
+		fmt.Fprintf(&dyn, "%s:\n  - value: %s\n", k, v) // the values are JSON, which YAML reads
+	}
+	if err := os.WriteFile(cfg.dynamicConfigPath(), []byte(dyn.String()), 0o644); err != nil {
+		return err
+	}
+	f, err := os.Create(cfg.ConfigPath())
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return configTemplate.Execute(f, cfg.templateData())
+}
+
+// schema makes db if it is missing, sets up the versioning tables the first time, and
+// updates the schema to the pinned server's version, with the server's schema tool.
+func (cfg *Config) schema(ctx context.Context, db, schema string) error {
+	base := []string{"--plugin", plugin, "--endpoint", "127.0.0.1", "--port", fmt.Sprint(cfg.Port), "--user", cfg.User,
+		"--connect-attributes", "host=" + cfg.SocketDir, "--database", db}
+	run := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, cfg.SQLTool, append(base, args...)...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("create-database"); err != nil && !strings.Contains(out, "already exists") {
+		return fmt.Errorf("temporalserver: create database %s: %w\n%s", db, err, out)
+	}
+	// Version 0.0 creates the tables that record the schema version; on a database set
+	// up before, it fails because they exist, which is fine: update-schema goes on.
+	if out, err := run("setup-schema", "--version", "0.0"); err != nil && !strings.Contains(out, "already exists") {
+		return fmt.Errorf("temporalserver: set up %s: %w\n%s", db, err, out)
+	}
+	if out, err := run("update-schema", "--schema-name", schema); err != nil {
+		return fmt.Errorf("temporalserver: update the schema of %s: %w\n%s", db, err, out)
+	}
+	return nil
+}
+
+// ConfigPath is the services' configuration file.
+func (cfg *Config) ConfigPath() string { return filepath.Join(cfg.Dir, "temporal.yaml") }
+
+func (cfg *Config) dynamicConfigPath() string { return filepath.Join(cfg.Dir, "dynamicconfig.yaml") }
+
+// Args are the server's arguments that run one service.
+func (cfg *Config) Args(service string) []string {
+	return []string{"--config-file", cfg.ConfigPath(), "--allow-no-auth", "start", "--service", service}
+}
+
+// HostPort is the frontend's address, which clients dial.
+func (cfg *Config) HostPort() string { return fmt.Sprintf("127.0.0.1:%d", cfg.FrontendPort) }
+
+// templateData is what the configuration template reads.
+type templateData struct {
+	*Config
+	Stores   []store
+	Services []service
+}
+
+// store is one of the server's two databases, service one of its services.
+type (
+	store   struct{ Name, Database string }
+	service struct {
+		Name                 string
+		GRPCPort, Membership int
+	}
+)
+
+func (cfg *Config) templateData() templateData {
+	d := templateData{Config: cfg, Stores: []store{{"default", cfg.Database}, {"visibility", cfg.VisibilityDatabase}}}
+	for _, s := range Services() {
+		d.Services = append(d.Services, service{s, cfg.ports[s][0], cfg.ports[s][1]})
+	}
+	return d
+}
+
+// configTemplate is the services' configuration: the development-postgres12.yaml the
+// server ships, on our socket, ports and dynamic configuration, without archival,
+// metrics and pprof (four processes cannot share their ports).
+var configTemplate = template.Must(template.New("temporal.yaml").Parse(`# Written by ordersaga (internal/temporalserver); rewritten at every start.
+log:
+  stdout: true
+  level: warn
+persistence:
+  defaultStore: default
+  visibilityStore: visibility
+  numHistoryShards: 4
+  datastores:
+{{- range .Stores }}
+    {{ .Name }}:
+      sql:
+        pluginName: "` + plugin + `"
+        databaseName: "{{ .Database }}"
+        connectAddr: "127.0.0.1:{{ $.Port }}"
+        connectProtocol: "tcp"
+        user: "{{ $.User }}"
+        connectAttributes:
+          host: "{{ $.SocketDir }}"
+        maxConns: 10
+        maxIdleConns: 10
+        maxConnLifetime: "1h"
+{{- end }}
+global:
+  membership:
+    maxJoinDuration: 30s
+    broadcastAddress: "127.0.0.1"
+services:
+{{- range .Services }}
+  {{ .Name }}:
+    rpc:
+      grpcPort: {{ .GRPCPort }}
+      membershipPort: {{ .Membership }}
+      bindOnLocalHost: true
+{{- end }}
+clusterMetadata:
+  enableGlobalNamespace: false
+  failoverVersionIncrement: 10
+  masterClusterName: "active"
+  currentClusterName: "active"
+  clusterInformation:
+    active:
+      enabled: true
+      initialFailoverVersion: 1
+      rpcName: "frontend"
+      rpcAddress: "127.0.0.1:{{ .FrontendPort }}"
+dcRedirectionPolicy:
+  policy: "noop"
+publicClient:
+  hostPort: "127.0.0.1:{{ .FrontendPort }}"
+dynamicConfigClient:
+  filepath: "{{ .Dir }}/dynamicconfig.yaml"
+  pollInterval: "10s"
+`))
+
+// Register waits, up to within, until the frontend at hostPort answers, then registers
+// namespace (a day's retention) and the saga's search attributes
+// (temporaldev.SearchAttributes) unless they exist, as an operator does once on a new
+// cluster.
+func Register(ctx context.Context, hostPort, namespace string, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	var c client.Client
+	for {
+		var err error
+		if c, err = client.DialContext(ctx, client.Options{HostPort: hostPort, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))}); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("temporalserver: the frontend at %s never answered: %w", hostPort, err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	defer c.Close()
+	_, err := c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+		Namespace: namespace, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour)})
+	if err != nil && !isAlreadyExists(err) {
+		return fmt.Errorf("temporalserver: register namespace %s: %w", namespace, err)
+	}
+	attrs := map[string]enumspb.IndexedValueType{}
+	for _, sa := range temporaldev.SearchAttributes() {
+		name, _, _ := strings.Cut(sa, "=")
+		attrs[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	// The namespace reaches every service's cache within seconds; until then adding
+	// attributes to it fails with NotFound.
+	for {
+		_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+			Namespace: namespace, SearchAttributes: attrs})
+		if err == nil || isAlreadyExists(err) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("temporalserver: add search attributes: %w", err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// lowPort returns a port free on loopback now under 32768 (0 if it finds none): the
+// server records its services' ports in a SMALLINT column, so the kernel's ephemeral
+// ports (32768 and up) make every service fail at start.
+func lowPort() int {
+	for range 100 {
+		port := 10000 + rand.IntN(32768-10000)
+		if lis, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			lis.Close()
+			return port
+		}
+	}
+	return 0
+}
+
+func isAlreadyExists(err error) bool {
+	var exists *serviceerror.NamespaceAlreadyExists
+	var already *serviceerror.AlreadyExists
+	return errors.As(err, &exists) || errors.As(err, &already)
+}

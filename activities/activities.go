@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -68,6 +69,12 @@ type Activities struct {
 	// customer reads only what was appended since; nil keeps none, and every debit folds
 	// the account from its first event.
 	Accounts *payments.AccountCache
+	// BusRest is how long steps leave their events to the outbox relay after an inline
+	// publish failed, instead of waiting for a bus that is away; default 5s.
+	BusRest time.Duration
+
+	// busFailedAt is when an inline publish last failed (Unix nanoseconds): see publish.
+	busFailedAt atomic.Int64
 }
 
 // Validate reports a missing dependency.
@@ -156,13 +163,24 @@ func (a *Activities) appendBothAndPublish(ctx context.Context, first, second ord
 }
 
 // publish puts committed events on the bus and takes them off the outbox. It cannot fail
-// the step: what the bus does not take now, the outbox relay publishes later.
+// the step: what the bus does not take now, the outbox relay publishes later. For
+// BusRest after a publish failed, steps do not try: a bus that is away (a leader
+// election, a restart) would hold every step for publishTimeout, and every order for
+// that long per step, for events the relay publishes anyway.
 func (a *Activities) publish(ctx context.Context, recorded []ordersaga.RecordedEvent) {
+	rest := a.BusRest
+	if rest == 0 {
+		rest = defaultBusRest
+	}
+	if time.Since(time.Unix(0, a.busFailedAt.Load())) < rest {
+		return
+	}
 	publishCtx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
 	if n, err := a.Bus.PublishBatch(publishCtx, recorded); err != nil {
-		activity.GetLogger(ctx).Warn("events committed but not published; the outbox relay will publish them",
-			"stream", recorded[0].StreamID, "published", n, "of", len(recorded), "error", err)
+		a.busFailedAt.Store(time.Now().UnixNano())
+		activity.GetLogger(ctx).Warn("events committed but not published; the outbox relay will publish them, and steps leave theirs to it for a while",
+			"stream", recorded[0].StreamID, "published", n, "of", len(recorded), "error", err, "for", rest)
 		return
 	}
 	positions := make([]int64, len(recorded))
@@ -189,6 +207,9 @@ func asActivityError(err error) error {
 
 // publishTimeout bounds how long a step waits for the bus after its append committed.
 const publishTimeout = 3 * time.Second
+
+// defaultBusRest is Activities.BusRest's default.
+const defaultBusRest = 5 * time.Second
 
 // errConflict is the (retryable) error type of a lost race or a content conflict.
 const errConflict = "Conflict"

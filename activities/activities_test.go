@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -402,6 +403,68 @@ func TestACommittedStepSucceedsWhileTheBusIsDown(t *testing.T) {
 	}
 }
 
+// countingBus counts the publishes that reach the real bus.
+type countingBus struct {
+	activities.Publisher
+	calls atomic.Int64
+}
+
+func (b *countingBus) PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent) (int, error) {
+	b.calls.Add(1)
+	return b.Publisher.PublishBatch(ctx, events)
+}
+
+// TestStepsLeaveTheirEventsToTheRelayWhileTheBusRests: once an inline publish failed, the
+// steps of the next BusRest do not wait for the bus (the first one alone tries: one
+// publish for three steps), and their events wait in the outbox; after the rest, with the
+// bus back, a step publishes inline again and leaves nothing in the outbox.
+func TestStepsLeaveTheirEventsToTheRelayWhileTheBusRests(t *testing.T) {
+	f := newFixture(t)
+	bus := &countingBus{Publisher: f.acts.Bus}
+	f.acts = &activities.Activities{Store: f.store, Bus: bus, Published: f.store, BusRest: 2 * time.Second}
+	acts := f.acts
+	ctx := context.Background()
+	f.nats.Stop(t)
+	for i := range 3 {
+		if err := f.run(acts.CreateOrder, order(fmt.Sprintf("resting-%d", i)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := bus.calls.Load(); n != 1 {
+		t.Errorf("%d publishes for three steps while the bus was away, want 1 (the first; the others rest)", n)
+	}
+	unpublished, err := f.store.Unpublished(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(unpublished) != 3 {
+		t.Errorf("outbox holds %d events, want the 3 steps' events", len(unpublished))
+	}
+	f.nats.Start(t)
+	time.Sleep(2 * time.Second) // the rest
+	for i := 0; ; i++ {
+		in := order(fmt.Sprintf("back-%d", i))
+		before := bus.calls.Load()
+		if err := f.run(acts.CreateOrder, in, nil); err != nil {
+			t.Fatal(err)
+		}
+		if bus.calls.Load() != before+1 {
+			t.Fatalf("a step after the rest did not publish (%d publishes before, %d after)", before, bus.calls.Load())
+		}
+		left, err := f.store.Unpublished(ctx, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) == 3 {
+			return // published inline and taken off the outbox
+		}
+		if i == 20 { // the bus never came back; each try rests again
+			t.Fatalf("outbox holds %d events after the bus came back, want the 3 of the outage", len(left))
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
 // TestADebitNeverLandsWithoutItsRecordOnTheOrder makes the database refuse every
 // order-payment-debited (a trigger below the store, as a crash between two appends would
 // leave it): the debit step fails, and the account holds no debit; nor does a refund
@@ -496,16 +559,18 @@ func TestARetriedCreateKeepsWhatTheFirstAttemptStored(t *testing.T) {
 
 func TestActivitiesNeedEveryDependency(t *testing.T) {
 	f := newFixture(t)
-	whole := *f.acts
-	if err := whole.Validate(); err != nil {
+	whole := func() *activities.Activities {
+		return &activities.Activities{Store: f.acts.Store, Bus: f.acts.Bus, Published: f.acts.Published, Accounts: f.acts.Accounts}
+	}
+	if err := whole().Validate(); err != nil {
 		t.Fatalf("complete: %v", err)
 	}
 	for name, drop := range map[string]func(*activities.Activities){
 		"Store": func(a *activities.Activities) { a.Store = nil }, "Bus": func(a *activities.Activities) { a.Bus = nil },
 		"Published": func(a *activities.Activities) { a.Published = nil },
 	} {
-		a := whole
-		drop(&a)
+		a := whole()
+		drop(a)
 		if a.Validate() == nil {
 			t.Errorf("activities without %s validated", name)
 		}
@@ -549,8 +614,7 @@ func TestADebitThatKeepsLosingRacesLeavesItToTemporal(t *testing.T) {
 				t.Fatal(err)
 			}
 			store := &contendedAccounts{Store: f.store, n: c.losses}
-			acts := *f.acts
-			acts.Store, acts.Accounts = store, nil
+			acts := activities.Activities{Store: store, Bus: f.acts.Bus, Published: f.acts.Published}
 			var suite testsuite.WorkflowTestSuite
 			suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 			env := suite.NewTestActivityEnvironment()

@@ -58,7 +58,9 @@ type Config struct {
 	GracePeriod time.Duration
 	// PollInterval is the pause when the outbox is empty; default 500ms.
 	PollInterval time.Duration
-	// MaxBackoff caps the pause after failures (doubling from PollInterval); default 30s.
+	// MaxBackoff caps the pause after failures (doubling from PollInterval); default 5s:
+	// the events wait for the relay once the bus is back, for at most this long (a leader
+	// election, a restarted server), and a failing round costs one claim query.
 	MaxBackoff time.Duration
 	// ID names this relay among those that share the outbox; default the host name, the
 	// process id and a random suffix. A relay restarted under the same ID takes back at
@@ -102,7 +104,7 @@ func (c Config) withDefaults() Config {
 		c.PollInterval = 500 * time.Millisecond
 	}
 	if c.MaxBackoff == 0 {
-		c.MaxBackoff = 30 * time.Second
+		c.MaxBackoff = 5 * time.Second
 	}
 	if c.ID == "" {
 		c.ID = DefaultID()

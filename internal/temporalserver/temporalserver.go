@@ -9,6 +9,7 @@ package temporalserver
 
 import (
 	"context"
+	cryptorand "crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/ordersaga/ordersaga/internal/toolbuild"
@@ -265,39 +267,63 @@ func Register(ctx context.Context, hostPort, namespace string, within time.Durat
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	var c client.Client
-	for {
-		var err error
-		if c, err = client.DialContext(ctx, client.Options{HostPort: hostPort, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))}); err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("temporalserver: the frontend at %s never answered: %w", hostPort, err)
-		case <-time.After(250 * time.Millisecond):
-		}
+	err := retry(ctx, func() (err error) {
+		c, err = client.DialContext(ctx, client.Options{HostPort: hostPort, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("temporalserver: the frontend at %s never answered: %w", hostPort, err)
 	}
 	defer c.Close()
-	_, err := c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+	_, err = c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
 		Namespace: namespace, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour)})
 	if err != nil && !isAlreadyExists(err) {
 		return fmt.Errorf("temporalserver: register namespace %s: %w", namespace, err)
 	}
 	attrs := map[string]enumspb.IndexedValueType{}
+	var probe []temporal.SearchAttributeUpdate
 	for _, sa := range temporaldev.SearchAttributes() {
 		name, _, _ := strings.Cut(sa, "=")
 		attrs[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+		probe = append(probe, temporal.NewSearchAttributeKeyKeyword(name).ValueSet("probe"))
 	}
 	// The namespace reaches every service's cache within seconds; until then adding
-	// attributes to it fails with NotFound.
-	for {
-		_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+	// attributes to it fails with NotFound, and then, for a while, starting a workflow
+	// with them fails with "no mapping defined": wait until one starts.
+	err = retry(ctx, func() error {
+		_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
 			Namespace: namespace, SearchAttributes: attrs})
-		if err == nil || isAlreadyExists(err) {
+		if isAlreadyExists(err) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("temporalserver: add search attributes: %w", err)
+	}
+	id := "temporalserver-search-attribute-probe-" + cryptorand.Text()[:8]
+	err = retry(ctx, func() error {
+		_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: "temporalserver-probe",
+			TypedSearchAttributes: temporal.NewSearchAttributes(probe...)}, "probe")
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("temporalserver: a workflow with the search attributes never started: %w", err)
+	}
+	return c.TerminateWorkflow(ctx, id, "", "probe of the search attributes, done")
+}
+
+// retry calls fn every half second until it succeeds or ctx ends, and returns its last
+// error.
+func retry(ctx context.Context, fn func() error) error {
+	for {
+		err := fn()
+		if err == nil {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("temporalserver: add search attributes: %w", err)
+			return err
 		case <-time.After(500 * time.Millisecond):
 		}
 	}

@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -26,6 +27,20 @@ func TestRedeliveryBacksOffUpToTheAckWait(t *testing.T) {
 	} {
 		if got := redeliveryDelay(c.deliveries, c.ackWait); got != c.want {
 			t.Errorf("delivery %d, ack wait %s: redelivered after %s, want %s", c.deliveries, c.ackWait, got, c.want)
+		}
+	}
+}
+
+// TestReplicasAreOneToFive: the events stream is kept on 1 to 5 servers (0 is the
+// default, one); anything else is refused, naming the field.
+func TestReplicasAreOneToFive(t *testing.T) {
+	for replicas, ok := range map[int]bool{-1: false, 0: true, 1: true, 3: true, 5: true, 6: false} {
+		err := Config{URL: "nats://127.0.0.1:4222", Replicas: replicas}.Validate()
+		if (err == nil) != ok {
+			t.Errorf("Replicas %d: %v, want accepted %v", replicas, err, ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "Replicas") {
+			t.Errorf("Replicas %d: %v does not name the field", replicas, err)
 		}
 	}
 }

@@ -206,6 +206,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		r.Checks = append(r.Checks, Check{Name: "every role ready after the faults", Figure: err.Error()})
 	}
 	r.Checks = append(r.Checks, checkSystem(ctx, cfg, db, results)...)
+	r.Checks = append(r.Checks, consumersGaveUp(faults))
 	figures(&r, cfg, start, results)
 	r.Checks = append(r.Checks, lagAfter(ctx, load, r.SteadyLagP99Ms))
 	r.OK = true
@@ -237,6 +238,19 @@ func lagAfter(ctx context.Context, load loadgen.Config, steadyP99Ms float64) Che
 	after := report.ProjectionLag.P99
 	return Check{Name: name, OK: report.Failures == 0 && after <= max(2*steadyP99Ms, steadyP99Ms+500),
 		Figure: fmt.Sprintf("p99 %.0f ms over %d orders placed after the faults, against %.0f ms steady", after, probeOrders, steadyP99Ms)}
+}
+
+// consumersGaveUp checks that no consumer of any role dead-lettered a message during the
+// faults, by the counts scraped from the roles' /metrics: a consumer that gives up on a
+// message loses what it would have done with it (a restaurant's decision), which the
+// store's own checks may not see.
+func consumersGaveUp(faults []FaultReport) Check {
+	var dead float64
+	for _, f := range faults {
+		dead += f.DeadLetters
+	}
+	return Check{Name: "no consumer gave up on a message", OK: dead == 0,
+		Figure: fmt.Sprintf("%.0f dead-lettered by the roles' consumers during the faults (their /metrics)", dead)}
 }
 
 // injectFaults injects cfg.Faults in turn, one every cfg.Every after cfg.Warmup, until ctx

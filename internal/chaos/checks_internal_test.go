@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,5 +131,16 @@ func TestParseFaults(t *testing.T) {
 		if _, err := ParseFaults(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// A consumer that dead-lettered anything during any fault fails the run, with the count.
+func TestAConsumerThatGaveUpFailsTheRun(t *testing.T) {
+	if c := consumersGaveUp([]FaultReport{{Redeliveries: 90}, {}}); !c.OK {
+		t.Errorf("redeliveries alone: %+v, want OK", c)
+	}
+	c := consumersGaveUp([]FaultReport{{DeadLetters: 0}, {DeadLetters: 19}, {DeadLetters: 2}})
+	if c.OK || !strings.HasPrefix(c.Figure, "21 dead-lettered") {
+		t.Errorf("21 dead letters over the faults: %+v, want a failed check counting 21", c)
 	}
 }

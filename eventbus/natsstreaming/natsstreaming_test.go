@@ -64,6 +64,13 @@ func TestRefusesMemoryStore(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "MEMORY store") {
 		t.Errorf("error = %v, want a refusal naming the MEMORY store", err)
 	}
+	// Of a cluster's monitoring addresses, the first that answers is asked: one that is
+	// down does not hide the store behind it.
+	_, err = natsstreaming.Connect(context.Background(), natsstreaming.Config{URL: s.ClientURL(), ClusterID: "mem", ClientID: "x",
+		MonitorURL: fmt.Sprintf("http://127.0.0.1:%d, http://127.0.0.1:%d", freePort(t), nopts.HTTPPort)})
+	if err == nil || !strings.Contains(err.Error(), "MEMORY store") {
+		t.Errorf("behind a monitoring address that is down: error = %v, want a refusal naming the MEMORY store", err)
+	}
 	bus, err := natsstreaming.Connect(context.Background(), natsstreaming.Config{URL: s.ClientURL(), ClusterID: "mem", ClientID: "x", AllowMemoryStore: true})
 	if err != nil {
 		t.Fatalf("with AllowMemoryStore: %v", err)

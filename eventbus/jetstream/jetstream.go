@@ -282,7 +282,7 @@ func (b *Bus) Subscribe(ctx context.Context, opts eventbus.SubscribeOptions) (ev
 		})
 	}
 	sub.cc, err = cons.Consume(handle,
-		jetstream.PullMaxMessages(opts.MaxInFlight),
+		jetstream.PullMaxMessages(opts.MaxInFlight), jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			b.cfg.Logger.Warn("JetStream consumer", "group", opts.Group, "err", err)
 		}))
@@ -294,6 +294,16 @@ func (b *Bus) Subscribe(ctx context.Context, opts eventbus.SubscribeOptions) (ev
 	b.mu.Unlock()
 	return sub, nil
 }
+
+// A consumer's pull request lasts pullExpiry, and the server sends a heartbeat every
+// pullHeartbeat while it has nothing to deliver; two missed heartbeats make the client pull
+// afresh. nats.go's defaults (30 s and 15 s) left a consumer idle for up to 30 s after
+// its server or the consumer's leader was lost, while the request it waited on was gone
+// with it: a chaos run saw projection lag of 19 s after the bus came back.
+const (
+	pullExpiry    = 10 * time.Second
+	pullHeartbeat = 2 * time.Second
+)
 
 // redeliveryDelay backs off a failing message: 100 ms, doubling, at most AckWait.
 func redeliveryDelay(deliveries int, ackWait time.Duration) time.Duration {

@@ -132,12 +132,11 @@ func Prepare(ctx context.Context, cfg *Config) error {
 	if err := os.WriteFile(cfg.dynamicConfigPath(), []byte(dyn.String()), 0o644); err != nil {
 		return err
 	}
-	f, err := os.Create(cfg.ConfigPath())
-	if err != nil {
+	var conf strings.Builder
+	if err := configTemplate.Execute(&conf, cfg.templateData()); err != nil {
 		return err
 	}
-	defer f.Close()
-	return configTemplate.Execute(f, cfg.templateData())
+	return os.WriteFile(cfg.ConfigPath(), []byte(conf.String()), 0o644)
 }
 
 // schema makes db if it is missing, sets up the versioning tables the first time, and

@@ -105,9 +105,16 @@ type FaultReport struct {
 	// 0 if they never fell, -1 if they did not come back before the next fault (or the
 	// last order's start).
 	RecoverSeconds float64 `json:"recover_seconds"`
+	// LeaderlessSeconds, for the kill of the bus's leader, is how long the bus had no
+	// leader (the election); -1 if it had none two minutes on.
+	LeaderlessSeconds float64 `json:"leaderless_seconds,omitempty"`
 	// Orders started between it and the next fault, and their saga latency p99.
 	Orders int     `json:"orders"`
 	P99Ms  float64 `json:"saga_latency_p99_ms"`
+	// LagMaxMs is the longest projection lag of those orders (from an order's last event
+	// recorded in the store to the read model taking it in): how long the way through the
+	// bus to the projectors stopped, at most.
+	LagMaxMs float64 `json:"projection_lag_max_ms"`
 	// Slowest is the slowest of those orders (its saga is order-<id> in Temporal Web).
 	Slowest string `json:"slowest_order,omitempty"`
 	// Redeliveries and DeadLetters are what the roles' consumers counted from its start
@@ -287,16 +294,17 @@ func injectFaults(ctx context.Context, cfg Config, start time.Time) []FaultRepor
 		fault := cfg.Faults[i%len(cfg.Faults)]
 		t0 := time.Now()
 		fmt.Fprintf(cfg.Progress, "fault %s at %.0fs\n", fault, t0.Sub(start).Seconds())
-		target, err := inject(context.WithoutCancel(ctx), cfg.Cluster, fault, seen[fault], timing)
+		did, err := inject(context.WithoutCancel(ctx), cfg.Cluster, fault, seen[fault], timing)
 		seen[fault]++
 		if err == nil {
 			err = cfg.Cluster.WaitReady(context.WithoutCancel(ctx), 2*time.Minute)
 		}
-		f := FaultReport{Fault: fault, Target: target, AtSeconds: t0.Sub(start).Seconds(), TookSeconds: time.Since(t0).Seconds()}
+		f := FaultReport{Fault: fault, Target: did.target, AtSeconds: t0.Sub(start).Seconds(), TookSeconds: time.Since(t0).Seconds(),
+			LeaderlessSeconds: did.leaderless.Seconds()}
 		if err != nil {
 			f.Err = err.Error()
 		}
-		fmt.Fprintf(cfg.Progress, "fault %s on %s undone after %.1fs\n", fault, target, f.TookSeconds)
+		fmt.Fprintf(cfg.Progress, "fault %s on %s undone after %.1fs\n", fault, did.target, f.TookSeconds)
 		out = append(out, f)
 	}
 }
@@ -338,6 +346,7 @@ func figures(r *Report, cfg Config, start time.Time, results []loadgen.OrderResu
 		for _, o := range results {
 			if o.Err == nil && !o.Start.Before(from) && o.Start.Before(until) {
 				during = append(during, o.Latency)
+				f.LagMaxMs = max(f.LagMaxMs, float64(o.Lag.Milliseconds()))
 				if o.Latency > slowest {
 					slowest, f.Slowest = o.Latency, o.ID
 				}

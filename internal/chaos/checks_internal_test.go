@@ -144,3 +144,31 @@ func TestAConsumerThatGaveUpFailsTheRun(t *testing.T) {
 		t.Errorf("21 dead letters over the faults: %+v, want a failed check counting 21", c)
 	}
 }
+
+// Each fault's figures are those of the orders started from it to the next fault: their
+// saga p99, their slowest order and their longest projection lag; the steady figures are
+// those of the orders that ended before the first fault.
+func TestFiguresAreThoseOfTheOrdersStartedDuringEachFault(t *testing.T) {
+	start := time.Now()
+	order := func(id string, at, latency, lag time.Duration) loadgen.OrderResult {
+		return loadgen.OrderResult{ID: id, Start: start.Add(at), Latency: latency, Lag: lag}
+	}
+	results := []loadgen.OrderResult{
+		order("steady", 0, 100*time.Millisecond, 20*time.Millisecond),
+		order("first-a", 10*time.Second, 2*time.Second, 4*time.Second),
+		order("first-b", 11*time.Second, 5*time.Second, time.Second),
+		order("second", 20*time.Second, 300*time.Millisecond, 50*time.Millisecond),
+	}
+	r := Report{Faults: []FaultReport{{AtSeconds: 10}, {AtSeconds: 20}}}
+	figures(&r, Config{Orders: 30, Rate: 1}, start, results)
+	if r.SteadyP99Ms != 100 || r.SteadyLagP99Ms != 20 {
+		t.Errorf("steady p99 %v ms, lag %v ms; want 100 and 20", r.SteadyP99Ms, r.SteadyLagP99Ms)
+	}
+	first, second := r.Faults[0], r.Faults[1]
+	if first.Orders != 2 || first.Slowest != "first-b" || first.LagMaxMs != 4000 {
+		t.Errorf("first fault: %+v, want 2 orders, first-b slowest, lag max 4000 ms", first)
+	}
+	if second.Orders != 1 || second.Slowest != "second" || second.LagMaxMs != 50 {
+		t.Errorf("second fault: %+v, want 1 order, lag max 50 ms", second)
+	}
+}

@@ -55,10 +55,58 @@ type faultTiming struct {
 	busOutage time.Duration
 }
 
+// injected is what inject did: the processes it acted on, and, when it killed the bus's
+// leader, how long the bus had no leader.
+type injected struct {
+	target     string
+	leaderless time.Duration
+}
+
 // inject runs one fault against the cluster and undoes it: kills and starts again, pauses
 // and resumes, restarts. The n-th fault of a kind picks the n-th process of its role, in
-// turn. It returns the processes it acted on.
-func inject(ctx context.Context, c *localcluster.Cluster, fault string, n int, t faultTiming) (string, error) {
+// turn.
+func inject(ctx context.Context, c *localcluster.Cluster, fault string, n int, t faultTiming) (injected, error) {
+	if fault == KillNATS {
+		return killLeader(ctx, c, t)
+	}
+	target, err := injectInto(ctx, c, fault, n, t)
+	return injected{target: target}, err
+}
+
+// killLeader kills the node that leads the bus (the one whose loss costs an election),
+// starts it again after t.down and waits until the bus has a leader; it measures how long
+// the bus had none: until another node led, or the killed one, started again, did.
+func killLeader(ctx context.Context, c *localcluster.Cluster, t faultTiming) (injected, error) {
+	p, err := waitLeader(ctx, c)
+	if err != nil {
+		return injected{}, err
+	}
+	starts := p.Starts()
+	killed := time.Now()
+	if err := p.Kill(); err != nil {
+		return injected{target: p.Name}, err
+	}
+	elected := make(chan time.Duration, 1)
+	go func() {
+		for ctx.Err() == nil && time.Since(killed) < 2*time.Minute {
+			if leader, err := c.NATSLeader(ctx); err == nil && (leader != p || p.Starts() > starts) {
+				elected <- time.Since(killed)
+				return
+			}
+			sleep(ctx, 50*time.Millisecond)
+		}
+		elected <- -1
+	}()
+	sleep(ctx, t.down)
+	if err := p.Start(); err != nil {
+		return injected{target: p.Name}, err
+	}
+	_, err = waitLeader(ctx, c)
+	return injected{target: p.Name + " (leader)", leaderless: <-elected}, err
+}
+
+// injectInto runs every fault but the leader's kill, and returns the processes it acted on.
+func injectInto(ctx context.Context, c *localcluster.Cluster, fault string, n int, t faultTiming) (string, error) {
 	switch fault {
 	case RestartDatabase:
 		return "postgres", c.RestartDatabase(ctx)
@@ -69,20 +117,6 @@ func inject(ctx context.Context, c *localcluster.Cluster, fault string, n int, t
 		// The server's services: kill -9 one of them, in turn, as below.
 	}
 	switch fault {
-	case KillNATS: // the leader: the node whose loss costs an election
-		p, err := waitLeader(ctx, c)
-		if err != nil {
-			return "", err
-		}
-		if err := p.Kill(); err != nil {
-			return p.Name, err
-		}
-		sleep(ctx, t.down)
-		if err := p.Start(); err != nil {
-			return p.Name, err
-		}
-		_, err = waitLeader(ctx, c)
-		return p.Name + " (leader)", err
 	case CutBus: // every node: no bus at all
 		var nodes []*localcluster.Process
 		for _, p := range c.Processes {

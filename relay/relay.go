@@ -66,6 +66,11 @@ type Config struct {
 	// process id and a random suffix. A relay restarted under the same ID takes back at
 	// once what it held; under another, when the lease runs out.
 	ID string
+	// PublishTimeout bounds the wait for the bus's acknowledgements of one batch; what it
+	// acknowledged by then is marked, the rest is tried again after a backoff. Short, so
+	// that a round that began while the bus was away (a leader election) does not wait out
+	// the bus client's own, longer, timeout once the bus is back; default 2s.
+	PublishTimeout time.Duration
 	// Lease is how long a claimed batch stays this relay's: long enough to publish and
 	// mark a batch, short enough that another relay takes over soon after this one dies;
 	// default 30s.
@@ -82,7 +87,7 @@ func (c Config) Validate() error {
 	if c.Outbox == nil || c.Publisher == nil {
 		return errors.New("relay: Outbox and Publisher are required")
 	}
-	if c.BatchSize < 0 || c.GracePeriod < 0 || c.PollInterval < 0 || c.MaxBackoff < 0 || c.Lease < 0 {
+	if c.BatchSize < 0 || c.GracePeriod < 0 || c.PollInterval < 0 || c.MaxBackoff < 0 || c.Lease < 0 || c.PublishTimeout < 0 {
 		return errors.New("relay: sizes and durations must not be negative")
 	}
 	if c.ID != "" {
@@ -111,6 +116,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Lease == 0 {
 		c.Lease = 30 * time.Second
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = 2 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -204,7 +212,9 @@ func (r *Relay) Once(ctx context.Context) (int, error) {
 	for _, e := range events {
 		r.held = append(r.held, e.Position)
 	}
-	published, pubErr := r.cfg.Publisher.PublishBatch(ctx, events)
+	publishCtx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
+	published, pubErr := r.cfg.Publisher.PublishBatch(publishCtx, events)
+	cancel()
 	if published > 0 {
 		positions := make([]int64, published)
 		for i, e := range events[:published] {

@@ -538,3 +538,62 @@ func TestAStoppingRelayReleasesWhatItHolds(t *testing.T) {
 		t.Errorf("after the relay stopped another claims %d events (%v), want the 6 it held", len(taken), err)
 	}
 }
+
+// silent acknowledges the first k events of the first batch through the real bus, then
+// answers nothing more, as a bus that lost its leader mid-batch: it waits until the
+// context ends.
+type silent struct {
+	eventbus.Bus
+	k     int
+	calls int
+}
+
+func (s *silent) PublishBatch(ctx context.Context, events []ordersaga.RecordedEvent) (int, error) {
+	s.calls++
+	if s.calls > 1 {
+		return s.Bus.PublishBatch(ctx, events)
+	}
+	n, err := s.Bus.PublishBatch(ctx, events[:s.k])
+	if err != nil {
+		return n, err
+	}
+	<-ctx.Done()
+	return n, &ordersaga.Error{Code: ordersaga.EUNAVAILABLE, Message: "no acknowledgement: " + ctx.Err().Error()}
+}
+
+// TestARoundGivesUpOnASilentBusAfterItsPublishTimeout: a round whose bus stops answering
+// mid-batch ends at the relay's publish timeout, not the bus client's own, with what was
+// acknowledged marked and the rest left in the outbox; the next round publishes the rest.
+func TestARoundGivesUpOnASilentBusAfterItsPublishTimeout(t *testing.T) {
+	srv := bustest.StartServer(t)
+	bus := adapters["jetstream"](t, srv, "silent")
+	store, db := newStore(t)
+	rec := receive(t, bus, "order-silent")
+	ids := appendEvents(t, store, "order-silent", 10)
+	r, err := relay.New(relay.Config{Outbox: store, Publisher: &silent{Bus: bus, k: 3}, GracePeriod: time.Nanosecond,
+		PublishTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { n, err := r.Once(context.Background()); done <- result{n, err} }()
+	select {
+	case res := <-done:
+		if res.n != 3 || ordersaga.ErrorCode(res.err) != ordersaga.EUNAVAILABLE {
+			t.Fatalf("the silent round: %d, %v; want 3 and the outage", res.n, res.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the round still waits for a silent bus; it should have given up at its publish timeout")
+	}
+	if left := outboxSize(t, db); left != 7 {
+		t.Fatalf("%d events in the outbox after the silent round, want the 7 not acknowledged", left)
+	}
+	if n, err := r.Once(context.Background()); n != 7 || err != nil {
+		t.Fatalf("the next round: %d, %v; want the 7 left", n, err)
+	}
+	rec.waitAll(t, ids)
+}

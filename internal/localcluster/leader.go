@@ -12,7 +12,7 @@ import (
 
 // NATSLeader returns the NATS server that leads the bus: for NATS Streaming, the node its
 // Raft group elected (`/streaming/serverz` says "Leader"); for JetStream, the server that
-// leads the events stream (`/jsz`). A single server leads by itself.
+// says it leads the events stream (`/jsz`). A single server leads by itself.
 func (c *Cluster) NATSLeader(ctx context.Context) (*Process, error) {
 	var nodes []*Process
 	for _, p := range c.Processes {
@@ -59,10 +59,12 @@ func (c *Cluster) NATSLeader(ctx context.Context) (*Process, error) {
 		if get(p, "/jsz?streams=true", &jsz) != nil {
 			continue
 		}
+		// Only a server's word about itself counts: the others may still name a leader
+		// that is gone.
 		for _, a := range jsz.Accounts {
 			for _, s := range a.Streams {
-				if leader := c.Process(s.Cluster.Leader); leader != nil && leader.Role == "nats" {
-					return leader, nil
+				if s.Cluster.Leader == p.Name {
+					return p, nil
 				}
 			}
 		}

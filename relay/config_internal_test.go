@@ -11,9 +11,9 @@ import (
 // negative setting is refused while zero is not.
 func TestZeroSettingsTakeTheDocumentedDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
-	if c.BatchSize != 200 || c.GracePeriod != 2*time.Second || c.PollInterval != 500*time.Millisecond || c.MaxBackoff != 5*time.Second || c.Logger == nil ||
+	if c.BatchSize != 200 || c.GracePeriod != 2*time.Second || c.PollInterval != 500*time.Millisecond || c.MaxBackoff != time.Second || c.Logger == nil ||
 		c.Lease != 30*time.Second || c.PublishTimeout != 2*time.Second || c.ID == "" {
-		t.Errorf("defaults = %+v, want batches of 200, a 2s grace period, a 500ms poll, backoff up to 5s, a 30s lease, a 2s publish timeout and an ID", c)
+		t.Errorf("defaults = %+v, want batches of 200, a 2s grace period, a 500ms poll, backoff up to 1s, a 30s lease, a 2s publish timeout and an ID", c)
 	}
 	if other := (Config{}).withDefaults(); other.ID == c.ID {
 		t.Errorf("two relays of one process are both called %q", c.ID)

@@ -58,9 +58,10 @@ type Config struct {
 	GracePeriod time.Duration
 	// PollInterval is the pause when the outbox is empty; default 500ms.
 	PollInterval time.Duration
-	// MaxBackoff caps the pause after failures (doubling from PollInterval); default 5s:
-	// the events wait for the relay once the bus is back, for at most this long (a leader
-	// election, a restarted server), and a failing round costs one claim query.
+	// MaxBackoff caps the pause after failures (doubling from PollInterval); default 1s:
+	// once the bus is back (a leader elected, a server restarted) the events wait for the
+	// relay at most this long after its last failed round, and a failing round costs one
+	// claim query.
 	MaxBackoff time.Duration
 	// ID names this relay among those that share the outbox; default the host name, the
 	// process id and a random suffix. A relay restarted under the same ID takes back at
@@ -109,7 +110,7 @@ func (c Config) withDefaults() Config {
 		c.PollInterval = 500 * time.Millisecond
 	}
 	if c.MaxBackoff == 0 {
-		c.MaxBackoff = 5 * time.Second
+		c.MaxBackoff = time.Second
 	}
 	if c.ID == "" {
 		c.ID = DefaultID()

@@ -113,8 +113,17 @@ func Prepare(ctx context.Context, cfg *Config) error {
 	}
 	if cfg.ports == nil {
 		cfg.ports = map[string][2]int{}
+		ports := lowPorts{cfg.FrontendPort: true}
 		for _, s := range Services() {
-			cfg.ports[s] = [2]int{lowPort(), lowPort()}
+			grpc, err := ports.pick()
+			if err != nil {
+				return err
+			}
+			membership, err := ports.pick()
+			if err != nil {
+				return err
+			}
+			cfg.ports[s] = [2]int{grpc, membership}
 		}
 		if cfg.FrontendPort != 0 {
 			cfg.ports["frontend"] = [2]int{cfg.FrontendPort, cfg.ports["frontend"][1]}
@@ -328,18 +337,25 @@ func retry(ctx context.Context, fn func() error) error {
 	}
 }
 
-// lowPort returns a port free on loopback now under 32768 (0 if it finds none): the
-// server records its services' ports in a SMALLINT column, so the kernel's ephemeral
-// ports (32768 and up) make every service fail at start.
-func lowPort() int {
-	for range 100 {
+// lowPorts hands out ports under 32768, each free on loopback when picked and none twice
+// (a port picked is not held, so it would be free at the next pick too): the server
+// records its services' ports in a SMALLINT column, so the kernel's ephemeral ports (32768
+// and up) make every service fail at start. It holds the ports handed out.
+type lowPorts map[int]bool
+
+func (taken lowPorts) pick() (int, error) {
+	for range 1000 {
 		port := 10000 + rand.IntN(32768-10000)
+		if taken[port] {
+			continue
+		}
 		if lis, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
 			lis.Close()
-			return port
+			taken[port] = true
+			return port, nil
 		}
 	}
-	return 0
+	return 0, errors.New("temporalserver: no free port under 32768 on loopback")
 }
 
 func isAlreadyExists(err error) bool {

@@ -320,6 +320,24 @@ func TestHistoryIsWholeOrRefused(t *testing.T) {
 	if !strings.Contains(status.Convert(err).Message(), "GetEvents") {
 		t.Errorf("the refusal %q does not name EventStoreService.GetEvents", status.Convert(err).Message())
 	}
+
+	// The timeline likewise; these streams were written past the saga (there is none),
+	// so the timeline is the store's part alone.
+	timeline, err := c.GetOrderTimeline(ctx, &ordersagav1.GetOrderTimelineRequest{OrderId: "full"})
+	if err != nil {
+		t.Fatalf("the timeline of exactly 1000 events, without a saga: %v", err)
+	}
+	recorded := 0
+	for _, e := range timeline.GetEntries() {
+		if e.GetSource() == "store" {
+			recorded++
+		}
+	}
+	if recorded != 1000 {
+		t.Errorf("the timeline of order-full has %d store entries, want all 1000", recorded)
+	}
+	_, err = c.GetOrderTimeline(ctx, &ordersagav1.GetOrderTimelineRequest{OrderId: "long"})
+	wantStatus(t, err, codes.FailedPrecondition, "")
 }
 
 // TestReadYourWritesWaitsForTheReadModelThenSaysRetry asks GetOrder for a version that the

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -26,6 +28,7 @@ import (
 	"github.com/ordersaga/ordersaga/eventstore"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/internal/metrictest"
 	"github.com/ordersaga/ordersaga/internal/stacktest"
 	"github.com/ordersaga/ordersaga/pglocal"
 	"github.com/ordersaga/ordersaga/sqldb"
@@ -37,6 +40,12 @@ func TestMain(m *testing.M) { stacktest.Main(m) }
 // connected client connection.
 func serve(t *testing.T, databaseURL string) *grpc.ClientConn {
 	t.Helper()
+	return serveWith(t, databaseURL, nil)
+}
+
+// serveWith is serve with the server's Config changed by with first (when not nil).
+func serveWith(t *testing.T, databaseURL string, with func(*api.Config)) *grpc.ClientConn {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqldb.Open(ctx, sqldb.Config{URL: databaseURL})
 	if err != nil {
@@ -47,8 +56,12 @@ func serve(t *testing.T, databaseURL string) *grpc.ClientConn {
 		t.Fatal(err)
 	}
 	tokens := stacktest.NewTokens(t)
-	srv, err := api.NewServer(api.Config{Store: eventstore.New(db), Tokens: tokens.Verifier, Reflection: true,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+	cfg := api.Config{Store: eventstore.New(db), Tokens: tokens.Verifier, Reflection: true,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
+	if with != nil {
+		with(&cfg)
+	}
+	srv, err := api.NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +85,47 @@ func serve(t *testing.T, databaseURL string) *grpc.ClientConn {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// A call is measured when the server is given meters and traced when it is given tracers,
+// each without the other too: one span per call, named by its method, and the call's
+// duration metric.
+func TestCallsAreMeasuredAndTracedByWhatTheServerIsGiven(t *testing.T) {
+	url := dbtest.NewDatabase(t)
+	for _, c := range []struct {
+		name           string
+		meters, traces bool
+	}{{"neither", false, false}, {"meters only", true, false}, {"tracers only", false, true}, {"both", true, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			metrics := metrictest.New(t)
+			spans := tracetest.NewInMemoryExporter()
+			tracers := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+			t.Cleanup(func() { _ = tracers.Shutdown(context.Background()) })
+			client := ordersagav1.NewEventStoreServiceClient(serveWith(t, url, func(cfg *api.Config) {
+				if c.meters {
+					cfg.Meters = metrics.Provider
+				}
+				if c.traces {
+					cfg.Tracers = tracers
+				}
+			}))
+			if _, err := client.GetEvents(context.Background(), &ordersagav1.GetEventsRequest{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := metrics.Has(t, "rpc.server.call.duration"); got != c.meters {
+				t.Errorf("the call's duration measured: %v, want %v", got, c.meters)
+			}
+			var called int
+			for _, s := range spans.GetSpans() {
+				if s.Name == "ordersaga.v1.EventStoreService/GetEvents" {
+					called++
+				}
+			}
+			if want := map[bool]int{true: 1, false: 0}[c.traces]; called != want {
+				t.Errorf("%d spans of the call, want %d", called, want)
+			}
+		})
+	}
 }
 
 func wantStatus(t *testing.T, err error, code codes.Code, field string) {

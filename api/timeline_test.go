@@ -54,6 +54,8 @@ func TestTheTimelineJoinsTheSagaTheStoreTheBusAndTheReadModel(t *testing.T) {
 			t.Errorf("the debit's end: %v; want its duration, attempt 1 and its summary", e)
 		case e.GetWhat() == "order-payment-debited recorded" && (e.GetVersion() != 2 || e.GetPosition() <= 0):
 			t.Errorf("the debit's record: %v; want version 2 and its position", e)
+		case e.GetWhat() == "saga started" && e.GetDuration() != nil:
+			t.Errorf("the saga's start: %v; want no duration (a moment, not a step that took time)", e)
 		}
 	}
 

@@ -1,6 +1,7 @@
 // Package localcluster runs ordersaga's deployed shape (internal/topology) on one machine
-// as separate OS processes on loopback: PostgreSQL, a NATS server (`ordersaga nats`), the
-// Temporal dev server, and every role of the topology as an `ordersaga <role>` process of
+// as separate OS processes on loopback: PostgreSQL, one or three NATS servers (`ordersaga
+// nats`), Temporal (the server's four services on that PostgreSQL, internal/temporalserver,
+// or the dev server), and every role of the topology as an `ordersaga <role>` process of
 // its own, with the flags the topology gives it and the environment docker-compose.yml and
 // deploy/kubernetes give it. Any one process can be killed, paused or restarted while the
 // others run: `ordersaga chaos` does so, and checks that nothing was lost.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,6 +32,7 @@ import (
 	"github.com/ordersaga/ordersaga/api"
 	"github.com/ordersaga/ordersaga/auth"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
+	"github.com/ordersaga/ordersaga/internal/freeport"
 	"github.com/ordersaga/ordersaga/internal/syncbuf"
 	roles "github.com/ordersaga/ordersaga/internal/system"
 	"github.com/ordersaga/ordersaga/temporaldev"
@@ -56,13 +56,14 @@ type system struct {
 	client      ordersagav1.OrderServiceClient
 }
 
+// freePort is a port for a server the binary under test binds later: outside the
+// kernel's ephemeral range, so that no outgoing connection takes it meanwhile.
 func freePort(t *testing.T) int {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Pick()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lis.Close()
-	return lis.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // newSystem builds the binary and picks ports and a data directory.

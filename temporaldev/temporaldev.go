@@ -20,6 +20,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/ordersaga/ordersaga/internal/freeport"
 	"github.com/ordersaga/ordersaga/internal/toolbuild"
 )
 
@@ -223,7 +224,12 @@ func (s *Server) Kill() {
 	<-s.done
 }
 
+// freePort picks a port the server binds a moment later: on loopback outside the kernel's
+// ephemeral range (internal/freeport), so that no outgoing connection takes it meanwhile.
 func freePort(ip string) (int, error) {
+	if ip == "127.0.0.1" {
+		return freeport.Pick()
+	}
 	lis, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		return 0, err

@@ -32,6 +32,7 @@ import (
 	"github.com/ordersaga/ordersaga/eventstore"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/internal/freeport"
 	"github.com/ordersaga/ordersaga/internal/syncbuf"
 	"github.com/ordersaga/ordersaga/internal/system"
 	"github.com/ordersaga/ordersaga/sqldb"
@@ -40,24 +41,20 @@ import (
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
+// freePort is a port for a server the command under test binds later: outside the
+// kernel's ephemeral range, so that no outgoing connection takes it meanwhile.
 func freePort(t *testing.T) int {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Pick()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lis.Close()
-	return lis.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", freePort(t))
 }
 
 // start runs the program with args until the returned stop function is called.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ordersaga/ordersaga/eventstore"
+	"github.com/ordersaga/ordersaga/internal/freeport"
 	"github.com/ordersaga/ordersaga/internal/system"
 	"github.com/ordersaga/ordersaga/internal/temporalserver"
 	"github.com/ordersaga/ordersaga/internal/topology"
@@ -420,14 +421,11 @@ func (c *Cluster) Close() error {
 	return errors.Join(errs...)
 }
 
-// freePort returns a port free on loopback now, or 0.
+// freePort returns a port free on loopback now that no other process of the cluster was
+// given (internal/freeport), or 0, which the process's start then reports.
 func freePort() int {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0
-	}
-	defer lis.Close()
-	return lis.Addr().(*net.TCPAddr).Port
+	port, _ := freeport.Pick()
+	return port
 }
 
 // waitPort waits until addr takes TCP connections.

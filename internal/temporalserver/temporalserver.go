@@ -13,8 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +29,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/ordersaga/ordersaga/internal/freeport"
 	"github.com/ordersaga/ordersaga/internal/toolbuild"
 	"github.com/ordersaga/ordersaga/temporaldev"
 )
@@ -113,13 +112,15 @@ func Prepare(ctx context.Context, cfg *Config) error {
 	}
 	if cfg.ports == nil {
 		cfg.ports = map[string][2]int{}
-		ports := lowPorts{cfg.FrontendPort: true}
 		for _, s := range Services() {
-			grpc, err := ports.pick()
+			// Under 32768: the server records its services' ports in a SMALLINT column,
+			// so the kernel's ephemeral ports (32768 and up) make every service fail at
+			// start.
+			grpc, err := freeport.Pick()
 			if err != nil {
 				return err
 			}
-			membership, err := ports.pick()
+			membership, err := freeport.Pick()
 			if err != nil {
 				return err
 			}
@@ -335,27 +336,6 @@ func retry(ctx context.Context, fn func() error) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-}
-
-// lowPorts hands out ports under 32768, each free on loopback when picked and none twice
-// (a port picked is not held, so it would be free at the next pick too): the server
-// records its services' ports in a SMALLINT column, so the kernel's ephemeral ports (32768
-// and up) make every service fail at start. It holds the ports handed out.
-type lowPorts map[int]bool
-
-func (taken lowPorts) pick() (int, error) {
-	for range 1000 {
-		port := 10000 + rand.IntN(32768-10000)
-		if taken[port] {
-			continue
-		}
-		if lis, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			lis.Close()
-			taken[port] = true
-			return port, nil
-		}
-	}
-	return 0, errors.New("temporalserver: no free port under 32768 on loopback")
 }
 
 func isAlreadyExists(err error) bool {

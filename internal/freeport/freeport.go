@@ -1,0 +1,54 @@
+// Package freeport picks TCP ports on loopback for servers that bind them a while later:
+// a child process (the Temporal server's services, `ordersaga nats`, a role), or a command
+// under test. A port from the kernel (listen on port 0) is in its ephemeral range, which
+// it also draws from for outgoing connections: one of those can take the port before the
+// server binds it ("address already in use"). So ports come from under that range, and are
+// never handed out twice by one process.
+package freeport
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+)
+
+// Low and High bound the ports handed out: above the well-known and common service
+// ports, under the kernel's ephemeral range (32768 and up by default on Linux).
+const (
+	Low  = 10000
+	High = 32767
+)
+
+var (
+	mu    sync.Mutex
+	given = map[int]bool{}
+)
+
+// Pick returns a port free on loopback now, between Low and High, that this process has
+// not handed out before.
+func Pick() (int, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	for range 1000 {
+		port := Low + rand.IntN(High-Low+1)
+		if given[port] {
+			continue
+		}
+		lis, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		lis.Close()
+		given[port] = true
+		return port, nil
+	}
+	return 0, errors.New("freeport: no free port on loopback between 10000 and 32767")
+}
+
+// Addr is Pick as 127.0.0.1:port.
+func Addr() (string, error) {
+	port, err := Pick()
+	return fmt.Sprintf("127.0.0.1:%d", port), err
+}

@@ -465,6 +465,23 @@ func TestStepsLeaveTheirEventsToTheRelayWhileTheBusRests(t *testing.T) {
 	}
 }
 
+// TestStepsRestFiveSecondsByDefault: without a BusRest, the step after a failed publish,
+// within five seconds, leaves its event to the relay too.
+func TestStepsRestFiveSecondsByDefault(t *testing.T) {
+	f := newFixture(t)
+	bus := &countingBus{Publisher: f.acts.Bus}
+	f.acts = &activities.Activities{Store: f.store, Bus: bus, Published: f.store}
+	f.nats.Stop(t)
+	for i := range 2 {
+		if err := f.run(f.acts.CreateOrder, order(fmt.Sprintf("default-rest-%d", i)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := bus.calls.Load(); n != 1 {
+		t.Errorf("%d publishes for two steps in a row while the bus was away, want 1", n)
+	}
+}
+
 // TestADebitNeverLandsWithoutItsRecordOnTheOrder makes the database refuse every
 // order-payment-debited (a trigger below the store, as a crash between two appends would
 // leave it): the debit step fails, and the account holds no debit; nor does a refund

@@ -148,15 +148,16 @@ func printChaos(m *Main, r chaos.Report) {
 	fmt.Fprintf(w, "orders             %d at %.1f/s in %.1fs\n", r.Orders, r.Rate, r.Seconds)
 	fmt.Fprintf(w, "steady             saga latency p99 %.0f ms, projection lag p99 %.0f ms (orders that ended before the first fault)\n",
 		r.SteadyP99Ms, r.SteadyLagP99Ms)
-	fmt.Fprintf(w, "  %-17s %-12s %6s %6s %9s %6s %8s %9s %9s %8s %5s  %s\n", "fault", "on", "at s", "took s", "recover s", "orders", "p99 ms",
-		"lag max s", "no lead s", "redeliv.", "dead", "slowest")
+	fmt.Fprintf(w, "  %-17s %-12s %6s %6s %9s %6s %8s %9s %9s %9s %9s %9s %8s %5s  %s\n", "fault", "on", "at s", "took s", "recover s", "orders", "p99 ms",
+		"lag max s", "no lead s", "bus gap s", "to bus s", "to cons s", "redeliv.", "dead", "slowest")
 	for _, f := range r.Faults {
 		leaderless := "-"
 		if f.LeaderlessSeconds != 0 {
 			leaderless = fmt.Sprintf("%.1f", f.LeaderlessSeconds)
 		}
-		fmt.Fprintf(w, "  %-17s %-12s %6.1f %6.1f %9.1f %6d %8.0f %9.1f %9s %8.0f %5.0f  %s%s\n", f.Fault, f.Target, f.AtSeconds, f.TookSeconds,
-			f.RecoverSeconds, f.Orders, f.P99Ms, f.LagMaxMs/1000, leaderless, f.Redeliveries, f.DeadLetters, f.Slowest, f.Err)
+		fmt.Fprintf(w, "  %-17s %-12s %6.1f %6.1f %9.1f %6d %8.0f %9.1f %9s %9.1f %9.1f %9.1f %8.0f %5.0f  %s%s\n", f.Fault, f.Target, f.AtSeconds, f.TookSeconds,
+			f.RecoverSeconds, f.Orders, f.P99Ms, f.LagMaxMs/1000, leaderless, f.BusGapMs/1000, f.PublishWaitMaxMs/1000, f.DeliveryWaitMaxMs/1000,
+			f.Redeliveries, f.DeadLetters, f.Slowest, f.Err)
 	}
 	for _, c := range r.Checks {
 		mark := "ok  "

@@ -115,6 +115,16 @@ type FaultReport struct {
 	// recorded in the store to the read model taking it in): how long the way through the
 	// bus to the projectors stopped, at most.
 	LagMaxMs float64 `json:"projection_lag_max_ms"`
+	// BusGapMs is the longest the bus took in no event while the fault lasted (until the
+	// next fault), by the bus's clock: how long its publishers were stopped.
+	// PublishWaitMaxMs is the longest an event the bus took in meanwhile had waited for it
+	// since its commit to the store (an inline publish failed; a relay found it).
+	// DeliveryWaitMaxMs is the longest an event the bus held waited for a consumer of the
+	// run's own (a queue group of one on every event type, through the roles' adapter):
+	// how long the bus's consumers were stopped.
+	BusGapMs          float64 `json:"bus_gap_ms"`
+	PublishWaitMaxMs  float64 `json:"publish_wait_max_ms"`
+	DeliveryWaitMaxMs float64 `json:"delivery_wait_max_ms"`
 	// Slowest is the slowest of those orders (its saga is order-<id> in Temporal Web).
 	Slowest string `json:"slowest_order,omitempty"`
 	// Redeliveries and DeadLetters are what the roles' consumers counted from its start
@@ -178,6 +188,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return Report{}, err
 	}
 	defer db.Close()
+	probe, err := startProbe(ctx, c.BusConfig(probeGroup), cfg.Logger)
+	if err != nil {
+		return Report{}, fmt.Errorf("chaos: the bus probe: %w", err)
+	}
+	defer probe.Close()
 
 	var (
 		mu      sync.Mutex
@@ -214,7 +229,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	r.Checks = append(r.Checks, checkSystem(ctx, cfg, db, results)...)
 	r.Checks = append(r.Checks, consumersGaveUp(faults))
-	figures(&r, cfg, start, results)
+	figures(&r, cfg, start, results, probe.arrivals())
 	r.Checks = append(r.Checks, lagAfter(ctx, load, r.SteadyLagP99Ms))
 	r.OK = true
 	for _, ch := range r.Checks {
@@ -310,8 +325,9 @@ func injectFaults(ctx context.Context, cfg Config, start time.Time) []FaultRepor
 }
 
 // figures fills in the steady figures (the orders that ended before the first fault) and
-// each fault's recovery and the latency of the orders started while it lasted.
-func figures(r *Report, cfg Config, start time.Time, results []loadgen.OrderResult) {
+// each fault's recovery, the latency of the orders started while it lasted and what the
+// bus probe saw meanwhile.
+func figures(r *Report, cfg Config, start time.Time, results []loadgen.OrderResult, arrivals []arrival) {
 	at := func(seconds float64) time.Time { return start.Add(time.Duration(seconds * float64(time.Second))) }
 	lastStart := at(float64(cfg.Orders) / cfg.Rate)
 	firstFault := lastStart
@@ -353,6 +369,8 @@ func figures(r *Report, cfg Config, start time.Time, results []loadgen.OrderResu
 			}
 		}
 		f.Orders, f.P99Ms = len(during), p99(during)
+		bus := figuresBetween(arrivals, from, until)
+		f.BusGapMs, f.PublishWaitMaxMs, f.DeliveryWaitMaxMs = ms(bus.storedGap), ms(bus.publishMax), ms(bus.waitMax)
 		f.RecoverSeconds = recovery(done, from, until, cfg.Rate)
 	}
 }
@@ -381,6 +399,9 @@ func recovery(done []time.Time, from, until time.Time, rate float64) float64 {
 	return 0
 }
 
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
 // p99 is the nearest-rank 99th percentile in milliseconds (0 for none).
 func p99(ds []time.Duration) float64 {
 	if len(ds) == 0 {
@@ -389,7 +410,7 @@ func p99(ds []time.Duration) float64 {
 	ds = slices.Clone(ds)
 	slices.Sort(ds)
 	i := (len(ds)*99 + 99) / 100
-	return float64(ds[min(i, len(ds))-1]) / float64(time.Millisecond)
+	return ms(ds[min(i, len(ds))-1])
 }
 
 // retryUnavailable carries the load's calls to the API over the API's restarts: a call

@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
 	"github.com/ordersaga/ordersaga/loadgen"
@@ -159,8 +161,20 @@ func TestFiguresAreThoseOfTheOrdersStartedDuringEachFault(t *testing.T) {
 		order("first-b", 11*time.Second, 5*time.Second, time.Second),
 		order("second", 20*time.Second, 300*time.Millisecond, 50*time.Millisecond),
 	}
+	at := func(d time.Duration) time.Time { return start.Add(d) }
+	const s = time.Second
+	// Each event: committed to the store, taken in by the bus, first received.
+	arrivals := []arrival{
+		{at(9 * s), at(9 * s), at(9*s + 100*time.Millisecond)}, // before the first fault: not its
+		{at(10 * s), at(10*s + 500*time.Millisecond), at(10*s + 600*time.Millisecond)},
+		{at(11 * s), at(11 * s), at(16 * s)},                      // waited 5 s for the consumer
+		{at(12 * s), at(15 * s), at(15*s + 100*time.Millisecond)}, // 3 s to the bus, which took nothing in for 4 s before it and 4.9 s after
+		{at(19 * s), at(19*s + 900*time.Millisecond), at(21 * s)}, // taken in during the first, received during the second
+		{at(29 * s), at(29 * s), at(35 * s)},                      // waited until the load's end at 30 s
+		{at(25 * s), at(30 * s), at(30*s + time.Millisecond)},     // taken in after the last fault's window
+	}
 	r := Report{Faults: []FaultReport{{AtSeconds: 10}, {AtSeconds: 20}}}
-	figures(&r, Config{Orders: 30, Rate: 1}, start, results)
+	figures(&r, Config{Orders: 30, Rate: 1}, start, results, arrivals)
 	if r.SteadyP99Ms != 100 || r.SteadyLagP99Ms != 20 {
 		t.Errorf("steady p99 %v ms, lag %v ms; want 100 and 20", r.SteadyP99Ms, r.SteadyLagP99Ms)
 	}
@@ -170,5 +184,32 @@ func TestFiguresAreThoseOfTheOrdersStartedDuringEachFault(t *testing.T) {
 	}
 	if second.Orders != 1 || second.Slowest != "second" || second.LagMaxMs != 50 {
 		t.Errorf("second fault: %+v, want 1 order, lag max 50 ms", second)
+	}
+	if first.BusGapMs != 4900 || first.PublishWaitMaxMs != 3000 || first.DeliveryWaitMaxMs != 5000 {
+		t.Errorf("first fault: bus gap %v ms, to the bus %v ms, to the consumer %v ms; want 4900 (15 s to 19.9 s), 3000 and 5000",
+			first.BusGapMs, first.PublishWaitMaxMs, first.DeliveryWaitMaxMs)
+	}
+	if second.BusGapMs != 9000 || second.PublishWaitMaxMs != 0 || second.DeliveryWaitMaxMs != 1100 {
+		t.Errorf("second fault: bus gap %v ms, to the bus %v ms, to the consumer %v ms; want 9000 (20 s to 29 s), 0 and 1100",
+			second.BusGapMs, second.PublishWaitMaxMs, second.DeliveryWaitMaxMs)
+	}
+}
+
+// The probe keeps each event's first arrival: a redelivery (an ack lost with a leader) is
+// not a wait; what it cannot place in time (undecodable, no time from the bus) is left out.
+func TestTheProbeKeepsFirstArrivals(t *testing.T) {
+	p := &busProbe{first: map[uuid.UUID]arrival{}}
+	stored := time.Now()
+	id := uuid.New()
+	msg := eventbus.Message{Event: ordersaga.RecordedEvent{ID: id, RecordedAt: stored.Add(-time.Second)}, PublishedAt: stored}
+	p.note(msg, stored.Add(time.Second))
+	msg.Deliveries = 2
+	p.note(msg, stored.Add(time.Minute))
+	p.note(eventbus.Message{Event: ordersaga.RecordedEvent{ID: uuid.New()}}, stored)
+	p.note(eventbus.Message{DecodeErr: errors.New("not JSON"), PublishedAt: stored}, stored)
+	got := p.arrivals()
+	if len(got) != 1 || !got[0].stored.Equal(stored) || !got[0].received.Equal(stored.Add(time.Second)) ||
+		!got[0].recorded.Equal(stored.Add(-time.Second)) {
+		t.Errorf("arrivals %+v, want the first delivery's alone", got)
 	}
 }

@@ -74,9 +74,14 @@ func inject(ctx context.Context, c *localcluster.Cluster, fault string, n int, t
 }
 
 // killLeader kills the node that leads the bus (the one whose loss costs an election),
-// starts it again after t.down and waits until the bus has a leader; it measures how long
-// the bus had none: until another node led, or the killed one, started again, did.
+// starts it again after t.down and waits until the cluster is whole again; it measures how
+// long the bus had no leader: until another node led, or the killed one, started again,
+// did. It kills only a whole cluster: one whose last restarted node still catches up has
+// lost more than one node of three when its leader dies.
 func killLeader(ctx context.Context, c *localcluster.Cluster, t faultTiming) (injected, error) {
+	if err := waitWhole(ctx, c); err != nil {
+		return injected{}, err
+	}
 	p, err := waitLeader(ctx, c)
 	if err != nil {
 		return injected{}, err
@@ -101,7 +106,7 @@ func killLeader(ctx context.Context, c *localcluster.Cluster, t faultTiming) (in
 	if err := p.Start(); err != nil {
 		return injected{target: p.Name}, err
 	}
-	_, err = waitLeader(ctx, c)
+	err = waitWhole(ctx, c)
 	return injected{target: p.Name + " (leader)", leaderless: <-elected}, err
 }
 
@@ -170,6 +175,22 @@ func waitLeader(ctx context.Context, c *localcluster.Cluster) (*localcluster.Pro
 		p, err := c.NATSLeader(ctx)
 		if err == nil || time.Now().After(deadline) {
 			return p, err
+		}
+		sleep(ctx, 100*time.Millisecond)
+	}
+}
+
+// waitWhole waits, up to two minutes, until every NATS server is back in the cluster
+// and caught up (localcluster.NATSWhole).
+func waitWhole(ctx context.Context, c *localcluster.Cluster) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		err := c.NATSWhole(ctx)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			if err != nil {
+				return fmt.Errorf("the NATS cluster is not whole: %w", err)
+			}
+			return nil
 		}
 		sleep(ctx, 100*time.Millisecond)
 	}

@@ -345,6 +345,12 @@ func (c *Cluster) startRoles() error {
 	return nil
 }
 
+// BusConfig is how a client named clientID reaches the cluster's bus, as the roles do.
+func (c *Cluster) BusConfig(clientID string) system.BusConfig {
+	return system.BusConfig{Kind: c.cfg.Bus, URL: c.NATSURL, MonitorURL: c.NATSMonitorURL, ClusterID: natsembed.DefaultClusterID,
+		ClientID: clientID, Replicas: c.cfg.NATSNodes}
+}
+
 // env is a role's environment: what compose and the manifests give it, on loopback.
 func (c *Cluster) env(r topology.Role, name, health string) []string {
 	env := []string{

@@ -430,7 +430,7 @@ func TestLoadSmoke(t *testing.T) {
 		orders int
 		args   []string
 	}{
-		{"api", 50, []string{"--concurrency", "8", "--baseline"}},
+		{"api", 50, []string{"--concurrency", "8", "--baseline", "--cpu"}},
 		{"temporal", 30, []string{"--via", "temporal", "--decide-at", "paid", "--rate", "20", "--baseline"}},
 	}
 	for _, run := range runs {
@@ -447,13 +447,15 @@ func TestLoadSmoke(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got struct {
-			RunID    string         `json:"run_id"`
-			Statuses map[string]int `json:"statuses"`
-			Failures int            `json:"failures"`
-			Verify   string         `json:"verify"`
-			Ratio    float64        `json:"ratio_to_baseline"`
-			Via      string         `json:"via"`
-			DecideAt string         `json:"decide_at"`
+			RunID    string             `json:"run_id"`
+			Statuses map[string]int     `json:"statuses"`
+			Failures int                `json:"failures"`
+			Verify   string             `json:"verify"`
+			Ratio    float64            `json:"ratio_to_baseline"`
+			Via      string             `json:"via"`
+			DecideAt string             `json:"decide_at"`
+			CPU      map[string]float64 `json:"cpu_ms_per_order"`
+			BaseCPU  map[string]float64 `json:"baseline_cpu_ms_per_order"`
 		}
 		if err := json.Unmarshal(raw, &got); err != nil {
 			t.Fatal(err)
@@ -472,6 +474,16 @@ func TestLoadSmoke(t *testing.T) {
 		}
 		if got.Via != cmp.Or(flagValue(run.args, "--via"), "api") || got.DecideAt != cmp.Or(flagValue(run.args, "--decide-at"), "start") {
 			t.Errorf("%s: report says via %q, decide at %q", run.name, got.Via, got.DecideAt)
+		}
+		// --cpu: the dev process, the temporal CLI's dev server and PostgreSQL all work for
+		// a saga; the baseline needs Temporal and the worker in dev.
+		if slices.Contains(run.args, "--cpu") {
+			if got.CPU["temporal"] <= 0 || got.CPU["ordersaga"] <= 0 || got.CPU["postgres"] <= 0 ||
+				got.BaseCPU["temporal"] <= 0 || got.BaseCPU["ordersaga"] <= 0 {
+				t.Errorf("%s: CPU per order %v, the baseline's %v; want temporal, ordersaga and postgres above 0 (postgres for the saga)", run.name, got.CPU, got.BaseCPU)
+			}
+		} else if got.CPU != nil {
+			t.Errorf("%s: CPU per order %v without --cpu", run.name, got.CPU)
 		}
 		s.assertBaselineMirrorsSagas(t, run.name, got.RunID)
 	}

@@ -13,6 +13,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"sync"
@@ -75,6 +76,15 @@ type Config struct {
 	// OnOrder, when set, is told of every order as it ends (or fails), from the drivers'
 	// goroutines, one call at a time: for figures over time (ordersaga chaos).
 	OnOrder func(OrderResult)
+	// CPU, when set, is sampled before and after every round of the saga and of the
+	// baseline, and the report gives each side's CPU per order by group (proccpu.Meter:
+	// the processes of a stack on this machine).
+	CPU CPUSampler
+}
+
+// CPUSampler reports the CPU time groups of processes have used so far.
+type CPUSampler interface {
+	Sample() (map[string]time.Duration, error)
 }
 
 // OrderResult is one order of a run.
@@ -191,6 +201,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		name    string
 		job     func(ctx context.Context, worker, i int, start time.Time) error
 		elapsed time.Duration
+		cpu     map[string]time.Duration
 	}
 	phases := []*phase{{name: "orders", job: runSaga}}
 	if cfg.Baseline {
@@ -207,9 +218,16 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			slices.Reverse(order)
 		}
 		for _, ph := range order {
+			before, err := sampleCPU(cfg.CPU)
+			if err != nil {
+				return r, err
+			}
 			elapsed, err := drive(ctx, cfg, ph.name, from, to, ph.job)
 			ph.elapsed += elapsed
 			if err != nil {
+				return r, err
+			}
+			if ph.cpu, err = addCPU(cfg.CPU, ph.cpu, before); err != nil {
 				return r, err
 			}
 		}
@@ -218,12 +236,53 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	r.RefusedDecisions = refused.Load()
 	r.OrdersPerSec = float64(cfg.Orders) / r.Seconds
 	r.SagaLatency, r.ProjectionLag = percentiles(latencies), percentiles(lags)
+	r.CPUPerOrderMs = perOrderMs(phases[0].cpu, cfg.Orders)
 	if !cfg.Baseline {
 		return r, nil
 	}
+	r.BaselineCPUPerOrderMs = perOrderMs(phases[1].cpu, cfg.Orders)
 	r.BaselinePerSec = float64(cfg.Orders) / phases[1].elapsed.Seconds()
 	p := percentiles(baseline)
 	r.BaselineLatency = &p
 	r.Ratio = r.OrdersPerSec / r.BaselinePerSec
 	return r, nil
+}
+
+// sampleCPU samples cpu, if there is one.
+func sampleCPU(cpu CPUSampler) (map[string]time.Duration, error) {
+	if cpu == nil {
+		return nil, nil
+	}
+	sample, err := cpu.Sample()
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: sample CPU: %w", err)
+	}
+	return sample, nil
+}
+
+// addCPU adds to sum what cpu's groups used since before, and returns it.
+func addCPU(cpu CPUSampler, sum, before map[string]time.Duration) (map[string]time.Duration, error) {
+	after, err := sampleCPU(cpu)
+	if err != nil || after == nil {
+		return sum, err
+	}
+	if sum == nil {
+		sum = map[string]time.Duration{}
+	}
+	for name, t := range after {
+		sum[name] += max(t-before[name], 0)
+	}
+	return sum, nil
+}
+
+// perOrderMs is cpu divided by orders, in milliseconds; nil without figures.
+func perOrderMs(cpu map[string]time.Duration, orders int) map[string]float64 {
+	if cpu == nil {
+		return nil
+	}
+	out := make(map[string]float64, len(cpu))
+	for name, t := range cpu {
+		out[name] = float64(t) / float64(time.Millisecond) / float64(orders)
+	}
+	return out
 }

@@ -39,6 +39,10 @@ type Report struct {
 	BaselinePerSec  float64      `json:"baseline_orders_per_second,omitempty"`
 	BaselineLatency *Percentiles `json:"baseline_latency,omitempty"`
 	Ratio           float64      `json:"ratio_to_baseline,omitempty"`
+	// CPUPerOrderMs is the CPU each group of processes used per order during the saga's
+	// rounds (Config.CPU), BaselineCPUPerOrderMs during the baseline's; nil unmeasured.
+	CPUPerOrderMs         map[string]float64 `json:"cpu_ms_per_order,omitempty"`
+	BaselineCPUPerOrderMs map[string]float64 `json:"baseline_cpu_ms_per_order,omitempty"`
 }
 
 // percentiles returns the nearest-rank percentiles of ds (which it sorts).

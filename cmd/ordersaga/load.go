@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
+	"github.com/ordersaga/ordersaga/internal/proccpu"
 	"github.com/ordersaga/ordersaga/internal/system"
 	"github.com/ordersaga/ordersaga/loadgen"
 	"github.com/ordersaga/ordersaga/sqldb"
@@ -34,6 +38,7 @@ type loadFlags struct {
 	baseline    bool
 	rounds      int
 	jsonFile    string
+	cpu         bool
 }
 
 func (m *Main) loadCommand() *cobra.Command {
@@ -57,6 +62,7 @@ func (m *Main) loadCommand() *cobra.Command {
 	fs.BoolVar(&r.baseline, "baseline", false, "also run the no-op BaselineSaga the same way and report the ratio (the worker must run it: dev does, or ordersaga worker --with-baseline)")
 	fs.IntVar(&r.rounds, "rounds", 0, "with --baseline: alternate saga and baseline in this many rounds, so that drift during the run weighs on both alike (default 4)")
 	fs.StringVar(&r.jsonFile, "json", "", "also write the figures to this file as JSON")
+	fs.BoolVar(&r.cpu, "cpu", false, "also report CPU per order of the stack's processes on this machine (temporal, ordersaga, postgres; from /proc, Linux only), for the saga and the baseline apart")
 	cmd.RunE = m.runs(func(ctx context.Context) error { return m.load(ctx, r) })
 	return cmd
 }
@@ -78,6 +84,13 @@ func (m *Main) load(ctx context.Context, r loadFlags) error {
 		Baseline: r.baseline, Rounds: r.rounds, Progress: m.Stderr}
 	if err := cfg.Validate(); err != nil {
 		return asFlag(err)
+	}
+	if r.cpu {
+		meter, err := proccpu.New(proccpu.DefaultGroups())
+		if err != nil {
+			return fmt.Errorf("--cpu: %w", err)
+		}
+		cfg.CPU = meter
 	}
 	logger := m.logger(true, r.log.level)
 	conn, err := m.dialAPI(r.api)
@@ -164,6 +177,23 @@ func printReport(m *Main, r loadgen.Report) {
 			r.BaselinePerSec, r.BaselineLatency.P50, r.BaselineLatency.P99, r.Rounds, r.RunID)
 		fmt.Fprintf(w, "ratio              %.2f of the baseline's throughput\n", r.Ratio)
 	}
+	printCPU(w, "cpu per order      ", r.CPUPerOrderMs)
+	printCPU(w, "  baseline's       ", r.BaselineCPUPerOrderMs)
+}
+
+// printCPU prints CPU per order by group of processes, and their total.
+func printCPU(w io.Writer, label string, perOrder map[string]float64) {
+	if perOrder == nil {
+		return
+	}
+	names := slices.Sorted(maps.Keys(perOrder))
+	var total float64
+	parts := make([]string, 0, len(names))
+	for _, name := range names {
+		total += perOrder[name]
+		parts = append(parts, fmt.Sprintf("%s %.1f ms", name, perOrder[name]))
+	}
+	fmt.Fprintf(w, "%s%s; total %.1f ms\n", label, strings.Join(parts, ", "), total)
 }
 
 // printStatements prints the database statements that took the most time during the run,

@@ -23,8 +23,12 @@ func hideMissing(p auth.Principal, orderID string, err error) error {
 // orderParties returns the customer and the restaurant of an order, from its first event
 // in the store (the read model may not hold it yet). A missing order (or one whose saga
 // has not yet written its first event) is ENOTFOUND to an operator and EFORBIDDEN to
-// anyone else.
+// anyone else. An order's first event never changes, so the parties it names are kept
+// (s.parties) and later calls about the order read nothing.
 func (s *orderServer) orderParties(ctx context.Context, p auth.Principal, orderID string) (customer, restaurant string, err error) {
+	if known, ok := s.parties.Get(orderID); ok {
+		return known.customer, known.restaurant, nil
+	}
 	stream, err := ordersaga.OrderStream(orderID)
 	if err != nil {
 		return "", "", err
@@ -37,11 +41,21 @@ func (s *orderServer) orderParties(ctx context.Context, p auth.Principal, orderI
 		return "", "", hideMissing(p, orderID, ordersaga.Errorf(ordersaga.ENOTFOUND, "order %s not found", orderID))
 	}
 	created, ok := orderCreated(first[0])
-	if !ok && p.Role != auth.Operator {
-		return "", "", auth.Denied("order %s", orderID)
+	if !ok {
+		if p.Role != auth.Operator {
+			return "", "", auth.Denied("order %s", orderID)
+		}
+		return "", "", nil
 	}
+	s.parties.Add(orderID, orderParties{customer: created.CustomerID, restaurant: created.RestaurantID})
 	return created.CustomerID, created.RestaurantID, nil
 }
+
+// orderParties are the customer and the restaurant an order's first event names.
+type orderParties struct{ customer, restaurant string }
+
+// keptOrderParties is how many orders' parties the API keeps (the most recently used).
+const keptOrderParties = 10_000
 
 // orderCreated decodes the order-created event that starts an order stream.
 func orderCreated(e ordersaga.RecordedEvent) (ordersaga.OrderCreated, bool) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -73,6 +74,8 @@ type orderServer struct {
 	store    EventStore
 	// maxWatch is how long one WatchOrder stream lasts at most.
 	maxWatch time.Duration
+	// parties are the customer and restaurant of the orders asked about lately.
+	parties *lru.Cache[string, orderParties]
 }
 
 func (s *orderServer) PlaceOrder(ctx context.Context, req *ordersagav1.PlaceOrderRequest) (*ordersagav1.PlaceOrderResponse, error) {

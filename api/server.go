@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
 	"go.opentelemetry.io/otel/metric"
@@ -145,8 +146,9 @@ func NewServer(cfg Config) (*Server, error) {
 	healthpb.RegisterHealthServer(g, h)
 	h.SetServingStatus(ordersagav1.EventStoreService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	if cfg.Sagas != nil && cfg.ReadModels != nil && cfg.Accounts != nil && cfg.Menus != nil {
+		parties, _ := lru.New[string, orderParties](keptOrderParties) // errs only for a size <= 0
 		ordersagav1.RegisterOrderServiceServer(g, &orderServer{sagas: cfg.Sagas, reads: cfg.ReadModels, accounts: cfg.Accounts, menus: cfg.Menus,
-			store: cfg.Store, maxWatch: cfg.MaxWatch})
+			store: cfg.Store, maxWatch: cfg.MaxWatch, parties: parties})
 		h.SetServingStatus(ordersagav1.OrderService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	}
 	if cfg.Reflection {

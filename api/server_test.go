@@ -25,6 +25,7 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/auth"
 	"github.com/ordersaga/ordersaga/eventstore"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
 	"github.com/ordersaga/ordersaga/internal/dbtest"
@@ -45,6 +46,12 @@ func serve(t *testing.T, databaseURL string) *grpc.ClientConn {
 
 // serveWith is serve with the server's Config changed by with first (when not nil).
 func serveWith(t *testing.T, databaseURL string, with func(*api.Config)) *grpc.ClientConn {
+	t.Helper()
+	return serveFor(t, databaseURL, with)(stacktest.Operator)
+}
+
+// serveFor is serveWith, and returns a way to connect as anyone.
+func serveFor(t *testing.T, databaseURL string, with func(*api.Config)) (as func(auth.Principal) *grpc.ClientConn) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqldb.Open(ctx, sqldb.Config{URL: databaseURL})
@@ -79,12 +86,14 @@ func serveWith(t *testing.T, databaseURL string, with func(*api.Config)) *grpc.C
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()), tokens.As(t, stacktest.Operator))
-	if err != nil {
-		t.Fatal(err)
+	return func(p auth.Principal) *grpc.ClientConn {
+		conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()), tokens.As(t, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
 	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
 }
 
 // A call is measured when the server is given meters and traced when it is given tracers,

@@ -1,0 +1,83 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/auth"
+	"github.com/ordersaga/ordersaga/eventstore"
+	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
+	"github.com/ordersaga/ordersaga/internal/dbtest"
+	"github.com/ordersaga/ordersaga/menus"
+	"github.com/ordersaga/ordersaga/payments"
+	"github.com/ordersaga/ordersaga/projections"
+	"github.com/ordersaga/ordersaga/sqldb"
+)
+
+// countingStore counts the store reads the API makes.
+type countingStore struct {
+	api.EventStore
+	reads atomic.Int64
+}
+
+func (c *countingStore) ReadStream(ctx context.Context, stream ordersaga.Stream, from int64, limit int) ([]ordersaga.RecordedEvent, error) {
+	c.reads.Add(1)
+	return c.EventStore.ReadStream(ctx, stream, from, limit)
+}
+
+// Who an order belongs to is read from its first event once: later calls about it read
+// nothing, and still refuse those it does not belong to. An order not there yet is not
+// remembered as missing.
+func TestAnOrdersPartiesAreReadOnce(t *testing.T) {
+	url := dbtest.NewDatabase(t)
+	ctx := context.Background()
+	var store *countingStore
+	as := serveFor(t, url, func(cfg *api.Config) {
+		db, err := sqldb.Open(ctx, sqldb.Config{URL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(db.Close)
+		events := eventstore.New(db)
+		store = &countingStore{EventStore: events}
+		cfg.Store, cfg.Sagas, cfg.ReadModels = store, noSagas{}, projections.NewReadModels(db)
+		cfg.Accounts, cfg.Menus = payments.Accounts{Store: events}, menus.Menus{Store: events}
+	})
+	alice := auth.Principal{Role: auth.Customer, ID: "alice"}
+	aliceClient := ordersagav1.NewOrderServiceClient(as(alice))
+	bobClient := ordersagav1.NewOrderServiceClient(as(bob))
+	// A version the store has not got: the parties are read, then the store's version.
+	beyond := func(c ordersagav1.OrderServiceClient, order string) codes.Code {
+		_, err := c.GetOrder(ctx, &ordersagav1.GetOrderRequest{OrderId: order, MinVersion: 99})
+		return status.Code(err)
+	}
+	if got := beyond(aliceClient, "later"); got != codes.PermissionDenied {
+		t.Fatalf("an order not there yet: %v, want PermissionDenied", got)
+	}
+	created, _ := json.Marshal(ordersaga.OrderCreated{OrderID: "later", CustomerID: alice.ID, RestaurantID: "r-7", Currency: "EUR",
+		Items: []ordersaga.Item{{ID: "pizza", Name: "Pizza", UnitPrice: 1000, Quantity: 1}}, Amount: 1000})
+	stream, _ := ordersaga.OrderStream("later")
+	if _, err := store.Append(ctx, stream, ordersaga.NoStream, []ordersaga.EventData{{ID: uuid.New(), Type: ordersaga.EventOrderCreated, Data: created}}); err != nil {
+		t.Fatal(err)
+	}
+	before := store.reads.Load()
+	for range 3 {
+		if got := beyond(aliceClient, "later"); got != codes.FailedPrecondition {
+			t.Fatalf("alice's own order: %v, want FailedPrecondition (version 99 not written)", got)
+		}
+		if got := beyond(bobClient, "later"); got != codes.PermissionDenied {
+			t.Fatalf("bob asks about alice's order: %v, want PermissionDenied", got)
+		}
+	}
+	if reads := store.reads.Load() - before; reads != 1 {
+		t.Errorf("six calls about one order read the store %d times, want once", reads)
+	}
+}

@@ -227,6 +227,12 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err := c.WaitReady(ctx, time.Minute); err != nil {
 		r.Checks = append(r.Checks, Check{Name: "every role ready after the faults", Figure: err.Error()})
 	}
+	// A bus cut or a leader's loss last leaves the NATS servers electing leaders for the
+	// stream and each consumer for a few seconds more: the system has settled once the
+	// cluster is whole again.
+	if err := waitWhole(ctx, c); err != nil {
+		r.Checks = append(r.Checks, Check{Name: "the NATS cluster whole again after the faults", Figure: err.Error()})
+	}
 	r.Checks = append(r.Checks, checkSystem(ctx, cfg, db, results)...)
 	r.Checks = append(r.Checks, consumersGaveUp(faults))
 	figures(&r, cfg, start, results, probe.arrivals())

@@ -192,7 +192,9 @@ func waitWhole(ctx context.Context, c *localcluster.Cluster) error {
 			}
 			return nil
 		}
-		sleep(ctx, 100*time.Millisecond)
+		// Not too often: a JetStream server's /jsz with consumers locks the stream and
+		// its consumers to describe them.
+		sleep(ctx, 500*time.Millisecond)
 	}
 }
 

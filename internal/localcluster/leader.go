@@ -28,7 +28,7 @@ func (c *Cluster) NATSLeader(ctx context.Context) (*Process, error) {
 		}
 		// Only a server's word about itself counts: the others may still name a leader
 		// that is gone.
-		if stream, err := eventsStream(ctx, p); err == nil && stream.Cluster.Leader == p.Name {
+		if stream, err := eventsStream(ctx, p, false); err == nil && stream.Cluster.Leader == p.Name {
 			return p, nil
 		}
 	}
@@ -67,7 +67,7 @@ func (c *Cluster) NATSWhole(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	stream, err := eventsStream(ctx, leader)
+	stream, err := eventsStream(ctx, leader, true)
 	if err != nil {
 		return err
 	}
@@ -133,14 +133,19 @@ type streamDetail struct {
 	} `json:"consumer_detail"`
 }
 
-// eventsStream is what server p says of the events stream (the one stream on the bus).
-func eventsStream(ctx context.Context, p *Process) (streamDetail, error) {
+// eventsStream is what server p says of the events stream (the one stream on the bus),
+// and of its consumers if asked (a heavier question: the server locks each to describe it).
+func eventsStream(ctx context.Context, p *Process, withConsumers bool) (streamDetail, error) {
 	var jsz struct {
 		Accounts []struct {
 			Streams []streamDetail `json:"stream_detail"`
 		} `json:"account_details"`
 	}
-	if err := monitor(ctx, p, "/jsz?streams=true&consumers=true", &jsz); err != nil {
+	path := "/jsz?streams=true"
+	if withConsumers {
+		path += "&consumers=true"
+	}
+	if err := monitor(ctx, p, path, &jsz); err != nil {
 		return streamDetail{}, err
 	}
 	for _, a := range jsz.Accounts {

@@ -47,6 +47,18 @@ func Pick() (int, error) {
 	return 0, errors.New("freeport: no free port on loopback between 10000 and 32767")
 }
 
+// Reserve records port, chosen elsewhere, as handed out, so that Pick never returns it;
+// false if this process had handed it out already (two servers would share it).
+func Reserve(port int) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	if given[port] {
+		return false
+	}
+	given[port] = true
+	return true
+}
+
 // Addr is Pick as 127.0.0.1:port.
 func Addr() (string, error) {
 	port, err := Pick()

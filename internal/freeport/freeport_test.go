@@ -25,3 +25,22 @@ func TestPortsAreLowAndNeverTwice(t *testing.T) {
 		seen[port] = true
 	}
 }
+
+// A port chosen elsewhere and reserved is handed out no more, and reserving a port twice,
+// or one Pick gave, says so.
+func TestReservedPortsAreNotHandedOutAgain(t *testing.T) {
+	picked, err := freeport.Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if freeport.Reserve(picked) {
+		t.Errorf("port %d, handed out by Pick, reserved again", picked)
+	}
+	chosen := freeport.Low - 1 // outside Pick's range: never handed out before
+	if !freeport.Reserve(chosen) {
+		t.Fatalf("port %d refused the first time", chosen)
+	}
+	if freeport.Reserve(chosen) {
+		t.Errorf("port %d reserved twice", chosen)
+	}
+}

@@ -111,16 +111,19 @@ func Prepare(ctx context.Context, cfg *Config) error {
 		}
 	}
 	if cfg.ports == nil {
+		if cfg.FrontendPort != 0 && !freeport.Reserve(cfg.FrontendPort) {
+			return fmt.Errorf("temporalserver: frontend port %d is already another server's", cfg.FrontendPort)
+		}
 		cfg.ports = map[string][2]int{}
 		for _, s := range Services() {
 			// Under 32768: the server records its services' ports in a SMALLINT column,
 			// so the kernel's ephemeral ports (32768 and up) make every service fail at
 			// start.
-			grpc, err := pickBut(cfg.FrontendPort)
+			grpc, err := freeport.Pick()
 			if err != nil {
 				return err
 			}
-			membership, err := pickBut(cfg.FrontendPort)
+			membership, err := freeport.Pick()
 			if err != nil {
 				return err
 			}
@@ -181,17 +184,6 @@ func (cfg *Config) dynamicConfigPath() string { return filepath.Join(cfg.Dir, "d
 // Args are the server's arguments that run one service.
 func (cfg *Config) Args(service string) []string {
 	return []string{"--config-file", cfg.ConfigPath(), "--allow-no-auth", "start", "--service", service}
-}
-
-// pickBut picks a free port other than taken (the frontend's port a caller chose, which
-// freeport does not know of).
-func pickBut(taken int) (int, error) {
-	for {
-		port, err := freeport.Pick()
-		if err != nil || port != taken {
-			return port, err
-		}
-	}
 }
 
 // HostPort is the frontend's address, which clients dial.

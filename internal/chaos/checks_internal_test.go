@@ -172,6 +172,7 @@ func TestFiguresAreThoseOfTheOrdersStartedDuringEachFault(t *testing.T) {
 		{at(19 * s), at(19*s + 900*time.Millisecond), at(21 * s)}, // taken in during the first, received during the second
 		{at(29 * s), at(29 * s), at(35 * s)},                      // waited until the load's end at 30 s
 		{at(25 * s), at(30 * s), at(30*s + time.Millisecond)},     // taken in after the last fault's window
+		{time.Time{}, at(29 * s), at(29 * s)},                     // no commit time: no wait to the bus
 	}
 	r := Report{Faults: []FaultReport{{AtSeconds: 10}, {AtSeconds: 20}}}
 	figures(&r, Config{Orders: 30, Rate: 1}, start, results, arrivals)

@@ -169,32 +169,34 @@ func injectInto(ctx context.Context, c *localcluster.Cluster, fault string, n in
 
 // waitLeader waits, up to two minutes, until the bus has a leader (a cluster elects one
 // after it lost its own, or restarted), and returns it: a NATS fault is undone only then.
-func waitLeader(ctx context.Context, c *localcluster.Cluster) (*localcluster.Process, error) {
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		p, err := c.NATSLeader(ctx)
-		if err == nil || time.Now().After(deadline) {
-			return p, err
-		}
-		sleep(ctx, 100*time.Millisecond)
-	}
+func waitLeader(ctx context.Context, c *localcluster.Cluster) (p *localcluster.Process, err error) {
+	err = poll(ctx, 100*time.Millisecond, func() (err error) {
+		p, err = c.NATSLeader(ctx)
+		return err
+	})
+	return p, err
 }
 
 // waitWhole waits, up to two minutes, until every NATS server is back in the cluster
-// and caught up (localcluster.NATSWhole).
+// and caught up (localcluster.NATSWhole). Not too often: a JetStream server's /jsz with
+// consumers locks the stream and its consumers to describe them.
 func waitWhole(ctx context.Context, c *localcluster.Cluster) error {
+	if err := poll(ctx, 500*time.Millisecond, func() error { return c.NATSWhole(ctx) }); err != nil {
+		return fmt.Errorf("the NATS cluster is not whole: %w", err)
+	}
+	return nil
+}
+
+// poll calls fn every so often until it succeeds, two minutes pass or ctx ends, and
+// returns its last error.
+func poll(ctx context.Context, every time.Duration, fn func() error) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		err := c.NATSWhole(ctx)
+		err := fn()
 		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
-			if err != nil {
-				return fmt.Errorf("the NATS cluster is not whole: %w", err)
-			}
-			return nil
+			return err
 		}
-		// Not too often: a JetStream server's /jsz with consumers locks the stream and
-		// its consumers to describe them.
-		sleep(ctx, 500*time.Millisecond)
+		sleep(ctx, every)
 	}
 }
 

@@ -110,7 +110,9 @@ func figuresBetween(arrivals []arrival, from, until time.Time) busFigures {
 		}
 		if !a.stored.Before(from) {
 			stored = append(stored, a.stored)
-			f.publishMax = max(f.publishMax, a.stored.Sub(a.recorded))
+			if !a.recorded.IsZero() { // an envelope without its commit time says nothing of it
+				f.publishMax = max(f.publishMax, a.stored.Sub(a.recorded))
+			}
 		}
 		received := a.received
 		if received.After(until) {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	ordersagav1 "github.com/ordersaga/ordersaga/gen/ordersaga/v1"
+	"github.com/ordersaga/ordersaga/internal/proccpu"
 )
 
 // Ways in: Config.Via.
@@ -269,8 +270,8 @@ func addCPU(cpu CPUSampler, sum, before map[string]time.Duration) (map[string]ti
 	if sum == nil {
 		sum = map[string]time.Duration{}
 	}
-	for name, t := range after {
-		sum[name] += max(t-before[name], 0)
+	for name, used := range proccpu.Delta(before, after) {
+		sum[name] += used
 	}
 	return sum, nil
 }

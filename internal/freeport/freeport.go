@@ -2,8 +2,8 @@
 // a child process (the Temporal server's services, `ordersaga nats`, a role), or a command
 // under test. A port from the kernel (listen on port 0) is in its ephemeral range, which
 // it also draws from for outgoing connections: one of those can take the port before the
-// server binds it ("address already in use"). So ports come from under that range, and are
-// never handed out twice by one process.
+// server binds it ("address already in use"). So ports come from under that range, are
+// never handed out twice by one process, and each process draws first from its own share.
 package freeport
 
 import (
@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
 	"sync"
 )
 
@@ -26,13 +27,24 @@ var (
 	given = map[int]bool{}
 )
 
+// shares splits Low..High so that processes picking at once (go test runs packages side
+// by side, each starting servers) draw from different parts: a port another process
+// picked but has not bound yet looks free here too.
+const shares = 32
+
 // Pick returns a port free on loopback now, between Low and High, that this process has
-// not handed out before.
+// not handed out before: from this process's share of the range (by its pid) while it
+// has room, then from anywhere in it.
 func Pick() (int, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	for range 1000 {
-		port := Low + rand.IntN(High-Low+1)
+	span := (High - Low + 1) / shares
+	own := Low + os.Getpid()%shares*span
+	for i := range 2000 {
+		port := own + rand.IntN(span)
+		if i >= 1000 {
+			port = Low + rand.IntN(High-Low+1)
+		}
 		if given[port] {
 			continue
 		}

@@ -1,10 +1,28 @@
 package freeport_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/ordersaga/ordersaga/internal/freeport"
 )
+
+// A process draws its first ports from its own thirty-second of the range, chosen by its
+// pid, so that test processes running side by side rarely pick the same port. (First in
+// the file: the test below uses up the share.)
+func TestAProcessPicksFromItsShareFirst(t *testing.T) {
+	span := (freeport.High - freeport.Low + 1) / 32
+	own := freeport.Low + os.Getpid()%32*span
+	for range 100 {
+		port, err := freeport.Pick()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if port < own || port >= own+span {
+			t.Fatalf("port %d outside this process's share %d to %d", port, own, own+span-1)
+		}
+	}
+}
 
 // Ports are handed out under the kernel's ephemeral range and never twice: two servers
 // given the same port (the Temporal server's history membership and matching gRPC port

@@ -53,10 +53,16 @@ func TestTheServerRunsAsFourProcessesOnPostgreSQL(t *testing.T) {
 	services := map[string]*exec.Cmd{}
 	start := func(service string) {
 		cmd := exec.Command(cfg.Server, cfg.Args(service)...)
-		log, err := os.Create(filepath.Join(cfg.Dir, service+".log"))
+		logPath := filepath.Join(cfg.Dir, service+".log")
+		log, err := os.Create(logPath)
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { // after the kill below: why a service was not there
+			if out, err := os.ReadFile(logPath); t.Failed() && err == nil {
+				t.Logf("%s's log ends:\n%s", service, out[max(0, len(out)-3000):])
+			}
+		})
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -242,12 +242,13 @@ func (c *Cluster) startTemporalServices(ctx context.Context) error {
 	if err := temporalserver.Prepare(ctx, &c.serverCfg); err != nil {
 		return err
 	}
-	for _, s := range temporalserver.Services() {
+	err := c.serverCfg.StartServices(ctx, func(s string) error {
 		p := c.process("temporal-"+s, TemporalRole, "", c.serverCfg.Args(s), nil)
 		p.binary = c.serverCfg.Server
-		if err := p.Start(); err != nil {
-			return err
-		}
+		return p.Start()
+	})
+	if err != nil {
+		return err
 	}
 	c.TemporalAddress = c.serverCfg.HostPort()
 	c.cfg.Logger.Info("waiting for the Temporal server's services", "frontend", c.TemporalAddress)

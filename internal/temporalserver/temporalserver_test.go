@@ -51,12 +51,12 @@ func TestTheServerRunsAsFourProcessesOnPostgreSQL(t *testing.T) {
 		}
 	}
 	services := map[string]*exec.Cmd{}
-	start := func(service string) {
+	start := func(service string) error {
 		cmd := exec.Command(cfg.Server, cfg.Args(service)...)
 		logPath := filepath.Join(cfg.Dir, service+".log")
 		log, err := os.Create(logPath)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		t.Cleanup(func() { // after the kill below: why a service was not there
 			if out, err := os.ReadFile(logPath); t.Failed() && err == nil {
@@ -65,13 +65,14 @@ func TestTheServerRunsAsFourProcessesOnPostgreSQL(t *testing.T) {
 		})
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		services[service] = cmd
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); log.Close() })
+		return nil
 	}
-	for _, s := range temporalserver.Services() {
-		start(s)
+	if err := cfg.StartServices(ctx, start); err != nil {
+		t.Fatal(err)
 	}
 	for range 2 {
 		if err := temporalserver.Register(ctx, cfg.HostPort(), "default", 2*time.Minute); err != nil {
@@ -127,7 +128,9 @@ func TestTheServerRunsAsFourProcessesOnPostgreSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = history.Wait()
-	start("history")
+	if err := start("history"); err != nil {
+		t.Fatal(err)
+	}
 	run("after", 5)
 }
 

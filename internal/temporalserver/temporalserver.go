@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,8 +29,6 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/ordersaga/ordersaga/internal/freeport"
 	"github.com/ordersaga/ordersaga/internal/toolbuild"
@@ -184,16 +183,27 @@ func (cfg *Config) ConfigPath() string { return filepath.Join(cfg.Dir, "temporal
 func (cfg *Config) dynamicConfigPath() string { return filepath.Join(cfg.Dir, "dynamicconfig.yaml") }
 
 // StartServices starts the server's services with start, in Services' order. The first
-// runs alone until it has written the cluster's metadata into the database: on a new
-// database every service writes it at start, and those that lose the race exit ("failed
-// to initialize current cluster metadata"), as CI once saw history do.
+// runs alone until it listens: a service writes the cluster's metadata into the database
+// (or brings it up to this configuration's ports) before it builds its gRPC server, and
+// services that do so at once race, the losers exiting ("failed to initialize current
+// cluster metadata"), as CI once saw history do.
 func (cfg *Config) StartServices(ctx context.Context, start func(service string) error) error {
 	services := Services()
 	if err := start(services[0]); err != nil {
 		return err
 	}
-	if err := cfg.waitClusterMetadata(ctx, 2*time.Minute); err != nil {
+	address := fmt.Sprintf("127.0.0.1:%d", cfg.ports[services[0]][0])
+	wait, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	err := retry(wait, func() error {
+		conn, err := (&net.Dialer{}).DialContext(wait, "tcp", address)
+		if err == nil {
+			conn.Close()
+		}
 		return err
+	})
+	if err != nil {
+		return fmt.Errorf("temporalserver: the %s service never listened on %s: %w", services[0], address, err)
 	}
 	for _, s := range services[1:] {
 		if err := start(s); err != nil {
@@ -202,35 +212,6 @@ func (cfg *Config) StartServices(ctx context.Context, start func(service string)
 	}
 	return nil
 }
-
-// waitClusterMetadata waits, up to within, until the server's database holds the current
-// cluster's metadata.
-func (cfg *Config) waitClusterMetadata(ctx context.Context, within time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, within)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d user=%s dbname=%s", cfg.SocketDir, cfg.Port, cfg.User, cfg.Database))
-	if err != nil {
-		return fmt.Errorf("temporalserver: connect to %s: %w", cfg.Database, err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	err = retry(ctx, func() error {
-		var n int
-		if err := conn.QueryRow(ctx, "SELECT count(*) FROM cluster_metadata_info WHERE cluster_name = $1", clusterName).Scan(&n); err != nil {
-			return err
-		}
-		if n == 0 {
-			return errors.New("no row yet")
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("temporalserver: the %s service never wrote the cluster's metadata: %w", Services()[0], err)
-	}
-	return nil
-}
-
-// clusterName is the cluster's name in the configuration.
-const clusterName = "active"
 
 // Args are the server's arguments that run one service.
 func (cfg *Config) Args(service string) []string {
@@ -243,9 +224,8 @@ func (cfg *Config) HostPort() string { return fmt.Sprintf("127.0.0.1:%d", cfg.Fr
 // templateData is what the configuration template reads.
 type templateData struct {
 	*Config
-	Stores      []store
-	Services    []service
-	ClusterName string
+	Stores   []store
+	Services []service
 }
 
 // store is one of the server's two databases, service one of its services.
@@ -258,8 +238,7 @@ type (
 )
 
 func (cfg *Config) templateData() templateData {
-	d := templateData{Config: cfg, Stores: []store{{"default", cfg.Database}, {"visibility", cfg.VisibilityDatabase}},
-		ClusterName: clusterName}
+	d := templateData{Config: cfg, Stores: []store{{"default", cfg.Database}, {"visibility", cfg.VisibilityDatabase}}}
 	for _, s := range Services() {
 		d.Services = append(d.Services, service{s, cfg.ports[s][0], cfg.ports[s][1]})
 	}
@@ -307,10 +286,10 @@ services:
 clusterMetadata:
   enableGlobalNamespace: false
   failoverVersionIncrement: 10
-  masterClusterName: "{{ .ClusterName }}"
-  currentClusterName: "{{ .ClusterName }}"
+  masterClusterName: "active"
+  currentClusterName: "active"
   clusterInformation:
-    {{ .ClusterName }}:
+    active:
       enabled: true
       initialFailoverVersion: 1
       rpcName: "frontend"

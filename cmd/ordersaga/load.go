@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -78,6 +79,23 @@ func asFlag(err error) error {
 	return fmt.Errorf("%s%s", flag, strings.TrimPrefix(invalid.Message, invalid.Field))
 }
 
+// cpuGroups are proccpu's groups, with this binary's own name among ordersaga's
+// executables: a stack started from a binary built under another name (ordersaga-new,
+// say) is measured too, not reported as using no CPU.
+func cpuGroups() []proccpu.Group {
+	groups := proccpu.DefaultGroups()
+	exe, err := os.Executable()
+	if err != nil {
+		return groups
+	}
+	for i, g := range groups {
+		if g.Name == "ordersaga" && !slices.Contains(g.Executables, filepath.Base(exe)) {
+			groups[i].Executables = append(g.Executables, filepath.Base(exe))
+		}
+	}
+	return groups
+}
+
 // load drives the load and prints what it measured.
 func (m *Main) load(ctx context.Context, r loadFlags) error {
 	cfg := loadgen.Config{Orders: r.orders, Concurrency: r.concurrency, Rate: r.rate, Via: r.via, DecideAt: r.decideAt,
@@ -86,7 +104,7 @@ func (m *Main) load(ctx context.Context, r loadFlags) error {
 		return asFlag(err)
 	}
 	if r.cpu {
-		meter, err := proccpu.New(proccpu.DefaultGroups())
+		meter, err := proccpu.New(cpuGroups())
 		if err != nil {
 			return fmt.Errorf("--cpu: %w", err)
 		}

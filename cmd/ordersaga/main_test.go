@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -583,4 +584,22 @@ func TestEveryFlagsHelpReadsAsWritten(t *testing.T) {
 		}
 	}
 	walk(m.commands())
+}
+
+// load --cpu counts the stack's ordersaga processes under this binary's name too, whatever
+// it was built as (a test binary here), beside the name ordersaga.
+func TestCPUGroupsNameThisBinary(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range cpuGroups() {
+		if g.Name == "ordersaga" {
+			names = g.Executables
+		}
+	}
+	if !slices.Contains(names, "ordersaga") || !slices.Contains(names, filepath.Base(exe)) {
+		t.Fatalf("ordersaga's executables are %v, want ordersaga and %s", names, filepath.Base(exe))
+	}
 }

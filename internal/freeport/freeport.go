@@ -7,12 +7,14 @@
 package freeport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
 	"sync"
+	"time"
 )
 
 // Low and High bound the ports handed out: above the well-known and common service
@@ -69,6 +71,24 @@ func Reserve(port int) bool {
 	}
 	given[port] = true
 	return true
+}
+
+// WaitListening waits, up to within, until addr takes TCP connections: a server given a
+// port has bound it.
+func WaitListening(ctx context.Context, addr string, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for {
+		conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
+		if err == nil {
+			return conn.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("nothing listens on %s: %w", addr, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Addr is Pick as 127.0.0.1:port.

@@ -1,8 +1,13 @@
 package freeport_test
 
 import (
+	"context"
+	"fmt"
+	"net"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ordersaga/ordersaga/internal/freeport"
 )
@@ -60,5 +65,30 @@ func TestReservedPortsAreNotHandedOutAgain(t *testing.T) {
 	}
 	if freeport.Reserve(chosen) {
 		t.Errorf("port %d reserved twice", chosen)
+	}
+}
+
+// WaitListening returns once a server binds the address, and names the address when none
+// does in time.
+func TestWaitListening(t *testing.T) {
+	port, err := freeport.Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if err := freeport.WaitListening(context.Background(), addr, 200*time.Millisecond); err == nil || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("nothing listening: %v, want an error naming %s", err, addr)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		t.Cleanup(func() { l.Close() })
+	}()
+	if err := freeport.WaitListening(context.Background(), addr, 10*time.Second); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -205,7 +205,7 @@ func (c *Cluster) startNATS() error {
 		}
 	}
 	for _, n := range nodes {
-		if err := waitPort(n.client, 30*time.Second); err != nil {
+		if err := freeport.WaitListening(context.Background(), n.client, 30*time.Second); err != nil {
 			return err
 		}
 	}
@@ -433,19 +433,4 @@ func (c *Cluster) Close() error {
 func freePort() int {
 	port, _ := freeport.Pick()
 	return port
-}
-
-// waitPort waits until addr takes TCP connections.
-func waitPort(addr string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			return conn.Close()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("nothing listens on %s: %w", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

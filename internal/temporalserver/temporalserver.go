@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -182,28 +181,19 @@ func (cfg *Config) ConfigPath() string { return filepath.Join(cfg.Dir, "temporal
 
 func (cfg *Config) dynamicConfigPath() string { return filepath.Join(cfg.Dir, "dynamicconfig.yaml") }
 
-// StartServices starts the server's services with start, in Services' order. The first
-// runs alone until it listens: a service writes the cluster's metadata into the database
-// (or brings it up to this configuration's ports) before it builds its gRPC server, and
-// services that do so at once race, the losers exiting ("failed to initialize current
-// cluster metadata"), as CI once saw history do.
+// StartServices starts the server's services, after Prepare, with start, in Services'
+// order. The first runs alone until it listens: a service writes the cluster's metadata
+// into the database (or brings it up to this configuration's ports) before it builds its
+// gRPC server, and services that do so at once race, the losers exiting ("failed to
+// initialize current cluster metadata"), as CI once saw history do.
 func (cfg *Config) StartServices(ctx context.Context, start func(service string) error) error {
 	services := Services()
 	if err := start(services[0]); err != nil {
 		return err
 	}
 	address := fmt.Sprintf("127.0.0.1:%d", cfg.ports[services[0]][0])
-	wait, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	err := retry(wait, func() error {
-		conn, err := (&net.Dialer{}).DialContext(wait, "tcp", address)
-		if err == nil {
-			conn.Close()
-		}
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("temporalserver: the %s service never listened on %s: %w", services[0], address, err)
+	if err := freeport.WaitListening(ctx, address, 2*time.Minute); err != nil {
+		return fmt.Errorf("temporalserver: the %s service never listened: %w", services[0], err)
 	}
 	for _, s := range services[1:] {
 		if err := start(s); err != nil {

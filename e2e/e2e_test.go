@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,7 +24,9 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -491,8 +494,9 @@ func TestLoadSmoke(t *testing.T) {
 
 // assertBaselineMirrorsSagas compares, for one order of each outcome (orders 0 to 3 are
 // declined, rejected, cancelled and approved), the saga's history with its baseline's:
-// as many activities and the same OrderStatus upserts, so that the ratio measures what the
-// saga adds on top of Temporal, not Temporal features the baseline skips. awaiting_decision
+// as many activities, the same OrderStatus upserts and the same summaries for Temporal Web
+// (the run's and its activities', ids aside), so that the ratio measures what the saga adds
+// on top of Temporal, not Temporal features the baseline skips. awaiting_decision
 // is left out of the comparison: whether a saga is already waiting when its decision comes
 // (and so publishes it) is a race, which the baseline settles one way.
 func (s *system) assertBaselineMirrorsSagas(t *testing.T, name, runID string) {
@@ -502,16 +506,30 @@ func (s *system) assertBaselineMirrorsSagas(t *testing.T, name, runID string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	shape := func(workflowID string) (activities int, statuses []string) {
+	// ids stand for the order and customer ids, which differ between a saga and its baseline.
+	ids := regexp.MustCompile(`(load|baseline)-` + regexp.QuoteMeta(runID) + `-[a-z0-9]+`)
+	summaryOf := func(workflowID string, e *historypb.HistoryEvent) string {
+		var summary string
+		if err := converter.GetDefaultDataConverter().FromPayload(e.GetUserMetadata().GetSummary(), &summary); err != nil {
+			t.Fatalf("%s: %s has a summary that is not text: %v", name, workflowID, err)
+		}
+		return ids.ReplaceAllString(summary, "<id>")
+	}
+	shape := func(workflowID string) (activities int, statuses, summaries []string) {
 		iter := c.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for iter.HasNext() {
 			e, err := iter.Next()
 			if err != nil {
 				t.Fatalf("%s: history of %s: %v", name, workflowID, err)
 			}
+			// The run's and its activities' summaries; not the decision timer's, which the
+			// saga starts only when it has to wait (the race above).
 			switch e.GetEventType() {
+			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+				summaries = append(summaries, summaryOf(workflowID, e))
 			case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 				activities++
+				summaries = append(summaries, summaryOf(workflowID, e))
 			case enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
 				var status string
 				raw := e.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields()["OrderStatus"]
@@ -523,14 +541,17 @@ func (s *system) assertBaselineMirrorsSagas(t *testing.T, name, runID string) {
 				}
 			}
 		}
-		return activities, statuses
+		return activities, statuses, summaries
 	}
 	for i := range 4 {
-		sagaActs, sagaStatuses := shape(fmt.Sprintf("order-load-%s-%06d", runID, i))
-		baseActs, baseStatuses := shape(fmt.Sprintf("baseline-%s-%06d", runID, i))
+		sagaActs, sagaStatuses, sagaSummaries := shape(fmt.Sprintf("order-load-%s-%06d", runID, i))
+		baseActs, baseStatuses, baseSummaries := shape(fmt.Sprintf("baseline-%s-%06d", runID, i))
 		if sagaActs != baseActs || !slices.Equal(sagaStatuses, baseStatuses) || sagaActs == 0 || len(sagaStatuses) == 0 {
 			t.Errorf("%s, order %d: the saga ran %d activities and upserted %v, its baseline %d and %v",
 				name, i, sagaActs, sagaStatuses, baseActs, baseStatuses)
+		}
+		if !slices.Equal(sagaSummaries, baseSummaries) || len(sagaSummaries) != sagaActs+1 {
+			t.Errorf("%s, order %d: the saga's summaries are %q, its baseline's %q", name, i, sagaSummaries, baseSummaries)
 		}
 	}
 }

@@ -204,10 +204,10 @@ func (s *saga) run(ctx workflow.Context, amount int64, timeout time.Duration) (s
 		var err error
 		if cancelled {
 			in.By = "customer"
-			ctx = withSummary(ctx, fmt.Sprintf("cancel order %s", s.in.OrderID))
+			ctx = withSummary(ctx, CloseSummary(s.in.OrderID, reason, true))
 			err = workflow.ExecuteActivity(ctx, a.CancelOrder, in).Get(ctx, &res)
 		} else {
-			ctx = withSummary(ctx, fmt.Sprintf("reject order %s: %s", s.in.OrderID, reason))
+			ctx = withSummary(ctx, CloseSummary(s.in.OrderID, reason, false))
 			err = workflow.ExecuteActivity(ctx, a.RejectOrder, in).Get(ctx, &res)
 		}
 		s.noteVersion(res)

@@ -55,19 +55,33 @@ func amountText(in ordersaga.OrderInput, amount int64) string {
 }
 
 // stepSummary is the one line Temporal Web shows on a forward step's activity.
-func (s *saga) stepSummary(step string) string {
-	money := ordersaga.FormatMoney(s.state.Amount, s.in.Currency)
+func (s *saga) stepSummary(step string) string { return StepSummary(s.in, s.state.Amount, step) }
+
+// StepSummary is the one line Temporal Web shows on the activity of step (create-order,
+// debit-payment, approve-order or refund-payment) in the saga of order in, whose total is
+// amount.
+func StepSummary(in ordersaga.OrderInput, amount int64, step string) string {
+	money := ordersaga.FormatMoney(amount, in.Currency)
 	switch step {
 	case "create-order":
-		return fmt.Sprintf("create order %s for %s at %s (%d items)", s.in.OrderID, s.in.CustomerID, s.in.RestaurantID, len(s.in.Items))
+		return fmt.Sprintf("create order %s for %s at %s (%d items)", in.OrderID, in.CustomerID, in.RestaurantID, len(in.Items))
 	case "debit-payment":
-		return fmt.Sprintf("debit %s from %s", money, s.in.CustomerID)
+		return fmt.Sprintf("debit %s from %s", money, in.CustomerID)
 	case "approve-order":
-		return fmt.Sprintf("approve order %s at %s", s.in.OrderID, s.in.RestaurantID)
+		return fmt.Sprintf("approve order %s at %s", in.OrderID, in.RestaurantID)
 	case "refund-payment":
-		return fmt.Sprintf("refund %s to %s", money, s.in.CustomerID)
+		return fmt.Sprintf("refund %s to %s", money, in.CustomerID)
 	}
-	return step + " " + s.in.OrderID
+	return step + " " + in.OrderID
+}
+
+// CloseSummary is the one line Temporal Web shows on the activity that closes an order the
+// saga could not complete: cancelled by the customer, or rejected for reason.
+func CloseSummary(orderID, reason string, cancelled bool) string {
+	if cancelled {
+		return fmt.Sprintf("cancel order %s", orderID)
+	}
+	return fmt.Sprintf("reject order %s: %s", orderID, reason)
 }
 
 // withSummary returns ctx with the activity summary set to summary.

@@ -1,9 +1,10 @@
 // Package baseline is the load test's yardstick: BaselineSaga has OrderSaga's shape in
 // Temporal (two activities, the restaurant's decision, the remaining activities, the same
-// search-attribute upserts) with activities that do nothing, on the same task queue,
-// worker and retry options. Its throughput is what Temporal alone allows; `ordersaga load
-// --baseline` reports OrderSaga's as a ratio of it. Workers register it only when the load
-// test asks for it (Register). Deterministic code only, like the workflows package.
+// search-attribute upserts and the same summaries for Temporal Web) with activities that
+// do nothing, on the same task queue, worker and retry options. Its throughput is what
+// Temporal alone allows; `ordersaga load --baseline` reports OrderSaga's as a ratio of it.
+// Workers register it only when the load test asks for it (Register). Deterministic code
+// only, like the workflows package.
 package baseline
 
 import (
@@ -42,6 +43,10 @@ type Input struct {
 	Statuses []string `json:"statuses,omitempty"`
 	// CustomerID is the CustomerId search attribute that goes with each upsert.
 	CustomerID string `json:"customer_id,omitempty"`
+	// Summaries are the activities' summaries for Temporal Web, in order, as the mirrored
+	// saga gives its steps (workflows.StepSummary, workflows.CloseSummary). None: no
+	// summaries.
+	Summaries []string `json:"summaries,omitempty"`
 }
 
 // NoopActivity does nothing; the baseline runs it where OrderSaga runs its activities.
@@ -72,7 +77,13 @@ func BaselineSaga(ctx workflow.Context, in Input) (workflows.Result, error) {
 				workflows.UpsertStatus(ctx, status, in.CustomerID)
 			}
 		}
-		if err := workflow.ExecuteActivity(ctx, NoopActivity, in.OrderID).Get(ctx, nil); err != nil {
+		actx := ctx
+		if step < len(in.Summaries) {
+			opts := workflow.GetActivityOptions(ctx)
+			opts.Summary = in.Summaries[step]
+			actx = workflow.WithActivityOptions(ctx, opts)
+		}
+		if err := workflow.ExecuteActivity(actx, NoopActivity, in.OrderID).Get(ctx, nil); err != nil {
 			return workflows.Result{}, err
 		}
 	}

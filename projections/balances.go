@@ -108,7 +108,7 @@ func (r *balanceRow) differences(want model) string {
 // loadBalances reads the rows of customers ids, in the order of ids; a customer without a
 // row loads at version 0.
 func loadBalances(ctx context.Context, q sqldb.Querier, ids []string) ([]model, error) {
-	return loadRows(ctx, q, `SELECT `+balanceColumns+` FROM customer_balances WHERE customer_id = ANY($1::TEXT[])`, ids,
+	return loadRows(ctx, q, balanceColumns, "customer_balances", "customer_id", ids,
 		func(row pgx.CollectableRow) (*balanceRow, error) {
 			r := &balanceRow{}
 			return r, row.Scan(&r.CustomerID, &r.Balance, &r.Currency, &r.Version, &r.UpdatedAt)

@@ -154,7 +154,7 @@ const orderColumns = `order_id, customer_id, restaurant_id, status, items, amoun
 // loadOrders reads the rows of orders ids, in the order of ids; an order without a row
 // loads at version 0.
 func loadOrders(ctx context.Context, q sqldb.Querier, ids []string) ([]model, error) {
-	return loadRows(ctx, q, `SELECT `+orderColumns+` FROM orders_view WHERE order_id = ANY($1::TEXT[])`, ids,
+	return loadRows(ctx, q, orderColumns, "orders_view", "order_id", ids,
 		func(row pgx.CollectableRow) (*orderRow, error) {
 			r := &orderRow{}
 			return r, scanOrder(row, &r.OrderView)

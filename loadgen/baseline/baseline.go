@@ -54,9 +54,14 @@ func NoopActivity(context.Context, string) error { return nil }
 
 // BaselineSaga mirrors one of OrderSaga's paths without side effects.
 func BaselineSaga(ctx workflow.Context, in Input) (workflows.Result, error) {
-	var decided bool
+	// The saga holds a decision that comes before its decision point and completes the
+	// update there (the load sends decisions at once); so does the baseline.
+	var decided, atDecisionPoint bool
 	if err := workflow.SetUpdateHandler(ctx, workflows.UpdateDecision, func(ctx workflow.Context, d workflows.Decision) (workflows.DecisionResult, error) {
 		decided = true
+		if err := workflow.Await(ctx, func() bool { return atDecisionPoint }); err != nil {
+			return workflows.DecisionResult{}, err
+		}
 		return workflows.DecisionResult{Accepted: true, Status: ordersaga.StatusAwaitingDecision}, nil
 	}); err != nil {
 		return workflows.Result{}, err
@@ -68,6 +73,7 @@ func BaselineSaga(ctx workflow.Context, in Input) (workflows.Result, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflows.ForwardActivityOptions())
 	for step := range activities {
 		if step == 2 { // the decision point
+			atDecisionPoint = true
 			if !in.NoDecision {
 				if err := workflow.Await(ctx, func() bool { return decided }); err != nil {
 					return workflows.Result{}, err

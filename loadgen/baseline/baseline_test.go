@@ -79,3 +79,33 @@ func TestBaselinePublishesTheMirroredStatuses(t *testing.T) {
 		t.Errorf("published %v, want %s", published, want)
 	}
 }
+
+// TestBaselineHoldsAnEarlyDecisionUntilItsDecisionPoint checks that a decision sent at the
+// start, as the load sends it, completes at the decision point, after the first two
+// activities, as the saga completes a decision it holds.
+func TestBaselineHoldsAnEarlyDecisionUntilItsDecisionPoint(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := suite.NewTestWorkflowEnvironment()
+	baseline.Register(env)
+	activities, completedAfter := 0, -1
+	env.OnActivity(baseline.NoopActivity, mock.Anything, mock.Anything).Return(nil).Run(func(mock.Arguments) { activities++ })
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateDecision, "d", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("decision refused: %v", err) }, OnAccept: func() {},
+			OnComplete: func(_ any, err error) {
+				if err != nil {
+					t.Errorf("decision failed: %v", err)
+				}
+				completedAfter = activities
+			},
+		}, workflows.Decision{Approved: true})
+	}, 0)
+	env.ExecuteWorkflow(baseline.Name, baseline.Input{OrderID: "approved"})
+	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
+		t.Fatalf("baseline did not complete: %v", env.GetWorkflowError())
+	}
+	if completedAfter != 2 {
+		t.Errorf("the decision completed after %d activities, want 2 (at the decision point)", completedAfter)
+	}
+}

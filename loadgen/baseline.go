@@ -14,26 +14,27 @@ import (
 )
 
 // baselineFor is the BaselineSaga that mirrors order i's saga, and the order it stands
-// for: as many activities (the approved path runs create, debit, approve; the others
+// for with its amount: as many activities (the approved path runs create, debit, approve; the others
 // create, debit, refund, close), with the summaries the saga gives them, a decision unless
 // the payment is declined, and the OrderStatus upserts the saga makes on that path when
 // events come in the expected order (see mirroredStatuses).
-func baselineFor(cfg Config, i int) (baseline.Input, ordersaga.OrderInput) {
+func baselineFor(cfg Config, i int) (baseline.Input, ordersaga.OrderInput, int64) {
 	want := WantedOutcome(i)
 	order := ordersaga.OrderInput{OrderID: fmt.Sprintf("baseline-%s-%06d", cfg.RunID, i), CustomerID: "load-" + cfg.RunID + "-baseline",
 		RestaurantID: restaurant, Currency: "EUR", Items: []ordersaga.Item{dish}}
+	amount, _ := order.Amount() // one dish: no overflow
 	in := baseline.Input{OrderID: order.OrderID, Statuses: mirroredStatuses(cfg.DecideAt, want), CustomerID: order.CustomerID}
-	steps := []string{workflows.StepSummary(order, dish.UnitPrice, "create-order"), workflows.StepSummary(order, dish.UnitPrice, "debit-payment")}
+	steps := []string{workflows.StepSummary(order, amount, "create-order"), workflows.StepSummary(order, amount, "debit-payment")}
 	switch want {
 	case approved:
-		in.Summaries = append(steps, workflows.StepSummary(order, dish.UnitPrice, "approve-order"))
+		in.Summaries = append(steps, workflows.StepSummary(order, amount, "approve-order"))
 	default:
 		in.NoDecision = want == declined
-		in.Summaries = append(steps, workflows.StepSummary(order, dish.UnitPrice, "refund-payment"),
+		in.Summaries = append(steps, workflows.StepSummary(order, amount, "refund-payment"),
 			workflows.CloseSummary(order.OrderID, want.Reason, want == cancelled))
 	}
 	in.Activities = len(in.Summaries)
-	return in, order
+	return in, order, amount
 }
 
 // mirroredStatuses are the statuses an API-started saga upserts on the way to outcome
@@ -67,11 +68,11 @@ func mirroredStatuses(decideAt string, want Outcome) []string {
 
 // runBaseline runs order i's BaselineSaga: start, decide (like the orders, at once), wait.
 func runBaseline(ctx context.Context, cfg Config, i int, start time.Time) (time.Duration, error) {
-	in, order := baselineFor(cfg, i)
+	in, order, amount := baselineFor(cfg, i)
 	opts := workflows.StartOptions(in.OrderID)
 	opts.ID = in.OrderID
 	// Started with the attributes and the summary and details the API gives a saga.
-	opts.StaticSummary, opts.StaticDetails = workflows.Summary(order, dish.UnitPrice), workflows.StaticDetails(order, dish.UnitPrice)
+	opts.StaticSummary, opts.StaticDetails = workflows.Summary(order, amount), workflows.StaticDetails(order, amount)
 	opts.TypedSearchAttributes = temporal.NewSearchAttributes(workflows.OrderStatusAttribute.ValueSet(ordersaga.StatusPending),
 		workflows.CustomerIDAttribute.ValueSet(in.CustomerID))
 	run, err := cfg.Temporal.ExecuteWorkflow(ctx, opts, baseline.Name, in)

@@ -19,6 +19,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	stand "github.com/nats-io/nats-streaming-server/server"
 	"github.com/nats-io/nats-streaming-server/stores"
+
+	"github.com/ordersaga/ordersaga/internal/freeport"
 )
 
 // DefaultClusterID is the NATS Streaming cluster id used when Config.ClusterID is empty.
@@ -165,12 +167,12 @@ func Start(cfg Config) (*Servers, error) {
 	}
 	var err error
 	if cfg.Port == 0 {
-		if cfg.Port, err = freePort(cfg.Host); err != nil {
+		if cfg.Port, err = freePort(); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.MonitorPort == 0 {
-		if cfg.MonitorPort, err = freePort(cfg.Host); err != nil {
+		if cfg.MonitorPort, err = freePort(); err != nil {
 			return nil, err
 		}
 	}
@@ -286,13 +288,18 @@ func portFree(host string, port int) error {
 	return lis.Close()
 }
 
-func freePort(host string) (int, error) {
-	lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+// freePort picks a port for Start to bind (Start then checks it is free on its host)
+// from under the kernel's ephemeral range (package freeport). A port from that range,
+// as listening on port 0 gives, can be taken by an outgoing connection while the servers
+// are down for a restart on the same ports: even by a client's own reconnect to it, as a
+// loopback connection to a port nobody listens on can get that very port as its source
+// and connect to itself.
+func freePort() (int, error) {
+	port, err := freeport.Pick()
 	if err != nil {
 		return 0, fmt.Errorf("natsembed: find a free port: %w", err)
 	}
-	defer lis.Close()
-	return lis.Addr().(*net.TCPAddr).Port, nil
+	return port, nil
 }
 
 // slogAdapter hands the servers' log lines to slog.

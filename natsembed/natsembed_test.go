@@ -38,6 +38,33 @@ func TestPortInUseIsAClearError(t *testing.T) {
 	}
 }
 
+// TestPickedPortsAreBelowTheEphemeralRange: the ports Start picks lie under the kernel's
+// range for outgoing connections, so that none of those (a client reconnecting to the
+// stopped servers, say) can hold one when the servers start again on it.
+func TestPickedPortsAreBelowTheEphemeralRange(t *testing.T) {
+	raw, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var low, high int
+	if _, err := fmt.Sscan(string(raw), &low, &high); err != nil {
+		t.Fatalf("ip_local_port_range %q: %v", raw, err)
+	}
+	dir := t.TempDir()
+	for range 5 {
+		s, err := natsembed.Start(natsembed.Config{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Shutdown()
+		for name, port := range map[string]int{"NATS": s.Port(), "monitoring": s.MonitorPort()} {
+			if port >= low && port <= high {
+				t.Errorf("%s port %d is in the ephemeral range %d-%d", name, port, low, high)
+			}
+		}
+	}
+}
+
 func TestStoresOnDisk(t *testing.T) {
 	dir, err := os.MkdirTemp("", "natsembed-")
 	if err != nil {

@@ -203,7 +203,7 @@ func unleash(root, pkg string, workers, coefficient int) ([]mutant, error) {
 	}
 	start := time.Now()
 	if err := run(root, tests, nil); err != nil {
-		return nil, fmt.Errorf("the package's tests fail unmutated: %w", err)
+		return nil, fmt.Errorf("the package's tests fail unmutated: %w\n%s", err, failureOutput(err))
 	}
 	timeout := time.Duration(coefficient) * time.Since(start)
 	fmt.Fprintf(os.Stderr, "%s: %d mutants; its tests take %s unmutated, a mutant's at most %s\n",
@@ -286,6 +286,20 @@ func runCtx(ctx context.Context, root string, tests, extra []string) error {
 		exit.Stderr = stderr.Bytes()
 	}
 	return err
+}
+
+// failureOutput is what a failed go test printed (its last 8 KB), so that a run that
+// fails unmutated says why.
+func failureOutput(err error) []byte {
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		return nil
+	}
+	out := exit.Stderr
+	if len(out) > 8<<10 {
+		out = out[len(out)-8<<10:]
+	}
+	return out
 }
 
 // replacements are the mutations gremlins makes, by mutant type and token.

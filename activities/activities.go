@@ -69,6 +69,9 @@ type Activities struct {
 	// customer reads only what was appended since; nil keeps none, and every debit folds
 	// the account from its first event.
 	Accounts *payments.AccountCache
+	// Menus keeps the menus the create step folded at the version an order names, so
+	// that the next order priced from the same menu reads nothing; nil keeps none.
+	Menus *menus.Pinned
 	// BusRest is how long steps leave their events to the outbox relay after an inline
 	// publish failed, instead of waiting for a bus that is away; default 5s.
 	BusRest time.Duration
@@ -245,7 +248,7 @@ func (a *Activities) CreateOrder(ctx context.Context, in ordersaga.OrderInput) (
 	if err != nil {
 		return StepResult{}, err
 	}
-	menu, err := menus.Menus{Store: a.Store}.At(ctx, in.RestaurantID, in.MenuVersion)
+	menu, err := menus.Menus{Store: a.Store, Pinned: a.Menus}.At(ctx, in.RestaurantID, in.MenuVersion)
 	if err != nil {
 		return StepResult{}, asActivityError(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/ordersaga/ordersaga"
 )
@@ -23,6 +24,36 @@ type Store interface {
 // Menus reads and changes menus.
 type Menus struct {
 	Store Store
+	// Pinned, if set, keeps the menus folded at a version (NewPinned), for At to answer
+	// again without reading the store. Nil: every fold reads the stream.
+	Pinned *Pinned
+}
+
+// Pinned keeps menus folded at a version, the most recently used first. A menu at a
+// version never changes (a stream's first events are there for good), so what it keeps
+// never goes stale. It is safe for concurrent use.
+type Pinned struct {
+	menus *lru.Cache[pinnedMenu, ordersaga.Menu]
+}
+
+// pinnedMenu names a menu at a version.
+type pinnedMenu struct {
+	restaurantID string
+	version      int64
+}
+
+// DefaultPinnedMenus is how many menus NewPinned(0) keeps: a menu of a few dozen items
+// takes a few kilobytes.
+const DefaultPinnedMenus = 1024
+
+// NewPinned returns a Pinned that keeps up to size menus (DefaultPinnedMenus if size is
+// not positive).
+func NewPinned(size int) *Pinned {
+	if size <= 0 {
+		size = DefaultPinnedMenus
+	}
+	menus, _ := lru.New[pinnedMenu, ordersaga.Menu](size) // errs only for size <= 0
+	return &Pinned{menus: menus}
 }
 
 // Get folds the restaurant's menu as it is now. A restaurant without one has an empty
@@ -42,6 +73,12 @@ func (m Menus) At(ctx context.Context, restaurantID string, version int64) (orde
 	if err != nil {
 		return ordersaga.Menu{}, err
 	}
+	pinned := pinnedMenu{restaurantID, version}
+	if version > 0 && m.Pinned != nil {
+		if menu, ok := m.Pinned.menus.Get(pinned); ok {
+			return menu, nil
+		}
+	}
 	events, err := ordersaga.ReadWholeStream(ctx, m.Store, stream)
 	if err != nil {
 		return ordersaga.Menu{}, err
@@ -55,6 +92,9 @@ func (m Menus) At(ctx context.Context, restaurantID string, version int64) (orde
 	menu, err := ordersaga.FoldMenu(restaurantID, events)
 	if err != nil {
 		return ordersaga.Menu{}, &ordersaga.Error{Code: ordersaga.EINTERNAL, Message: "the menu of " + restaurantID + " does not fold", Err: err}
+	}
+	if version > 0 && m.Pinned != nil {
+		m.Pinned.menus.Add(pinned, menu)
 	}
 	return menu, nil
 }

@@ -116,3 +116,68 @@ func TestAMenuChangeThatKeepsLosingRacesGivesUpAfterItsLimit(t *testing.T) {
 		t.Errorf("a change that wins its 51st try: %v after %d appends; want pizza on the menu", err, lucky.Appends)
 	}
 }
+
+// readCounter counts the stream reads that reach the store.
+type readCounter struct {
+	menus.Store
+	reads int
+}
+
+func (c *readCounter) ReadStream(ctx context.Context, stream ordersaga.Stream, from int64, limit int) ([]ordersaga.RecordedEvent, error) {
+	c.reads++
+	return c.Store.ReadStream(ctx, stream, from, limit)
+}
+
+// TestPinnedMenusAreFoldedOnce: with Pinned, a menu at a version is read from the store
+// once, and is the same menu as a fold without it; the current menu is read every time
+// (it changes), and a version the menu has not reached is refused each time, and
+// answered once the menu reaches it.
+func TestPinnedMenusAreFoldedOnce(t *testing.T) {
+	plain, store := newMenus(t)
+	ctx := context.Background()
+	counter := &readCounter{Store: store}
+	pinned := menus.Menus{Store: counter, Pinned: menus.NewPinned(0)}
+	for _, price := range []int64{1000, 1200} {
+		if _, err := plain.SetItem(ctx, "r-1", item("pizza", price, "EUR")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reads := func(what string, want int, read func()) {
+		t.Helper()
+		before := counter.reads
+		read()
+		if got := counter.reads - before; got != want {
+			t.Errorf("%s: %d reads of the store, want %d", what, got, want)
+		}
+	}
+	for i, want := range []int{1, 0, 0} {
+		reads(fmt.Sprintf("the menu at version 1, time %d", i+1), want, func() {
+			got, err := pinned.At(ctx, "r-1", 1)
+			fresh, _ := plain.At(ctx, "r-1", 1)
+			if err != nil || got.Version != 1 || fmt.Sprint(got.Items()) != fmt.Sprint(fresh.Items()) {
+				t.Errorf("menu at version 1: %+v, %v; want %+v", got.Items(), err, fresh.Items())
+			}
+		})
+	}
+	for range 2 {
+		reads("the current menu", 1, func() {
+			if got, err := pinned.Get(ctx, "r-1"); err != nil || got.Version != 2 {
+				t.Errorf("current menu at version %d, %v; want 2", got.Version, err)
+			}
+		})
+		reads("a version not reached", 1, func() {
+			if _, err := pinned.At(ctx, "r-1", 3); ordersaga.ErrorCode(err) != ordersaga.EINVALID {
+				t.Errorf("a version the menu has not reached: %v, want invalid", err)
+			}
+		})
+	}
+	if _, err := plain.SetItem(ctx, "r-1", item("pizza", 1300, "EUR")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := pinned.At(ctx, "r-1", 3); err != nil || got.Version != 3 {
+		t.Errorf("the menu at version 3 once there: version %d, %v", got.Version, err)
+	}
+	if got, _ := pinned.At(ctx, "r-2", 1); got.RestaurantID == "r-1" {
+		t.Error("another restaurant's menu at the same version came from r-1's")
+	}
+}

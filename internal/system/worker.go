@@ -13,6 +13,7 @@ import (
 	"github.com/ordersaga/ordersaga/eventbus"
 	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/loadgen/baseline"
+	"github.com/ordersaga/ordersaga/menus"
 	"github.com/ordersaga/ordersaga/payments"
 	"github.com/ordersaga/ordersaga/relay"
 	"github.com/ordersaga/ordersaga/sqldb"
@@ -54,7 +55,8 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	cfg.Logger = orDiscard(cfg.Logger)
 	store := eventstore.New(cfg.DB)
 	marker := relay.NewMarker(store, 0, cfg.Logger.With("component", "outbox-marker"))
-	acts := &activities.Activities{Store: store, Bus: cfg.Bus, Published: marker, Accounts: payments.NewAccountCache(0)}
+	acts := &activities.Activities{Store: store, Bus: cfg.Bus, Published: marker, Accounts: payments.NewAccountCache(0),
+		Menus: menus.NewPinned(0)}
 	if err := acts.Validate(); err != nil {
 		return nil, err
 	}

@@ -358,35 +358,43 @@ func (a *Activities) DebitPayment(ctx context.Context, in PaymentInput) (StepRes
 	if err != nil {
 		return StepResult{}, err
 	}
+	// debitedBefore finishes the step if an earlier attempt debited the account: it makes
+	// sure both events are stored (a debit appended before the two were appended
+	// together may lack its record) and published. Looked up only off the usual path:
+	// before a refusal (the balance may be short because of that debit) and after a lost
+	// race (the debit alone stored conflicts); the usual append of both finds them itself,
+	// stored by an earlier attempt, and returns what that attempt stored.
+	debitedBefore := func() (StepResult, bool, error) {
+		_, debited, err := a.Store.EventVersion(ctx, stream, debit.ID)
+		if err != nil || !debited {
+			return StepResult{}, false, asActivityError(err)
+		}
+		if _, err := a.appendAndPublish(ctx, stream, ordersaga.AnyVersion, debit); err != nil {
+			return StepResult{}, true, err
+		}
+		res, err := a.appendAndPublish(ctx, order, ordersaga.AnyVersion, paid)
+		return stepResult(res), true, err
+	}
 	for race := 0; ; race++ {
 		account, err := a.account(ctx, in.CustomerID)
 		if err != nil {
 			return StepResult{}, err
 		}
-		// Looked up after the fold, so that a debit the fold holds is found (and a debit
-		// appended since makes the append below conflict).
-		_, debited, err := a.Store.EventVersion(ctx, stream, debit.ID)
-		if err != nil {
-			return StepResult{}, asActivityError(err)
-		}
-		if debited {
-			// Debited by an earlier attempt: make sure both events are stored (a debit
-			// appended before the two were appended together may lack its record) and
-			// published, then go on.
-			if _, err := a.appendAndPublish(ctx, stream, ordersaga.AnyVersion, debit); err != nil {
-				return StepResult{}, err
-			}
-			res, err := a.appendAndPublish(ctx, order, ordersaga.AnyVersion, paid)
-			return stepResult(res), err
-		}
-		if account.Currency != "" && account.Currency != in.Currency {
-			return StepResult{}, temporal.NewNonRetryableApplicationError(
+		var refusal error
+		switch {
+		case account.Currency != "" && account.Currency != in.Currency:
+			refusal = temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("account of %s is in %s, the order in %s", in.CustomerID, account.Currency, in.Currency), ErrCurrencyMismatch, nil)
-		}
-		if account.Balance < in.Amount {
-			return StepResult{}, temporal.NewNonRetryableApplicationError(
+		case account.Balance < in.Amount:
+			refusal = temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("customer %s has %s, the order costs %s", in.CustomerID,
 					ordersaga.FormatMoney(account.Balance, in.Currency), ordersaga.FormatMoney(in.Amount, in.Currency)), ErrInsufficientFunds, nil)
+		}
+		if refusal != nil {
+			if res, debited, err := debitedBefore(); debited || err != nil {
+				return res, err
+			}
+			return StepResult{}, refusal
 		}
 		// The debit at the version just folded, so that the balance checked still holds,
 		// and the order's record of it, together.
@@ -396,7 +404,13 @@ func (a *Activities) DebitPayment(ctx context.Context, in PaymentInput) (StepRes
 		if err == nil {
 			return stepResult(res[1]), nil
 		}
-		if !isConflict(err) || race >= maxDebitRaces {
+		if !isConflict(err) {
+			return StepResult{}, err
+		}
+		if res, debited, err := debitedBefore(); debited || err != nil {
+			return res, err
+		}
+		if race >= maxDebitRaces {
 			return StepResult{}, err
 		}
 		activity.RecordHeartbeat(ctx, race)

@@ -720,3 +720,36 @@ func TestACreateForAnOrderAnotherSagaRunCreatedIsRefused(t *testing.T) {
 		t.Errorf("the order's stream has %d events, want the one the earlier run stored", len(events))
 	}
 }
+
+// TestADebitRetriedAfterItEmptiedTheAccountSucceedsOnce: a debit that took the whole
+// balance, run again (the worker died before Temporal heard of it), finds the balance
+// short because of itself: it succeeds as a duplicate, and the account is debited once.
+// Happy retries are found by the append of both events; this one by the look-up before
+// a refusal.
+func TestADebitRetriedAfterItEmptiedTheAccountSucceedsOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	in := order("emptied")
+	if _, err := f.accounts.Credit(ctx, in.CustomerID, 2000, "EUR", "funding"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.run(f.acts.CreateOrder, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	payment := activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 2000, Currency: "EUR"}
+	var results [2]activities.StepResult
+	for attempt := range results {
+		if err := f.run(f.acts.DebitPayment, payment, &results[attempt]); err != nil {
+			t.Fatalf("attempt %d: %v", attempt+1, err)
+		}
+	}
+	if results[0].Duplicate || !results[1].Duplicate || results[0].Version != results[1].Version {
+		t.Errorf("results %+v, want the second a duplicate of the first", results)
+	}
+	if got := types(f.stream(t, ordersaga.MustParseStream("customer-"+in.CustomerID))); fmt.Sprint(got) != "[account-credited account-debited]" {
+		t.Errorf("account = %v, want one debit", got)
+	}
+	if got := types(f.stream(t, ordersaga.MustParseStream("order-"+in.OrderID))); fmt.Sprint(got) != "[order-created order-payment-debited]" {
+		t.Errorf("order = %v, want created and its payment recorded once", got)
+	}
+}

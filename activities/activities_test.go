@@ -82,6 +82,20 @@ func (f fixture) run(activity any, input any, result any) error {
 	return v.Get(result)
 }
 
+// createdOrder credits order id's customer with balance EUR cents and runs its create step;
+// it returns the order and the payment of its 2000 cents.
+func (f fixture) createdOrder(t *testing.T, id string, balance int64) (ordersaga.OrderInput, activities.PaymentInput) {
+	t.Helper()
+	in := order(id)
+	if _, err := f.accounts.Credit(context.Background(), in.CustomerID, balance, "EUR", "funding"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.run(f.acts.CreateOrder, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	return in, activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 2000, Currency: "EUR"}
+}
+
 func (f fixture) stream(t *testing.T, stream ordersaga.Stream) []ordersaga.RecordedEvent {
 	t.Helper()
 	events, err := f.store.ReadStream(context.Background(), stream, 1, 1000)
@@ -490,13 +504,7 @@ func TestStepsRestFiveSecondsByDefault(t *testing.T) {
 func TestADebitNeverLandsWithoutItsRecordOnTheOrder(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	in := order("split")
-	if _, err := f.accounts.Credit(ctx, in.CustomerID, 5000, "EUR", "funding"); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.run(f.acts.CreateOrder, in, nil); err != nil {
-		t.Fatal(err)
-	}
+	in, payment := f.createdOrder(t, "split", 5000)
 	refuse := func(typ string) {
 		t.Helper()
 		if _, err := f.db.Exec(ctx, `CREATE OR REPLACE FUNCTION refuse_record() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -511,7 +519,6 @@ func TestADebitNeverLandsWithoutItsRecordOnTheOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	payment := activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 2000, Currency: "EUR"}
 	refuse(ordersaga.EventPaymentDebited)
 	if err := f.run(f.acts.DebitPayment, payment, nil); err == nil {
 		t.Fatal("the debit step succeeded without its record on the order")
@@ -662,14 +669,7 @@ func TestADebitThatKeepsLosingRacesLeavesItToTemporal(t *testing.T) {
 func TestADebitStoredWithoutItsRecordGetsItOnRetry(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	in := order("half")
-	if _, err := f.accounts.Credit(ctx, in.CustomerID, 5000, "EUR", "funding"); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.run(f.acts.CreateOrder, in, nil); err != nil {
-		t.Fatal(err)
-	}
-	payment := activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 2000, Currency: "EUR"}
+	in, payment := f.createdOrder(t, "half", 5000)
 	// The debit as the step writes it, on its own.
 	data, _ := json.Marshal(ordersaga.AccountEntry{CustomerID: in.CustomerID, Amount: 2000, Currency: "EUR", OrderID: in.OrderID, PaymentID: activities.PaymentID(in.OrderID)})
 	debit := ordersaga.EventData{ID: activities.EventID("default-test-workflow-id", in.OrderID, "debit-account"), Type: ordersaga.EventAccountDebited, Data: data,
@@ -728,15 +728,7 @@ func TestACreateForAnOrderAnotherSagaRunCreatedIsRefused(t *testing.T) {
 // a refusal.
 func TestADebitRetriedAfterItEmptiedTheAccountSucceedsOnce(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
-	in := order("emptied")
-	if _, err := f.accounts.Credit(ctx, in.CustomerID, 2000, "EUR", "funding"); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.run(f.acts.CreateOrder, in, nil); err != nil {
-		t.Fatal(err)
-	}
-	payment := activities.PaymentInput{OrderID: in.OrderID, CustomerID: in.CustomerID, Amount: 2000, Currency: "EUR"}
+	in, payment := f.createdOrder(t, "emptied", 2000)
 	var results [2]activities.StepResult
 	for attempt := range results {
 		if err := f.run(f.acts.DebitPayment, payment, &results[attempt]); err != nil {

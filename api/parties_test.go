@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -38,15 +39,13 @@ func (c *countingStore) StreamVersion(ctx context.Context, stream ordersaga.Stre
 	return c.EventStore.StreamVersion(ctx, stream)
 }
 
-// Who an order belongs to is read from its first event once: later calls about it read
-// nothing, and still refuse those it does not belong to. An order not there yet is not
-// remembered as missing.
-func TestAnOrdersPartiesAreReadOnce(t *testing.T) {
+// serveCountingStoreReads serves the API on an empty database, counting the reads of its
+// event store, and returns the database too.
+func serveCountingStoreReads(t *testing.T) (as func(auth.Principal) *grpc.ClientConn, store *countingStore, db *sqldb.DB) {
 	url := dbtest.NewDatabase(t)
-	ctx := context.Background()
-	var store *countingStore
-	as := serveFor(t, url, func(cfg *api.Config) {
-		db, err := sqldb.Open(ctx, sqldb.Config{URL: url})
+	as = serveFor(t, url, func(cfg *api.Config) {
+		var err error
+		db, err = sqldb.Open(context.Background(), sqldb.Config{URL: url})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,6 +55,15 @@ func TestAnOrdersPartiesAreReadOnce(t *testing.T) {
 		cfg.Store, cfg.Sagas, cfg.ReadModels = store, noSagas{}, projections.NewReadModels(db)
 		cfg.Accounts, cfg.Menus = payments.Accounts{Store: events}, menus.Menus{Store: events}
 	})
+	return as, store, db
+}
+
+// Who an order belongs to is read from its first event once: later calls about it read
+// nothing, and still refuse those it does not belong to. An order not there yet is not
+// remembered as missing.
+func TestAnOrdersPartiesAreReadOnce(t *testing.T) {
+	ctx := context.Background()
+	as, store, _ := serveCountingStoreReads(t)
 	alice := auth.Principal{Role: auth.Customer, ID: "alice"}
 	aliceClient := ordersagav1.NewOrderServiceClient(as(alice))
 	bobClient := ordersagav1.NewOrderServiceClient(as(bob))
@@ -91,25 +99,12 @@ func TestAnOrdersPartiesAreReadOnce(t *testing.T) {
 // read model alone, to the order's parties, and refused to others; one it has not reached
 // asks the store whether that version exists.
 func TestAnOrderTheReadModelHasReachedIsReadWithoutTheStore(t *testing.T) {
-	url := dbtest.NewDatabase(t)
 	ctx := context.Background()
-	var store *countingStore
-	var projector *projections.Projector
-	as := serveFor(t, url, func(cfg *api.Config) {
-		db, err := sqldb.Open(ctx, sqldb.Config{URL: url})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(db.Close)
-		events := eventstore.New(db)
-		store = &countingStore{EventStore: events}
-		if err := projections.Migrate(ctx, db); err != nil {
-			t.Fatal(err)
-		}
-		projector = projections.New(db, events, nil)
-		cfg.Store, cfg.Sagas, cfg.ReadModels = store, noSagas{}, projections.NewReadModels(db)
-		cfg.Accounts, cfg.Menus = payments.Accounts{Store: events}, menus.Menus{Store: events}
-	})
+	as, store, db := serveCountingStoreReads(t)
+	if err := projections.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	projector := projections.New(db, eventstore.New(db), nil)
 	created, _ := json.Marshal(ordersaga.OrderCreated{OrderID: "seen", CustomerID: "alice", RestaurantID: "r-7", Currency: "EUR",
 		Items: []ordersaga.Item{{ID: "pizza", Name: "Pizza", UnitPrice: 1000, Quantity: 1}}, Amount: 1000})
 	stream, _ := ordersaga.OrderStream("seen")

@@ -73,8 +73,10 @@ func (m Menus) At(ctx context.Context, restaurantID string, version int64) (orde
 	if err != nil {
 		return ordersaga.Menu{}, err
 	}
+	// Only a menu at a version is kept: the current one (version 0) changes.
+	pin := m.Pinned != nil && version > 0
 	pinned := pinnedMenu{restaurantID, version}
-	if version > 0 && m.Pinned != nil {
+	if pin {
 		if menu, ok := m.Pinned.menus.Get(pinned); ok {
 			return menu, nil
 		}
@@ -93,7 +95,7 @@ func (m Menus) At(ctx context.Context, restaurantID string, version int64) (orde
 	if err != nil {
 		return ordersaga.Menu{}, &ordersaga.Error{Code: ordersaga.EINTERNAL, Message: "the menu of " + restaurantID + " does not fold", Err: err}
 	}
-	if version > 0 && m.Pinned != nil {
+	if pin {
 		m.Pinned.menus.Add(pinned, menu)
 	}
 	return menu, nil

@@ -14,10 +14,10 @@ import (
 )
 
 // baselineFor is the BaselineSaga that mirrors order i's saga, and the order it stands
-// for with its amount: as many activities (the approved path runs create, debit, approve; the others
-// create, debit, refund, close), with the summaries the saga gives them, a decision unless
-// the payment is declined, and the OrderStatus upserts the saga makes on that path when
-// events come in the expected order (see mirroredStatuses).
+// for with its amount: as many activities (the approved path runs create, debit,
+// approve; the others create, debit, refund, close), with the summaries the saga gives
+// them, a decision unless the payment is declined, and the OrderStatus upserts the saga
+// makes on that path when events come in the expected order (see mirroredStatuses).
 func baselineFor(cfg Config, i int) (baseline.Input, ordersaga.OrderInput, int64) {
 	want := WantedOutcome(i)
 	order := ordersaga.OrderInput{OrderID: fmt.Sprintf("baseline-%s-%06d", cfg.RunID, i), CustomerID: "load-" + cfg.RunID + "-baseline",

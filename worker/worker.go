@@ -132,17 +132,20 @@ func Register(w sdkworker.Registry, acts *activities.Activities) {
 	w.RegisterActivity(acts)
 }
 
-// Run polls task queue "orders" for what register puts on the worker (Register, for the
-// saga) until ctx ends, then stops gracefully (activities in flight get WorkerStopTimeout
-// to finish).
-func Run(ctx context.Context, c client.Client, logger *slog.Logger, register func(sdkworker.Registry)) error {
-	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{WorkerStopTimeout: 10 * time.Second})
+// Run polls task queue "orders" with pollers for what register puts on the worker
+// (Register, for the saga) until ctx ends, then stops gracefully (activities in flight get
+// WorkerStopTimeout to finish).
+func Run(ctx context.Context, c client.Client, logger *slog.Logger, pollers Pollers, register func(sdkworker.Registry)) error {
+	if err := pollers.Validate(); err != nil {
+		return err
+	}
+	w := sdkworker.New(c, workflows.TaskQueue, options(pollers))
 	register(w)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start the Temporal worker: %w", err)
 	}
 	if logger != nil {
-		logger.Info("worker polling", "task_queue", workflows.TaskQueue)
+		logger.Info("worker polling", "task_queue", workflows.TaskQueue, "pollers", pollers.String())
 	}
 	<-ctx.Done()
 	w.Stop()
@@ -150,4 +153,12 @@ func Run(ctx context.Context, c client.Client, logger *slog.Logger, register fun
 		return nil
 	}
 	return ctx.Err()
+}
+
+// options are the SDK worker's options: pollers, and WorkerStopTimeout for the activities
+// in flight when the worker stops.
+func options(pollers Pollers) sdkworker.Options {
+	o := sdkworker.Options{WorkerStopTimeout: 10 * time.Second}
+	pollers.apply(&o)
+	return o
 }

@@ -25,6 +25,7 @@ type devFlags struct {
 	busKind     string
 	temporal    string // where the Temporal dev server listens
 	log         logFlags
+	pollers     pollersFlag
 	rule        restaurantFlags
 	pprof       pprofFlag
 	metricsAddr string
@@ -55,6 +56,7 @@ func (m *Main) devCommand() *cobra.Command {
 	f.String(&r.busKind, "bus", "ORDERSAGA_BUS", system.BusNATSStreaming, "event bus: natsstreaming or jetstream")
 	f.String(&r.temporal, "temporal-address", "TEMPORAL_ADDRESS", "127.0.0.1:7233", "where the Temporal dev server listens (host:port)")
 	r.log.register(f)
+	r.pollers.register(f)
 	r.rule.register(cmd.Flags())
 	r.pprof.register(f)
 	fs := cmd.Flags()
@@ -80,6 +82,9 @@ func (m *Main) dev(ctx context.Context, r devFlags) error {
 	if r.natsSync < 0 {
 		return fmt.Errorf("--nats-sync-interval must not be negative, got %s", r.natsSync)
 	}
+	if err := r.pollers.check(); err != nil {
+		return err
+	}
 	logger := m.logger(true, r.log.level)
 	bin, err := temporalCLI(ctx, logger)
 	if err != nil {
@@ -91,6 +96,7 @@ func (m *Main) dev(ctx context.Context, r devFlags) error {
 		NATSPort: r.natsPort, NATSMonitorPort: r.monitorPort, NATSSync: r.natsSync,
 		TemporalBinary: bin, TemporalAddress: r.temporal, TemporalUIPort: r.uiPort, TemporalOutput: m.Stderr,
 		GRPCAddr:    r.grpcAddr,
+		Pollers:     r.pollers.pollers,
 		Restaurant:  r.rule.config(logger),
 		DemoMenus:   r.demoMenus,
 		MetricsAddr: r.metricsAddr,

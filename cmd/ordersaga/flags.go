@@ -13,6 +13,7 @@ import (
 	"github.com/ordersaga/ordersaga/eventbus/natsconn"
 	"github.com/ordersaga/ordersaga/eventstore"
 	"github.com/ordersaga/ordersaga/internal/system"
+	"github.com/ordersaga/ordersaga/worker"
 )
 
 // envAnnotation marks a flag with the environment variable it defaults from; the compose
@@ -90,6 +91,28 @@ func (r *relayFlags) check() error {
 
 // tuning is the relay's settings.
 func (r *relayFlags) tuning() system.RelayTuning { return system.RelayTuning{ID: r.id, Lease: r.lease} }
+
+// pollersFlag is --task-pollers, of the roles that run the Temporal worker (worker, dev).
+type pollersFlag struct {
+	text    string
+	pollers worker.Pollers
+}
+
+func (p *pollersFlag) register(f envFlags) {
+	f.String(&p.text, "task-pollers", "ORDERSAGA_TASK_POLLERS", "auto",
+		fmt.Sprintf("goroutines polling Temporal for each kind of task: auto (scaled to the load) or a fixed number from %d to %d",
+			worker.MinPollers, worker.MaxPollers))
+}
+
+// check parses the flag, naming it in the error.
+func (p *pollersFlag) check() error {
+	v, err := worker.ParsePollers(p.text)
+	if err != nil {
+		return fmt.Errorf("--task-pollers: %w", err)
+	}
+	p.pollers = v
+	return nil
+}
 
 // logFlags are the settings of every command that logs.
 type logFlags struct{ level string }

@@ -146,17 +146,19 @@ func (m *Main) workerCommand() *cobra.Command {
 	var (
 		baseline bool
 		relay    relayFlags
+		pollers  pollersFlag
 	)
 	return m.roleCommand(roleSpec{use: "worker", short: "run the OrderSaga worker (and the outbox relay) against Temporal", bus: true, temporal: true,
 		flags: func(f envFlags) {
 			f.Bool(&baseline, "with-baseline", "ORDERSAGA_WITH_BASELINE", false,
 				"also run the load test's BaselineSaga (for ordersaga load --baseline against this worker)")
 			relay.register(f)
+			pollers.register(f)
 		},
-		check: relay.check,
+		check: func() error { return errors.Join(relay.check(), pollers.check()) },
 		build: func(c conns, logger *slog.Logger) (runner, error) {
 			return system.NewWorker(system.WorkerConfig{DB: c.db, Bus: c.bus, Temporal: c.temporal, Logger: logger, Baseline: baseline, Telemetry: m.tel,
-				Relay: relay.tuning()})
+				Pollers: pollers.pollers, Relay: relay.tuning()})
 		}})
 }
 

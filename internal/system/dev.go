@@ -59,6 +59,8 @@ type DevConfig struct {
 	TemporalOutput  io.Writer
 	// GRPCAddr is where the API listens.
 	GRPCAddr string
+	// Pollers says how many goroutines the worker polls Temporal with; zero: autoscaled.
+	Pollers worker.Pollers
 	// Restaurant is the simulator's rule (Delay, Unavailable, ManualRestaurant).
 	Restaurant RestaurantConfig
 	// DemoMenus are the restaurants that get DemoMenu if they have no menu yet.
@@ -133,7 +135,7 @@ func StartDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 	// dev's one relay keeps its name across restarts, so that after a crash it takes back
 	// at once the batch it held rather than wait out its lease.
 	worker, err := NewWorker(WorkerConfig{DB: db, Bus: bus, Temporal: temporal, Logger: d.logger, Baseline: true, Telemetry: d.telemetry,
-		Relay: RelayTuning{ID: "dev"}})
+		Pollers: cfg.Pollers, Relay: RelayTuning{ID: "dev"}})
 	if err != nil {
 		return nil, err
 	}

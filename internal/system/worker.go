@@ -3,6 +3,7 @@ package system
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"go.temporal.io/sdk/client"
@@ -30,6 +31,8 @@ type WorkerConfig struct {
 	// Baseline also registers the load test's BaselineSaga (`ordersaga load --baseline`).
 	// Production workers leave it off.
 	Baseline bool
+	// Pollers says how many goroutines poll Temporal for tasks; zero: autoscaled.
+	Pollers worker.Pollers
 	// Relay tunes the outbox relay the worker runs; zero fields keep relay's defaults.
 	Relay RelayTuning
 	// Telemetry receives the relay's metrics; nil: none. (The activities' come through
@@ -51,6 +54,9 @@ type Worker struct {
 func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.DB == nil || cfg.Bus == nil || cfg.Temporal == nil {
 		return nil, errors.New("system: the worker needs DB, Bus and Temporal")
+	}
+	if err := cfg.Pollers.Validate(); err != nil {
+		return nil, fmt.Errorf("system: the worker's %w", err)
 	}
 	cfg.Logger = orDiscard(cfg.Logger)
 	store := eventstore.New(cfg.DB)
@@ -83,7 +89,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	g.Go(func() error { return w.marker.Run(markerCtx) })
 	g.Go(func() error {
 		defer stopMarker()
-		return worker.Run(ctx, w.cfg.Temporal, w.cfg.Logger, w.register)
+		return worker.Run(ctx, w.cfg.Temporal, w.cfg.Logger, w.cfg.Pollers, w.register)
 	})
 	g.Go(func() error { return w.relay.Run(ctx) })
 	return g.Wait()

@@ -10,7 +10,7 @@ import (
 // Pollers says how many goroutines poll Temporal for each kind of task (workflow tasks,
 // activity tasks). The zero value, AutoscaledPollers, lets the SDK scale them between 1
 // and 100 by how full the polls come back and the server's word on its backlog; a number
-// n keeps a fixed n of each (the SDK's own default is 2).
+// n keeps at most n of each (the SDK's own default is 2).
 //
 // Autoscaling is the default because a fixed pair falls behind under load: tasks the two
 // pollers cannot take at once are written to Temporal's database and read back, and a
@@ -56,19 +56,6 @@ func (p Pollers) String() string {
 	}
 	return strconv.Itoa(int(p))
 }
-
-// Set parses s as ParsePollers does (flag.Value).
-func (p *Pollers) Set(s string) error {
-	v, err := ParsePollers(s)
-	if err != nil {
-		return err
-	}
-	*p = v
-	return nil
-}
-
-// Type names the flag's values in help texts (pflag.Value).
-func (p *Pollers) Type() string { return "auto|n" }
 
 // apply sets the worker's poller behaviour for workflow and activity tasks.
 func (p Pollers) apply(o *sdkworker.Options) {

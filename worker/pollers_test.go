@@ -32,12 +32,12 @@ func TestParsePollers(t *testing.T) {
 
 func TestPollersReadBackAsWritten(t *testing.T) {
 	for _, s := range []string{"auto", "2", "17", "100"} {
-		var p Pollers
-		if err := p.Set(s); err != nil {
+		p, err := ParsePollers(s)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if p.String() != s {
-			t.Errorf("Set(%q) then String() = %q", s, p.String())
+			t.Errorf("ParsePollers(%q) then String() = %q", s, p.String())
 		}
 	}
 }

@@ -12,9 +12,10 @@ import (
 // and 100 by how full the polls come back and the server's word on its backlog; a number
 // n keeps at most n of each (the SDK's own default is 2).
 //
-// Autoscaling is the default because a fixed pair falls behind under load: tasks the two
-// pollers cannot take at once are written to Temporal's database and read back, and a
-// saga's next step waits for them (docs/benchmarks.md, eighth round).
+// Autoscaling is the default because a fixed pair falls behind under load: the two take
+// turns between the sticky and the normal queue, so a new saga's first workflow task,
+// on the normal queue, finds no poller waiting; Temporal writes it to its database and it
+// waits there, 0.76 s on average in the load test (docs/benchmarks.md, eighth round).
 type Pollers int
 
 // AutoscaledPollers is Pollers' default: as many as the load needs.

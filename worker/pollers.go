@@ -36,8 +36,11 @@ func ParsePollers(s string) (Pollers, error) {
 	}
 	// A written 0 is refused rather than read as auto: a fixed zero would poll nothing.
 	n, err := strconv.Atoi(s)
-	if err != nil || Pollers(n) < MinPollers || Pollers(n) > MaxPollers {
-		return 0, fmt.Errorf("pollers: want auto or a number from %d to %d, got %q", MinPollers, MaxPollers, s)
+	if err != nil || n == 0 {
+		return 0, outOfRange(strconv.Quote(s))
+	}
+	if err := Pollers(n).Validate(); err != nil {
+		return 0, err
 	}
 	return Pollers(n), nil
 }
@@ -45,9 +48,14 @@ func ParsePollers(s string) (Pollers, error) {
 // Validate refuses a fixed number of pollers outside MinPollers..MaxPollers.
 func (p Pollers) Validate() error {
 	if p != AutoscaledPollers && (p < MinPollers || p > MaxPollers) {
-		return fmt.Errorf("pollers: want auto or a number from %d to %d, got %d", MinPollers, MaxPollers, int(p))
+		return outOfRange(strconv.Itoa(int(p)))
 	}
 	return nil
+}
+
+// outOfRange says what a number of pollers may be, and what it got.
+func outOfRange(got string) error {
+	return fmt.Errorf("pollers: want auto or a number from %d to %d, got %s", MinPollers, MaxPollers, got)
 }
 
 // String is "auto" or the number.
@@ -58,13 +66,10 @@ func (p Pollers) String() string {
 	return strconv.Itoa(int(p))
 }
 
-// apply sets the worker's poller behaviour for workflow and activity tasks.
-func (p Pollers) apply(o *sdkworker.Options) {
+// behaviour is the SDK's poller behaviour for one kind of task.
+func (p Pollers) behaviour() sdkworker.PollerBehavior {
 	if p == AutoscaledPollers {
-		o.WorkflowTaskPollerBehavior = sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{})
-		o.ActivityTaskPollerBehavior = sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{})
-		return
+		return sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{})
 	}
-	o.WorkflowTaskPollerBehavior = sdkworker.NewPollerBehaviorSimpleMaximum(sdkworker.PollerBehaviorSimpleMaximumOptions{MaximumNumberOfPollers: int(p)})
-	o.ActivityTaskPollerBehavior = sdkworker.NewPollerBehaviorSimpleMaximum(sdkworker.PollerBehaviorSimpleMaximumOptions{MaximumNumberOfPollers: int(p)})
+	return sdkworker.NewPollerBehaviorSimpleMaximum(sdkworker.PollerBehaviorSimpleMaximumOptions{MaximumNumberOfPollers: int(p)})
 }

@@ -158,7 +158,6 @@ func Run(ctx context.Context, c client.Client, logger *slog.Logger, pollers Poll
 // options are the SDK worker's options: pollers, and WorkerStopTimeout for the activities
 // in flight when the worker stops.
 func options(pollers Pollers) sdkworker.Options {
-	o := sdkworker.Options{WorkerStopTimeout: 10 * time.Second}
-	pollers.apply(&o)
-	return o
+	return sdkworker.Options{WorkerStopTimeout: 10 * time.Second,
+		WorkflowTaskPollerBehavior: pollers.behaviour(), ActivityTaskPollerBehavior: pollers.behaviour()}
 }

@@ -354,6 +354,20 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// A number of pollers from the environment is checked like the flag's.
+func TestTaskPollersFromTheEnvironmentAreChecked(t *testing.T) {
+	for _, v := range []string{"1", "0", "-1", "1000", "many"} {
+		m := &Main{Stdout: &syncbuf.Buffer{}, Stderr: &syncbuf.Buffer{},
+			Getenv: func(k string) string { return map[string]string{"ORDERSAGA_TASK_POLLERS": v}[k] }}
+		if err := m.ParseFlags([]string{"worker"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "--task-pollers") {
+			t.Errorf("ORDERSAGA_TASK_POLLERS=%s: %v, want an error naming --task-pollers", v, err)
+		}
+	}
+}
+
 func TestPortInUseIsNamed(t *testing.T) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

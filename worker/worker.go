@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
-	temporalotel "go.temporal.io/sdk/contrib/opentelemetry"
 	"go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -76,15 +75,6 @@ func (c Config) instrument() (Config, error) {
 		c.Client.Interceptors = append(c.Client.Interceptors, tracing...)
 	}
 	return c, nil
-}
-
-// MetricsHandler is the Temporal SDK's metrics handler on meters: what the worker's SDK
-// records, and what the saga and workflows.Client count, all in one scope. A metric that
-// cannot be recorded is logged.
-func MetricsHandler(meters metric.MeterProvider, logger *slog.Logger) client.MetricsHandler {
-	return temporalotel.NewMetricsHandler(temporalotel.MetricsHandlerOptions{
-		Meter: meters.Meter("go.temporal.io/sdk"), UseMonotonicCounters: true,
-		OnError: func(err error) { logger.Warn("a Temporal metric was not recorded", "err", err) }})
 }
 
 // Dial connects to Temporal, waiting (with a log line every few attempts, backing off up

@@ -38,7 +38,7 @@ const maxCachedHandlers = 4096
 // instrument once. The SDK calls WithTags and then Counter, Timer or Gauge for every
 // request it sends and every task it runs; the OpenTelemetry handler answers each call
 // by copying, sorting and hashing its attributes into a new set and looking the
-// instrument up in its meter, which was 4 % of dev's CPU under load (docs/benchmarks.md,
+// instrument up in its meter, which was 6–9 % of dev's CPU under load (docs/benchmarks.md,
 // ninth round). Recording itself is the OpenTelemetry handler's, unchanged.
 type cachedMetrics struct {
 	base   client.MetricsHandler

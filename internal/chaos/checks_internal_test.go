@@ -214,3 +214,22 @@ func TestTheProbeKeepsFirstArrivals(t *testing.T) {
 		t.Errorf("arrivals %+v, want the first delivery's alone", got)
 	}
 }
+
+func TestLagIsBackWithinItsMarginOfTheSteadyLag(t *testing.T) {
+	for _, tc := range []struct {
+		after, steady float64
+		back          bool
+	}{
+		{195, 195, true},
+		{1254, 195, true},   // one order met a JetStream consumer's leader election (CI, 2026-12-04)
+		{2195, 195, true},   // the margin's edge
+		{2196, 195, false},  // more than the margin
+		{30195, 195, false}, // waited for the ack wait or reconciliation: not back
+		{5000, 2600, true},  // twice a slow steady lag
+		{5300, 2600, false},
+	} {
+		if got := lagIsBack(tc.after, tc.steady); got != tc.back {
+			t.Errorf("lagIsBack(%v, %v) = %v; want %v", tc.after, tc.steady, got, tc.back)
+		}
+	}
+}
